@@ -1,0 +1,262 @@
+/* Client option parsing: see options.h. */
+#include "options.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char pfi_usage[] =
+"usage: prefork-interp [OPTION ...] INTERP SCRIPT [ARGS...]\n"
+"       prefork-interp OPTION,...,INTERP[,INTERP-ARG...] SCRIPT [ARGS...]\n"
+"       prefork-interp 'OPTION ... INTERP [INTERP-ARG...]' SCRIPT [ARGS...]\n"
+"  in a script:  #!/usr/bin/prefork-interp -U,perl[,-w]\n"
+"\n"
+"Runs SCRIPT through a persistent server that has already done the\n"
+"script's initialisation (see Proc::Prefork::Interp).\n"
+"\n"
+"  -U             unlaundered: setup and each call see all arguments and\n"
+"                 the whole environment (required)\n"
+"  -f             replace any running server with a fresh one, then run\n"
+"  --kill         stop the server for this script; run nothing\n"
+"  -E VAR         servers differ by the value (or absence) of VAR\n"
+"  -G STRING      servers differ by STRING\n"
+"  -g IDENT       use IDENT ([A-Za-z0-9_-], at most 64) as the server name\n"
+"  --run-dir DIR  keep sockets in DIR (checked like the default); also\n"
+"                 from $PREFORK_INTERP_RUN_DIR\n"
+"  --help         show this text\n"
+"  --version      show the version and build settings\n"
+"\n"
+"In the first form the first argument must not contain ',' or ' ';\n"
+"interpreter arguments can only be given in the combined forms.\n";
+
+static int split_words(const char *arg, char sep, struct pfi_options *o,
+                       struct problem *p)
+{
+	size_t n = 1;
+	for (const char *c = arg; *c; c++)
+		n += *c == sep;
+	o->split_copy = strdup(arg);
+	o->words = calloc(n + 1, sizeof *o->words);
+	if (!o->split_copy || !o->words)
+		return problem_errno(p, ENOMEM, "parsing options");
+
+	size_t used = 0;
+	char *save = NULL;
+	char seps[2] = { sep, '\0' };
+	for (char *w = strtok_r(o->split_copy, seps, &save); w;
+	     w = strtok_r(NULL, seps, &save))
+		o->words[used++] = w;
+	o->words[used] = NULL;
+	if (sep == ',' && used != n)
+		return problem_fail(p, EINVAL,
+			"empty item in combined option argument '%s'", arg);
+	return 0;
+}
+
+static int ident_ok(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > PFI_IDENT_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyz"
+			 "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") == n;
+}
+
+static int add_item(struct pfi_options *o, char kind, const char *value,
+                    struct problem *p)
+{
+	if (kind == 'E' && (!*value || strchr(value, '=')))
+		return problem_fail(p, EINVAL,
+			"-E needs an environment variable name, not '%s'", value);
+	struct pfi_ident_item *grown =
+		realloc(o->items, (o->n_items + 1) * sizeof *grown);
+	if (!grown)
+		return problem_errno(p, ENOMEM, "parsing options");
+	o->items = grown;
+	o->items[o->n_items++] = (struct pfi_ident_item){ kind, value };
+	return 0;
+}
+
+static int set_mode(struct pfi_options *o, enum pfi_mode m, struct problem *p)
+{
+	if (o->mode != PFI_MODE_NORMAL && o->mode != m)
+		return problem_fail(p, EINVAL, "-f and --kill cannot be combined");
+	o->mode = m;
+	return 0;
+}
+
+/* Takes the value of an option: the rest of the word, else the next word. */
+static int take_value(const char *const **w, const char *rest,
+                      const char *name, const char **out, struct problem *p)
+{
+	if (*rest) {
+		*out = rest;
+		return 0;
+	}
+	if (!(*w)[1])
+		return problem_fail(p, EINVAL, "option %s needs a value", name);
+	*out = *++*w;
+	return 0;
+}
+
+static int long_option(struct pfi_options *o, const char *const **w,
+                       struct problem *p)
+{
+	const char *word = **w;
+	if (!strcmp(word, "--help"))
+		o->want_help = 1;
+	else if (!strcmp(word, "--version"))
+		o->want_version = 1;
+	else if (!strcmp(word, "--kill"))
+		return set_mode(o, PFI_MODE_KILL, p);
+	else if (!strncmp(word, "--run-dir=", 10))
+		o->run_dir = word + 10;
+	else if (!strcmp(word, "--run-dir"))
+		return take_value(w, "", "--run-dir", &o->run_dir, p);
+	else
+		return problem_fail(p, EINVAL, "unknown option '%s'", word);
+	return 0;
+}
+
+/* One word of short options: flags may be bundled (-Uf); an option
+ * taking a value ends the bundle (-EVAR or -E VAR). */
+static int short_options(struct pfi_options *o, const char *const **w,
+                         struct problem *p)
+{
+	const char *word = **w;
+	for (const char *c = word + 1; *c; c++) {
+		const char *value;
+		int r;
+		char name[3] = { '-', *c, '\0' };
+		switch (*c) {
+		case 'U':
+			o->unlaundered = 1;
+			break;
+		case 'f':
+			if ((r = set_mode(o, PFI_MODE_FRESH, p)) < 0)
+				return r;
+			break;
+		case 'E':
+		case 'G':
+			if ((r = take_value(w, c + 1, name, &value, p)) < 0)
+				return r;
+			return add_item(o, *c, value, p);
+		case 'g':
+			if ((r = take_value(w, c + 1, name, &value, p)) < 0)
+				return r;
+			if (!ident_ok(value))
+				return problem_fail(p, EINVAL,
+					"-g needs 1 to %d characters from "
+					"[A-Za-z0-9_-], not '%s'",
+					PFI_IDENT_MAX, value);
+			o->explicit_ident = value;
+			return 0;
+		case 'h':
+			o->want_help = 1;
+			break;
+		default:
+			return problem_fail(p, EINVAL, "unknown option '-%c'%s%s",
+				*c, c == word + 1 ? "" : " in ",
+				c == word + 1 ? "" : word);
+		}
+	}
+	return 0;
+}
+
+/* Walks the words up to and including the interpreter. */
+static int parse_words(struct pfi_options *o, const char *const **w,
+                       struct problem *p)
+{
+	int r;
+	for (; **w; (*w)++) {
+		const char *word = **w;
+		if (!strcmp(word, "--")) {
+			(*w)++;
+			break;
+		}
+		if (word[0] != '-' || word[1] == '\0')
+			break;
+		r = word[1] == '-' ? long_option(o, w, p)
+				   : short_options(o, w, p);
+		if (r < 0)
+			return r;
+	}
+	if (o->want_help || o->want_version)
+		return 0;
+	if (!**w)
+		return problem_fail(p, EINVAL,
+			"no interpreter given (try --help)");
+	o->interp = *(*w)++;
+	return 0;
+}
+
+static int finish(struct pfi_options *o, struct problem *p)
+{
+	if (o->want_help || o->want_version)
+		return 0;
+	if (!*o->interp)
+		return problem_fail(p, EINVAL, "empty interpreter name");
+	if (!o->unlaundered)
+		return problem_fail(p, EINVAL,
+			"need -U (unlaundered: setup and each call see all "
+			"arguments and environment)");
+	if (!o->script)
+		return problem_fail(p, EINVAL, "no script given to run with %s",
+			o->interp);
+	if (!*o->script)
+		return problem_fail(p, EINVAL, "empty script name");
+	return 0;
+}
+
+int pfi_options_parse(int argc, char *const *argv, struct pfi_options *o,
+                      struct problem *p)
+{
+	static char *const no_args[] = { NULL };
+	int r;
+
+	memset(o, 0, sizeof *o);
+	o->script_args = no_args;
+	if (argc < 2)
+		return problem_fail(p, EINVAL,
+			"no interpreter given (try --help)");
+
+	const char *first = argv[1];
+	int combined = first[0] == '-' && strchr(first, ',');
+	int spaced = !combined && strchr(first, ' ');
+
+	if (combined || spaced) {
+		if ((r = split_words(first, combined ? ',' : ' ', o, p)) < 0)
+			return r;
+		const char *const *w = o->words;
+		if ((r = parse_words(o, &w, p)) < 0)
+			return r;
+		o->interp_args = (const char **)w;
+		while (w[o->n_interp_args])
+			o->n_interp_args++;
+		if (argc > 2) {
+			o->script = argv[2];
+			o->script_args = argv + 3;
+		}
+	} else {
+		const char *const *w = (const char *const *)argv + 1;
+		if ((r = parse_words(o, &w, p)) < 0)
+			return r;
+		static const char *no_interp_args[] = { NULL };
+		o->interp_args = no_interp_args;
+		if (*w) {
+			o->script = *w;
+			o->script_args = (char *const *)w + 1;
+		}
+	}
+	return finish(o, p);
+}
+
+void pfi_options_free(struct pfi_options *o)
+{
+	free(o->items);
+	free(o->words);
+	free(o->split_copy);
+	o->items = NULL;
+	o->words = NULL;
+	o->split_copy = NULL;
+}

@@ -1,0 +1,59 @@
+/* Command line of the client, in the three usage forms of DESIGN.md
+ * section 4:
+ *
+ *   prefork-interp [OPTION ...] INTERP SCRIPT [ARGS...]
+ *   prefork-interp OPTION,...,INTERP[,INTERP-ARG...] SCRIPT [ARGS...]
+ *   prefork-interp 'OPTION ... INTERP [INTERP-ARG...]' SCRIPT [ARGS...]
+ *
+ * The second and third forms are what a `#!` line produces (the kernel
+ * passes everything after the interpreter path as one argument). */
+#ifndef PFI_OPTIONS_H
+#define PFI_OPTIONS_H
+
+#include <stddef.h>
+
+#include "problem.h"
+
+enum pfi_mode {
+	PFI_MODE_NORMAL,   /* use the server, starting one if needed */
+	PFI_MODE_FRESH,    /* -f: replace any server, then run */
+	PFI_MODE_KILL,     /* --kill: stop the server, run nothing */
+};
+
+/* -E and -G, in the order given: both feed the ident. */
+struct pfi_ident_item {
+	char kind;             /* 'E' (environment variable) or 'G' */
+	const char *value;
+};
+
+struct pfi_options {
+	int unlaundered;                 /* -U */
+	enum pfi_mode mode;
+	int want_help, want_version;
+	const char *explicit_ident;      /* -g */
+	const char *run_dir;             /* --run-dir */
+	struct pfi_ident_item *items;
+	size_t n_items;
+	const char *interp;
+	const char **interp_args;        /* NULL-terminated */
+	size_t n_interp_args;
+	const char *script;
+	char *const *script_args;        /* NULL-terminated, into argv */
+
+	char *split_copy;                /* owned copy of a combined argument */
+	const char **words;              /* owned word list being parsed */
+};
+
+#define PFI_IDENT_MAX 64
+
+/* Parses argv (argc >= 1).  On success returns 0; if want_help or
+ * want_version is set, the other fields may be incomplete.  Always call
+ * pfi_options_free() afterwards. */
+int pfi_options_parse(int argc, char *const *argv, struct pfi_options *o,
+                      struct problem *p);
+void pfi_options_free(struct pfi_options *o);
+
+/* The usage text, for --help. */
+extern const char pfi_usage[];
+
+#endif

@@ -1,0 +1,74 @@
+/* Wire codec for the prefork-interp v1 protocol (DESIGN.md section 3).
+ *
+ * Pure functions over byte buffers: nothing here reads or writes a
+ * socket, so every decoder can be unit-tested and fuzzed on plain
+ * arrays.  Every length that a peer chooses is checked against a hard
+ * limit before it is used. */
+#ifndef PFI_PROTOCOL_H
+#define PFI_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PFI_MAGIC          "PFI\n"
+#define PFI_MAGIC_LEN      4
+#define PFI_GREETING_HEAD  8          /* magic + 4-byte xdata length */
+#define PFI_XDATA_MAX      4096       /* largest extension data we accept */
+#define PFI_FEATURE_MAX    32         /* longest feature token */
+#define PFI_STATUS_LEN     4
+#define PFI_REQUEST_MAX    (32u << 20) /* bound on the encoded request */
+
+/* Features a server may offer in the greeting's xdata. */
+enum pfi_feature {
+	/* The server strips interpreter and script from the argument
+	 * strings itself, so the client sends "interp, script, args". */
+	PFI_FEATURE_FULL_ARGV = 1u << 0,
+};
+
+/* Decode the fixed 8-byte greeting head.  On success stores the xdata
+ * length (already checked against PFI_XDATA_MAX) and returns 0.
+ * Returns -EPROTO for wrong magic, -EMSGSIZE for an oversized xdata. */
+int pfi_greeting_head_decode(const uint8_t *buf, size_t len,
+                             uint32_t *xdata_len);
+
+/* Decode xdata: ASCII feature tokens separated by single spaces.
+ * Unknown tokens are ignored (a newer server may offer more); known
+ * ones set bits in *features.  Returns -EPROTO for bytes outside the
+ * token alphabet, empty tokens or tokens longer than PFI_FEATURE_MAX,
+ * -EMSGSIZE if len > PFI_XDATA_MAX.  Empty xdata (plain v1) is valid
+ * and offers nothing. */
+int pfi_xdata_decode(const uint8_t *buf, size_t len, unsigned *features);
+
+/* Encode the xdata that offers `features` (used by tests and fuzzers
+ * for round trips).  Returns the length written, or -ENOBUFS. */
+int pfi_xdata_encode(unsigned features, uint8_t *buf, size_t cap);
+
+/* Decode the 4-byte big-endian wait status.  Returns -EPROTO for a
+ * value that does not fit a non-negative int (chiark-utils' limit) or
+ * that is not the status of a process that has terminated. */
+int pfi_status_decode(const uint8_t *buf, size_t len, int *wait_status);
+
+/* Encode a wait status (4 bytes, big-endian). */
+void pfi_status_encode(int wait_status, uint8_t out[PFI_STATUS_LEN]);
+
+/* The request: 4-byte big-endian length, then NUL-terminated strings:
+ * each environment entry NAME=value (entries without '=' are skipped,
+ * as a v1 server would reject them), an empty string, then the
+ * argument strings.  Returns the total encoded size (length prefix
+ * included) in *size, or -E2BIG if it would exceed PFI_REQUEST_MAX.
+ * `buf` may be NULL to only measure. */
+int pfi_request_encode(const char *const *env, const char *const *args,
+                       uint8_t *buf, size_t cap, size_t *size);
+
+/* Callback-based decoder for a request (what the server does); used to
+ * check round trips.  Calls on_env for each entry, then on_arg for each
+ * argument.  Returns -EPROTO for a malformed body. */
+struct pfi_request_visitor {
+	int (*on_env)(void *ctx, const char *entry, size_t len);
+	int (*on_arg)(void *ctx, const char *arg, size_t len);
+	void *ctx;
+};
+int pfi_request_decode(const uint8_t *buf, size_t len,
+                       const struct pfi_request_visitor *visitor);
+
+#endif
