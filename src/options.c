@@ -125,7 +125,7 @@ static int short_options(struct pfi_options *o, const char *const **w,
 {
 	const char *word = **w;
 	for (const char *c = word + 1; *c; c++) {
-		const char *value;
+		const char *value = NULL;
 		int r;
 		char name[3] = { '-', *c, '\0' };
 		switch (*c) {

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 
@@ -102,6 +103,19 @@ int pfi_xdata_encode(unsigned features, uint8_t *buf, size_t cap)
 	return (int)used;
 }
 
+/* A process can only have died of a signal whose default action ends
+ * it; reproducing any other (SIGSTOP, SIGCHLD, ...) would not end us. */
+static int signal_can_kill(int sig)
+{
+	switch (sig) {
+	case SIGSTOP: case SIGTSTP: case SIGTTIN: case SIGTTOU:
+	case SIGCHLD: case SIGCONT: case SIGURG: case SIGWINCH:
+		return 0;
+	default:
+		return sig >= 1 && sig <= SIGRTMAX;
+	}
+}
+
 int pfi_status_decode(const uint8_t *buf, size_t len, int *wait_status)
 {
 	if (len != PFI_STATUS_LEN)
@@ -116,7 +130,7 @@ int pfi_status_decode(const uint8_t *buf, size_t len, int *wait_status)
 		if (st & ~0xff00)
 			return -EPROTO;
 	} else if (WIFSIGNALED(st)) {
-		if (st & ~0xff)
+		if (st & ~0xff || !signal_can_kill(WTERMSIG(st)))
 			return -EPROTO;
 	} else {
 		return -EPROTO;

@@ -1,0 +1,116 @@
+#include "call.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "wire.h"
+
+extern char **environ;
+
+static int read_exact(int fd, uint8_t *buf, size_t len, const char *what,
+                      int watch_caller, struct problem *p)
+{
+	size_t got;
+	int r = pfi_wire_read(fd, buf, len, &got, watch_caller, p);
+	if (r < 0)
+		return r;
+	if (got != len)
+		return problem_fail(p, EPROTO, "server hung up in the middle "
+				    "of %s (%zu of %zu bytes)", what, got, len);
+	return 0;
+}
+
+static int read_greeting(const struct pfi_reached *server, unsigned *features,
+                         struct problem *p)
+{
+	uint32_t xdata_len;
+	uint8_t xdata[PFI_XDATA_MAX];
+
+	if (server->head_len != PFI_GREETING_HEAD)
+		return problem_fail(p, EPROTO, "server hung up in the middle "
+				    "of its greeting (%zu of %d bytes)",
+				    server->head_len, PFI_GREETING_HEAD);
+	int r = pfi_greeting_head_decode(server->head, server->head_len,
+					 &xdata_len);
+	if (r == -EMSGSIZE)
+		return problem_fail(p, EPROTO, "server's greeting announces "
+				    "too much extension data (limit %d bytes)",
+				    PFI_XDATA_MAX);
+	if (r < 0)
+		return problem_fail(p, EPROTO, "server sent a bad greeting "
+				    "(not a prefork-interp server?)");
+	if ((r = read_exact(server->fd, xdata, xdata_len, "its greeting", 1,
+			    p)) < 0)
+		return r;
+	if (pfi_xdata_decode(xdata, xdata_len, features) < 0)
+		return problem_fail(p, EPROTO, "server's greeting has "
+				    "malformed extension data");
+	return 0;
+}
+
+/* A server that offers full-argv strips interpreter and script itself;
+ * a plain v1 server (chiark-utils' module) hands every string to the
+ * script as @ARGV, so it gets only the script's own arguments. */
+static int send_request(const struct pfi_options *o, int fd, unsigned features,
+                        struct problem *p)
+{
+	size_t n = 0, size;
+	for (char *const *a = o->script_args; *a; a++)
+		n++;
+	const char **args = calloc(n + 3, sizeof *args);
+	if (!args)
+		return problem_errno(p, ENOMEM, "building the request");
+	size_t used = 0;
+	if (features & PFI_FEATURE_FULL_ARGV) {
+		args[used++] = o->interp;
+		args[used++] = o->script;
+	}
+	for (char *const *a = o->script_args; *a; a++)
+		args[used++] = *a;
+	args[used] = NULL;
+
+	const char *const *env = (const char *const *)environ;
+	uint8_t *buf = NULL;
+	int r = pfi_request_encode(env, args, NULL, 0, &size);
+	if (r == 0 && !(buf = malloc(size)))
+		r = -ENOMEM;
+	if (r == 0)
+		r = pfi_request_encode(env, args, buf, size, &size);
+	free(args);
+	if (r < 0) {
+		free(buf);
+		return problem_fail(p, -r, "arguments and environment are too "
+				    "large to send (limit %u bytes)",
+				    PFI_REQUEST_MAX);
+	}
+	static const uint8_t go = 0;
+	if ((r = pfi_wire_write_all(fd, &go, 1, p)) == 0 &&
+	    (r = pfi_wire_send_stdio(fd, p)) == 0)
+		r = pfi_wire_write_all(fd, buf, size, p);
+	free(buf);
+	return r;
+}
+
+int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
+                 int *wait_status, struct problem *p)
+{
+	unsigned features;
+	uint8_t status[PFI_STATUS_LEN];
+	int r;
+
+	if ((r = read_greeting(server, &features, p)) < 0 ||
+	    (r = send_request(o, server->fd, features, p)) < 0)
+		return r;
+	/* Not watching the caller here: the executor holds the caller's
+	 * own fds and meets a vanished reader itself, as a standalone
+	 * run would. */
+	if ((r = read_exact(server->fd, status, sizeof status,
+			    "reporting the exit status", 0, p)) < 0)
+		return r;
+	if (pfi_status_decode(status, sizeof status, wait_status) < 0)
+		return problem_fail(p, EPROTO, "server reported an impossible "
+				    "wait status");
+	return 0;
+}

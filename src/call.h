@@ -1,0 +1,14 @@
+/* One call over a reached server, run inside the sandbox: decode the
+ * greeting, hand over stdio, argv and environment, and receive the
+ * executor's wait status. */
+#ifndef PFI_CALL_H
+#define PFI_CALL_H
+
+#include "options.h"
+#include "problem.h"
+#include "server.h"
+
+int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
+                 int *wait_status, struct problem *p);
+
+#endif

@@ -1,0 +1,17 @@
+/* The sandbox the client enters once it holds its connected, verified
+ * call socket and before it decodes anything the server sent
+ * (DESIGN.md section 5, "Sandbox"). */
+#ifndef PFI_SANDBOX_H
+#define PFI_SANDBOX_H
+
+#include "problem.h"
+
+/* Drops every capability, sets no-new-privs and installs the seccomp
+ * allow-list from policy/.  After this, the process can only finish
+ * the call. */
+int pfi_sandbox_enter(struct problem *p);
+
+/* Whether this build has the sandbox (for --version). */
+int pfi_sandbox_built_in(void);
+
+#endif

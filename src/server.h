@@ -1,0 +1,42 @@
+/* Reaching a live server: connect to the existing one, or start a fresh
+ * one under the lock (DESIGN.md section 4).  Only raw bytes are read
+ * here; decoding happens later, inside the sandbox. */
+#ifndef PFI_SERVER_H
+#define PFI_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ident.h"
+#include "options.h"
+#include "problem.h"
+#include "protocol.h"
+#include "rundir.h"
+
+struct pfi_names {
+	char sock[PFI_IDENT_BUF + 1];     /* s<ident> */
+	char lock[PFI_IDENT_BUF + 1];     /* l<ident> */
+};
+
+void pfi_names_init(struct pfi_names *n, const char *ident);
+
+/* A connected, credential-checked call socket, with the first bytes of
+ * the greeting read raw (at least one: EOF meant a stale server). */
+struct pfi_reached {
+	int fd;
+	uint8_t head[PFI_GREETING_HEAD];
+	size_t head_len;
+};
+
+/* Returns 0 with *out filled, -ECHILD if the script's setup failed
+ * (*setup_status says how), or another error with p filled. */
+int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
+                     const struct pfi_names *names, struct pfi_reached *out,
+                     int *setup_status, struct problem *p);
+
+/* --kill: removes the socket (the watcher then stops the server) and
+ * the lock file. */
+int pfi_server_kill(const struct pfi_rundir *rd, const struct pfi_names *names,
+                    struct problem *p);
+
+#endif

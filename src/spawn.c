@@ -1,0 +1,201 @@
+#include "spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "watcher.h"
+
+#define CLOSE_IF_OPEN(fd) do { if ((fd) >= 0) close(fd); (fd) = -1; } while (0)
+
+int pfi_spawn_remove_socket(const struct pfi_rundir *rd, const char *sock_name,
+                            struct problem *p)
+{
+	if (unlinkat(rd->fd, sock_name, 0) < 0 && errno != ENOENT)
+		return problem_errno(p, errno, "cannot remove socket '%s/%s'",
+				     rd->path, sock_name);
+	return 0;
+}
+
+/* The fds a setup process is handed, in chiark-utils' order. */
+struct setup_fds {
+	int listen, call, watch_in, watch_err;
+};
+
+static int make_listener(const struct pfi_rundir *rd, const char *sock_name,
+                         struct stat *bound, struct problem *p)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (pfi_rundir_entry_path(rd, sock_name, sa.sun_path,
+				  sizeof sa.sun_path) < 0)
+		return problem_fail(p, ENAMETOOLONG, "socket path too long");
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot create a socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	    fstatat(rd->fd, sock_name, bound, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    listen(fd, SOMAXCONN) < 0) {
+		int err = errno;
+		close(fd);
+		return problem_errno(p, err, "cannot listen on '%s/%s'",
+				     rd->path, sock_name);
+	}
+	return fd;
+}
+
+static int keep_across_exec(int fd)
+{
+	return fcntl(fd, F_SETFD, 0);
+}
+
+/* In the child: becomes the interpreter running the script.  Reports an
+ * exec failure's errno through `err_pipe` (close-on-exec). */
+static void __attribute__((noreturn))
+become_setup(const struct pfi_options *o, const struct setup_fds *f,
+             const struct stat *bound, int err_pipe)
+{
+	int err = 0;
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	/* The script's initialisation must not read the caller's stdin
+	 * or write to its stdout: those belong to the first call. */
+	if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0 ||
+	    keep_across_exec(f->listen) < 0 || keep_across_exec(f->call) < 0 ||
+	    keep_across_exec(f->watch_in) < 0 ||
+	    keep_across_exec(f->watch_err) < 0)
+		goto fail;
+
+	char env[160];
+	snprintf(env, sizeof env, "v1,%lld.%09ld %d,%d,%d,%d",
+		 (long long)bound->st_mtim.tv_sec, (long)bound->st_mtim.tv_nsec,
+		 f->listen, f->call, f->watch_in, f->watch_err);
+	if (setenv("PREFORK_INTERP", env, 1) < 0)
+		goto fail;
+
+	size_t n = 0, argc = 1 + o->n_interp_args + 1;
+	for (char *const *a = o->script_args; *a; a++)
+		argc++;
+	const char **argv = calloc(argc + 1, sizeof *argv);
+	if (!argv)
+		goto fail;
+	argv[n++] = o->interp;
+	for (size_t i = 0; i < o->n_interp_args; i++)
+		argv[n++] = o->interp_args[i];
+	argv[n++] = o->script;
+	for (char *const *a = o->script_args; *a; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	execvp(o->interp, (char *const *)argv);
+fail:
+	err = errno;
+	if (write(err_pipe, &err, sizeof err) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+static int wait_for(pid_t pid, int *status, struct problem *p)
+{
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return problem_errno(p, errno, "waiting for the setup");
+	return 0;
+}
+
+/* Runs the setup and waits for it to hand over to the server. */
+static int run_setup(const struct pfi_options *o, const struct setup_fds *f,
+                     const struct stat *bound, int *setup_status,
+                     struct problem *p)
+{
+	int err_pipe[2];
+	if (pipe2(err_pipe, O_CLOEXEC) < 0)
+		return problem_errno(p, errno, "cannot create a pipe");
+	pid_t pid = fork();
+	if (pid < 0) {
+		int err = errno;
+		close(err_pipe[0]);
+		close(err_pipe[1]);
+		return problem_errno(p, err, "cannot fork the setup");
+	}
+	if (pid == 0)
+		become_setup(o, f, bound, err_pipe[1]);
+	close(err_pipe[1]);
+
+	int exec_err = 0;
+	ssize_t got;
+	while ((got = read(err_pipe[0], &exec_err, sizeof exec_err)) < 0 &&
+	       errno == EINTR)
+		;
+	close(err_pipe[0]);
+	int r = wait_for(pid, setup_status, p);
+	if (r < 0)
+		return r;
+	if (got == sizeof exec_err)
+		return problem_errno(p, exec_err, "cannot run interpreter '%s'",
+				     o->interp);
+	if (*setup_status != 0)
+		return -ECHILD;
+	return 0;
+}
+
+int pfi_spawn_server(const struct pfi_options *o, const struct pfi_rundir *rd,
+                     const char *sock_name, int *setup_status,
+                     struct problem *p)
+{
+	struct setup_fds f = { -1, -1, -1, -1 };
+	int watch_in[2] = { -1, -1 }, watch_err[2] = { -1, -1 };
+	int call[2] = { -1, -1 };
+	struct stat bound;
+	int r;
+
+	*setup_status = 0;
+	if ((r = pfi_spawn_remove_socket(rd, sock_name, p)) < 0)
+		return r;
+	if ((r = make_listener(rd, sock_name, &bound, p)) < 0)
+		return r;
+	f.listen = r;
+
+	if (pipe2(watch_in, O_CLOEXEC) < 0 || pipe2(watch_err, O_CLOEXEC) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call) < 0) {
+		r = problem_errno(p, errno, "cannot create the server's pipes");
+		goto out;
+	}
+	if (fcntl(watch_err[0], F_SETFL, O_NONBLOCK) < 0) {
+		r = problem_errno(p, errno, "fcntl");
+		goto out;
+	}
+
+	struct pfi_watch w = {
+		.rd = rd, .sock_name = sock_name,
+		.dev = bound.st_dev, .ino = bound.st_ino,
+		.stdin_fd = watch_in[0], .out_fd = watch_err[1],
+	};
+	if ((r = pfi_watcher_start(&w, p)) < 0)
+		goto out;
+	CLOSE_IF_OPEN(watch_in[0]);
+	CLOSE_IF_OPEN(watch_err[1]);
+
+	f.call = call[1];
+	f.watch_in = watch_in[1];
+	f.watch_err = watch_err[0];
+	r = run_setup(o, &f, &bound, setup_status, p);
+out:
+	CLOSE_IF_OPEN(f.listen);
+	CLOSE_IF_OPEN(watch_in[0]);
+	CLOSE_IF_OPEN(watch_in[1]);
+	CLOSE_IF_OPEN(watch_err[0]);
+	CLOSE_IF_OPEN(watch_err[1]);
+	CLOSE_IF_OPEN(call[1]);
+	if (r < 0) {
+		CLOSE_IF_OPEN(call[0]);
+		struct problem ignored;
+		pfi_spawn_remove_socket(rd, sock_name, &ignored);
+		return r;
+	}
+	return call[0];
+}

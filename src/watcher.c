@@ -1,0 +1,92 @@
+#include "watcher.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define WATCH_DIRFD 3
+
+/* Whether our socket is still the one at the path. */
+static int socket_still_ours(const struct pfi_watch *w)
+{
+	struct stat st;
+	if (fstatat(WATCH_DIRFD, w->sock_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	return st.st_dev == w->dev && st.st_ino == w->ino;
+}
+
+/* Messages written here reach the server's log (WATCHE). */
+static void __attribute__((noreturn)) watch_fail(const char *what)
+{
+	dprintf(1, "%s: %s\n", what, strerror(errno));
+	_exit(1);
+}
+
+static void __attribute__((noreturn)) watch_loop(const struct pfi_watch *w)
+{
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd < 0)
+		watch_fail("inotify_init1");
+	char dir[64];
+	snprintf(dir, sizeof dir, "/proc/self/fd/%d", WATCH_DIRFD);
+	if (inotify_add_watch(ifd, dir, IN_DELETE | IN_MOVED_FROM |
+			      IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF |
+			      IN_MOVE_SELF | IN_ONLYDIR) < 0)
+		watch_fail("inotify_add_watch on the run directory");
+
+	/* The watch is in place, so any later change wakes us; one that
+	 * came before it is caught by this first check. */
+	for (;;) {
+		if (!socket_still_ours(w))
+			_exit(0);
+		struct pollfd fds[2] = { { .fd = 0, .events = POLLIN },
+					 { .fd = ifd, .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			watch_fail("poll");
+		}
+		if (fds[0].revents)
+			_exit(0);          /* the server has gone */
+		char events[4096];
+		while (read(ifd, events, sizeof events) > 0)
+			;
+	}
+}
+
+int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
+{
+	pid_t child = fork();
+	if (child < 0)
+		return problem_errno(p, errno, "cannot fork the watcher");
+	if (child == 0) {
+		if (dup2(w->stdin_fd, 0) < 0 || dup2(w->out_fd, 1) < 0 ||
+		    dup2(w->out_fd, 2) < 0 ||
+		    dup2(w->rd->fd, WATCH_DIRFD) < 0)
+			_exit(127);
+		close_range(WATCH_DIRFD + 1, ~0U, 0);
+		if (chdir("/") < 0)
+			_exit(127);
+		pid_t daemon = fork();
+		if (daemon != 0)
+			_exit(daemon < 0 ? 127 : 0);
+		setsid();
+		watch_loop(w);
+	}
+
+	int status;
+	while (waitpid(child, &status, 0) < 0)
+		if (errno != EINTR)
+			return problem_errno(p, errno, "waiting for the watcher");
+	if (status != 0)
+		return problem_fail(p, ECHILD, "could not start the socket "
+				    "watcher (status 0x%x)", (unsigned)status);
+	return 0;
+}

@@ -1,0 +1,164 @@
+#include "wire.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+int pfi_wire_check_peer(int fd, const char *what, struct problem *p)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return problem_errno(p, errno, "cannot read the credentials "
+				     "of %s", what);
+	if (cred.uid != geteuid())
+		return problem_fail(p, EPERM, "%s runs as uid %u, not as you "
+				    "(uid %u); refusing to talk to it", what,
+				    (unsigned)cred.uid, (unsigned)geteuid());
+	return 0;
+}
+
+int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
+                     struct problem *p)
+{
+	struct stat st;
+	if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return -ENOENT;
+		return problem_errno(p, errno, "cannot stat socket '%s/%s'",
+				     rd->path, name);
+	}
+	if (!S_ISSOCK(st.st_mode))
+		return problem_fail(p, EPERM, "'%s/%s' is not a socket; "
+				    "refusing", rd->path, name);
+	if (st.st_uid != geteuid())
+		return problem_fail(p, EPERM, "socket '%s/%s' is owned by uid "
+				    "%u, not by you; refusing", rd->path, name,
+				    (unsigned)st.st_uid);
+
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (pfi_rundir_entry_path(rd, name, sa.sun_path,
+				  sizeof sa.sun_path) < 0)
+		return problem_fail(p, ENAMETOOLONG, "socket path too long");
+
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot create a socket");
+	while (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		close(fd);
+		if (err == ENOENT || err == ECONNREFUSED)
+			return -err;
+		return problem_errno(p, err, "cannot connect to '%s/%s'",
+				     rd->path, name);
+	}
+
+	char what[64 + PATH_MAX];
+	snprintf(what, sizeof what, "the server at '%s/%s'", rd->path, name);
+	int r = pfi_wire_check_peer(fd, what, p);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
+                  int watch_caller, struct problem *p)
+{
+	size_t have = 0;
+	while (have < len) {
+		if (watch_caller) {
+			/* events 0: only errors and hang-ups are reported */
+			struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
+						 { .fd = 1 }, { .fd = 2 } };
+			int n = poll(fds, 3, -1);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n < 0)
+				return problem_errno(p, errno, "poll");
+			int gone = (fds[1].revents | fds[2].revents) &
+				   (POLLERR | POLLHUP);
+			if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
+			    gone)
+				return problem_fail(p, EPIPE, "caller went "
+					"away while waiting for the server");
+		}
+		ssize_t n = read(fd, buf + have, len - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == ECONNRESET)
+			break;
+		if (n < 0)
+			return problem_errno(p, errno,
+					     "reading from the server");
+		if (n == 0)
+			break;
+		have += (size_t)n;
+	}
+	*got = have;
+	return 0;
+}
+
+int pfi_wire_write_all(int fd, const void *buf, size_t len,
+                       struct problem *p)
+{
+	const uint8_t *b = buf;
+	while (len) {
+		ssize_t n = send(fd, b, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return problem_errno(p, errno, "writing to the server");
+		b += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int send_fd(int via, int payload, struct problem *p)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	char byte = 0;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = control.buf, .msg_controllen = sizeof control.buf,
+	};
+	memset(&control, 0, sizeof control);
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &payload, sizeof payload);
+
+	for (;;) {
+		ssize_t n = sendmsg(via, &msg, MSG_NOSIGNAL);
+		if (n == 1)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return problem_errno(p, n < 0 ? errno : EIO,
+				     "passing fd %d to the server", payload);
+	}
+}
+
+int pfi_wire_send_stdio(int fd, struct problem *p)
+{
+	int r;
+	for (int i = 0; i < 3; i++)
+		if ((r = send_fd(fd, i, p)) < 0)
+			return r;
+	return 0;
+}

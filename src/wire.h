@@ -1,0 +1,36 @@
+/* Socket I/O for a call: connecting with identity checks, moving raw
+ * bytes and passing fds.  Decoding is protocol.c's job, not this one's. */
+#ifndef PFI_WIRE_H
+#define PFI_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "problem.h"
+#include "rundir.h"
+
+/* Connects to the server socket `name` in the run directory.  Returns
+ * the connected fd, or -ENOENT / -ECONNREFUSED (no live server: quietly,
+ * p untouched) or another negative code with p filled.  The socket must
+ * be a socket owned by us, and the peer (SO_PEERCRED) must run as our
+ * effective uid. */
+int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
+                     struct problem *p);
+
+/* Checks that the process at the other end of `fd` runs as our uid. */
+int pfi_wire_check_peer(int fd, const char *what, struct problem *p);
+
+/* Reads up to `len` bytes, stopping early only at EOF (ECONNRESET counts
+ * as EOF).  While waiting it also watches fds 1 and 2: if the caller is
+ * gone (POLLERR/POLLHUP there) it gives up with -EPIPE, so a server that
+ * never answers cannot keep us forever once nobody reads our output. */
+int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
+                  int watch_caller, struct problem *p);
+
+int pfi_wire_write_all(int fd, const void *buf, size_t len,
+                       struct problem *p);
+
+/* Sends fds 0, 1, 2, each attached to a one-byte message. */
+int pfi_wire_send_stdio(int fd, struct problem *p);
+
+#endif
