@@ -1,0 +1,906 @@
+package Proc::Prefork::Interp;
+
+# Script-side half of prefork-interp: turns an initialised script into a
+# persistent server that runs its per-call code in pre-forked processes.
+# The POD at the end is the user documentation; comments here explain
+# why the code is shaped the way it is.
+
+use strict;
+use warnings;
+
+our $VERSION = '0.01';
+
+use Exporter qw(import);
+our @EXPORT = qw(prefork_initialisation_complete prefork_autoreload_also_check);
+
+use Carp qw(croak);
+use Errno qw(EINTR EAGAIN EWOULDBLOCK ENOENT ENOTDIR EPIPE ECONNRESET
+             ECONNABORTED ENOSYS);
+use Fcntl qw(F_GETFL F_SETFL F_GETFD F_SETFD FD_CLOEXEC O_NONBLOCK
+             O_ACCMODE O_RDONLY O_WRONLY);
+use IO::FDPass ();
+use IO::Handle ();
+use IO::Poll qw(POLLIN);
+use POSIX ();
+use Socket qw(SOL_SOCKET SO_PEERCRED MSG_NOSIGNAL MSG_PEEK MSG_DONTWAIT
+              SHUT_RDWR AF_UNIX SOCK_STREAM PF_UNSPEC);
+use Sys::Syslog ();
+use Time::HiRes ();
+
+use constant {
+    ENV_NAME      => 'PREFORK_INTERP',
+    XDATA         => 'full-argv',
+    MAX_REQUEST   => 32 * 1024 * 1024,
+    READ_CHUNK    => 65536,
+    POLLRDHUP     => 0x2000,          # Linux value; IO::Poll does not export it
+    KILL_GRACE    => 0.5,             # seconds between SIGINT and SIGKILL
+    NOPIDFD_TICK  => 0.1,             # poll bound when a child has no pidfd
+    FORK_RETRY    => 1,               # seconds to wait after a failed fork
+
+    IN_MODIFY      => 0x00000002,
+    IN_ATTRIB      => 0x00000004,
+    IN_CLOSE_WRITE => 0x00000008,
+    IN_MOVED_FROM  => 0x00000040,
+    IN_MOVED_TO    => 0x00000080,
+    IN_CREATE      => 0x00000100,
+    IN_DELETE      => 0x00000200,
+    IN_DELETE_SELF => 0x00000400,
+    IN_MOVE_SELF   => 0x00000800,
+    IN_Q_OVERFLOW  => 0x00004000,
+    IN_IGNORED     => 0x00008000,
+    IN_NONBLOCK    => 0x00000800,     # == O_NONBLOCK
+    IN_CLOEXEC     => 0x00080000,     # == O_CLOEXEC
+};
+
+use constant FILE_EVENTS => IN_MODIFY | IN_ATTRIB | IN_CLOSE_WRITE
+                          | IN_MOVE_SELF | IN_DELETE_SELF;
+use constant DIR_EVENTS  => IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
+
+my %DEFAULTS = (
+    max_servers      => 4,
+    prefork_spares   => 1,
+    idle_timeout     => 1_000_000,
+    request_timeout  => 30,
+    max_errors       => 100,
+    log_facility     => 'LOG_USER',
+    autoreload_inc   => 1,
+    autoreload_extra => [],
+    logger           => undef,
+);
+
+# Syscall numbers come from syscall.ph; without it pidfd and inotify are
+# simply treated as unavailable and the fallbacks are used.
+my ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch);
+{
+    local ($@, $!);
+    if (eval { require 'syscall.ph'; 1 }) {
+        no strict 'refs';
+        $SYS_pidfd_open        = eval { &{'main::SYS_pidfd_open'}() };
+        $SYS_inotify_init1     = eval { &{'main::SYS_inotify_init1'}() };
+        $SYS_inotify_add_watch = eval { &{'main::SYS_inotify_add_watch'}() };
+    }
+}
+
+my @also_check;        # paths from prefork_autoreload_also_check
+my $is_executor = 0;   # set in a forked child that is to run per-call code
+my $srv;               # server state, see _become_server
+my $logger;            # user's logging callback, if any
+my $syslog_args;       # [ident, options, facility] when syslog is in use
+my $syslog_open = 0;
+
+sub prefork_autoreload_also_check {
+    push @also_check, @_;
+    return;
+}
+
+#---------------------------------------------------------------- logging
+
+sub _log {
+    my ($priority, $message) = @_;
+    if ($logger) {
+        local ($@, $!);
+        eval { $logger->($priority, $message); 1 };
+        return;
+    }
+    return unless $syslog_args;
+    local ($@, $!);
+    unless ($syslog_open) {
+        eval { Sys::Syslog::openlog(@$syslog_args); 1 } or return;
+        $syslog_open = 1;
+    }
+    eval { Sys::Syslog::syslog($priority, '%s', $message); 1 };
+    return;
+}
+
+sub _closelog {
+    return unless $syslog_open;
+    local ($@, $!);
+    eval { Sys::Syslog::closelog(); 1 };
+    $syslog_open = 0;
+    return;
+}
+
+#---------------------------------------------------------------- setup
+
+sub prefork_initialisation_complete {
+    my %opts = @_;
+    my $env = $ENV{+ENV_NAME};
+    return unless defined $env;
+
+    for my $k (sort keys %opts) {
+        exists $DEFAULTS{$k}
+            or croak "Proc::Prefork::Interp: unknown option '$k'";
+    }
+    my %o = (%DEFAULTS, %opts);
+    for my $k (qw(max_servers prefork_spares idle_timeout request_timeout
+                  max_errors)) {
+        defined $o{$k} && $o{$k} =~ /\A-?[0-9]+(?:\.[0-9]*)?\z/
+            or croak "Proc::Prefork::Interp: option '$k' must be a number";
+    }
+    $o{prefork_spares} >= 0
+        or croak "Proc::Prefork::Interp: option 'prefork_spares' must not be negative";
+    ref $o{autoreload_extra} eq 'ARRAY'
+        or croak "Proc::Prefork::Interp: option 'autoreload_extra' must be an array ref";
+    !defined $o{logger} || ref $o{logger} eq 'CODE'
+        or croak "Proc::Prefork::Interp: option 'logger' must be a code ref";
+    $o{max_servers} = 1 if $o{max_servers} == 0;
+
+    my $p = _parse_env($env);
+    my %fh;
+    for my $role (qw(listen call watchi watche)) {
+        my $fd = $p->{$role};
+        my $acc = $p->{flags}{$fd} & O_ACCMODE;
+        my $mode = $acc == O_RDONLY ? '<&=' : $acc == O_WRONLY ? '>&=' : '+<&=';
+        open($fh{$role}, $mode, $fd)
+            or croak "Proc::Prefork::Interp: cannot use fd $fd ($role): $!";
+        my $fdflags = fcntl($fh{$role}, F_GETFD, 0);
+        fcntl($fh{$role}, F_SETFD, $fdflags | FD_CLOEXEC) if defined $fdflags;
+    }
+    for my $role (qw(listen watche)) {
+        fcntl($fh{$role}, F_SETFL, $p->{flags}{$p->{$role}} | O_NONBLOCK)
+            or croak "Proc::Prefork::Interp: cannot make $role non-blocking: $!";
+    }
+    delete $ENV{+ENV_NAME};
+
+    $logger = $o{logger};
+    if (!$logger && length $o{log_facility}) {
+        $syslog_args = ['prefork-interp', 'ndelay,nofatal,pid', $o{log_facility}];
+        _log_open_now();
+    }
+
+    # Buffered output of the initialisation must come out once, from here.
+    STDOUT->flush;
+    STDERR->flush;
+
+    my $pid = fork;
+    defined $pid or croak "Proc::Prefork::Interp: fork: $!";
+    POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
+
+    _become_server(\%o, $p, \%fh);
+    return;                      # only executors get here
+}
+
+sub _log_open_now {
+    local ($@, $!);
+    eval { Sys::Syslog::openlog(@$syslog_args); 1 } and $syslog_open = 1;
+    return;
+}
+
+# Access mode and status flags of a raw fd, or undef if it is not open.
+sub _fd_flags {
+    my ($fd) = @_;
+    my $dup = POSIX::dup($fd);
+    return undef unless defined $dup;
+    my $flags;
+    if (open(my $fh, '<&=', $dup)) {
+        $flags = fcntl($fh, F_GETFL, 0);
+        close $fh;
+    } else {
+        POSIX::close($dup);
+    }
+    return defined $flags ? $flags + 0 : undef;
+}
+
+sub _parse_env {
+    my ($value) = @_;
+    my $bad = sub {
+        croak "Proc::Prefork::Interp: malformed " . ENV_NAME
+            . " \"$value\": $_[0]";
+    };
+    my @words = split / /, $value, -1;
+    @words >= 2 or $bad->('expected at least two space-separated words');
+    my @version = split /,/, $words[0], -1;
+    @version >= 2 && $version[0] eq 'v1'
+        or $bad->('first word must be "v1,SECS.NSECS" (protocol v1)');
+    my ($secs, $nsecs) = $version[1] =~ /\A([0-9]+)(?:\.([0-9]{1,9}))?\z/
+        or $bad->("startup time \"$version[1]\" is not SECS.NSECS");
+    $nsecs = substr(($nsecs // '') . '000000000', 0, 9);
+
+    my @fds = split /,/, $words[1], -1;
+    @fds >= 4 or $bad->('second word must list at least four fds');
+    my (%flags, %seen);
+    for my $fd (@fds[0 .. 3]) {
+        $fd =~ /\A[0-9]{1,9}\z/ or $bad->("\"$fd\" is not an fd number");
+        $fd += 0;
+        $fd > 2 or $bad->("fd $fd is a standard stream");
+        $seen{$fd}++ and $bad->("fd $fd is listed twice");
+        $flags{$fd} = _fd_flags($fd);
+        defined $flags{$fd} or $bad->("fd $fd is not open");
+    }
+    # chiark-utils passes WATCHI before WATCHE; the access modes say which
+    # is which whatever the order, so only an undecidable case uses it.
+    my ($watchi, $watche) = @fds[2, 3];
+    if (($flags{$fds[2]} & O_ACCMODE) == O_RDONLY
+        && ($flags{$fds[3]} & O_ACCMODE) == O_WRONLY) {
+        ($watchi, $watche) = @fds[3, 2];
+    }
+    return {
+        secs   => $secs + 0,
+        nsecs  => $nsecs + 0,
+        listen => $fds[0],
+        call   => $fds[1],
+        watchi => $watchi,
+        watche => $watche,
+        flags  => \%flags,
+    };
+}
+
+#---------------------------------------------------------------- server
+
+sub _become_server {
+    my ($o, $p, $fh) = @_;
+    POSIX::setsid();
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>', '/dev/null');
+    open(STDERR, '>', '/dev/null');
+
+    $srv = {
+        opts        => $o,
+        script      => $0,
+        start_secs  => $p->{secs},
+        start_nsecs => $p->{nsecs},
+        listen      => $fh->{listen},
+        watche      => $fh->{watche},
+        watchi      => $fh->{watchi},
+        kids        => {},      # pid => child record
+        spares      => [],      # idle child records, oldest first
+        last_active => Time::HiRes::time(),
+        errors      => 0,
+        quitting    => 0,
+        user_sig    => { map { $_ => $SIG{$_} } qw(CHLD ALRM) },
+    };
+    # Status writes to vanished clients must not kill the server.
+    $SIG{PIPE} = 'IGN';
+    $SIG{CHLD} = 'DEFAULT';
+
+    _dispatch($fh->{call});
+    return if $is_executor;
+
+    _autoreload_init();
+    $0 = "$srv->{script} [prefork server]";
+    _server_loop();
+    return;   # in an executor
+}
+
+sub _running_count {
+    return scalar grep { $_->{state} eq 'running' } values %{$srv->{kids}};
+}
+
+sub _server_loop {
+    my $o = $srv->{opts};
+    for (;;) {
+        _replenish_spares();
+        return if $is_executor;
+        _final_exit() if $srv->{quitting} && !%{$srv->{kids}};
+
+        my $now = Time::HiRes::time();
+        my (@pollv, @role);
+        my $deadline;
+        my $soonest = sub {
+            $deadline = $_[0] if !defined $deadline || $_[0] < $deadline;
+        };
+        my $running = _running_count();
+        if ($srv->{listen}
+            && ($o->{max_servers} < 0 || $running < $o->{max_servers})) {
+            push @pollv, fileno($srv->{listen}), POLLIN;
+            push @role, ['listen'];
+        }
+        if ($srv->{watche}) {
+            push @pollv, fileno($srv->{watche}), POLLIN;
+            push @role, ['watche'];
+        }
+        if ($srv->{inotify}) {
+            push @pollv, fileno($srv->{inotify}), POLLIN;
+            push @role, ['inotify'];
+        }
+        my $no_pidfd = 0;
+        for my $kid (values %{$srv->{kids}}) {
+            if (defined $kid->{pidfd}) {
+                push @pollv, $kid->{pidfd}, POLLIN;
+                push @role, ['child', $kid];
+            } else {
+                $no_pidfd = 1;
+            }
+            if ($kid->{call} && !$kid->{gone}) {
+                push @pollv, fileno($kid->{call}), POLLRDHUP;
+                push @role, ['call', $kid];
+            }
+            $soonest->($kid->{gone} + KILL_GRACE)
+                if $kid->{gone} && !$kid->{killed};
+        }
+        $soonest->($now + NOPIDFD_TICK) if $no_pidfd;
+        $soonest->($srv->{last_active} + $o->{idle_timeout})
+            if $srv->{listen} && !$running && $o->{idle_timeout} >= 0;
+        $soonest->($srv->{spare_retry}) if $srv->{spare_retry};
+
+        my $timeout = -1;
+        if (defined $deadline) {
+            $timeout = ($deadline - $now) * 1000;
+            $timeout = $timeout < 0 ? 0 : int($timeout) + 1;
+            $timeout = 0x7fffffff if $timeout > 0x7fffffff;
+        }
+        my $n = IO::Poll::_poll($timeout, @pollv);
+        if ($n < 0) {
+            next if $! == EINTR;
+            _log('err', "$srv->{script}: poll failed: $!; quitting");
+            _begin_quit();
+            next;
+        }
+
+        my %ready;
+        for my $i (0 .. $#role) {
+            my $revents = $pollv[2 * $i + 1] or next;
+            my ($what, $kid) = @{$role[$i]};
+            if ($what eq 'child') {
+                _reap($kid);
+            } elsif ($what eq 'call') {
+                _client_gone($kid);
+            } else {
+                $ready{$what} = 1;
+            }
+        }
+        if ($no_pidfd) {
+            _reap($_) for grep { !defined $_->{pidfd} } values %{$srv->{kids}};
+        }
+        _escalate_kills();
+        _watcher_readable() if $ready{watche};
+        _autoreload_poll() if $ready{inotify};
+        if ($ready{listen} && $srv->{listen}) {
+            # Stale code must not serve this call: check before accepting.
+            _autoreload_poll();
+            _accept_one() if $srv->{listen};
+            return if $is_executor;
+        }
+        if ($srv->{listen} && !_running_count() && $o->{idle_timeout} >= 0
+            && Time::HiRes::time() >= $srv->{last_active} + $o->{idle_timeout}) {
+            _log('info', "$srv->{script}: idle for $o->{idle_timeout} s, quitting");
+            _begin_quit();
+        }
+    }
+}
+
+sub _accept_one {
+    my $call;
+    if (accept($call, $srv->{listen})) {
+        $srv->{errors} = 0;
+        _dispatch($call);
+        return;
+    }
+    return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR
+           || $! == ECONNABORTED;
+    my $err = "$!";
+    _log('warning', "$srv->{script}: accept failed: $err");
+    if (++$srv->{errors} > $srv->{opts}{max_errors}) {
+        _log('err', "$srv->{script}: too many accept failures, quitting");
+        _begin_quit();
+    }
+    return;
+}
+
+# Hands an accepted (or the initial) call to an executor.
+sub _dispatch {
+    my ($call) = @_;
+    my $cred = getsockopt($call, SOL_SOCKET, SO_PEERCRED);
+    my ($peer_pid, $peer_uid) = $cred ? unpack('iII', $cred) : ();
+    if (!defined $peer_uid || $peer_uid != $>) {
+        _log('warning', sprintf(
+            '%s: refused a call from pid %s uid %s (this server runs as uid %d)',
+            $srv->{script}, $peer_pid // '?', $peer_uid // '?', $>));
+        close $call;
+        return;
+    }
+    $srv->{last_active} = Time::HiRes::time();
+    while (my $kid = shift @{$srv->{spares}}) {
+        my $ok = IO::FDPass::send(fileno($kid->{ctl}), fileno($call));
+        my $err = "$!";
+        close(delete $kid->{ctl});
+        if ($ok) {
+            $kid->{state} = 'running';
+            $kid->{call}  = $call;
+            return;
+        }
+        _log('warning', "$srv->{script}: spare [$kid->{pid}] could not take a call: $err");
+        kill 'KILL', $kid->{pid};
+        $kid->{state} = 'dead';
+    }
+    my $kid = _fork_executor($call);
+    return if $is_executor;
+    if ($kid) {
+        $kid->{call} = $call;
+    } else {
+        close $call;
+    }
+    return;
+}
+
+sub _replenish_spares {
+    return if $srv->{quitting};
+    if ($srv->{spare_retry}) {
+        return if Time::HiRes::time() < $srv->{spare_retry};
+        delete $srv->{spare_retry};
+    }
+    while (@{$srv->{spares}} < $srv->{opts}{prefork_spares}) {
+        unless (_fork_executor(undef)) {
+            return if $is_executor;
+            $srv->{spare_retry} = Time::HiRes::time() + FORK_RETRY;
+            return;
+        }
+    }
+    return;
+}
+
+# Forks a child that will run per-call code. With $call it serves that
+# call at once; without, it is a spare waiting for a call on its control
+# socket. Returns the child record in the server, nothing in the child.
+sub _fork_executor {
+    my ($call) = @_;
+    my ($ctl, $ctl_child);
+    unless ($call) {
+        unless (socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
+            _log('err', "$srv->{script}: socketpair: $!");
+            return;
+        }
+    }
+    my $pid = fork;
+    unless (defined $pid) {
+        _log('err', "$srv->{script}: fork: $!");
+        return;
+    }
+    unless ($pid) {
+        $is_executor = 1;
+        close $ctl if $ctl;
+        _executor_start($call, $ctl_child);
+        return;
+    }
+    close $ctl_child if $ctl_child;
+    # Also done by the child; doing both avoids a race with kill(-pgrp).
+    POSIX::setpgid($pid, $pid);
+    my $kid = {
+        pid   => $pid,
+        pidfd => _pidfd_open($pid),
+        state => $call ? 'running' : 'spare',
+    };
+    $srv->{kids}{$pid} = $kid;
+    if ($ctl) {
+        $kid->{ctl} = $ctl;
+        push @{$srv->{spares}}, $kid;
+    }
+    return $kid;
+}
+
+sub _pidfd_open {
+    my ($pid) = @_;
+    return undef unless $SYS_pidfd_open;
+    my $fd = syscall($SYS_pidfd_open, $pid + 0, 0);
+    return $fd if $fd >= 0;
+    if ($! == ENOSYS) {
+        undef $SYS_pidfd_open;
+    } else {
+        _log('warning', "$srv->{script}: pidfd_open: $!");
+    }
+    # Without a pidfd, SIGCHLD interrupts poll and the poll is bounded.
+    $SIG{CHLD} = sub { };
+    return undef;
+}
+
+sub _reap {
+    my ($kid) = @_;
+    my $got = waitpid($kid->{pid}, POSIX::WNOHANG());
+    return if $got == 0;
+    my $status = $got == $kid->{pid} ? ${^CHILD_ERROR_NATIVE} : undef;
+    delete $srv->{kids}{$kid->{pid}};
+    POSIX::close($kid->{pidfd}) if defined $kid->{pidfd};
+    if ($kid->{state} eq 'spare') {
+        @{$srv->{spares}} = grep { $_ != $kid } @{$srv->{spares}};
+        _log('warning', "$srv->{script}: spare [$kid->{pid}] ended unexpectedly"
+             . (defined $status ? " with wait status $status" : ''));
+    }
+    close $kid->{ctl} if $kid->{ctl};
+    if (my $call = $kid->{call}) {
+        if (!$kid->{gone} && defined $status) {
+            my $sent = send($call, pack('N', $status), MSG_NOSIGNAL);
+            if (!defined $sent && $! != EPIPE && $! != ECONNRESET) {
+                _log('warning', "$srv->{script}: writing status of [$kid->{pid}]: $!");
+            }
+        }
+        close $call;
+        $srv->{last_active} = Time::HiRes::time();
+    }
+    return;
+}
+
+# The client hung up: stop the whole call, politely first.
+sub _client_gone {
+    my ($kid) = @_;
+    return if $kid->{gone};
+    $kid->{gone} = Time::HiRes::time();
+    kill 'INT', -$kid->{pid};
+    return;
+}
+
+sub _escalate_kills {
+    my $now = Time::HiRes::time();
+    for my $kid (values %{$srv->{kids}}) {
+        next unless $kid->{gone} && !$kid->{killed};
+        next if $now < $kid->{gone} + KILL_GRACE;
+        $kid->{killed} = 1;
+        kill 'KILL', -$kid->{pid};
+    }
+    return;
+}
+
+sub _watcher_readable {
+    my $got = sysread($srv->{watche}, my $buf, 4096);
+    if (!defined $got) {
+        return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
+        _log('err', "$srv->{script}: reading from watcher: $!; quitting");
+    } elsif ($got) {
+        $buf =~ s/\s+\z//;
+        _log('err', "$srv->{script}: watcher: $buf");
+    } else {
+        _log('info', "$srv->{script}: socket removed or replaced, quitting");
+    }
+    _begin_quit();
+    return;
+}
+
+# Stops taking calls; the loop exits once every running call has ended.
+sub _begin_quit {
+    return if $srv->{quitting}++;
+    for my $role (qw(listen watche inotify)) {
+        close(delete $srv->{$role}) if $srv->{$role};
+    }
+    for my $kid (@{$srv->{spares}}) {
+        close(delete $kid->{ctl}) if $kid->{ctl};
+        kill 'KILL', $kid->{pid};
+        $kid->{state} = 'dead';
+    }
+    @{$srv->{spares}} = ();
+    return;
+}
+
+sub _final_exit {
+    close $srv->{watchi} if $srv->{watchi};
+    POSIX::_exit(0);
+}
+
+#---------------------------------------------------------------- autoreload
+
+sub _autoreload_init {
+    my $o = $srv->{opts};
+    my @files = ($srv->{script});
+    if ($o->{autoreload_inc}) {
+        push @files, grep { defined && !ref && length } values %INC;
+    }
+    push @files, @{$o->{autoreload_extra}}, @also_check;
+    my %seen;
+    @files = grep { defined && !ref && length && !$seen{$_}++ } @files;
+    $srv->{ar_files}  = \@files;
+    $srv->{unwatched} = \@files;
+    $srv->{wd_file}   = {};
+    $srv->{wd_dir}    = {};
+
+    my $ifd = $SYS_inotify_init1
+            ? syscall($SYS_inotify_init1, IN_NONBLOCK | IN_CLOEXEC) : -1;
+    if ($ifd >= 0 && open(my $ifh, '<&=', $ifd)) {
+        $srv->{inotify} = $ifh;
+        my @unwatched;
+        for my $f (@files) {
+            my $file_ok = _watch_file($f);
+            my $file_missing = !$file_ok && ($! == ENOENT || $! == ENOTDIR);
+            my $dir_ok = _watch_dir($f);
+            push @unwatched, $f unless $file_ok || ($file_missing && $dir_ok);
+        }
+        $srv->{unwatched} = \@unwatched;
+    } elsif ($ifd >= 0) {
+        POSIX::close($ifd);
+    }
+    _autoreload_check($srv->{ar_files});
+    return;
+}
+
+sub _add_watch {
+    my ($path, $mask) = @_;
+    my $wd = syscall($SYS_inotify_add_watch, fileno($srv->{inotify}),
+                     "$path", $mask + 0);
+    return $wd >= 0 ? $wd : undef;
+}
+
+sub _watch_file {
+    my ($f) = @_;
+    my $wd = _add_watch($f, FILE_EVENTS);
+    return 0 unless defined $wd;
+    $srv->{wd_file}{$wd}{$f} = 1;
+    return 1;
+}
+
+sub _watch_dir {
+    my ($f) = @_;
+    my ($dir, $base) = $f =~ m{\A(.*/)?([^/]+)\z} or return 0;
+    $dir = defined $dir ? ($dir eq '/' ? '/' : substr($dir, 0, -1)) : '.';
+    $dir = '/' if $dir eq '';
+    my $wd = _add_watch($dir, DIR_EVENTS);
+    return 0 unless defined $wd;
+    $srv->{wd_dir}{$wd}{$base}{$f} = 1;
+    return 1;
+}
+
+# One non-blocking read of the inotify queue; stat only when needed.
+sub _autoreload_poll {
+    return if $srv->{quitting};
+    my ($relevant, %touched) = (0);
+    if (my $ifh = $srv->{inotify}) {
+        for (;;) {
+            my $got = sysread($ifh, my $buf, 65536);
+            if (!defined $got) {
+                last if $! == EAGAIN || $! == EWOULDBLOCK;
+                next if $! == EINTR;
+                _log('warning', "$srv->{script}: reading inotify: $!");
+                $relevant = 1;
+                last;
+            }
+            last unless $got;
+            $relevant = 1 if _inotify_events($buf, \%touched);
+        }
+    }
+    if ($relevant) {
+        _watch_file($_) for keys %touched;
+        _autoreload_check($srv->{ar_files});
+    } elsif (@{$srv->{unwatched}}) {
+        _autoreload_check($srv->{unwatched});
+    }
+    return;
+}
+
+# Parses a buffer of inotify events; true if any concerns a checked file.
+sub _inotify_events {
+    my ($buf, $touched) = @_;
+    my $relevant = 0;
+    my $off = 0;
+    while ($off + 16 <= length $buf) {
+        my ($wd, $mask, undef, $len) = unpack 'iIII', substr($buf, $off, 16);
+        my $name = substr($buf, $off + 16, $len);
+        $off += 16 + $len;
+        $name =~ s/\0+\z//;
+        if ($mask & IN_Q_OVERFLOW) {
+            $relevant = 1;
+            $touched->{$_} = 1 for @{$srv->{ar_files}};
+        } elsif (my $files = $srv->{wd_file}{$wd}) {
+            $relevant = 1;
+            $touched->{$_} = 1 for keys %$files;
+            delete $srv->{wd_file}{$wd} if $mask & IN_IGNORED;
+        } elsif (my $names = $srv->{wd_dir}{$wd}) {
+            my $files = $names->{$name} or next;
+            $relevant = 1;
+            $touched->{$_} = 1 for keys %$files;
+        }
+    }
+    return $relevant;
+}
+
+sub _autoreload_check {
+    my ($files) = @_;
+    for my $f (@$files) {
+        my @st = Time::HiRes::stat($f);
+        unless (@st) {
+            _log('warning', "$srv->{script}: autoreload: cannot stat $f: $!")
+                unless $! == ENOENT || $! == ENOTDIR;
+            next;
+        }
+        next unless _newer_than_start($st[9]);
+        _log('info', "$srv->{script}: $f changed since startup, quitting to reload");
+        _begin_quit();
+        return;
+    }
+    return;
+}
+
+sub _newer_than_start {
+    my ($mtime) = @_;
+    my $secs = POSIX::floor($mtime);
+    return 1 if $secs > $srv->{start_secs};
+    return 0 if $secs < $srv->{start_secs};
+    # A double holds only about 0.2 us at today's epoch: allow for that.
+    return ($mtime - $secs) * 1e9 > $srv->{start_nsecs} + 1000;
+}
+
+#---------------------------------------------------------------- executor
+
+# In a freshly forked child: drop everything the server holds.
+sub _drop_server_state {
+    for my $role (qw(listen watche watchi inotify)) {
+        close $srv->{$role} if $srv->{$role};
+    }
+    for my $kid (values %{$srv->{kids}}) {
+        close $kid->{ctl}  if $kid->{ctl};
+        close $kid->{call} if $kid->{call};
+        POSIX::close($kid->{pidfd}) if defined $kid->{pidfd};
+    }
+    _closelog();
+    $srv = undef;
+    return;
+}
+
+sub _executor_start {
+    my ($call, $ctl) = @_;
+    POSIX::setpgid(0, 0);
+    my $o        = $srv->{opts};
+    my $script   = $srv->{script};
+    my $user_sig = $srv->{user_sig};
+    _drop_server_state();
+    unless ($call) {
+        $0 = "$script [prefork spare]";
+        my $fd;
+        do {
+            $! = 0;
+            $fd = IO::FDPass::recv(fileno $ctl);
+        } while ($fd < 0 && $! == EINTR);
+        POSIX::_exit(0) if $fd < 0;     # the server retired this spare
+        close $ctl;
+        open($call, '+<&=', $fd) or POSIX::_exit(127);
+    }
+    _serve_call($call, $o, $script);
+    for my $sig (qw(CHLD ALRM)) {
+        $SIG{$sig} = $user_sig->{$sig} // 'DEFAULT';
+    }
+    return;
+}
+
+sub _protocol_error { return { message => $_[0] } }
+sub _client_went_away { return { quiet => 1 } }
+
+sub _serve_call {
+    my ($call, $o, $script) = @_;
+    my (@fds, $env, $args);
+    my $ok = eval {
+        local $SIG{ALRM} = sub {
+            die _protocol_error("request not complete after $o->{request_timeout} s");
+        };
+        alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
+        _write_all($call, "PFI\n" . pack('N', length XDATA) . XDATA);
+        my $byte = _read_exact($call, 1, 'initial byte');
+        $byte eq "\0"
+            or die _protocol_error(sprintf 'initial byte is 0x%02x, not 0x00', ord $byte);
+        push @fds, _recv_fd($call, $_) for 0 .. 2;
+        my $len = unpack 'N', _read_exact($call, 4, 'request length');
+        $len <= MAX_REQUEST
+            or die _protocol_error("request length $len exceeds " . MAX_REQUEST);
+        ($env, $args) = _parse_request(_read_exact($call, $len, 'request'));
+        alarm(0);
+        1;
+    };
+    alarm(0);
+    unless ($ok) {
+        my $e = $@;
+        unless (ref $e eq 'HASH' && $e->{quiet}) {
+            my $msg = ref $e eq 'HASH' ? $e->{message} : "$e";
+            _log('err', "$script: protocol error: $msg");
+        }
+        # Shutting the socket down means the client gets no status at all.
+        shutdown($call, SHUT_RDWR);
+        POSIX::_exit(ref $e eq 'HASH' && $e->{quiet} ? 0 : 127);
+    }
+
+    unless (open(STDIN, '<&', $fds[0]) && open(STDOUT, '>&', $fds[1])
+            && open(STDERR, '>&', $fds[2])) {
+        _log('err', "$script: installing the caller's stdio: $!");
+        shutdown($call, SHUT_RDWR);
+        POSIX::_exit(127);
+    }
+    POSIX::close($_) for @fds;
+    close $call;
+    _closelog();
+
+    %ENV  = %$env;
+    $0    = $args->[1];
+    @ARGV = @{$args}[2 .. $#$args];
+    $SIG{INT}  = 'DEFAULT';
+    $SIG{PIPE} = 'DEFAULT';
+    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
+                       POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
+    _reseed();
+    $! = 0;
+    return;
+}
+
+sub _write_all {
+    my ($fh, $data) = @_;
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($fh, $data, length($data) - $off, $off);
+        if (!defined $n) {
+            next if $! == EINTR;
+            die _client_went_away() if $! == EPIPE || $! == ECONNRESET;
+            die _protocol_error("writing greeting: $!");
+        }
+        $off += $n;
+    }
+    return;
+}
+
+sub _read_exact {
+    my ($fh, $want, $what) = @_;
+    my $buf = '';
+    while (length $buf < $want) {
+        my $chunk = $want - length $buf;
+        $chunk = READ_CHUNK if $chunk > READ_CHUNK;
+        my $n = sysread($fh, $buf, $chunk, length $buf);
+        if (!defined $n) {
+            next if $! == EINTR;
+            die _client_went_away() if $! == ECONNRESET;
+            die _protocol_error("reading $what: $!");
+        }
+        die _client_went_away() unless $n;
+    }
+    return $buf;
+}
+
+sub _recv_fd {
+    my ($call, $which) = @_;
+    my $fd;
+    do {
+        $! = 0;
+        $fd = IO::FDPass::recv(fileno $call);
+    } while ($fd < 0 && $! == EINTR);
+    return $fd if $fd >= 0;
+    die _client_went_away() if $! == ECONNRESET;
+    die _protocol_error("receiving fd $which: $!") if $!;
+    # Either EOF or a byte that carried no fd: EOF stays EOF on a re-read.
+    my $peer = recv($call, my $next, 1, MSG_PEEK | MSG_DONTWAIT);
+    die _client_went_away() if defined $peer && $next eq '';
+    die _protocol_error("message for fd $which carried no file descriptor");
+}
+
+sub _parse_request {
+    my ($req) = @_;
+    $req =~ /\0\z/ or die _protocol_error('request does not end with NUL');
+    my @strings = split /\0/, substr($req, 0, -1), -1;
+    my %env;
+    for (;;) {
+        @strings or die _protocol_error('request has no end of environment');
+        my $entry = shift @strings;
+        last if $entry eq '';
+        my $eq = index $entry, '=';
+        $eq >= 0 or die _protocol_error('environment entry without "="');
+        $env{substr $entry, 0, $eq} = substr $entry, $eq + 1;
+    }
+    @strings >= 2 or die _protocol_error(
+        'request has ' . scalar(@strings)
+        . ' argument strings; interpreter and script are required');
+    return (\%env, \@strings);
+}
+
+sub _reseed {
+    my $seed;
+    if (open(my $rnd, '<:raw', '/dev/urandom')) {
+        my $got = sysread($rnd, my $bytes, 4);
+        $seed = unpack 'L', $bytes if defined $got && $got == 4;
+        close $rnd;
+    }
+    defined $seed ? srand($seed) : srand();
+    return;
+}
+
+1;
+
+__END__

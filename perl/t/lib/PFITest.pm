@@ -1,0 +1,377 @@
+package PFITest;
+
+# A pure-Perl stand-in for the prefork-interp client, enough to drive the
+# module through the v1 protocol: it makes the listening socket, the
+# first call's socketpair and the watcher pipes, runs the setup, and
+# then makes calls. Every process it starts is ended by finish().
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Fcntl qw(F_GETFD F_SETFD F_GETFL F_SETFL FD_CLOEXEC O_NONBLOCK);
+use File::Basename qw(dirname);
+use File::Copy qw(copy);
+use File::Temp qw(tempdir);
+use IO::FDPass ();
+use POSIX ();
+use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC SOMAXCONN pack_sockaddr_un);
+use Time::HiRes ();
+
+my $HERE   = dirname(abs_path(__FILE__));
+my $LIB    = abs_path("$HERE/../../lib");
+my $SCRIPT = "$HERE/pfitest-script.pl";
+
+our $TIMEOUT = 30;
+
+sub lib_dir { $LIB }
+sub script_source { $SCRIPT }
+
+# Starts a server. Options:
+#   opts      => 'key=value;...' options for prefork_initialisation_complete
+#   env       => { extra environment for the setup }
+#   files     => { name => content } written into the test dir first
+#   order     => 'chiark' (WATCHI,WATCHE; default) or 'design' (WATCHE,WATCHI)
+#   sigint    => 'ignore' to start the setup with SIGINT ignored and blocked
+#   first     => 0 to not use the first-call socketpair automatically
+sub new {
+    my ($class, %a) = @_;
+    my $dir = tempdir('pfitest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    chmod 0755, $dir;
+    my $self = bless { dir => $dir, log => "$dir/log", calls => 0 }, $class;
+    for my $name (sort keys %{$a{files} // {}}) {
+        _write_file("$dir/$name", $a{files}{$name});
+    }
+    $self->{script} = "$dir/script.pl";
+    copy($SCRIPT, $self->{script}) or die "copy script: $!";
+
+    my $path = "$dir/s";
+    socket(my $listen, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+    bind($listen, pack_sockaddr_un($path)) or die "bind: $!";
+    listen($listen, SOMAXCONN) or die "listen: $!";
+    chmod 0777, $path;
+    _set_flag($listen, O_NONBLOCK);
+    $self->{path} = $path;
+    my @st = Time::HiRes::stat($path);
+    my $secs = int $st[9];
+    my $mtime = sprintf '%d.%09d', $secs, ($st[9] - $secs) * 1e9;
+
+    socketpair(my $call_client, my $call_server, AF_UNIX, SOCK_STREAM, PF_UNSPEC)
+        or die "socketpair: $!";
+    pipe(my $wi_r, my $wi_w) or die "pipe: $!";
+    pipe(my $we_r, my $we_w) or die "pipe: $!";
+    _set_flag($we_r, O_NONBLOCK);
+
+    my @pass = ($listen, $call_server);
+    push @pass, ($a{order} // 'chiark') eq 'design' ? ($we_r, $wi_w) : ($wi_w, $we_r);
+    my $value = $a{env_value}
+        // sprintf('v1,%s %s', $mtime, join ',', map { fileno $_ } @pass);
+
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        for my $fh (@pass) {
+            my $f = fcntl($fh, F_GETFD, 0);
+            fcntl($fh, F_SETFD, $f & ~FD_CLOEXEC);
+        }
+        $ENV{PREFORK_INTERP} = $value;
+        $ENV{PFITEST_LOG} = $self->{log};
+        $ENV{PFITEST_OPTS} = $a{opts} // '';
+        $ENV{$_} = $a{env}{$_} for keys %{$a{env} // {}};
+        if (($a{sigint} // '') eq 'ignore') {
+            $SIG{INT} = 'IGN';
+            POSIX::sigprocmask(POSIX::SIG_BLOCK(),
+                               POSIX::SigSet->new(POSIX::SIGINT()));
+        }
+        open(STDIN, '<', '/dev/null');
+        open(STDERR, '>', "$dir/setup.err");
+        open(STDOUT, '>&', \*STDERR);
+        _close_other_fds(map { fileno $_ } @pass);
+        exec($^X, "-I$LIB", "-I$dir", $self->{script}) or POSIX::_exit(127);
+    }
+    close $_ for $listen, $call_server, $wi_w, $we_r;
+    $self->{setup_pid} = $pid;
+    $self->{first} = $call_client;
+    $self->{wi_r} = $wi_r;
+    $self->{we_w} = $we_w;
+    waitpid($pid, 0);
+    $self->{setup_status} = $?;
+    return $self;
+}
+
+sub dir          { $_[0]{dir} }
+sub setup_status { $_[0]{setup_status} }
+sub setup_err    { _slurp("$_[0]{dir}/setup.err") }
+sub log_text     { _slurp($_[0]{log}) }
+sub script       { $_[0]{script} }
+
+# The first call goes over the socketpair handed to the setup.
+sub take_first {
+    my ($self) = @_;
+    return delete $self->{first};
+}
+
+sub connect_sock {
+    my ($self) = @_;
+    socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+    connect($s, pack_sockaddr_un($self->{path})) or return undef;
+    return $s;
+}
+
+# A socket for the next call: the first call's socketpair, then connect.
+sub call_sock {
+    my ($self) = @_;
+    return $self->take_first // $self->connect_sock;
+}
+
+# Reads with a deadline; returns the bytes (maybe fewer at EOF), or
+# undef on timeout.
+sub read_n {
+    my ($sock, $n, $timeout) = @_;
+    my $buf = '';
+    my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
+    while (length $buf < $n) {
+        my $left = $end - Time::HiRes::time();
+        return undef if $left <= 0;
+        my $rin = '';
+        vec($rin, fileno $sock, 1) = 1;
+        my $nf = select(my $rout = $rin, undef, undef, $left);
+        next if $nf <= 0;
+        my $got = sysread($sock, $buf, $n - length $buf, length $buf);
+        last if !$got;
+    }
+    return $buf;
+}
+
+# Returns the xdata, or undef if the greeting was not there (EOF/junk).
+sub read_greeting {
+    my ($sock, $timeout) = @_;
+    my $head = read_n($sock, 8, $timeout);
+    return undef unless defined $head && length $head == 8
+        && substr($head, 0, 4) eq "PFI\n";
+    my $len = unpack 'N', substr($head, 4);
+    return undef if $len > 4096;
+    my $x = read_n($sock, $len, $timeout);
+    return defined $x && length $x == $len ? $x : undef;
+}
+
+sub send_all {
+    my ($sock, $data) = @_;
+    local $SIG{PIPE} = 'IGN';
+    my $off = 0;
+    while ($off < length $data) {
+        my $n = syswrite($sock, $data, length($data) - $off, $off);
+        return 0 unless $n;
+        $off += $n;
+    }
+    return 1;
+}
+
+sub send_fds {
+    my ($sock, @fhs) = @_;
+    local $SIG{PIPE} = 'IGN';
+    for my $fh (@fhs) {
+        IO::FDPass::send(fileno $sock, fileno $fh) or return 0;
+    }
+    return 1;
+}
+
+sub encode_request {
+    my (%a) = @_;
+    my $env = $a{env} // {};
+    my @strings = ((map { "$_=$env->{$_}" } sort keys %$env), '', @{$a{args}});
+    return join '', map { "$_\0" } @strings;
+}
+
+sub with_length { return pack('N', length $_[0]) . $_[0] }
+
+# Returns the wait status, or undef if the server closed without one.
+sub read_status {
+    my ($sock, $timeout) = @_;
+    my $s = read_n($sock, 4, $timeout);
+    return undef unless defined $s;
+    return length $s == 4 ? unpack('N', $s) : undef;
+}
+
+# A whole call. Options: args (after interp and script; the default
+# script is this server's), env (default: a small fixed one), stdin
+# (string), sock, interp, script, raw_args (full argument list).
+# Returns { status, out, err, xdata, sock }.
+sub call {
+    my ($self, %a) = @_;
+    my $n = ++$self->{calls};
+    my $sock = $a{sock} // $self->call_sock or return { refused => 1 };
+    my %r = (sock => $sock);
+    $r{xdata} = read_greeting($sock);
+    return \%r unless defined $r{xdata};
+    my ($in, $out, $err) = map { "$self->{dir}/call$n.$_" } qw(in out err);
+    _write_file($in, $a{stdin} // '');
+    open(my $ifh, '<', $in) or die;
+    open(my $ofh, '>', $out) or die;
+    open(my $efh, '>', $err) or die;
+    my @args = $a{raw_args}
+        ? @{$a{raw_args}}
+        : ($a{interp} // 'perl', $a{script} // $self->{script}, @{$a{args} // []});
+    my $req = encode_request(env => $a{env} // { PATH => '/usr/bin:/bin', PFITEST => 1 },
+                             args => \@args);
+    send_all($sock, "\0") && send_fds($sock, $ifh, $ofh, $efh)
+        && send_all($sock, with_length($req));
+    close $_ for $ifh, $ofh, $efh;
+    return \%r if $a{no_wait};
+    $r{status} = read_status($sock, $a{timeout});
+    $r{out} = _slurp($out);
+    $r{err} = _slurp($err);
+    close $sock unless $a{keep};
+    return \%r;
+}
+
+sub out_file {
+    my ($self, $n) = @_;
+    return "$self->{dir}/call$n.out";
+}
+
+# True once the server has gone: EOF on the watcher's stdin pipe, whose
+# write end only the server holds.
+sub wait_server_exit {
+    my ($self, $timeout) = @_;
+    my $fh = $self->{wi_r} or return 1;
+    my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
+    for (;;) {
+        my $left = $end - Time::HiRes::time();
+        return 0 if $left <= 0;
+        my $rin = '';
+        vec($rin, fileno $fh, 1) = 1;
+        next if select(my $rout = $rin, undef, undef, $left) <= 0;
+        my $got = sysread($fh, my $buf, 1);
+        if (defined $got && $got == 0) {
+            close delete $self->{wi_r};
+            return 1;
+        }
+    }
+}
+
+sub server_alive {
+    my ($self) = @_;
+    my $fh = $self->{wi_r} or return 0;
+    my $rin = '';
+    vec($rin, fileno $fh, 1) = 1;
+    return select(my $rout = $rin, undef, undef, 0) == 0;
+}
+
+sub watcher_say {
+    my ($self, $msg) = @_;
+    return syswrite($self->{we_w}, $msg);
+}
+
+sub watcher_close {
+    my ($self) = @_;
+    close delete $self->{we_w} if $self->{we_w};
+}
+
+# Processes whose command line mentions this test's directory: the
+# server, its spares and executors all carry the script path in $0.
+sub procs {
+    my ($self) = @_;
+    my @found;
+    opendir(my $dh, '/proc') or return;
+    for my $pid (grep { /\A[0-9]+\z/ } readdir $dh) {
+        next if $pid == $$;
+        open(my $fh, '<', "/proc/$pid/cmdline") or next;
+        local $/;
+        my $cmd = <$fh> // '';
+        push @found, $pid if index($cmd, $self->{dir}) >= 0;
+    }
+    return sort { $a <=> $b } @found;
+}
+
+# Waits until the processes of this test are exactly $want in number.
+sub wait_procs {
+    my ($self, $want, $timeout) = @_;
+    my $end = Time::HiRes::time() + ($timeout // 10);
+    my @p;
+    while (Time::HiRes::time() < $end) {
+        @p = $self->procs;
+        return scalar @p if @p == $want;
+        Time::HiRes::sleep(0.02);
+    }
+    return scalar @p;
+}
+
+sub wait_for_file_content {
+    my ($file, $re, $timeout) = @_;
+    my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
+    while (Time::HiRes::time() < $end) {
+        my $c = _slurp($file);
+        return $c if defined $c && $c =~ $re;
+        Time::HiRes::sleep(0.01);
+    }
+    return undef;
+}
+
+# Ends the server (EOF from the watcher) and everything it started.
+# Returns true if nothing of this test is left running.
+sub finish {
+    my ($self) = @_;
+    close delete $self->{first} if $self->{first};
+    $self->watcher_close;
+    my $gone = $self->wait_server_exit(15);
+    my $left = $self->wait_procs(0, 5);
+    kill 'KILL', $self->procs if $left;
+    return $gone && !$left;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    return if $self->{finished}++;
+    local ($?, $!, $@);
+    $self->watcher_close;
+    kill 'KILL', $self->procs;
+}
+
+# A clean client passes only the fds the protocol names: close whatever
+# this test process inherited from its own environment.
+sub _close_other_fds {
+    my %keep = map { $_ => 1 } 0, 1, 2, @_;
+    opendir(my $dh, '/proc/self/fd') or return;
+    my @fds = grep { /\A[0-9]+\z/ && !$keep{$_} } readdir $dh;
+    closedir $dh;
+    POSIX::close($_) for @fds;
+}
+
+sub _set_flag {
+    my ($fh, $flag) = @_;
+    my $f = fcntl($fh, F_GETFL, 0);
+    fcntl($fh, F_SETFL, $f | $flag) or die "fcntl: $!";
+}
+
+sub _write_file {
+    my ($path, $content) = @_;
+    open(my $fh, '>', $path) or die "$path: $!";
+    print $fh $content;
+    close $fh or die "$path: $!";
+}
+
+sub _slurp {
+    my ($path) = @_;
+    open(my $fh, '<', $path) or return undef;
+    local $/;
+    return scalar <$fh>;
+}
+
+# Runs the test script standalone and returns ($wait_status, $stdout).
+sub run_standalone {
+    my (@args) = @_;
+    my $dir = tempdir('pfitest-sa-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+    my $pid = fork // die;
+    if (!$pid) {
+        delete $ENV{PREFORK_INTERP};
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', "$dir/out");
+        open(STDERR, '>', "$dir/err");
+        _close_other_fds();
+        exec($^X, "-I$LIB", $SCRIPT, @args) or POSIX::_exit(127);
+    }
+    waitpid($pid, 0);
+    return ($?, _slurp("$dir/out"));
+}
+
+1;

@@ -1,0 +1,95 @@
+#!/usr/bin/perl
+# Script served by the tests. Options for prefork_initialisation_complete
+# come from PFITEST_OPTS ("key=value;key=value"); the first argument of
+# each call says what the per-call part does.
+use strict;
+use warnings;
+use Data::Dumper;
+use POSIX ();
+use Time::HiRes ();
+use Proc::Prefork::Interp;
+
+my %opts;
+for my $item (split /;/, $ENV{PFITEST_OPTS} // '') {
+    my ($k, $v) = split /=/, $item, 2;
+    $opts{$k} = $k eq 'autoreload_extra' ? [split /,/, $v] : $v;
+}
+if (defined(my $log = $ENV{PFITEST_LOG})) {
+    $opts{logger} = sub {
+        my ($priority, $message) = @_;
+        open(my $fh, '>>', $log) or return;
+        print $fh "$priority $message\n";
+        close $fh;
+    };
+}
+if (my $module = $ENV{PFITEST_USE}) {
+    eval "require $module; 1" or die $@;
+}
+prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
+    if $ENV{PFITEST_ALSO};
+
+# Uses the generator during initialisation, so that every call would
+# inherit the same state unless it is reseeded.
+my $warmup = rand();
+
+prefork_initialisation_complete(%opts);
+
+$| = 1;
+my $cmd = $ARGV[0] // 'noop';
+
+if ($cmd eq 'argv') {
+    local $Data::Dumper::Useqq    = 1;
+    local $Data::Dumper::Sortkeys = 1;
+    local $Data::Dumper::Indent   = 1;
+    print Dumper({ zero => $0, argv => [@ARGV], env => {%ENV} });
+} elsif ($cmd eq 'exit') {
+    exit $ARGV[1];
+} elsif ($cmd eq 'die') {
+    die "dying as asked\n";
+} elsif ($cmd eq 'signal') {
+    $SIG{$ARGV[1]} = 'DEFAULT';
+    kill $ARGV[1], $$;
+    sleep 10;
+    exit 99;
+} elsif ($cmd eq 'fds') {
+    opendir(my $dh, "/proc/self/fd") or die "opendir: $!";
+    my @fds = sort { $a <=> $b } grep {
+        /\A[0-9]+\z/ && (readlink("/proc/self/fd/$_") // '') !~ m{\A/proc/}
+    } readdir $dh;
+    print "@fds\n";
+} elsif ($cmd eq 'sigs') {
+    open(my $st, '<', '/proc/self/status') or die;
+    print grep { /\ASig(Ign|Blk):/ } <$st>;
+    printf "INT=%s PIPE=%s\n", $SIG{INT} // 'undef', $SIG{PIPE} // 'undef';
+} elsif ($cmd eq 'pgrp') {
+    printf "%d %d %d\n", getpgrp(), $$, getppid();
+} elsif ($cmd eq 'rand') {
+    print rand(), "\n";
+} elsif ($cmd eq 'stdin') {
+    local $/;
+    my $in = <STDIN>;
+    print STDOUT "out:$in";
+    print STDERR "err:$in";
+} elsif ($cmd eq 'sleep') {
+    print "$$\n";
+    sleep $ARGV[1];
+} elsif ($cmd eq 'ignint') {
+    # The whole group must go even though it ignores SIGINT.
+    $SIG{INT} = 'IGN';
+    my $child = fork // die "fork: $!";
+    if (!$child) {
+        sleep 60;
+        POSIX::_exit(0);
+    }
+    print "$$ $child\n";
+    sleep 60;
+} elsif ($cmd eq 'span') {
+    my $start = Time::HiRes::time();
+    Time::HiRes::sleep($ARGV[1]);
+    printf "%.6f %.6f\n", $start, Time::HiRes::time();
+} elsif ($cmd eq 'noop') {
+    print "ok\n";
+} else {
+    die "unknown command $cmd\n";
+}
+exit 0;
