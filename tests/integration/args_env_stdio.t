@@ -1,0 +1,98 @@
+# @ARGV, %ENV and $0 are those of a standalone run, and stdin, stdout
+# and stderr are the caller's own open files (pipe, file, terminal).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use Test::More;
+
+my $env = new_env();
+my $script = write_script($env, 'dump.pl', <<'EOS');
+use strict;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+binmode STDOUT;
+my $q = sub { my $s = shift; $s =~ s/([^\x20-\x7e])/sprintf "\\x%02x", ord $1/ge; $s };
+print "0=", $q->($0), "\n";
+print "ARGV=", join(",", map { "[" . $q->($_) . "]" } @ARGV), "\n";
+for my $k (sort keys %ENV) {
+	next if $k eq 'PERL5LIB' or $k eq '_';
+	print "ENV $k=", $q->($ENV{$k}), "\n";
+}
+EOS
+
+my @argsets = ([], ['a'], ['', 'two words', "tab\there", '--kill', '-U', '*'],
+	       ["\xff\xfe bytes", 'x' x 5000], [map { "arg$_" } 1 .. 300]);
+for my $args (@argsets) {
+	my $label = scalar(@$args) . " args";
+	my %extra = (PFI_TEST_VAR => "v\x01\n=x", EMPTY_ONE => '');
+	# Run the script by its #! line, exactly as a user would.
+	my $got = run_call([$script, @$args], dir => $env->{dir}, env => \%extra);
+	my $want = run_call(['perl', $script, @$args], dir => $env->{dir},
+			    env => \%extra);
+	is($got->{status}, 0, "$label: call succeeded") or diag $got->{err};
+	is($got->{out}, $want->{out}, "$label: \$0, \@ARGV and %ENV as standalone");
+}
+
+# A variable unset in the caller must be unset in the call, even if it
+# was set when the server started.
+{
+	my $first = run_call([$script], dir => $env->{dir}, env => { ONLY_FIRST => 1 });
+	my $second = run_call([$script], dir => $env->{dir}, unset => ['ONLY_FIRST']);
+	like($first->{out}, qr/^ENV ONLY_FIRST=1$/m, 'variable seen when set');
+	unlike($second->{out}, qr/ONLY_FIRST/, 'variable gone when unset by the caller');
+}
+
+# stdio: the very same open files.
+my $io = write_script($env, 'io.pl', <<'EOS');
+use strict;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+my @st = map { join ':', (stat $_)[0, 1] } \*STDIN, \*STDOUT, \*STDERR;
+my $line = <STDIN>;
+print "got:", $line // "EOF\n";
+print STDERR "to-stderr\n";
+print "ids:@st\n";
+print "tty:", (-t STDIN ? 1 : 0), (-t STDOUT ? 1 : 0), "\n";
+seek STDOUT, 0, 1;
+print "pos:", tell(STDOUT), "\n";
+EOS
+
+{
+	# pipe in, file out, file err
+	my $out = "$env->{dir}/out.txt";
+	open my $pre, '>', $out or die; print $pre "already here\n"; close $pre;
+	my $pid = fork // die;
+	if (!$pid) {
+		open STDOUT, '>>', $out or POSIX::_exit(1);
+		open STDERR, '>', "$env->{dir}/err.txt" or POSIX::_exit(1);
+		open my $p, '|-', $io or POSIX::_exit(1);
+		print $p "piped line\n";
+		close $p;
+		POSIX::_exit($? ? 1 : 0);
+	}
+	waitpid $pid, 0;
+	is($?, 0, 'pipe-in/file-out call succeeded');
+	open my $o, '<', $out or die; local $/; my $text = <$o>;
+	like($text, qr/\Aalready here\ngot:piped line\n/, 'stdin from the pipe, stdout appended to the file');
+	my @ids = $text =~ /^ids:(\S+) (\S+) (\S+)$/m;
+	my @file = stat $out;
+	is($ids[1], "$file[0]:$file[1]", 'the executor\'s stdout is the caller\'s file itself');
+	like($text, qr/^pos:(\d+)$/m, 'stdout is seekable as the caller\'s file');
+	my ($pos) = $text =~ /^pos:(\d+)$/m;
+	cmp_ok($pos, '>', length("already here\n"), 'file offset is shared with the caller');
+	open my $e, '<', "$env->{dir}/err.txt" or die; my $etext = <$e>;
+	is($etext, "to-stderr\n", 'stderr goes to the caller\'s stderr');
+}
+
+SKIP: {
+	skip 'script(1) from bsdutils is needed for a terminal test', 2
+		unless -x '/usr/bin/script';
+	my $r = run_call(['/usr/bin/script', '-qec', $io, '/dev/null'],
+			 dir => $env->{dir}, stdin => "typed\n");
+	like($r->{out}, qr/tty:11/, 'stdin and stdout are the caller\'s terminal');
+	like($r->{out}, qr/got:/, 'the call read from the terminal');
+}
+
+done_testing;

@@ -1,0 +1,72 @@
+# Killing the client ends the executor's whole process group within a
+# second, also when the server was first started with SIGINT ignored
+# (as a background job of a non-interactive shell would be).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use POSIX qw(:sys_wait_h);
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $env = new_env();
+my $script = write_script($env, 'sleeper.pl', <<'EOS');
+use strict;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+$| = 1;
+my $kid = fork // die;
+if (!$kid) { exec 'sleep', '300'; }
+print "pgrp=", getpgrp(), " pid=$$ kid=$kid\n";
+sleep 300;
+EOS
+
+# A group is alive while a process in it is not yet a zombie.  (kill 0
+# would count zombies, which an init that reaps slowly keeps around.)
+sub group_alive {
+	my ($pg) = @_;
+	opendir my $d, '/proc' or die $!;
+	for my $pid (grep { /^\d+$/ } readdir $d) {
+		open my $fh, '<', "/proc/$pid/stat" or next;
+		my $stat = <$fh> // next;
+		my ($state, $pgrp) = $stat =~ /\) (\S) \d+ (\d+)/ or next;
+		return 1 if $pgrp == $pg && $state ne 'Z';
+	}
+	return 0;
+}
+
+sub one_round {
+	my ($sig, $ignore_int) = @_;
+	pipe my $r, my $w or die;
+	my $pid = fork // die;
+	if (!$pid) {
+		close $r;
+		open STDOUT, '>&', $w or POSIX::_exit(120);
+		$SIG{INT} = 'IGN' if $ignore_int;
+		exec $script or POSIX::_exit(121);
+	}
+	close $w;
+	my $line = <$r>;
+	close $r;
+	my ($pg) = ($line // '') =~ /pgrp=(\d+)/;
+	return "no pgrp line (got " . ($line // 'EOF') . ")" unless $pg;
+	return "executor shares the client's group" if $pg == $pid || $pg == getpgrp();
+	kill $sig, $pid;
+	waitpid $pid, 0;
+	my $t0 = time;
+	while (group_alive($pg) && time - $t0 < 1.0) { sleep 0.01 }
+	return group_alive($pg) ? "group $pg still alive after 1 s" : '';
+}
+
+# First server started with SIGINT ignored.
+is(one_round('TERM', 1), '', 'SIGTERM to client (server started with SIGINT ignored)');
+my @fails;
+for my $i (1 .. 20) {
+	my $sig = $i % 2 ? 'KILL' : 'TERM';
+	my $why = one_round($sig, $i % 3 == 0);
+	push @fails, "round $i ($sig): $why" if $why;
+}
+is("@fails", '', 'every round: SIGTERM/SIGKILL to the client ends the executor group within 1 s');
+
+done_testing;

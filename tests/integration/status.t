@@ -1,0 +1,65 @@
+# Exit statuses through the client are those of a standalone run, in
+# every run: exit N for every N, falling off the end, die, signals, exec.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use Test::More;
+
+my $env = new_env();
+my $script = write_script($env, 'status.pl', <<'EOS');
+use strict;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+my ($how, $arg) = @ARGV;
+$how //= 'end';
+if ($how eq 'exit') { exit $arg }
+if ($how eq 'die')  { die "deliberate\n" }
+if ($how eq 'kill') { kill $arg, $$; sleep 5; exit 99 }
+if ($how eq 'exec') { exec 'sh', '-c', "echo from-exec; exit $arg" or die "exec: $!" }
+print "fell off the end\n";
+EOS
+
+sub same_as_standalone {
+	my ($name, @args) = @_;
+	my $want = standalone_status($script, @args);
+	my $got = run_call([$script, @args], dir => $env->{dir});
+	is(describe_status($got->{status}), describe_status($want->{status}),
+	   "$name: status as standalone")
+		or diag "stderr: $got->{err}";
+	is($got->{out}, $want->{out}, "$name: stdout as standalone");
+	return $got;
+}
+
+same_as_standalone('end');
+my $d = same_as_standalone('die', 'die');
+like($d->{err}, qr/^deliberate$/m, 'die message reaches the caller');
+same_as_standalone("signal $_", 'kill', $_) for qw(TERM KILL INT HUP SEGV USR1);
+my $e = same_as_standalone('exec', 'exec', 7);
+is($e->{out}, "from-exec\n", 'exec: the new program ran with the caller\'s stdout');
+
+# Every exit code, each compared with what it must be.
+my @wrong;
+for my $n (0 .. 255) {
+	my $r = run_call([$script, 'exit', $n], dir => $env->{dir});
+	push @wrong, "$n→" . describe_status($r->{status})
+		unless $r->{status} == ($n << 8);
+}
+is("@wrong", '', 'exit N for N = 0..255 is reproduced exactly');
+
+# Repetition: race-prone paths must hold in every run, not most.
+my @cases = (['exit', 0], ['exit', 1], ['exit', 255], ['kill', 'TERM'],
+	     ['kill', 'KILL'], ['die'], ['end'], ['exec', 3]);
+my %want = map { my $c = $_; ("@$c" => standalone_status($script, @$c)->{status}) } @cases;
+my @bad;
+for my $i (1 .. 300) {
+	my $c = $cases[$i % @cases];
+	my $r = run_call([$script, @$c], dir => $env->{dir});
+	push @bad, "run $i (@$c): " . describe_status($r->{status}) . " $r->{err}"
+		unless $r->{status} == $want{"@$c"};
+}
+is(scalar(@bad), 0, '300 mixed calls all give the standalone status')
+	or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
+
+done_testing;
