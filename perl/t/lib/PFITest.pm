@@ -33,7 +33,7 @@ sub script_source { $SCRIPT }
 #   files     => { name => content } written into the test dir first
 #   order     => 'chiark' (WATCHI,WATCHE; default) or 'design' (WATCHE,WATCHI)
 #   sigint    => 'ignore' to start the setup with SIGINT ignored and blocked
-#   first     => 0 to not use the first-call socketpair automatically
+#   extra     => 1 to append unknown items and words to PREFORK_INTERP
 sub new {
     my ($class, %a) = @_;
     my $dir = tempdir('pfitest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
@@ -66,6 +66,8 @@ sub new {
     push @pass, ($a{order} // 'chiark') eq 'design' ? ($we_r, $wi_w) : ($wi_w, $we_r);
     my $value = $a{env_value}
         // sprintf('v1,%s %s', $mtime, join ',', map { fileno $_ } @pass);
+    # Items and words a later protocol version might add.
+    $value =~ s/\A(\S+) (\S+)\z/$1,later $2,999 more words/ if $a{extra};
 
     my $pid = fork // die "fork: $!";
     if (!$pid) {
@@ -335,6 +337,27 @@ sub _close_other_fds {
     my @fds = grep { /\A[0-9]+\z/ && !$keep{$_} } readdir $dh;
     closedir $dh;
     POSIX::close($_) for @fds;
+}
+
+# True while $pid exists and is not a zombie.
+sub alive {
+    my ($pid) = @_;
+    open(my $fh, '<', "/proc/$pid/stat") or return 0;
+    my $stat = <$fh> // return 0;
+    my ($state) = $stat =~ /\) (\S)/;
+    return defined $state && $state ne 'Z' && $state ne 'X';
+}
+
+# Waits until none of @pids is alive; returns the seconds it took, or
+# undef on timeout.
+sub wait_gone {
+    my ($timeout, @pids) = @_;
+    my $start = Time::HiRes::time();
+    while (grep { alive($_) } @pids) {
+        return undef if Time::HiRes::time() - $start > $timeout;
+        Time::HiRes::sleep(0.005);
+    }
+    return Time::HiRes::time() - $start;
 }
 
 sub _set_flag {

@@ -68,16 +68,33 @@ my %DEFAULTS = (
     logger           => undef,
 );
 
-# Syscall numbers come from syscall.ph; without it pidfd and inotify are
-# simply treated as unavailable and the fallbacks are used.
-my ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch);
+# Syscall numbers come from syscall.ph, whose subs land in the package
+# that first required it; a table covers the case where that package is
+# unknown. Without a number, pidfd or inotify counts as unavailable and
+# the fallbacks are used.
+my %SYSCALL_TABLE = (
+    x86_64  => [434, 294, 254],
+    aarch64 => [434, 26, 27],
+    i686    => [434, 332, 292],
+);
+# Package variables so that the tests can force the fallbacks.
+our ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch);
 {
     local ($@, $!);
-    if (eval { require 'syscall.ph'; 1 }) {
-        no strict 'refs';
-        $SYS_pidfd_open        = eval { &{'main::SYS_pidfd_open'}() };
-        $SYS_inotify_init1     = eval { &{'main::SYS_inotify_init1'}() };
-        $SYS_inotify_add_watch = eval { &{'main::SYS_inotify_add_watch'}() };
+    eval { require 'syscall.ph'; 1 };
+    no strict 'refs';
+    for my $pkg (__PACKAGE__, 'main') {
+        next unless defined &{"${pkg}::SYS_inotify_add_watch"};
+        $SYS_pidfd_open        = eval { &{"${pkg}::SYS_pidfd_open"}() };
+        $SYS_inotify_init1     = eval { &{"${pkg}::SYS_inotify_init1"}() };
+        $SYS_inotify_add_watch = eval { &{"${pkg}::SYS_inotify_add_watch"}() };
+        last;
+    }
+    unless (defined $SYS_inotify_add_watch) {
+        require Config;
+        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
+        my $nums = $SYSCALL_TABLE{$arch // ''} // [];
+        ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch) = @$nums;
     }
 }
 
@@ -289,6 +306,8 @@ sub _running_count {
 sub _server_loop {
     my $o = $srv->{opts};
     for (;;) {
+        # Without a pidfd a child is checked every pass and poll is bounded.
+        _reap($_) for grep { !defined $_->{pidfd} } values %{$srv->{kids}};
         _replenish_spares();
         return if $is_executor;
         _final_exit() if $srv->{quitting} && !%{$srv->{kids}};
@@ -358,9 +377,6 @@ sub _server_loop {
             } else {
                 $ready{$what} = 1;
             }
-        }
-        if ($no_pidfd) {
-            _reap($_) for grep { !defined $_->{pidfd} } values %{$srv->{kids}};
         }
         _escalate_kills();
         _watcher_readable() if $ready{watche};
@@ -490,16 +506,17 @@ sub _fork_executor {
 
 sub _pidfd_open {
     my ($pid) = @_;
-    return undef unless $SYS_pidfd_open;
-    my $fd = syscall($SYS_pidfd_open, $pid + 0, 0);
-    return $fd if $fd >= 0;
-    if ($! == ENOSYS) {
-        undef $SYS_pidfd_open;
-    } else {
-        _log('warning', "$srv->{script}: pidfd_open: $!");
+    if ($SYS_pidfd_open) {
+        my $fd = syscall($SYS_pidfd_open, $pid + 0, 0);
+        return $fd if $fd >= 0;
+        if ($! == ENOSYS) {
+            undef $SYS_pidfd_open;
+        } else {
+            _log('warning', "$srv->{script}: pidfd_open: $!");
+        }
     }
     # Without a pidfd, SIGCHLD interrupts poll and the poll is bounded.
-    $SIG{CHLD} = sub { };
+    $SIG{CHLD} = sub { } unless ref $SIG{CHLD};
     return undef;
 }
 
@@ -819,6 +836,10 @@ sub _serve_call {
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
                        POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
     _reseed();
+    # Leftovers of the server's own work must not leak into the call
+    # ($? in particular decides die's exit status).
+    $? = 0;
+    $@ = '';
     $! = 0;
     return;
 }
