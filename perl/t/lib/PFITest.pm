@@ -80,7 +80,7 @@ sub new {
         $ENV{PFITEST_OPTS} = $a{opts} // '';
         $ENV{$_} = $a{env}{$_} for keys %{$a{env} // {}};
         if (($a{sigint} // '') eq 'ignore') {
-            $SIG{INT} = 'IGN';
+            $SIG{INT} = 'IGNORE';
             POSIX::sigprocmask(POSIX::SIG_BLOCK(),
                                POSIX::SigSet->new(POSIX::SIGINT()));
         }
@@ -158,7 +158,7 @@ sub read_greeting {
 
 sub send_all {
     my ($sock, $data) = @_;
-    local $SIG{PIPE} = 'IGN';
+    local $SIG{PIPE} = 'IGNORE';
     my $off = 0;
     while ($off < length $data) {
         my $n = syswrite($sock, $data, length($data) - $off, $off);
@@ -170,7 +170,7 @@ sub send_all {
 
 sub send_fds {
     my ($sock, @fhs) = @_;
-    local $SIG{PIPE} = 'IGN';
+    local $SIG{PIPE} = 'IGNORE';
     for my $fh (@fhs) {
         IO::FDPass::send(fileno $sock, fileno $fh) or return 0;
     }

@@ -82,7 +82,7 @@ if ($cmd eq 'argv') {
     sleep $ARGV[1];
 } elsif ($cmd eq 'ignint') {
     # The whole group must go even though it ignores SIGINT.
-    $SIG{INT} = 'IGN';
+    $SIG{INT} = 'IGNORE';
     my $child = fork // die "fork: $!";
     if (!$child) {
         sleep 60;

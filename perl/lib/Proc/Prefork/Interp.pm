@@ -287,7 +287,7 @@ sub _become_server {
         user_sig    => { map { $_ => $SIG{$_} } qw(CHLD ALRM) },
     };
     # Status writes to vanished clients must not kill the server.
-    $SIG{PIPE} = 'IGN';
+    $SIG{PIPE} = 'IGNORE';
     $SIG{CHLD} = 'DEFAULT';
 
     _dispatch($fh->{call});

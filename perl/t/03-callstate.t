@@ -1,0 +1,92 @@
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PFITest;
+
+# Setup runs with SIGINT ignored and blocked, as a background job would.
+my $t = PFITest->new(sigint => 'ignore');
+is $t->setup_status, 0, 'setup ok';
+
+sub dump_of {
+    my ($text) = @_;
+    my $VAR1;
+    my $d = eval($text // '');
+    return $d;
+}
+
+# @ARGV, %ENV and $0 are exactly what the request says.
+my @args = ('argv', 'a b', '', "new\nline", 'x=y', '-e', "\x{7f}\xff", '');
+my %env = (A => '1', B => 'x=y=z', EMPTY => '', 'ODD NAME' => 'v', PATH => '/bin');
+my $r = $t->call(args => \@args, env => \%env);
+is $r->{xdata}, 'full-argv', 'greeting offers full-argv';
+is $r->{status}, 0, 'argv call ok';
+my $d = dump_of($r->{out});
+is $d->{zero}, $t->script, '$0 is the script path from the request';
+is_deeply $d->{argv}, \@args, '@ARGV is the arguments after interpreter and script';
+is_deeply $d->{env}, \%env, '%ENV is exactly the request environment';
+
+my ($sa_status, $sa_out) = PFITest::run_standalone(@args);
+is_deeply dump_of($sa_out)->{argv}, \@args, 'standalone gives the same @ARGV';
+
+$r = $t->call(args => ['argv'], env => {}, script => '/elsewhere/name.pl');
+$d = dump_of($r->{out});
+is $d->{zero}, '/elsewhere/name.pl', '$0 follows the request';
+is_deeply $d->{argv}, ['argv'], 'one argument';
+is_deeply $d->{env}, {}, 'empty environment';
+
+# A call never sees another call's environment.
+$r = $t->call(args => ['argv'], env => { ONLY => 'this' });
+is_deeply dump_of($r->{out})->{env}, { ONLY => 'this' }, 'environment replaced per call';
+
+# The caller's stdin, stdout and stderr are the executor's.
+$r = $t->call(args => ['stdin'], stdin => "hello\n");
+is $r->{out}, "out:hello\n", 'stdin read, stdout written';
+is $r->{err}, "err:hello\n", 'stderr written';
+
+# Only fds 0, 1 and 2, exactly like a standalone run.
+my ($fd_status, $fd_sa) = PFITest::run_standalone('fds');
+is $fd_sa, "0 1 2\n", 'standalone run has fds 0 1 2';
+for my $i (1 .. 10) {
+    $r = $t->call(args => ['fds']);
+    is $r->{out}, "0 1 2\n", "call $i: executor has only fds 0 1 2";
+}
+
+# SIGINT and SIGPIPE are default and unblocked although setup ignored SIGINT.
+$r = $t->call(args => ['pgrp']);
+my ($pgrp, $pid, $server) = split ' ', $r->{out};
+open(my $st, '<', "/proc/$server/status") or die;
+my ($server_ign) = map { /SigIgn:\s*(\S+)/ ? hex($1) : () } <$st>;
+ok $server_ign & (1 << 1), 'the server itself has SIGINT ignored (test is meaningful)';
+for my $i (1 .. 5) {
+    $r = $t->call(args => ['sigs']);
+    my ($ign) = $r->{out} =~ /SigIgn:\s*(\S+)/;
+    my ($blk) = $r->{out} =~ /SigBlk:\s*(\S+)/;
+    ok !(hex($ign) & ((1 << 1) | (1 << 12))), "call $i: SIGINT/SIGPIPE not ignored";
+    ok !(hex($blk) & ((1 << 1) | (1 << 12))), "call $i: SIGINT/SIGPIPE not blocked";
+    like $r->{out}, qr/INT=DEFAULT PIPE=DEFAULT/, "call $i: \%SIG says DEFAULT";
+}
+
+# Each executor is the leader of its own process group.
+my %pids;
+for my $i (1 .. 10) {
+    $r = $t->call(args => ['pgrp']);
+    my ($g, $p, $pp) = split ' ', $r->{out};
+    is $g, $p, "call $i: getpgrp == \$\$";
+    isnt $g, $server, "call $i: not the server's group";
+    is $pp, $server, "call $i: run by the same server";
+    $pids{$p}++;
+}
+is scalar(keys %pids), 10, 'every call ran in a fresh process';
+
+# rand() differs between calls although initialisation used it.
+my %seen;
+for my $i (1 .. 10) {
+    $r = $t->call(args => ['rand']);
+    $seen{$r->{out}}++;
+}
+is scalar(keys %seen), 10, 'ten calls, ten different rand() values';
+
+ok $t->finish, 'nothing left behind';
+done_testing;
