@@ -33,6 +33,7 @@ sub script_source { $SCRIPT }
 #   files     => { name => content } written into the test dir first
 #   order     => 'chiark' (WATCHI,WATCHE; default) or 'design' (WATCHE,WATCHI)
 #   sigint    => 'ignore' to start the setup with SIGINT ignored and blocked
+#   ("__DIR__" in opts and env values stands for the test directory)
 #   extra     => 1 to append unknown items and words to PREFORK_INTERP
 sub new {
     my ($class, %a) = @_;
@@ -77,8 +78,11 @@ sub new {
         }
         $ENV{PREFORK_INTERP} = $value;
         $ENV{PFITEST_LOG} = $self->{log};
-        $ENV{PFITEST_OPTS} = $a{opts} // '';
-        $ENV{$_} = $a{env}{$_} for keys %{$a{env} // {}};
+        # "__DIR__" in option and environment values is the test directory.
+        ($ENV{PFITEST_OPTS} = $a{opts} // '') =~ s/__DIR__/$dir/g;
+        for my $k (keys %{$a{env} // {}}) {
+            ($ENV{$k} = $a{env}{$k}) =~ s/__DIR__/$dir/g;
+        }
         if (($a{sigint} // '') eq 'ignore') {
             $SIG{INT} = 'IGNORE';
             POSIX::sigprocmask(POSIX::SIG_BLOCK(),
@@ -197,7 +201,7 @@ sub read_status {
 # A whole call. Options: args (after interp and script; the default
 # script is this server's), env (default: a small fixed one), stdin
 # (string), sock, interp, script, raw_args (full argument list).
-# Returns { status, out, err, xdata, sock }.
+# Returns { status, out, err, xdata, sock, out_file }.
 sub call {
     my ($self, %a) = @_;
     my $n = ++$self->{calls};
@@ -205,7 +209,8 @@ sub call {
     my %r = (sock => $sock);
     $r{xdata} = read_greeting($sock);
     return \%r unless defined $r{xdata};
-    my ($in, $out, $err) = map { "$self->{dir}/call$n.$_" } qw(in out err);
+    my ($in, $out, $err) = map { "$self->{dir}/call$n-$$.$_" } qw(in out err);
+    $r{out_file} = $out;
     _write_file($in, $a{stdin} // '');
     open(my $ifh, '<', $in) or die;
     open(my $ofh, '>', $out) or die;
@@ -224,11 +229,6 @@ sub call {
     $r{err} = _slurp($err);
     close $sock unless $a{keep};
     return \%r;
-}
-
-sub out_file {
-    my ($self, $n) = @_;
-    return "$self->{dir}/call$n.out";
 }
 
 # True once the server has gone: EOF on the watcher's stdin pipe, whose
