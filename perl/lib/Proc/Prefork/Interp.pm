@@ -925,3 +925,276 @@ sub _reseed {
 1;
 
 __END__
+
+=head1 NAME
+
+Proc::Prefork::Interp - run a Perl script as a prefork-interp server
+
+=head1 SYNOPSIS
+
+    #!/usr/bin/prefork-interp -U,perl
+    use strict;
+    use Proc::Prefork::Interp;
+
+    use Some::Slow::Module;          # loaded once, by the server
+    my $table = build_big_table();   # computed once
+
+    prefork_initialisation_complete(max_servers => 8);
+
+    # From here on: once per invocation, in a fresh process, with the
+    # caller's stdin/stdout/stderr, @ARGV, %ENV and $0.
+    print lookup($table, @ARGV);
+
+=head1 DESCRIPTION
+
+C<prefork-interp> is a small client program named in a script's C<#!>
+line. The first time the script is run, the client starts it in the
+ordinary way; the script loads whatever it needs and then calls
+C<prefork_initialisation_complete>, which turns it into a persistent
+server listening on a Unix socket. Later invocations of the script only
+run the client, which connects to that server and has the per-call part
+of the script run on its behalf. The cost of loading is paid once.
+
+Each call runs in its own process, forked from the initialised server,
+so calls cannot see each other's state and a call that crashes harms
+nothing else. Apart from speed, a call behaves as if the script had
+been run directly: same standard streams (the very same open files),
+same arguments, same environment, same exit status, including death by
+a signal, which the client reproduces.
+
+=head1 FUNCTIONS
+
+Both functions are exported by default.
+
+=head2 prefork_initialisation_complete(%options)
+
+Marks the end of the script's initialisation.
+
+When the script was not started by prefork-interp (the environment
+variable C<PREFORK_INTERP> is absent) this returns at once and does
+nothing else: the script runs standalone, with C<@ARGV> and everything
+else untouched.
+
+Under prefork-interp the calling process (the I<setup>) forks and exits
+with status 0; its child becomes the server: it starts a new session,
+puts its standard streams on F</dev/null> and from then on reports
+problems only to syslog. The function then returns once in every
+I<executor> process, that is once per call, and never in the setup or
+the server. The per-call code after it runs in the executor; whatever
+way it ends (C<exit>, C<die>, falling off the end, a signal, or
+C<exec> of another program) is reported to the client as the wait
+status.
+
+It croaks (in the setup, so the message reaches the caller's stderr)
+if C<PREFORK_INTERP> is malformed, names a file descriptor that is not
+open, or an unknown or invalid option is given.
+
+=head2 prefork_autoreload_also_check(@paths)
+
+Adds files to the set checked for automatic reloading (see
+L</AUTOMATIC RELOADING>). Call it before
+C<prefork_initialisation_complete>. The paths need not exist yet.
+
+=head1 OPTIONS
+
+=over 4
+
+=item max_servers => N
+
+At most I<N> calls run at once (default 4); further clients wait in
+the socket's backlog until one ends. A negative value means no limit;
+0 is taken as 1.
+
+=item prefork_spares => N
+
+How many idle executors the server keeps forked in advance (default 1).
+A call is handed to one of them, so no fork of the (perhaps large)
+server process happens while a client waits; the replacement is forked
+after the hand-over. 0 forks one executor per call instead, when the
+call arrives. Idle spares do not count against C<max_servers>.
+
+=item idle_timeout => SECONDS
+
+The server quits when no call is running and none has arrived for this
+long (default 1000000). Negative: never.
+
+=item request_timeout => SECONDS
+
+How long an executor waits for a client to complete the request
+(default 30); after that the call is abandoned. 0 disables the limit.
+
+=item max_errors => N
+
+The server quits when more than I<N> consecutive C<accept> calls fail
+with unexpected errors (default 100).
+
+=item log_facility => FACILITY
+
+The syslog facility for the server's messages (default C<LOG_USER>).
+An empty string turns syslog off altogether. Messages are logged with
+the identity C<prefork-interp> and the process id, and start with the
+script's path.
+
+=item logger => CODEREF
+
+If given, called as C<< $coderef->($priority, $message) >> for every
+message instead of using syslog; C<$priority> is C<err>, C<warning> or
+C<info>. It may be called in the server or in an executor, whose
+standard streams may be those of the client or F</dev/null>: write to a
+file of your own.
+
+=item autoreload_inc => BOOL
+
+Whether the files in C<%INC> are part of the autoreload set (default
+true).
+
+=item autoreload_extra => [PATHS]
+
+More files for the autoreload set.
+
+=back
+
+=head1 STATE OF EACH CALL
+
+When C<prefork_initialisation_complete> returns in an executor:
+
+=over 4
+
+=item *
+
+C<STDIN>, C<STDOUT> and C<STDERR> are the caller's file descriptors 0,
+1 and 2, on fds 0, 1 and 2.
+
+=item *
+
+C<%ENV> is exactly the caller's environment, C<$0> the script path the
+caller used and C<@ARGV> the caller's arguments: what C<perl script
+args...> would have given.
+
+=item *
+
+The process holds no file descriptor of the server (listening socket,
+watcher pipes, other calls, control sockets, the syslog connection):
+only 0, 1, 2 and whatever the script itself opened before the call.
+
+=item *
+
+It is the leader of a new process group, so that a call can be stopped
+as a whole.
+
+=item *
+
+C<SIGINT> and C<SIGPIPE> have their default dispositions and are not
+blocked, even if the server was started with them ignored. C<SIGCHLD>
+and C<SIGALRM> are as the script left them during initialisation.
+
+=item *
+
+The random number generator is reseeded from F</dev/urandom>, and
+C<$?>, C<$@> and C<$!> are cleared.
+
+=back
+
+If the client goes away while the call runs (its end of the connection
+closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
+half a second later if anything of it is still there. Background
+processes that the per-call code leaves behind in its group are
+otherwise left alone, as they would be after a standalone run.
+
+Everything done during initialisation is shared, copy-on-write, by all
+calls. Do not open connections to databases or other servers before
+C<prefork_initialisation_complete>: every call would share them. Do not
+read per-call inputs (arguments, environment, standard input) before
+it either: those belong to the invocation that happened to start the
+server.
+
+=head1 AUTOMATIC RELOADING
+
+The server quits (after finishing the calls it is running) when one of
+the files it was started from changes, so that the next invocation
+starts a new server with the new code. The checked set is C<$0>, the
+files in C<%INC> (unless C<autoreload_inc> is false),
+C<autoreload_extra> and the paths given to
+C<prefork_autoreload_also_check>. A file counts as changed if it exists
+and its modification time is later than the startup time the client
+passed (the socket's modification time when the server was started); a
+file that does not exist is fine.
+
+Files are not examined on every call. The server asks inotify to watch
+each file and its directory (editors often replace a file by renaming a
+new one over it; a file that did not exist may appear) and, before
+accepting each connection, reads any pending notifications without
+waiting. Only when a notification concerns a checked file does it look
+at modification times. Where inotify is not available, or a file could
+not be watched, those files are examined before each accepted
+connection instead.
+
+The check is made before the waiting connection is accepted. When a
+file has changed, the server closes its listening socket at once; the
+waiting client sees its connection closed without a greeting and, as
+prefork-interp clients do, starts a fresh server.
+
+=head1 THE WATCHER
+
+The client starts a watcher process alongside each server. Its stderr
+arrives at the server: a message there is logged at C<err> and makes
+the server quit; end of file means that the socket was removed or
+replaced (a fresh start, C<--kill>, clean-up) and also makes it quit. A
+quitting server stops accepting calls, ends its idle spares, waits for
+the running calls to finish and report their status, and exits.
+
+=head1 PROTOCOL AND COMPATIBILITY
+
+The server speaks version 1 of the prefork-interp protocol, as the C
+client of chiark-utils 7.x does, and takes its file descriptors from
+C<PREFORK_INTERP>: C<v1,SECS.NSECS> then
+C<LISTEN,CALL,WATCH,WATCH>. The two watcher descriptors are told apart
+by their access mode (the read end is the watcher's stderr, the write
+end its stdin); when that does not decide it, they are taken in
+chiark-utils' order, stdin first. Further items and words are ignored.
+
+The greeting's extension data is the text C<full-argv>, a list of
+space-separated feature names. It tells a client that this server takes
+the request's argument strings as I<interpreter, script, arguments...>
+and strips the first two itself, setting C<$0> from the second.
+chiark-utils' client always sends that layout, so it works with this
+module unchanged (note that chiark-utils' own module documents the
+arguments differently). A request with fewer than two argument strings
+is refused.
+
+A malformed request (a first byte other than 0, a message without a
+file descriptor, an environment entry without C<=>, a request not
+ending in NUL, one longer than 32 MiB, or one not completed within
+C<request_timeout>) is logged; the connection is closed without a
+status. A connection whose peer runs under a different user id than
+the server (as reported by C<SO_PEERCRED>) is refused and logged at
+C<warning>.
+
+=head1 LIMITATIONS
+
+Linux only: it relies on C</proc>-style semantics, C<SO_PEERCRED>,
+C<pidfd_open> (with a fallback on C<SIGCHLD> for kernels before 5.3)
+and inotify (with a fallback on checking modification times).
+
+Perl's hash randomisation seed is fixed when the interpreter starts, so
+all calls of one server share it.
+
+Files opened by the initialisation, and their seek positions, are
+shared by all calls, as with any fork.
+
+Modules loaded lazily by the per-call code are loaded again in every
+call and are not part of the autoreload set.
+
+If the per-call code calls C<syslog>, it must call C<openlog> itself;
+the executor closes the server's syslog connection.
+
+=head1 SEE ALSO
+
+prefork-interp(1), L<IO::FDPass>, L<Sys::Syslog>.
+
+=head1 LICENCE
+
+Part of prefork-interp. Licensed under the GNU General Public License,
+version 3 or later.
+
+=cut
