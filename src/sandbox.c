@@ -1,20 +1,202 @@
+/* Capabilities off, no-new-privs on, then a seccomp allow-list: from
+ * here on the client only decodes what the server sent, passes its
+ * stdio, and reproduces the status.  The list itself is reviewable
+ * text in policy/client.policy, compiled in by policy/gen-policy.c. */
 #include "sandbox.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "config.h"
+
+#if PFI_SANDBOX
+#include <cap-ng.h>
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#include "policy.h"
+#endif
 
 int pfi_sandbox_built_in(void)
 {
 	return PFI_SANDBOX;
 }
 
-int pfi_sandbox_enter(struct problem *p)
+#if PFI_SANDBOX
+
+/* Whatever we hold is dropped: effective, permitted, inheritable and
+ * ambient always, the bounding set too if we hold CAP_SETPCAP (root
+ * does).  Then we check with the kernel that nothing is left. */
+static int drop_capabilities(struct problem *p)
 {
-	if (!PFI_SANDBOX)
-		return 0;
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		return problem_errno(p, errno, "cannot set no-new-privs");
+	if (capng_get_caps_process() < 0)
+		return problem_fail(p, EPERM, "cannot read this process's "
+				    "capabilities");
+	int may_bound = capng_have_capability(CAPNG_EFFECTIVE, CAP_SETPCAP);
+	capng_clear(CAPNG_SELECT_ALL);
+	int r = capng_apply(may_bound ? CAPNG_SELECT_ALL
+				      : CAPNG_SELECT_CAPS | CAPNG_SELECT_AMBIENT);
+	if (r < 0)
+		return problem_fail(p, EPERM, "cannot drop capabilities "
+				    "(libcap-ng error %d)", r);
+	/* Older kernels lack ambient capabilities: EINVAL is fine. */
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return problem_errno(p, errno, "cannot clear ambient "
+				     "capabilities");
+
+	/* Ambient capabilities cannot outlive permitted ones, so empty
+	 * effective, permitted and inheritable sets mean none at all. */
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return problem_errno(p, errno, "cannot check capabilities");
+	for (unsigned i = 0; i < _LINUX_CAPABILITY_U32S_3; i++)
+		if (data[i].effective || data[i].permitted ||
+		    data[i].inheritable)
+			return problem_fail(p, EPERM, "capabilities are left "
+					    "after dropping them all");
 	return 0;
 }
+
+static int install_filter(struct problem *p)
+{
+	const scmp_datum_t self = (scmp_datum_t)getpid();
+	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	int r;
+
+	if (!ctx)
+		return problem_fail(p, ENOMEM, "cannot start a seccomp filter");
+	/* A foreign-ABI system call (i386 int 0x80 on x86_64) dies too. */
+	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+				  SCMP_ACT_KILL_PROCESS)) < 0 ||
+	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0) {
+		seccomp_release(ctx);
+		return problem_errno(p, -r, "cannot configure the seccomp "
+				     "filter");
+	}
+	for (size_t i = 0; i < pfi_client_policy_len; i++) {
+		const struct pfi_policy_rule *rule = &pfi_client_policy[i];
+		struct scmp_arg_cmp cmp[PFI_POLICY_MAX_CONDS];
+		for (unsigned k = 0; k < rule->nconds; k++) {
+			const struct pfi_policy_cond *c = &rule->conds[k];
+			cmp[k] = (struct scmp_arg_cmp){
+				.arg = c->arg, .op = c->op,
+				.datum_a = c->op == SCMP_CMP_MASKED_EQ
+					   ? c->mask
+					   : (c->value_is_pid ? self : c->value),
+				.datum_b = c->value_is_pid ? self : c->value,
+			};
+		}
+		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rule->nr,
+					   rule->nconds, cmp);
+		if (r < 0) {
+			seccomp_release(ctx);
+			return problem_errno(p, -r, "cannot add '%s' "
+					     "(policy/client.policy:%u) to the "
+					     "seccomp filter", rule->name,
+					     rule->line);
+		}
+	}
+	r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r < 0)
+		return problem_errno(p, -r, "cannot install the seccomp "
+				     "filter");
+	return 0;
+}
+
+int pfi_sandbox_enter(struct problem *p)
+{
+	int r;
+	if ((r = drop_capabilities(p)) < 0)
+		return r;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return problem_errno(p, errno, "cannot set no-new-privs");
+	return install_filter(p);
+}
+
+#else /* !PFI_SANDBOX: a debugging build, says so in --version */
+
+int pfi_sandbox_enter(struct problem *p)
+{
+	(void)p;
+	return 0;
+}
+
+#endif
+
+#if defined(PFI_TEST_HOOKS) && PFI_TEST_HOOKS
+/* Only in prefork-interp-testhooks, never installed.
+ * PFI_TEST_HOOK=WHERE:ACTION; at the hook named WHERE, announce on
+ * stderr that the hook was reached, then try ACTION, and say on stderr
+ * if we survived it.  Nothing here may use a system call before the
+ * attempt except write(2), which the policy allows. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+static void say(const char *a, const char *b)
+{
+	if (write(2, a, strlen(a)) < 0 || write(2, b, strlen(b)) < 0 ||
+	    write(2, "\n", 1) < 0)
+		return;
+}
+
+void pfi_test_hook(const char *where)
+{
+	const char *spec = getenv("PFI_TEST_HOOK");
+	size_t wl = strlen(where);
+	if (!spec || strncmp(spec, where, wl) || spec[wl] != ':')
+		return;
+	const char *action = spec + wl + 1;
+	const char *target = getenv("PFI_TEST_HOOK_PID");
+	long r = 0;
+
+	say("pfi-test-hook: reached ", spec);
+	if (!strcmp(action, "none"))
+		return;
+	else if (!strcmp(action, "open"))
+		r = open("/etc/hostname", O_RDONLY);
+	else if (!strcmp(action, "socket"))
+		r = socket(AF_UNIX, SOCK_STREAM, 0);
+	else if (!strcmp(action, "exec")) {
+		char *const argv[] = { (char *)"true", NULL };
+		r = execve("/bin/true", argv, argv + 1);
+	} else if (!strcmp(action, "fork"))
+		r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	else if (!strcmp(action, "ptrace"))
+		r = ptrace(PTRACE_TRACEME, 0, 0, 0);
+	else if (!strcmp(action, "mprotect"))
+		r = mprotect((void *)((uintptr_t)&say & ~(uintptr_t)4095), 4096,
+			     PROT_READ | PROT_WRITE | PROT_EXEC);
+	else if (!strcmp(action, "mmap-exec"))
+		r = (long)mmap(NULL, 4096, PROT_READ | PROT_EXEC,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	else if (!strcmp(action, "rlimit-nofile")) {
+		struct rlimit rl = { 1, 1 };
+		r = setrlimit(RLIMIT_NOFILE, &rl);
+	} else if (!strcmp(action, "write-stdout"))
+		r = write(1, "x", 1);
+	else if (!strcmp(action, "kill-self-0"))
+		r = kill(getpid(), 0);
+	else if (!strcmp(action, "kill-other") && target)
+		r = kill((pid_t)atol(target), SIGUSR1);
+	else if (!strcmp(action, "kill-group"))
+		r = kill(0, 0);
+	else {
+		say("pfi-test-hook: unknown action ", action);
+		_exit(125);
+	}
+	say("pfi-test-hook: survived ", r < 0 ? "(call failed)" : "(call succeeded)");
+}
+#endif

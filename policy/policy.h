@@ -1,0 +1,30 @@
+/* The shape of a compiled-in seccomp allow-list.  The table itself is
+ * generated at build time from policy/<name>.policy by gen-policy.c. */
+#ifndef PFI_POLICY_H
+#define PFI_POLICY_H
+
+#include <stddef.h>
+#include <seccomp.h>
+
+#define PFI_POLICY_MAX_CONDS 6
+
+struct pfi_policy_cond {
+	unsigned arg;                 /* 0..5 */
+	enum scmp_compare op;         /* SCMP_CMP_EQ or SCMP_CMP_MASKED_EQ */
+	int value_is_pid;             /* compare with the client's own pid */
+	scmp_datum_t mask;            /* for SCMP_CMP_MASKED_EQ */
+	scmp_datum_t value;
+};
+
+struct pfi_policy_rule {
+	const char *name;             /* as written in the policy */
+	int nr;                       /* SCMP_SYS(name) for the build's arch */
+	unsigned line;                /* line in the policy file */
+	unsigned nconds;
+	struct pfi_policy_cond conds[PFI_POLICY_MAX_CONDS];
+};
+
+extern const struct pfi_policy_rule pfi_client_policy[];
+extern const size_t pfi_client_policy_len;
+
+#endif
