@@ -89,4 +89,14 @@ for my $i (1 .. 10) {
 is scalar(keys %seen), 10, 'ten calls, ten different rand() values';
 
 ok $t->finish, 'nothing left behind';
+
+# With syslog in use (not the test logger) the executor still holds only
+# 0, 1 and 2: the server's syslog connection is not inherited.
+{
+    my $s = PFITest->new(syslog => 1);
+    for my $i (1 .. 3) {
+        is $s->call(args => ['fds'])->{out}, "0 1 2\n", "syslog mode, call $i: fds 0 1 2";
+    }
+    ok $s->finish, 'nothing left behind (syslog mode)';
+}
 done_testing;

@@ -34,6 +34,7 @@ sub script_source { $SCRIPT }
 #   order     => 'chiark' (WATCHI,WATCHE; default) or 'design' (WATCHE,WATCHI)
 #   sigint    => 'ignore' to start the setup with SIGINT ignored and blocked
 #   ("__DIR__" in opts and env values stands for the test directory)
+#   syslog    => 1 to leave logging to syslog instead of the test log
 #   extra     => 1 to append unknown items and words to PREFORK_INTERP
 sub new {
     my ($class, %a) = @_;
@@ -77,7 +78,7 @@ sub new {
             fcntl($fh, F_SETFD, $f & ~FD_CLOEXEC);
         }
         $ENV{PREFORK_INTERP} = $value;
-        $ENV{PFITEST_LOG} = $self->{log};
+        $ENV{PFITEST_LOG} = $self->{log} unless $a{syslog};
         # "__DIR__" in option and environment values is the test directory.
         ($ENV{PFITEST_OPTS} = $a{opts} // '') =~ s/__DIR__/$dir/g;
         for my $k (keys %{$a{env} // {}}) {
