@@ -14,6 +14,7 @@
 #   slow-xdata HEX    send the greeting head, wait until FILE ARG.go
 #                     exists, then send xdata and finish like "status"
 #   hangup-mid        send half a greeting head, then hang up
+#   eof               hang up at once, as a server that quit to reload
 # It serves connections until killed, writing its pid to READY-FILE
 # once it listens.
 use strict;
@@ -65,6 +66,8 @@ while (my $c = $l->accept) {
 	if ($mode eq 'bad-greeting') {
 		syswrite $c, "HTTP/1.0 200 OK\r\n\r\n";
 		1 while sysread $c, my $junk, 4096;
+	} elsif ($mode eq 'eof') {
+		# nothing: close at once
 	} elsif ($mode eq 'hangup-mid') {
 		syswrite $c, "PF";
 	} elsif ($mode eq 'status') {
