@@ -79,8 +79,12 @@ for my $mode ('', 'no_inotify') {
 {
     my $t = start(env => { PFITEST_ALSO => '__DIR__/later.conf' });
     my $conf = $t->dir . '/later.conf';
-    PFITest::_write_file($conf, "old\n");
-    utime 1000, 1000, $conf;
+    # Made elsewhere and renamed in, so it never exists with a new time.
+    mkdir $t->dir . '/staging' or die;
+    my $staged = $t->dir . '/staging/later.conf';
+    PFITest::_write_file($staged, "old\n");
+    utime 1000, 1000, $staged;
+    rename $staged, $conf or die;
     served_ok($t, 'also_check file appeared with an old time');
     served_ok($t, 'also_check file still old');
     open(my $fh, '>>', $conf) or die;
