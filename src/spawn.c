@@ -55,6 +55,29 @@ static int keep_across_exec(int fd)
 	return fcntl(fd, F_SETFD, 0);
 }
 
+/* The server outlives the caller that starts it, so it must hold none of
+ * that caller's other fds: a pipe kept open would leave the caller's
+ * reader waiting for EOF, and every later call's executor would inherit
+ * it.  Closes every fd from 3 up except those in `keep`. */
+static void close_other_fds(int *keep, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		for (size_t j = i; j > 0 && keep[j - 1] > keep[j]; j--) {
+			int t = keep[j];
+			keep[j] = keep[j - 1];
+			keep[j - 1] = t;
+		}
+	unsigned from = 3;
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < (int)from)
+			continue;
+		if ((unsigned)keep[i] > from)
+			close_range(from, (unsigned)keep[i] - 1, 0);
+		from = (unsigned)keep[i] + 1;
+	}
+	close_range(from, ~0U, 0);
+}
+
 /* In the child: becomes the interpreter running the script.  Reports an
  * exec failure's errno through `err_pipe` (close-on-exec). */
 static void __attribute__((noreturn))
@@ -77,6 +100,8 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 		 f->listen, f->call, f->watch_in, f->watch_err);
 	if (setenv("PREFORK_INTERP", env, 1) < 0)
 		goto fail;
+	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
+	close_other_fds(keep, sizeof keep / sizeof keep[0]);
 
 	size_t n = 0, argc = 1 + o->n_interp_args + 1;
 	for (char *const *a = o->script_args; *a; a++)
