@@ -24,6 +24,19 @@ my $SCRIPT = "$HERE/pfitest-script.pl";
 
 our $TIMEOUT = 30;
 
+# The server is a daemon: its setup parent exits at once. Becoming a
+# child subreaper makes it (and anything it leaves) our child, so the
+# tests can reap it instead of leaving zombies to init.
+{
+    local ($@, $!);
+    my $prctl = eval { require 'syscall.ph'; SYS_prctl() };
+    syscall($prctl, 36, 1, 0, 0, 0) if $prctl;   # PR_SET_CHILD_SUBREAPER
+}
+
+sub reap_orphans {
+    1 while waitpid(-1, POSIX::WNOHANG()) > 0;
+}
+
 sub lib_dir { $LIB }
 sub script_source { $SCRIPT }
 
@@ -319,6 +332,7 @@ sub finish {
     my $gone = $self->wait_server_exit(15);
     my $left = $self->wait_procs(0, 5);
     kill 'KILL', $self->procs if $left;
+    reap_orphans();
     return $gone && !$left;
 }
 
@@ -328,6 +342,7 @@ sub DESTROY {
     local ($?, $!, $@);
     $self->watcher_close;
     kill 'KILL', $self->procs;
+    reap_orphans();
 }
 
 # A clean client passes only the fds the protocol names: close whatever
