@@ -1,0 +1,191 @@
+#!/bin/bash
+# Time-bounded fuzz campaign over the codec harnesses in fuzz/.
+#
+#   .ci/fuzz-campaign.sh [BUILD_DIR]                  CI: fuzz, never write fuzz/corpus
+#   .ci/fuzz-campaign.sh --merge SECONDS [BUILD_DIR]  longer run, then merge new
+#                                                     coverage into fuzz/corpus
+#
+# BUILD_DIR (default build-fuzz) receives the binaries, scratch corpora,
+# artifacts and logs.  Environment:
+#   FUZZ_SECONDS   total libFuzzer time, split over the harnesses (120)
+#   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
+#   FUZZ_TARGETS   harnesses to run (greeting xdata status request options)
+#   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
+# Exit status: 0 clean, 1 a harness crashed / found a bug (reproducer hex
+# dumps are in the log), 2 usage or build problem.
+set -euo pipefail
+
+die() { echo "fuzz-campaign: $*" >&2; exit 2; }
+
+merge=0
+if [ "${1:-}" = --merge ]; then
+	[ $# -ge 2 ] && [ "$2" -gt 0 ] 2>/dev/null ||
+		die "--merge needs a number of seconds"
+	merge=1
+	FUZZ_SECONDS=$2
+	shift 2
+fi
+case "${1:-}" in -*) die "usage: $0 [--merge SECONDS] [BUILD_DIR]" ;; esac
+[ $# -le 1 ] || die "usage: $0 [--merge SECONDS] [BUILD_DIR]"
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+build=${1:-build-fuzz}
+mkdir -p "$build"
+build=$(cd "$build" && pwd)
+
+targets=${FUZZ_TARGETS:-greeting xdata status request options}
+fuzz_seconds=${FUZZ_SECONDS:-120}
+afl_seconds=${FUZZ_AFL_SECONDS:-50}
+cc=${CC_FUZZ:-clang}
+# What src/meson.build calls codec_sources: pure code, no config.h.
+codec_sources="src/protocol.c src/options.c src/problem.c"
+ntargets=$(echo $targets | wc -w)
+[ "$ntargets" -gt 0 ] || die "FUZZ_TARGETS is empty"
+for t in $targets; do
+	[ -f "fuzz/fuzz_$t.c" ] || die "no harness fuzz/fuzz_$t.c"
+done
+
+max_len() {
+	case $1 in
+	greeting|xdata) echo 4200 ;;   # room for xdata past PFI_XDATA_MAX
+	status) echo 64 ;;
+	options) echo 1024 ;;
+	*) echo 4096 ;;
+	esac
+}
+
+export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1:symbolize=1
+export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+failed=0
+show_reproducer() {   # HARNESS FILE
+	echo "=== REPRODUCER for $1: $2 ($(wc -c <"$2") bytes) ==="
+	od -A x -t x1z -v "$2" | head -n 256
+	echo "=== rerun: $build/fuzz-$1 $2"
+	echo "===    or: <meson-build-dir>/fuzz/fuzz-regress-$1 $2"
+	failed=1
+}
+
+# ---- build ----------------------------------------------------------
+flags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
+       -fno-sanitize-recover=all -D_GNU_SOURCE -Isrc -Ifuzz"
+echo "fuzz-campaign: building libFuzzer harnesses with $cc into $build"
+for t in $targets; do
+	# shellcheck disable=SC2086
+	"$cc" $flags "fuzz/fuzz_$t.c" $codec_sources -o "$build/fuzz-$t" ||
+		die "building fuzz-$t failed"
+done
+
+# ---- libFuzzer ------------------------------------------------------
+per=$(( fuzz_seconds / ntargets ))
+[ "$per" -ge 1 ] || per=1
+mkdir -p "$build/logs"
+summary="$build/logs/summary.txt"
+printf '%-9s %6s %10s %8s %6s %6s %6s\n' harness secs execs exec/s cov ft corp \
+	>"$summary"
+for t in $targets; do
+	work="$build/corpus/$t" art="$build/artifacts/$t" log="$build/logs/libfuzzer-$t.log"
+	rm -rf "$work" "$art"
+	mkdir -p "$work" "$art"
+	echo "fuzz-campaign: libFuzzer $t for ${per}s"
+	# New inputs go to the first directory (scratch); fuzz/corpus is
+	# only read.
+	rc=0 start=$SECONDS
+	"$build/fuzz-$t" -max_total_time="$per" -max_len="$(max_len "$t")" \
+		-dict=fuzz/pfi.dict -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$art/" \
+		"$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+	took=$(( SECONDS - start ))
+	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1 || true)
+	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
+	ft=$(sed -n 's/.* ft: \([0-9]*\).*/\1/p' <<<"$last")
+	corp=$(sed -n 's/.* corp: \([0-9]*\).*/\1/p' <<<"$last")
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+	eps=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
+	printf '%-9s %6s %10s %8s %6s %6s %6s\n' "$t" "$took" "${execs:--}" \
+		"${eps:--}" "${cov:--}" "${ft:--}" "${corp:--}" >>"$summary"
+	found=$(find "$art" -type f | sort)
+	if [ "$rc" -ne 0 ] || [ -n "$found" ]; then
+		echo "fuzz-campaign: libFuzzer $t FAILED after ${took}s (exit $rc); log $log:"
+		grep -E -A40 'ERROR:|invariant violated|runtime error|deadly signal' \
+			"$log" | head -n 80 || tail -n 60 "$log"
+		for f in $found; do show_reproducer "$t" "$f"; done
+		failed=1
+	fi
+done
+cat "$summary"
+
+# ---- AFL++ ----------------------------------------------------------
+afl_cc=""
+for c in afl-clang-lto afl-clang-fast; do
+	if command -v "$c" >/dev/null; then afl_cc=$c; break; fi
+done
+if [ "$afl_seconds" -gt 0 ] && [ -n "$afl_cc" ] && command -v afl-fuzz >/dev/null
+then
+	aper=$(( afl_seconds / ntargets ))
+	[ "$aper" -ge 5 ] || aper=5
+	for t in $targets; do
+		# -fsanitize=fuzzer makes afl-clang-* link AFL++'s libAFLDriver.
+		# shellcheck disable=SC2086
+		AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 "$afl_cc" -g -O1 \
+			-fsanitize=fuzzer -D_GNU_SOURCE -Isrc -Ifuzz \
+			"fuzz/fuzz_$t.c" $codec_sources -o "$build/afl-$t" \
+			>"$build/logs/afl-build-$t.log" 2>&1 ||
+			die "building afl-$t failed (see $build/logs/afl-build-$t.log)"
+		out="$build/afl/$t"
+		mkdir -p "$build/afl"
+		rm -rf "$out"
+		echo "fuzz-campaign: AFL++ ($afl_cc) $t for ${aper}s"
+		rc=0
+		env -u ASAN_OPTIONS -u UBSAN_OPTIONS \
+		AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
+		AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CRASHES=0 \
+			afl-fuzz -V "$aper" -m none -t 1000 -G "$(max_len "$t")" \
+			-x fuzz/pfi.dict \
+			-i "fuzz/corpus/$t" -o "$out" -- "$build/afl-$t" \
+			>"$build/logs/afl-$t.log" 2>&1 || rc=$?
+		stats="$out/default/fuzzer_stats"
+		if [ -f "$stats" ]; then
+			sed -n -E 's/^(execs_done|execs_per_sec|corpus_count|bitmap_cvg|saved_crashes|saved_hangs) *: /  afl '"$t"' \1: /p' "$stats"
+		fi
+		if [ "$rc" -ne 0 ] || [ ! -f "$stats" ]; then
+			echo "fuzz-campaign: afl-fuzz $t did not run (exit $rc):"
+			tail -n 30 "$build/logs/afl-$t.log"
+			failed=1
+		fi
+		for f in $(find "$out/default/crashes" -type f -name 'id:*' 2>/dev/null | sort); do
+			echo "fuzz-campaign: AFL++ $t crash"
+			show_reproducer "$t" "$f"
+		done
+	done
+else
+	echo "fuzz-campaign: AFL++ skipped (FUZZ_AFL_SECONDS=$afl_seconds, compiler '${afl_cc:-none}')"
+fi
+
+# ---- merge (only on request, only when clean) -----------------------
+if [ "$merge" = 1 ]; then
+	if [ "$failed" != 0 ]; then
+		echo "fuzz-campaign: not merging: the campaign found problems"
+	else
+		for t in $targets; do
+			before=$(find "fuzz/corpus/$t" -type f | wc -l)
+			queue="$build/afl/$t/default/queue"
+			[ -d "$queue" ] || queue=""
+			# shellcheck disable=SC2086
+			"$build/fuzz-$t" -merge=1 -max_len="$(max_len "$t")" \
+				"fuzz/corpus/$t" "$build/corpus/$t" $queue \
+				>"$build/logs/merge-$t.log" 2>&1 ||
+				die "merge for $t failed (see $build/logs/merge-$t.log)"
+			after=$(find "fuzz/corpus/$t" -type f | wc -l)
+			echo "fuzz-campaign: merged $t: $before -> $after files"
+		done
+		echo "fuzz-campaign: review and commit fuzz/corpus"
+	fi
+fi
+
+if [ "$failed" != 0 ]; then
+	echo "fuzz-campaign: FAILED"
+	exit 1
+fi
+echo "fuzz-campaign: clean"
