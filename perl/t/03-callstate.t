@@ -21,6 +21,8 @@ my @args = ('argv', 'a b', '', "new\nline", 'x=y', '-e', "\x{7f}\xff", '');
 my %env = (A => '1', B => 'x=y=z', EMPTY => '', 'ODD NAME' => 'v', PATH => '/bin');
 my $r = $t->call(args => \@args, env => \%env);
 is $r->{xdata}, 'full-argv', 'greeting offers full-argv';
+is $PFITest::LAST_XDATA_LENGTH, 0x00010100,
+    'xdata padded to a length that reads the same in either byte order';
 is $r->{status}, 0, 'argv call ok';
 my $d = dump_of($r->{out});
 is $d->{zero}, $t->script, '$0 is the script path from the request';
@@ -89,6 +91,16 @@ for my $i (1 .. 10) {
 is scalar(keys %seen), 10, 'ten calls, ten different rand() values';
 
 ok $t->finish, 'nothing left behind';
+
+# Without padding the xdata is just the feature text.
+{
+    my $u = PFITest->new(opts => 'xdata_padding=0');
+    my $r = $u->call(args => ['exit', 1]);
+    is $r->{xdata}, 'full-argv', 'unpadded: full-argv';
+    is $PFITest::LAST_XDATA_LENGTH, 9, 'unpadded: length 9';
+    is $r->{status}, 1 << 8, 'unpadded: call ok';
+    ok $u->finish, 'nothing left behind (unpadded)';
+}
 
 # With syslog in use (not the test logger) the executor still holds only
 # 0, 1 and 2: the server's syslog connection is not inherited.

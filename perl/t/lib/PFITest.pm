@@ -23,6 +23,7 @@ my $LIB    = abs_path("$HERE/../../lib");
 my $SCRIPT = "$HERE/pfitest-script.pl";
 
 our $TIMEOUT = 30;
+our $LAST_XDATA_LENGTH;
 
 # The server is a daemon: its setup parent exits at once. Becoming a
 # child subreaper makes it (and anything it leaves) our child, so the
@@ -169,9 +170,12 @@ sub read_greeting {
     return undef unless defined $head && length $head == 8
         && substr($head, 0, 4) eq "PFI\n";
     my $len = unpack 'N', substr($head, 4);
-    return undef if $len > 4096;
+    return undef if $len > 0x00010100;
     my $x = read_n($sock, $len, $timeout);
-    return defined $x && length $x == $len ? $x : undef;
+    return undef unless defined $x && length $x == $len;
+    $LAST_XDATA_LENGTH = $len;
+    $x =~ s/\0.*//s;     # feature text, then NUL padding
+    return $x;
 }
 
 sub send_all {

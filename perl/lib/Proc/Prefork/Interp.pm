@@ -30,6 +30,10 @@ use Time::HiRes ();
 use constant {
     ENV_NAME      => 'PREFORK_INTERP',
     XDATA         => 'full-argv',
+    # chiark-utils' client reads the xdata length in host byte order;
+    # 0x00010100 reads the same in either order, so padding the xdata to
+    # that length keeps such clients in step on little-endian hosts.
+    XDATA_PADDED  => 0x00010100,
     MAX_REQUEST   => 32 * 1024 * 1024,
     READ_CHUNK    => 65536,
     POLLRDHUP     => 0x2000,          # Linux value; IO::Poll does not export it
@@ -66,6 +70,7 @@ my %DEFAULTS = (
     autoreload_inc   => 1,
     autoreload_extra => [],
     logger           => undef,
+    xdata_padding    => 1,
 );
 
 # Syscall numbers come from syscall.ph, whose subs land in the package
@@ -104,6 +109,7 @@ my $srv;               # server state, see _become_server
 my $logger;            # user's logging callback, if any
 my $syslog_args;       # [ident, options, facility] when syslog is in use
 my $syslog_open = 0;
+my $greeting;          # bytes sent at the start of every call
 
 sub prefork_autoreload_also_check {
     push @also_check, @_;
@@ -161,6 +167,9 @@ sub prefork_initialisation_complete {
     !defined $o{logger} || ref $o{logger} eq 'CODE'
         or croak "Proc::Prefork::Interp: option 'logger' must be a code ref";
     $o{max_servers} = 1 if $o{max_servers} == 0;
+    my $xdata = XDATA;
+    $xdata .= "\0" x (XDATA_PADDED - length $xdata) if $o{xdata_padding};
+    $greeting = "PFI\n" . pack('N', length $xdata) . $xdata;
 
     my $p = _parse_env($env);
     my %fh;
@@ -794,7 +803,7 @@ sub _serve_call {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        _write_all($call, "PFI\n" . pack('N', length XDATA) . XDATA);
+        _write_all($call, $greeting);
         my $byte = _read_exact($call, 1, 'initial byte');
         $byte eq "\0"
             or die _protocol_error(sprintf 'initial byte is 0x%02x, not 0x00', ord $byte);
@@ -1043,6 +1052,12 @@ C<info>. It may be called in the server or in an executor, whose
 standard streams may be those of the client or F</dev/null>: write to a
 file of your own.
 
+=item xdata_padding => BOOL
+
+Whether the greeting's extension data is padded with NUL bytes to
+65792 bytes (default true); see L</PROTOCOL AND COMPATIBILITY>. Turn it
+off only if no chiark-utils client will ever call this server.
+
 =item autoreload_inc => BOOL
 
 Whether the files in C<%INC> are part of the autoreload set (default
@@ -1157,6 +1172,13 @@ The greeting's extension data is the text C<full-argv>, a list of
 space-separated feature names. It tells a client that this server takes
 the request's argument strings as I<interpreter, script, arguments...>
 and strips the first two itself, setting C<$0> from the second.
+The feature text is followed by NUL bytes up to a total length of
+65792 (0x00010100) bytes: chiark-utils' client reads the extension data
+length in host byte order, and this length is the smallest non-zero
+one whose four bytes read the same in either order, so that client
+stays in step on little-endian machines too. Clients should take the
+features from the text before the first NUL.
+
 chiark-utils' client always sends that layout, so it works with this
 module unchanged (note that chiark-utils' own module documents the
 arguments differently). A request with fewer than two argument strings
