@@ -12,7 +12,7 @@ use lib "$FindBin::Bin/../lib";
 use PFIHarness;
 
 our @EXPORT = qw(hooks_client policy_file policy_gen policy_syscalls
-		 start_fake stop_fake have_program have_strace strace_calls wait_for
+		 start_fake stop_fake sandbox_off have_program have_strace strace_calls wait_for
 		 proc_status);
 
 sub need { $ENV{$_[0]} // die "$_[0] not set (run via meson test)\n" }
@@ -64,6 +64,15 @@ sub stop_fake {
 	my ($pid) = @_;
 	kill 'TERM', $pid;
 	waitpid $pid, 0;
+}
+
+# Why the sandbox tests cannot apply, if the client was built with
+# -Dsandbox=false (a debugging build); else undef.
+sub sandbox_off {
+	my $client = PFIHarness::client_path();
+	my $v = `'$client' --version`;
+	return $v =~ /sandbox on/ ? undef
+		: "the client was built with -Dsandbox=false ($v)";
 }
 
 # Whether a program is on PATH.

@@ -16,6 +16,8 @@ use SandboxTest;
 use File::Temp qw(tempdir);
 use Test::More;
 
+if (my $off = sandbox_off()) { plan skip_all => $off }
+
 my $client = client_path();
 my $ZERO = '0000000000000000';
 

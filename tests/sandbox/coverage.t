@@ -18,6 +18,8 @@ use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep);
 use Test::More;
 
+if (my $off = sandbox_off()) { plan skip_all => $off }
+
 my ($ok, $why) = have_strace();
 plan skip_all => "strace: $why" unless $ok;
 

@@ -13,6 +13,8 @@ use POSIX qw(:sys_wait_h);
 use Config;
 use Test::More;
 
+if (my $off = sandbox_off()) { plan skip_all => $off }
+
 my %signo;
 @signo{split ' ', $Config{sig_name}} = split ' ', $Config{sig_num};
 my $SIGSYS = $signo{SYS};

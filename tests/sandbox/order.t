@@ -33,6 +33,8 @@ stop_fake($fake);
 SKIP: {
 	my ($ok, $why) = have_strace();
 	skip "strace: $why", 9 unless $ok;
+	my $off = sandbox_off();
+	skip $off, 9 if $off;
 
 	is(run_call([$script, 'warm'], dir => $env->{dir})->{out}, "ok warm\n",
 	   'server is warm');
