@@ -62,6 +62,8 @@ use constant DIR_EVENTS  => IN_CREATE | IN_MOVED_TO | IN_DELETE | IN_MOVED_FROM;
 
 my %DEFAULTS = (
     max_servers      => 4,
+    max_pending      => 16,
+    pending_grace    => 1,
     prefork_spares   => 1,
     idle_timeout     => 1_000_000,
     request_timeout  => 30,
@@ -155,8 +157,8 @@ sub prefork_initialisation_complete {
             or croak "Proc::Prefork::Interp: unknown option '$k'";
     }
     my %o = (%DEFAULTS, %opts);
-    for my $k (qw(max_servers prefork_spares idle_timeout request_timeout
-                  max_errors)) {
+    for my $k (qw(max_servers max_pending pending_grace prefork_spares
+                  idle_timeout request_timeout max_errors)) {
         defined $o{$k} && $o{$k} =~ /\A-?[0-9]+(?:\.[0-9]*)?\z/
             or croak "Proc::Prefork::Interp: option '$k' must be a number";
     }
@@ -167,6 +169,7 @@ sub prefork_initialisation_complete {
     !defined $o{logger} || ref $o{logger} eq 'CODE'
         or croak "Proc::Prefork::Interp: option 'logger' must be a code ref";
     $o{max_servers} = 1 if $o{max_servers} == 0;
+    $o{max_pending} = 1 if $o{max_pending} < 1;
     my $xdata = XDATA;
     $xdata .= "\0" x (XDATA_PADDED - length $xdata) if $o{xdata_padding};
     $greeting = "PFI\n" . pack('N', length $xdata) . $xdata;
@@ -312,6 +315,73 @@ sub _running_count {
     return scalar grep { $_->{state} eq 'running' } values %{$srv->{kids}};
 }
 
+# Calls accepted but not yet running: still in the protocol exchange
+# ('pending') or done with it and waiting for a running slot ('ready').
+# They have their own bound, max_pending, so that connections that never
+# complete the exchange cannot take the running slots of max_servers.
+sub _pending_kids {
+    return grep { $_->{state} eq 'pending' || $_->{state} eq 'ready' }
+        values %{$srv->{kids}};
+}
+
+sub _busy_count {
+    return scalar grep { $_->{state} ne 'spare' && $_->{state} ne 'dead' }
+        values %{$srv->{kids}};
+}
+
+# The oldest call still in the exchange after pending_grace seconds: the
+# one to drop when the pending slots are full and another call waits.
+sub _evictable {
+    my $limit = Time::HiRes::time() - $srv->{opts}{pending_grace};
+    my ($old) = sort { $a->{since} <=> $b->{since} }
+        grep { $_->{state} eq 'pending' && $_->{since} <= $limit }
+        values %{$srv->{kids}};
+    return $old;
+}
+
+# Lets ready calls run while running slots are free, oldest first.
+sub _start_ready {
+    my $max = $srv->{opts}{max_servers};
+    my @ready = sort { $a->{since} <=> $b->{since} }
+        grep { $_->{state} eq 'ready' } values %{$srv->{kids}};
+    for my $kid (@ready) {
+        last if $max >= 0 && _running_count() >= $max;
+        my $sent = send($kid->{ctl}, 'G', MSG_NOSIGNAL);
+        close(delete $kid->{ctl});
+        $kid->{state} = defined $sent && $sent == 1 ? 'running' : 'dead';
+    }
+    return;
+}
+
+# A pending call's executor has written to its control socket: 'R' when
+# it has the whole request; EOF when it ended (reaped separately).
+sub _pending_readable {
+    my ($kid) = @_;
+    my $got = sysread($kid->{ctl}, my $byte, 1);
+    return if !defined $got && ($! == EAGAIN || $! == EINTR);
+    if ($got && $byte eq 'R' && $kid->{state} eq 'pending') {
+        $kid->{state} = 'ready';
+        $kid->{since} = Time::HiRes::time();
+        return;
+    }
+    close(delete $kid->{ctl});
+    return;
+}
+
+# Drops a call that has not finished its exchange, to make room.
+sub _evict {
+    my ($kid) = @_;
+    _log('warning', "$srv->{script}: dropped call [$kid->{pid}]: protocol "
+         . "exchange not complete after $srv->{opts}{pending_grace} s and "
+         . "$srv->{opts}{max_pending} calls pending");
+    kill 'KILL', -$kid->{pid};
+    kill 'KILL', $kid->{pid};
+    close(delete $kid->{ctl}) if $kid->{ctl};
+    close(delete $kid->{call}) if $kid->{call};
+    $kid->{state} = 'dead';
+    return;
+}
+
 sub _server_loop {
     my $o = $srv->{opts};
     for (;;) {
@@ -327,11 +397,18 @@ sub _server_loop {
         my $soonest = sub {
             $deadline = $_[0] if !defined $deadline || $_[0] < $deadline;
         };
-        my $running = _running_count();
+        _start_ready();
+        my $running = _busy_count();
+        my @pending = _pending_kids();
         if ($srv->{listen}
-            && ($o->{max_servers} < 0 || $running < $o->{max_servers})) {
+            && (@pending < $o->{max_pending} || _evictable())) {
             push @pollv, fileno($srv->{listen}), POLLIN;
             push @role, ['listen'];
+        } elsif ($srv->{listen}) {
+            # Full: wake when the oldest pending call may be dropped.
+            my ($oldest) = sort { $a <=> $b } map { $_->{since} }
+                grep { $_->{state} eq 'pending' } @pending;
+            $soonest->($oldest + $o->{pending_grace}) if defined $oldest;
         }
         if ($srv->{watche}) {
             push @pollv, fileno($srv->{watche}), POLLIN;
@@ -352,6 +429,10 @@ sub _server_loop {
             if ($kid->{call} && !$kid->{gone}) {
                 push @pollv, fileno($kid->{call}), POLLRDHUP;
                 push @role, ['call', $kid];
+            }
+            if ($kid->{ctl} && $kid->{state} eq 'pending') {
+                push @pollv, fileno($kid->{ctl}), POLLIN;
+                push @role, ['pending', $kid];
             }
             $soonest->($kid->{gone} + KILL_GRACE)
                 if $kid->{gone} && !$kid->{killed};
@@ -383,6 +464,8 @@ sub _server_loop {
                 _reap($kid);
             } elsif ($what eq 'call') {
                 _client_gone($kid);
+            } elsif ($what eq 'pending') {
+                _pending_readable($kid) if $srv->{kids}{$kid->{pid}};
             } else {
                 $ready{$what} = 1;
             }
@@ -393,10 +476,14 @@ sub _server_loop {
         if ($ready{listen} && $srv->{listen}) {
             # Stale code must not serve this call: check before accepting.
             _autoreload_poll();
-            _accept_one() if $srv->{listen};
+            if ($srv->{listen} && _pending_kids() >= $o->{max_pending}) {
+                my $old = _evictable();
+                _evict($old) if $old;
+            }
+            _accept_one() if $srv->{listen} && _pending_kids() < $o->{max_pending};
             return if $is_executor;
         }
-        if ($srv->{listen} && !_running_count() && $o->{idle_timeout} >= 0
+        if ($srv->{listen} && !_busy_count() && $o->{idle_timeout} >= 0
             && Time::HiRes::time() >= $srv->{last_active} + $o->{idle_timeout}) {
             _log('info', "$srv->{script}: idle for $o->{idle_timeout} s, quitting");
             _begin_quit();
@@ -438,12 +525,15 @@ sub _dispatch {
     while (my $kid = shift @{$srv->{spares}}) {
         my $ok = IO::FDPass::send(fileno($kid->{ctl}), fileno($call));
         my $err = "$!";
-        close(delete $kid->{ctl});
         if ($ok) {
-            $kid->{state} = 'running';
+            # The control socket stays: the executor reports on it when
+            # it has the whole request (see _start_ready).
+            $kid->{state} = 'pending';
+            $kid->{since} = Time::HiRes::time();
             $kid->{call}  = $call;
             return;
         }
+        close(delete $kid->{ctl});
         _log('warning', "$srv->{script}: spare [$kid->{pid}] could not take a call: $err");
         kill 'KILL', $kid->{pid};
         $kid->{state} = 'dead';
@@ -480,11 +570,9 @@ sub _replenish_spares {
 sub _fork_executor {
     my ($call) = @_;
     my ($ctl, $ctl_child);
-    unless ($call) {
-        unless (socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
-            _log('err', "$srv->{script}: socketpair: $!");
-            return;
-        }
+    unless (socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
+        _log('err', "$srv->{script}: socketpair: $!");
+        return;
     }
     my $pid = fork;
     unless (defined $pid) {
@@ -497,19 +585,18 @@ sub _fork_executor {
         _executor_start($call, $ctl_child);
         return;
     }
-    close $ctl_child if $ctl_child;
+    close $ctl_child;
     # Also done by the child; doing both avoids a race with kill(-pgrp).
     POSIX::setpgid($pid, $pid);
     my $kid = {
         pid   => $pid,
         pidfd => _pidfd_open($pid),
-        state => $call ? 'running' : 'spare',
+        state => $call ? 'pending' : 'spare',
+        since => Time::HiRes::time(),
+        ctl   => $ctl,
     };
     $srv->{kids}{$pid} = $kid;
-    if ($ctl) {
-        $kid->{ctl} = $ctl;
-        push @{$srv->{spares}}, $kid;
-    }
+    push @{$srv->{spares}}, $kid unless $call;
     return $kid;
 }
 
@@ -782,10 +869,9 @@ sub _executor_start {
             $fd = IO::FDPass::recv(fileno $ctl);
         } while ($fd < 0 && $! == EINTR);
         POSIX::_exit(0) if $fd < 0;     # the server retired this spare
-        close $ctl;
         open($call, '+<&=', $fd) or POSIX::_exit(127);
     }
-    _serve_call($call, $o, $script);
+    _serve_call($call, $o, $script, $ctl);
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $user_sig->{$sig} // 'DEFAULT';
     }
@@ -796,7 +882,7 @@ sub _protocol_error { return { message => $_[0] } }
 sub _client_went_away { return { quiet => 1 } }
 
 sub _serve_call {
-    my ($call, $o, $script) = @_;
+    my ($call, $o, $script, $ctl) = @_;
     my (@fds, $env, $args);
     my $ok = eval {
         local $SIG{ALRM} = sub {
@@ -826,6 +912,13 @@ sub _serve_call {
         shutdown($call, SHUT_RDWR);
         POSIX::_exit(ref $e eq 'HASH' && $e->{quiet} ? 0 : 127);
     }
+
+    # Whole request in hand: wait for one of the max_servers running
+    # slots.  Anything but 'G' means the server dropped this call.
+    my ($sent, $got, $go) = (syswrite($ctl, 'R'), undef, '');
+    do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
+    POSIX::_exit(0) unless $sent && $got && $go eq 'G';
+    close $ctl;
 
     unless (open(STDIN, '<&', $fds[0]) && open(STDOUT, '>&', $fds[1])
             && open(STDERR, '>&', $fds[2])) {
@@ -1010,9 +1103,31 @@ C<prefork_initialisation_complete>. The paths need not exist yet.
 
 =item max_servers => N
 
-At most I<N> calls run at once (default 4); further clients wait in
-the socket's backlog until one ends. A negative value means no limit;
+At most I<N> calls run at once (default 4); further calls wait, having
+sent their request (see C<max_pending>), or in the socket's backlog,
+until one ends. A negative value means no limit;
 0 is taken as 1.
+
+=item max_pending => N
+
+At most I<N> accepted calls are still in the protocol exchange or
+waiting for a running slot (default 16, at least 1). These do not count
+against C<max_servers>, so clients that connect and never finish the
+exchange cannot hold the running slots. When all I<N> are taken and
+another client is waiting, the oldest call still in the exchange after
+C<pending_grace> seconds is dropped (logged as a warning) to make room.
+The server's executors therefore number at most C<max_servers> +
+C<max_pending> + C<prefork_spares> (plus dropped ones until they are
+reaped, which is immediate).
+
+=item pending_grace => SECONDS
+
+How long a call may take over the protocol exchange before it may be
+dropped for another (default 1). A well-behaved client finishes in well
+under a millisecond; a flood of I<F> connections that never finish
+delays a well-behaved call by about I<F> / C<max_pending> *
+C<pending_grace> seconds. Unless dropped, an exchange may still take up
+to C<request_timeout>.
 
 =item prefork_spares => N
 
