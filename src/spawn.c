@@ -95,7 +95,10 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 		goto fail;
 
 	char env[160];
-	snprintf(env, sizeof env, "v1,%lld.%09ld %d,%d,%d,%d",
+	/* ",xdata": we decode the greeting's xdata length as the protocol
+	 * says (big-endian), so the server may offer extensions there;
+	 * chiark-utils' client does not, and gets none. */
+	snprintf(env, sizeof env, "v1,%lld.%09ld,xdata %d,%d,%d,%d",
 		 (long long)bound->st_mtim.tv_sec, (long)bound->st_mtim.tv_nsec,
 		 f->listen, f->call, f->watch_in, f->watch_err);
 	if (setenv("PREFORK_INTERP", env, 1) < 0)

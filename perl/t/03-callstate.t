@@ -21,8 +21,7 @@ my @args = ('argv', 'a b', '', "new\nline", 'x=y', '-e', "\x{7f}\xff", '');
 my %env = (A => '1', B => 'x=y=z', EMPTY => '', 'ODD NAME' => 'v', PATH => '/bin');
 my $r = $t->call(args => \@args, env => \%env);
 is $r->{xdata}, 'full-argv', 'greeting offers full-argv';
-is $PFITest::LAST_XDATA_LENGTH, 0x00010100,
-    'xdata padded to a length that reads the same in either byte order';
+is $PFITest::LAST_XDATA_LENGTH, 9, 'xdata is just the feature text';
 is $r->{status}, 0, 'argv call ok';
 my $d = dump_of($r->{out});
 is $d->{zero}, $t->script, '$0 is the script path from the request';
@@ -92,14 +91,16 @@ is scalar(keys %seen), 10, 'ten calls, ten different rand() values';
 
 ok $t->finish, 'nothing left behind';
 
-# Without padding the xdata is just the feature text.
+# Started by a client that does not announce 'xdata' (chiark-utils'
+# reads the length in host byte order), the greeting carries none, and
+# the full argument layout is still stripped.
 {
-    my $u = PFITest->new(opts => 'xdata_padding=0');
+    my $u = PFITest->new(chiark_client => 1);
     my $r = $u->call(args => ['exit', 1]);
-    is $r->{xdata}, 'full-argv', 'unpadded: full-argv';
-    is $PFITest::LAST_XDATA_LENGTH, 9, 'unpadded: length 9';
-    is $r->{status}, 1 << 8, 'unpadded: call ok';
-    ok $u->finish, 'nothing left behind (unpadded)';
+    is $r->{xdata}, '', 'chiark-style client: empty xdata';
+    is $PFITest::LAST_XDATA_LENGTH, 0, 'chiark-style client: length 0';
+    is $r->{status}, 1 << 8, 'chiark-style client: call ok';
+    ok $u->finish, 'nothing left behind (chiark-style client)';
 }
 
 # With syslog in use (not the test logger) the executor still holds only

@@ -81,7 +81,10 @@ sub new {
     my @pass = ($listen, $call_server);
     push @pass, ($a{order} // 'chiark') eq 'design' ? ($we_r, $wi_w) : ($wi_w, $we_r);
     my $value = $a{env_value}
-        // sprintf('v1,%s %s', $mtime, join ',', map { fileno $_ } @pass);
+        // sprintf('v1,%s%s %s', $mtime,
+                   # as our client does, unless playing chiark-utils' client
+                   ($a{chiark_client} ? '' : ',xdata'),
+                   join ',', map { fileno $_ } @pass);
     # Items and words a later protocol version might add.
     $value =~ s/\A(\S+) (\S+)\z/$1,later $2,999 more words/ if $a{extra};
 
@@ -170,11 +173,10 @@ sub read_greeting {
     return undef unless defined $head && length $head == 8
         && substr($head, 0, 4) eq "PFI\n";
     my $len = unpack 'N', substr($head, 4);
-    return undef if $len > 0x00010100;
+    return undef if $len > 4096;
     my $x = read_n($sock, $len, $timeout);
     return undef unless defined $x && length $x == $len;
     $LAST_XDATA_LENGTH = $len;
-    $x =~ s/\0.*//s;     # feature text, then NUL padding
     return $x;
 }
 

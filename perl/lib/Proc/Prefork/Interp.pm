@@ -30,10 +30,11 @@ use Time::HiRes ();
 use constant {
     ENV_NAME      => 'PREFORK_INTERP',
     XDATA         => 'full-argv',
-    # chiark-utils' client reads the xdata length in host byte order;
-    # 0x00010100 reads the same in either order, so padding the xdata to
-    # that length keeps such clients in step on little-endian hosts.
-    XDATA_PADDED  => 0x00010100,
+    # Item in PREFORK_INTERP's first word by which a client that
+    # decodes the greeting's xdata length correctly (big-endian) says so.
+    # chiark-utils' client reads that length in host byte order, so it
+    # must get empty xdata; it never sets this item.
+    XDATA_MARKER  => 'xdata',
     MAX_REQUEST   => 32 * 1024 * 1024,
     READ_CHUNK    => 65536,
     POLLRDHUP     => 0x2000,          # Linux value; IO::Poll does not export it
@@ -72,7 +73,6 @@ my %DEFAULTS = (
     autoreload_inc   => 1,
     autoreload_extra => [],
     logger           => undef,
-    xdata_padding    => 1,
 );
 
 # Syscall numbers come from syscall.ph, whose subs land in the package
@@ -170,11 +170,9 @@ sub prefork_initialisation_complete {
         or croak "Proc::Prefork::Interp: option 'logger' must be a code ref";
     $o{max_servers} = 1 if $o{max_servers} == 0;
     $o{max_pending} = 1 if $o{max_pending} < 1;
-    my $xdata = XDATA;
-    $xdata .= "\0" x (XDATA_PADDED - length $xdata) if $o{xdata_padding};
-    $greeting = "PFI\n" . pack('N', length $xdata) . $xdata;
-
     my $p = _parse_env($env);
+    my $xdata = $p->{client_reads_xdata} ? XDATA : '';
+    $greeting = "PFI\n" . pack('N', length $xdata) . $xdata;
     my %fh;
     for my $role (qw(listen call watchi watche)) {
         my $fd = $p->{$role};
@@ -271,6 +269,7 @@ sub _parse_env {
         watchi => $watchi,
         watche => $watche,
         flags  => \%flags,
+        client_reads_xdata => scalar grep { $_ eq XDATA_MARKER } @version[2 .. $#version],
     };
 }
 
@@ -1167,12 +1166,6 @@ C<info>. It may be called in the server or in an executor, whose
 standard streams may be those of the client or F</dev/null>: write to a
 file of your own.
 
-=item xdata_padding => BOOL
-
-Whether the greeting's extension data is padded with NUL bytes to
-65792 bytes (default true); see L</PROTOCOL AND COMPATIBILITY>. Turn it
-off only if no chiark-utils client will ever call this server.
-
 =item autoreload_inc => BOOL
 
 Whether the files in C<%INC> are part of the autoreload set (default
@@ -1283,21 +1276,22 @@ by their access mode (the read end is the watcher's stderr, the write
 end its stdin); when that does not decide it, they are taken in
 chiark-utils' order, stdin first. Further items and words are ignored.
 
-The greeting's extension data is the text C<full-argv>, a list of
-space-separated feature names. It tells a client that this server takes
-the request's argument strings as I<interpreter, script, arguments...>
-and strips the first two itself, setting C<$0> from the second.
-The feature text is followed by NUL bytes up to a total length of
-65792 (0x00010100) bytes: chiark-utils' client reads the extension data
-length in host byte order, and this length is the smallest non-zero
-one whose four bytes read the same in either order, so that client
-stays in step on little-endian machines too. Clients should take the
-features from the text before the first NUL.
+This server always takes the request's argument strings as
+I<interpreter, script, arguments...>, the layout chiark-utils' client
+sends, and strips the first two itself, setting C<$0> from the second;
+so with either client C<@ARGV> is exactly the script's arguments. A
+request with fewer than two argument strings is refused.
 
-chiark-utils' client always sends that layout, so it works with this
-module unchanged (note that chiark-utils' own module documents the
-arguments differently). A request with fewer than two argument strings
-is refused.
+Extension data in the greeting is sent only to clients that announce,
+with the item C<xdata> in the first word of C<PREFORK_INTERP> (as in
+C<v1,SECS.NSECS,xdata>), that they decode its length correctly: our
+client does; chiark-utils' client reads that length in host byte order
+and would wait for gigabytes, so it gets none. The extension data is
+then the text C<full-argv>, a list of space-separated feature names
+telling the client that the server strips interpreter and script
+itself. A client that sees no C<full-argv> (for example when
+chiark-utils' module is serving, which puts every string into
+C<@ARGV>) should send only the script's arguments.
 
 A malformed request (a first byte other than 0, a message without a
 file descriptor, an environment entry without C<=>, a request not
