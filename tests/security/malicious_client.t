@@ -1,0 +1,123 @@
+# A malicious or broken client against the real server (SECURITY.md,
+# "Bounded decoding" on the server side): garbage after the greeting,
+# missing fds, a length field larger than the data, oversized and
+# malformed requests, and the connection dropped at every step.  The
+# server must log protocol errors, run nothing, keep serving others, and
+# end up with exactly the processes and fds it had before.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use PFIHarness;
+use PFISec;
+use IO::FDPass ();
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+need_root();
+
+my $env = new_env();
+my $client = client_path();
+my $run = $env->{run};
+my $log = "$env->{dir}/log";
+my ($script, $marker) = victim($env, 'logger => \\&logger, request_timeout => 3, '
+				 . 'max_servers => 2, prefork_spares => 1');
+my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script);
+my $sock = "$run/ssec";
+
+my $r = run_call([@cmd, 'first'], dir => $env->{dir});
+is($r->{status}, 0, 'the server runs') or diag $r->{err};
+my $server = server_pid_of($script);
+ok($server, 'found the server');
+sleep 0.5;
+my $kids0 = descendants($server);
+my $fds0 = fd_count($server);
+unlink $marker;
+
+sub req { my $b = join '', map { "$_\0" } @_; return pack('N', length $b) . $b }
+my $GOOD = req('A=1', '', 'perl', $script, 'evil');
+
+sub still_serves {
+	my ($label) = @_;
+	my $x = run_call([@cmd, 'good'], dir => $env->{dir});
+	ok($x->{status} == 0 && $x->{out} eq "ran good\n", "$label: a good call is still served")
+		or diag "status $x->{status} out '$x->{out}' err '$x->{err}'";
+}
+
+# Sends @steps (strings, or ['fd'] for one fd with its byte), then either
+# closes or waits for the server to close.  Returns what came back after
+# the greeting.
+sub abuse {
+	my ($label, $steps, %o) = @_;
+	my $s = raw_connect($sock) or die "connect: $!";
+	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + 9, 5);
+	is($greeting, "PFI\n\0\0\0\x09full-argv", "$label: got the greeting")
+		unless $o{skip_greeting};
+	for my $step (@$steps) {
+		if (ref $step) {
+			IO::FDPass::send(fileno $s, 1) or last;
+		} else {
+			send_all($s, $step) or last;
+		}
+	}
+	sleep $o{hold} if $o{hold};
+	my $back = '';
+	if ($o{wait}) {
+		my $t0 = time;
+		$back = read_n($s, 4, $o{wait});
+		ok(time - $t0 < $o{wait}, "$label: the server closed the connection itself");
+	}
+	close $s;
+	return $back;
+}
+
+sub logged {
+	my ($label, $re) = @_;
+	ok(wait_for(5, sub { slurp_file($log) =~ $re }), "$label: logged")
+		or diag 'log: ' . slurp_file($log);
+}
+
+# Garbage and malformed requests: logged, nothing runs, no status.
+my @cases = (
+	['garbage after the greeting', ["\x01garbage" x 100], qr/initial byte is 0x01/],
+	['bytes where fds belong', ["\0", "\0\0\0\0", "junk"], qr/fd 0 carried no file descriptor|receiving fd 0: /],
+	['only one fd', ["\0", ['fd'], "\0\0\0\x05", "junk"], qr/fd 1 carried no file descriptor|receiving fd 1: /],
+	['request over 32 MiB', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 0x7fffffff)], qr/request length 2147483647 exceeds/],
+	['request without a final NUL', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 3), "A=1"], qr/does not end with NUL/],
+	['request without end of environment', ["\0", ['fd'], ['fd'], ['fd'], req('A=1', 'B=2')], qr/no end of environment/],
+	['environment entry without =', ["\0", ['fd'], ['fd'], ['fd'], req('A', '', 'perl', $script)], qr/without "="/],
+	['request without script', ["\0", ['fd'], ['fd'], ['fd'], req('A=1', '', 'perl')], qr/1 argument strings/],
+	['length field larger than the data, held open', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 1000), "A=1\0"],
+	 qr/request not complete after 3 s/],
+	['no request at all, held open', [], qr/request not complete after 3 s/],
+);
+for my $case (@cases) {
+	my ($label, $steps, $re) = @$case;
+	my $back = abuse($label, $steps, wait => 8);
+	is($back, '', "$label: no status sent back");
+	logged($label, $re);
+	still_serves($label);
+}
+
+# The connection dropped at every step of the exchange: quietly ended.
+my @full = ("\0", ['fd'], ['fd'], ['fd'], substr($GOOD, 0, 2), substr($GOOD, 2, 2),
+	    substr($GOOD, 4, 10), substr($GOOD, 14));
+abuse('dropped before reading the greeting', [], skip_greeting => 1);
+for my $n (0 .. $#full - 1) {
+	abuse("dropped after step $n of the request", [ @full[0 .. $n] ]);
+}
+still_serves('after every drop');
+# A complete request whose client then vanishes: the call is stopped.
+abuse('dropped while the call runs', ["\0", ['fd'], ['fd'], ['fd'], req("A=1", "", "perl", $script, "sleep30")], hold => 1);
+ok(wait_for(3, sub { slurp_file($marker) =~ /ran sleep30/ }), 'the complete request did run');
+still_serves('after a client vanished mid-call');
+
+unlike(slurp_file($marker), qr/evil/, 'no incomplete or malformed request ran');
+ok(wait_for(10, sub { descendants($server) == $kids0 }),
+   "no process leaked (back to $kids0 descendants)")
+	or diag 'descendants: ' . join ' ', map { my $c = slurp_file("/proc/$_/cmdline"); $c =~ tr/\0/ /; "$_ $c" } descendants($server);
+ok(wait_for(10, sub { fd_count($server) == $fds0 }), "no fd leaked (back to $fds0)")
+	or diag 'fds: ' . join ' ', map { "$_->" . (readlink($_) // '?') } glob "/proc/$server/fd/*";
+is(server_pid_of($script), $server, 'the same server served throughout');
+ok(kill_servers($env), 'no process left behind');
+done_testing;

@@ -1,0 +1,88 @@
+# Client identity (SECURITY.md, "Client identity"): a process of another
+# uid that reaches the user's server socket is refused by the server
+# (SO_PEERCRED): it gets no greeting, its request runs nothing, the
+# refusal is logged, and the server keeps serving the user without
+# leaking processes or fds.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use PFIHarness;
+use PFISec;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+need_root();
+
+my $env = new_env();
+my $client = client_path();
+my $run = $env->{run};
+my $log = "$env->{dir}/log";
+my ($script, $marker) = victim($env, 'logger => \\&logger, prefork_spares => 1');
+my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script);
+my $sock = "$run/ssec";
+
+my $r = run_call([@cmd, 'user'], dir => $env->{dir});
+is($r->{status}, 0, 'the user\'s server runs') or diag $r->{err};
+my $server = server_pid_of($script);
+ok($server, "server pid $server");
+# Let the spare settle, then take a baseline.
+sleep 0.5;
+my $kids0 = scalar descendants($server);
+my $fds0 = fd_count($server);
+unlink $log;
+
+# The attacker: connects, reads what it is sent, then sends a complete
+# request with its own stdio, as a client would.  Prints how many bytes
+# it received.
+my $attacker = <<'EOP';
+use strict; use IO::FDPass; use Socket;
+$SIG{PIPE} = 'IGNORE';
+socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+connect($s, pack_sockaddr_un($ARGV[0])) or do { print "connect: $!\n"; exit 3 };
+my $req = join '', map { "$_\0" } ('A=1', '', 'perl', $ARGV[1], 'attacker');
+syswrite $s, "\0";
+IO::FDPass::send(fileno $s, $_) for 0, 1, 2;
+syswrite $s, pack('N', length $req) . $req;
+my $rin = ''; vec($rin, fileno $s, 1) = 1;
+my $got = '';
+if (select(my $rout = $rin, undef, undef, 5) > 0) { sysread $s, $got, 4096 }
+print "pid $$ received " . length($got) . " bytes\n";
+exit 0;
+EOP
+
+# Without DAC override the 0700 run directory already keeps it out.
+$r = run_call(client_as_other('perl', '-e', $attacker, $sock, $script), dir => $env->{dir});
+like($r->{out}, qr/^connect: Permission denied/, 'another uid cannot even reach the socket through the 0700 run directory');
+
+# With it (as if the directory's permissions had failed), SO_PEERCRED
+# is the server's own line of defence.
+my @reach = ('setpriv', '--reuid=' . OTHER_UID, '--regid=' . OTHER_UID, '--clear-groups',
+	     '--inh-caps=+dac_override', '--ambient-caps=+dac_override');
+for my $i (1 .. 10) {
+	$r = run_call([@reach, 'perl', '-e', $attacker, $sock, $script], dir => $env->{dir});
+	my ($pid, $n) = $r->{out} =~ /^pid (\d+) received (\d+) bytes$/m;
+	if ($i == 1 || !defined $n || $n) {
+		is($n, 0, "attack $i: the other uid's connection received nothing (no greeting)")
+			or diag "out: $r->{out} err: $r->{err}";
+		ok(wait_for(5, sub { slurp_file($log) =~ /refused a call from pid \Q$pid\E uid ${\OTHER_UID} \(this server runs as uid 0\)/ }),
+		   "attack $i: the server logged the refusal naming pid and uid")
+			or diag "log: " . slurp_file($log);
+	}
+}
+my @refusals = slurp_file($log) =~ /refused a call from pid \d+ uid ${\OTHER_UID}/g;
+is(scalar(@refusals), 10, 'every one of 10 attacks was logged');
+unlike(slurp_file($marker), qr/attacker/, 'the attacker\'s request ran nothing');
+
+# The user is still served, by the same server, with nothing leaked.
+$r = run_call([@cmd, 'after'], dir => $env->{dir});
+is($r->{status}, 0, 'the user is still served') or diag $r->{err};
+is($r->{out}, "ran after\n", 'with the right output');
+is(server_pid_of($script), $server, 'by the same server');
+ok(wait_for(5, sub { descendants($server) == $kids0 }), "no process leaked (server has $kids0 descendants)")
+	or diag 'descendants: ' . join ' ', descendants($server);
+ok(wait_for(5, sub { fd_count($server) == $fds0 }), "no fd leaked (server holds $fds0)")
+	or diag 'fds now ' . fd_count($server);
+
+ok(kill_servers($env), 'no process left behind');
+done_testing;
