@@ -7,12 +7,15 @@ use warnings;
 use Exporter 'import';
 use FindBin;
 use POSIX qw(:sys_wait_h);
+use File::Spec;
 use Time::HiRes qw(sleep time);
 use lib "$FindBin::Bin/../lib";
 use PFIHarness;
+use File::Temp qw(tempdir);
 
 our @EXPORT = qw(hooks_client policy_file policy_gen policy_syscalls
-		 start_fake stop_fake sandbox_off have_program have_strace strace_calls wait_for
+		 start_fake stop_fake sandbox_off have_program
+		 nobody_dir nosuid_mount have_strace strace_calls wait_for
 		 proc_status);
 
 sub need { $ENV{$_[0]} // die "$_[0] not set (run via meson test)\n" }
@@ -73,6 +76,49 @@ sub sandbox_off {
 	my $v = `'$client' --version`;
 	return $v =~ /sandbox on/ ? undef
 		: "the client was built with -Dsandbox=false ($v)";
+}
+
+# The mount options of the filesystem holding $path include nosuid.
+sub nosuid_mount {
+	my ($path) = @_;
+	my ($best, $opts) = ('', '');
+	open my $mi, '<', '/proc/self/mountinfo' or return 0;
+	while (<$mi>) {
+		my @f = split ' ';
+		(my $mnt = $f[4]) =~ s/\\040/ /g;
+		next unless $path eq $mnt || index($path, $mnt eq '/' ? '/' : "$mnt/") == 0;
+		($best, $opts) = ($mnt, $f[5]) if length $mnt >= length $best;
+	}
+	return $opts =~ /(^|,)nosuid(,|$)/;
+}
+
+# A fresh root-owned 0755 directory (removed at exit) that uid 65534
+# can reach.  safe => 1: every component of its path is owned by root
+# and writable by no one else, so a run directory inside it passes the
+# client's checks.  suid => 1: not on a nosuid mount.  Tries the build
+# tree, then /run, then the temp directory.  Returns (dir) or
+# (undef, why not).
+sub nobody_dir {
+	my (%want) = @_;
+	my @why;
+	for my $c ($ENV{PFI_TEST_BASE}, '/run', File::Spec->tmpdir) {
+		next unless defined $c && -d $c;
+		if ($want{safe} && !PFIHarness::path_is_safe($c)) {
+			push @why, "$c: not a safe path"; next;
+		}
+		if ($want{suid} && nosuid_mount($c)) {
+			push @why, "$c: mounted nosuid"; next;
+		}
+		my $d = eval { tempdir('pfi-sbx-XXXXXX', DIR => $c, CLEANUP => 1) }
+			or do { push @why, "$c: cannot create a directory"; next };
+		chmod 0755, $d;
+		if (system('setpriv', '--reuid=65534', '--regid=65534',
+			   '--clear-groups', 'test', '-x', $d) != 0) {
+			push @why, "$c: closed to uid 65534"; next;
+		}
+		return $d;
+	}
+	return (undef, join '; ', @why);
 }
 
 # Whether a program is on PATH.

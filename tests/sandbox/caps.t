@@ -13,12 +13,12 @@ use FindBin;
 use lib "$FindBin::Bin/../lib", $FindBin::Bin;
 use PFIHarness;
 use SandboxTest;
-use File::Temp qw(tempdir);
+use File::Copy qw(copy);
 use Test::More;
 
 if (my $off = sandbox_off()) { plan skip_all => $off }
 
-my $client = client_path();
+our $client = client_path();
 my $ZERO = '0000000000000000';
 
 # Starts the client against a holding fake server and returns its
@@ -70,22 +70,26 @@ SKIP: {
 	my @as_nobody = ('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups');
 	my @with_cap = (@as_nobody, '--inh-caps=+net_bind_service',
 			'--ambient-caps=+net_bind_service');
-	# A run directory that uid 65534 owns, on a path it may walk.
-	my $base = $ENV{PFI_TEST_BASE} // die "PFI_TEST_BASE not set\n";
-	my $dir = tempdir('sbx-nobody-XXXXXX', DIR => $base, CLEANUP => 1);
-	chmod 0755, $dir;
+	# A run directory that uid 65534 owns, on a path it may walk, with
+	# copies of the client and the fake server that it may run.
+	my ($dir, $why) = nobody_dir(safe => 1);
+	skip "no directory for uid 65534: $why", 10 unless $dir;
 	my $run = "$dir/run";
 	mkdir $run, 0700;
 	chown 65534, 65534, $run;
-	system(@as_nobody, 'test', '-w', $run, '-a', '-x', $client) == 0
-		or skip "uid 65534 cannot reach $run or $client", 10;
+	copy($client, "$dir/prefork-interp") && chmod 0755, "$dir/prefork-interp"
+		or die "copy: $!";
+	copy("$FindBin::Bin/fake-server.pl", "$dir/fake-server.pl") or die "copy: $!";
+	chmod 0644, "$dir/fake-server.pl";
+	local $client = "$dir/prefork-interp";
 	my $control = `@with_cap grep CapAmb /proc/self/status`;
 	like($control, qr/CapAmb:\s*0*400$/m, 'control: setpriv gives an ambient capability');
 
 	my $nenv = { dir => $run, run => $run };
 	my $pid = fork // die;
 	if (!$pid) {
-		exec @as_nobody, 'perl', "$FindBin::Bin/fake-server.pl",
+		delete $ENV{PERL5LIB};    # may be closed to uid 65534; not needed
+		exec @as_nobody, 'perl', "$dir/fake-server.pl",
 			"$run/shold", "$run/ready", 'hold' or POSIX::_exit(121);
 	}
 	wait_for(sub { -e "$run/ready" }, 10) or diag 'fake server did not start';
