@@ -52,8 +52,12 @@ exit 0;
 EOP
 
 # Without DAC override the 0700 run directory already keeps it out.
-$r = run_call(client_as_other('perl', '-e', $attacker, $sock, $script), dir => $env->{dir});
-like($r->{out}, qr/^connect: Permission denied/, 'another uid cannot even reach the socket through the 0700 run directory');
+# (PERL5LIB may name a directory this uid cannot read, which perl treats
+# as fatal; the attacker needs only system modules.)
+$r = run_call(client_as_other('perl', '-e', $attacker, $sock, $script), dir => $env->{dir},
+	      unset => ['PERL5LIB']);
+like($r->{out}, qr/^connect: Permission denied/, 'another uid cannot even reach the socket through the 0700 run directory')
+	or diag "status " . describe_status($r->{status}) . ", stderr: $r->{err}";
 
 # With it (as if the directory's permissions had failed), SO_PEERCRED
 # is the server's own line of defence.
