@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "call.h"
@@ -83,8 +84,13 @@ int main(int argc, char **argv)
 
 	int r = pfi_server_reach(&o, &rd, &names, &server, &setup_status, &p);
 	if (r == -ECHILD) {
-		fprintf(stderr, "prefork-interp: initialisation of '%s' "
-			"failed\n", o.script);
+		/* The script's own message is already on stderr; the caller
+		 * then gets the status a standalone run would have given. */
+		fprintf(stderr, "prefork-interp: initialisation of '%s' failed "
+			"(%s %d)\n", o.script,
+			WIFEXITED(setup_status) ? "exit status" : "signal",
+			WIFEXITED(setup_status) ? WEXITSTATUS(setup_status)
+						: WTERMSIG(setup_status));
 		pfi_status_reproduce(setup_status, &p);
 		fail(&p, 127);
 	}

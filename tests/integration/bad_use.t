@@ -57,6 +57,8 @@ refused('nonexistent interpreter', [$client, '-U,no-such-interp-xyz', $good], qr
 refused('never calls prefork_initialisation_complete', [$never], qr/without starting a server.*prefork_initialisation_complete/);
 my $d = refused('dies during initialisation', [$dies], qr/initialisation of .* failed/);
 like($d->{err}, qr/^broken initialisation$/m, 'the script\'s own message reaches the caller');
+is(describe_status($d->{status}), describe_status(standalone_status($dies)->{status}),
+   'a script dying in initialisation gives the standalone status');
 
 # Unusable run directories.
 my $bad = "$env->{dir}/badrun";
