@@ -93,22 +93,27 @@ static int list_entries(const struct pfi_rundir *rd, struct entry **out,
 	return 0;
 }
 
-static void remove_server(const struct pfi_rundir *rd, const struct entry *e)
+/* Returns 1 if the server was removed, 0 if it was busy or had been
+ * used since we looked. */
+static int remove_server(const struct pfi_rundir *rd, const struct entry *e)
 {
 	char sock[PFI_IDENT_BUF + 1] = "s", lock[PFI_IDENT_BUF + 1] = "l";
 	struct problem ignored;
+	int removed = 0;
 	strcat(sock, e->ident);
 	strcat(lock, e->ident);
 
 	int fd = pfi_lock_take(rd, lock, 1, &ignored);
 	if (fd < 0)
-		return;         /* busy or odd: leave it for another time */
+		return 0;       /* busy or odd: leave it for another time */
 	struct timespec now = socket_atime(rd->fd, e->ident);
 	if (now.tv_sec == e->atime.tv_sec && now.tv_nsec == e->atime.tv_nsec) {
 		unlinkat(rd->fd, sock, 0);
 		unlinkat(rd->fd, lock, 0);
+		removed = 1;
 	}
 	close(fd);
+	return removed;
 }
 
 int pfi_preclean(const struct pfi_rundir *rd, struct problem *p)
@@ -120,8 +125,11 @@ int pfi_preclean(const struct pfi_rundir *rd, struct problem *p)
 		return r;
 	if (n > PFI_MAX_SERVERS_KEPT) {
 		qsort(list, n, sizeof *list, by_atime);
-		for (size_t i = 0; i < n - PFI_MAX_SERVERS_KEPT; i++)
-			remove_server(rd, &list[i]);
+		/* Oldest first; one that is busy is skipped, and the next
+		 * oldest goes in its place. */
+		size_t excess = n - PFI_MAX_SERVERS_KEPT;
+		for (size_t i = 0; i < n && excess > 0; i++)
+			excess -= (size_t)remove_server(rd, &list[i]);
 	}
 	free(list);
 	return 0;
