@@ -41,6 +41,11 @@ use constant {
     KILL_GRACE    => 0.5,             # seconds between SIGINT and SIGKILL
     NOPIDFD_TICK  => 0.1,             # poll bound when a child has no pidfd
     FORK_RETRY    => 1,               # seconds to wait after a failed fork
+    PREFAULT_CHUNK => 4 << 20,        # bytes prefaulted between checks for a call
+    HUGE_PAGE      => 2 << 20,
+    MADV_HUGEPAGE       => 14,
+    MADV_POPULATE_WRITE => 23,        # Linux 5.14
+    MADV_COLLAPSE       => 25,        # Linux 6.1
 
     IN_MODIFY      => 0x00000002,
     IN_ATTRIB      => 0x00000004,
@@ -66,6 +71,8 @@ my %DEFAULTS = (
     max_pending      => 16,
     pending_grace    => 1,
     prefork_spares   => 1,
+    prefault         => 64,
+    hugepages        => 1,
     idle_timeout     => 1_000_000,
     request_timeout  => 30,
     max_errors       => 100,
@@ -80,12 +87,12 @@ my %DEFAULTS = (
 # unknown. Without a number, pidfd or inotify counts as unavailable and
 # the fallbacks are used.
 my %SYSCALL_TABLE = (
-    x86_64  => [434, 294, 254],
-    aarch64 => [434, 26, 27],
-    i686    => [434, 332, 292],
+    x86_64  => [434, 294, 254, 28],
+    aarch64 => [434, 26, 27, 233],
+    i686    => [434, 332, 292, 219],
 );
 # Package variables so that the tests can force the fallbacks.
-our ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch);
+our ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch, $SYS_madvise);
 {
     local ($@, $!);
     eval { require 'syscall.ph'; 1 };
@@ -95,13 +102,15 @@ our ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch);
         $SYS_pidfd_open        = eval { &{"${pkg}::SYS_pidfd_open"}() };
         $SYS_inotify_init1     = eval { &{"${pkg}::SYS_inotify_init1"}() };
         $SYS_inotify_add_watch = eval { &{"${pkg}::SYS_inotify_add_watch"}() };
+        $SYS_madvise           = eval { &{"${pkg}::SYS_madvise"}() };
         last;
     }
     unless (defined $SYS_inotify_add_watch) {
         require Config;
         my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
         my $nums = $SYSCALL_TABLE{$arch // ''} // [];
-        ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch) = @$nums;
+        ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch,
+         $SYS_madvise) = @$nums;
     }
 }
 
@@ -158,7 +167,7 @@ sub prefork_initialisation_complete {
     }
     my %o = (%DEFAULTS, %opts);
     for my $k (qw(max_servers max_pending pending_grace prefork_spares
-                  idle_timeout request_timeout max_errors)) {
+                  prefault idle_timeout request_timeout max_errors)) {
         defined $o{$k} && $o{$k} =~ /\A-?[0-9]+(?:\.[0-9]*)?\z/
             or croak "Proc::Prefork::Interp: option '$k' must be a number";
     }
@@ -303,6 +312,7 @@ sub _become_server {
 
     _dispatch($fh->{call});
     return if $is_executor;
+    _memory_plan();
 
     _autoreload_init();
     $0 = "$srv->{script} [prefork server]";
@@ -547,8 +557,13 @@ sub _dispatch {
     return;
 }
 
+# Forking a large server takes a while and leaves its pages shared
+# copy-on-write: it is done while no call needs the server for its
+# protocol exchange, so it overlaps running calls instead of delaying them.
 sub _replenish_spares {
     return if $srv->{quitting};
+    return if @{$srv->{spares}} >= $srv->{opts}{prefork_spares};
+    return if _pending_kids();
     if ($srv->{spare_retry}) {
         return if Time::HiRes::time() < $srv->{spare_retry};
         delete $srv->{spare_retry};
@@ -694,6 +709,71 @@ sub _begin_quit {
 sub _final_exit {
     close $srv->{watchi} if $srv->{watchi};
     POSIX::_exit(0);
+}
+
+#---------------------------------------------------------------- memory
+
+# Ending a call costs page faults: perl's global destruction (and the
+# per-call code) writes to pages that the executor still shares,
+# copy-on-write, with the server. A small server's idle spares copy
+# their pages in advance ('prefault'); a large server instead asks for
+# transparent huge pages, which make forking and ending an executor cost
+# per 2 MB instead of per 4 kB page.
+sub _memory_plan {
+    my $o = $srv->{opts};
+    return unless $SYS_madvise;
+    my @regions = _writable_regions();
+    my $total = 0;
+    $total += $_->[1] - $_->[0] for @regions;
+    if ($o->{prefault} > 0 && $total <= $o->{prefault} * (1 << 20)) {
+        $srv->{prefault} = 1;
+    } elsif ($o->{hugepages}) {
+        local $!;
+        for my $r (grep { $_->[2] eq '[heap]' || $_->[2] eq '' } @regions) {
+            my $start = ($r->[0] + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+            my $end   = $r->[1] & ~(HUGE_PAGE - 1);
+            next if $end <= $start;
+            syscall($SYS_madvise, $start, $end - $start, MADV_HUGEPAGE);
+            syscall($SYS_madvise, $start, $end - $start, MADV_COLLAPSE);
+        }
+    }
+    return;
+}
+
+# The process's private writable mappings as [start, end, name], the
+# interpreter's heap first.
+sub _writable_regions {
+    no warnings 'portable';     # 64-bit addresses
+    open(my $maps, '<', '/proc/self/maps') or return;
+    my (@heap, @rest);
+    while (my $line = <$maps>) {
+        my ($start, $end, $perm, $name) =
+            $line =~ /\A([0-9a-f]+)-([0-9a-f]+) (\S+) \S+ \S+ \S+ *(.*?)\n?\z/
+            or next;
+        next unless $perm eq 'rw-p';
+        next if $name =~ /\A\[(?:vvar|vdso|vsyscall|stack)/;
+        push @{$name eq '[heap]' ? \@heap : \@rest}, [hex $start, hex $end, $name];
+    }
+    return (@heap, @rest);
+}
+
+# In an idle spare: copy the shared pages now, a chunk at a time, and
+# stop as soon as a call arrives on the control socket.
+sub _prefault {
+    my ($ctl) = @_;
+    local $!;
+    for my $r (_writable_regions()) {
+        my ($at, $end) = @$r;
+        while ($at < $end) {
+            my @poll = (fileno($ctl), POLLIN);
+            return if IO::Poll::_poll(0, @poll) != 0;
+            my $len = $end - $at;
+            $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
+            last if syscall($SYS_madvise, $at, $len, MADV_POPULATE_WRITE) < 0;
+            $at += $len;
+        }
+    }
+    return;
 }
 
 #---------------------------------------------------------------- autoreload
@@ -859,9 +939,11 @@ sub _executor_start {
     my $o        = $srv->{opts};
     my $script   = $srv->{script};
     my $user_sig = $srv->{user_sig};
+    my $prefault = $srv->{prefault};
     _drop_server_state();
     unless ($call) {
         $0 = "$script [prefork spare]";
+        _prefault($ctl) if $prefault;
         my $fd;
         do {
             $! = 0;
