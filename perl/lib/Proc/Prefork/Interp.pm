@@ -398,6 +398,7 @@ sub _server_loop {
         _reap($_) for grep { !defined $_->{pidfd} } values %{$srv->{kids}};
         _replenish_spares();
         return if $is_executor;
+        _allow_prefault() if $srv->{prefault};
         _final_exit() if $srv->{quitting} && !%{$srv->{kids}};
 
         my $now = Time::HiRes::time();
@@ -757,6 +758,34 @@ sub _writable_regions {
     return (@heap, @rest);
 }
 
+# Prefaulting takes CPU time: spares are told to start only while no
+# call is running, so that under load they do not compete with calls.
+sub _allow_prefault {
+    return if _busy_count();
+    for my $kid (grep { !$_->{prefault_sent} } @{$srv->{spares}}) {
+        $kid->{prefault_sent} = 1;
+        send($kid->{ctl}, 'P', MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    return;
+}
+
+# In a spare: waits for the server's go-ahead ('P') or a call; after the
+# go-ahead, prefaults until done or a call arrives.
+sub _prefault_when_allowed {
+    my ($ctl) = @_;
+    for (;;) {
+        my @poll = (fileno($ctl), POLLIN);
+        my $n = IO::Poll::_poll(-1, @poll);
+        next if $n < 0 && $! == EINTR;
+        return if $n <= 0;
+        my $got = recv($ctl, my $byte, 1, MSG_PEEK);
+        return unless defined $got && $byte eq 'P';
+        sysread($ctl, $byte, 1);
+        _prefault($ctl);
+        return;
+    }
+}
+
 # In an idle spare: copy the shared pages now, a chunk at a time, and
 # stop as soon as a call arrives on the control socket.
 sub _prefault {
@@ -943,7 +972,7 @@ sub _executor_start {
     _drop_server_state();
     unless ($call) {
         $0 = "$script [prefork spare]";
-        _prefault($ctl) if $prefault;
+        _prefault_when_allowed($ctl) if $prefault;
         my $fd;
         do {
             $! = 0;
@@ -1215,8 +1244,32 @@ to C<request_timeout>.
 How many idle executors the server keeps forked in advance (default 1).
 A call is handed to one of them, so no fork of the (perhaps large)
 server process happens while a client waits; the replacement is forked
-after the hand-over. 0 forks one executor per call instead, when the
+once no call is in the middle of its protocol exchange with the server. 0 forks one executor per call instead, when the
 call arrives. Idle spares do not count against C<max_servers>.
+
+=item prefault => MB
+
+Memory handling for servers whose private writable memory is at most
+I<MB> megabytes (default 64; 0 turns prefaulting off). Ending a call,
+and perl's global destruction in particular, writes to memory the
+executor still shares copy-on-write with the server; each first write
+to a page costs a page fault and a copy on the caller's time. So, while
+no call is running, each idle spare copies its pages in advance
+(C<madvise(MADV_POPULATE_WRITE)>, Linux 5.14 or later), a few megabytes
+at a time, stopping as soon as a call arrives. Nothing the per-call
+code sees changes. The cost: every idle spare that has finished holds a
+private copy of the server's writable memory (up to I<MB> each, times
+C<prefork_spares>), and copying it takes CPU time while the server is
+otherwise idle.
+
+=item hugepages => BOOL
+
+For servers larger than C<prefault> allows (default true): at startup
+the server asks for transparent huge pages for its heap
+(C<MADV_HUGEPAGE>, and C<MADV_COLLAPSE> on Linux 6.1 or later), so that
+forking an executor and ending it cost per 2 MB rather than per 4 kB
+page. This takes some time once, at startup (about 1.5 ms per MB), and
+may round memory use up to whole 2 MB pages.
 
 =item idle_timeout => SECONDS
 
