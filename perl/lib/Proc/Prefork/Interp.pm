@@ -41,7 +41,7 @@ use constant {
     KILL_GRACE    => 0.5,             # seconds between SIGINT and SIGKILL
     NOPIDFD_TICK  => 0.1,             # poll bound when a child has no pidfd
     FORK_RETRY    => 1,               # seconds to wait after a failed fork
-    PREFAULT_CHUNK => 4 << 20,        # bytes prefaulted between checks for a call
+    PREFAULT_CHUNK => 256 << 10,        # bytes prefaulted between checks for a call
     HUGE_PAGE      => 2 << 20,
     MADV_HUGEPAGE       => 14,
     MADV_POPULATE_WRITE => 23,        # Linux 5.14
@@ -120,6 +120,7 @@ my $srv;               # server state, see _become_server
 my $logger;            # user's logging callback, if any
 my $syslog_args;       # [ident, options, facility] when syslog is in use
 my $syslog_open = 0;
+my $retired_server_state;   # see _drop_server_state
 my $greeting;          # bytes sent at the start of every call
 
 sub prefork_autoreload_also_check {
@@ -528,6 +529,13 @@ sub _dispatch {
         _log('warning', sprintf(
             '%s: refused a call from pid %s uid %s (this server runs as uid %d)',
             $srv->{script}, $peer_pid // '?', $peer_uid // '?', $>));
+        close $call;
+        return;
+    }
+    # The greeting goes out from here, at once, so that the client reads
+    # it while the executor is still waking up. A fresh connection's
+    # buffer always has room for it; failing means the client is gone.
+    unless (send($call, $greeting, MSG_DONTWAIT | MSG_NOSIGNAL)) {
         close $call;
         return;
     }
@@ -958,6 +966,10 @@ sub _drop_server_state {
         POSIX::close($kid->{pidfd}) if defined $kid->{pidfd};
     }
     _closelog();
+    # Kept, not freed: freeing the server's tables would write to pages
+    # this process still shares copy-on-write with the server, on every
+    # call's critical path, for nothing.
+    $retired_server_state = $srv;
     $srv = undef;
     return;
 }
@@ -999,7 +1011,6 @@ sub _serve_call {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        _write_all($call, $greeting);
         my $byte = _read_exact($call, 1, 'initial byte');
         $byte eq "\0"
             or die _protocol_error(sprintf 'initial byte is 0x%02x, not 0x00', ord $byte);
@@ -1053,21 +1064,6 @@ sub _serve_call {
     $? = 0;
     $@ = '';
     $! = 0;
-    return;
-}
-
-sub _write_all {
-    my ($fh, $data) = @_;
-    my $off = 0;
-    while ($off < length $data) {
-        my $n = syswrite($fh, $data, length($data) - $off, $off);
-        if (!defined $n) {
-            next if $! == EINTR;
-            die _client_went_away() if $! == EPIPE || $! == ECONNRESET;
-            die _protocol_error("writing greeting: $!");
-        }
-        $off += $n;
-    }
     return;
 }
 
