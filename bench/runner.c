@@ -3,7 +3,12 @@
  *   runner seq ROUNDS FILE      paired alternating trials: each round runs
  *                               every command of FILE once, in an order
  *                               rotated by one per round; prints
- *                               "ROUND INDEX NANOSECONDS STATUS" lines
+ *                               "ROUND INDEX NANOSECONDS STATUS" lines;
+ *                               with BENCH_SETTLE_MS set, pauses that long
+ *                               after each trial, untimed, so that work a
+ *                               server does after answering (reaping,
+ *                               teardown, refilling) does not land on the
+ *                               next variant's trial
  *   runner par WORKERS SECONDS FILE
  *                               WORKERS processes each run the first
  *                               command of FILE in a loop for SECONDS;
@@ -140,6 +145,10 @@ int main(int argc, char **argv)
 
 	if (strcmp(argv[1], "seq") == 0) {
 		int rounds = atoi(argv[2]);
+		const char *settle_env = getenv("BENCH_SETTLE_MS");
+		long settle_ms = settle_env ? atol(settle_env) : 0;
+		struct timespec settle = { settle_ms / 1000,
+					   (settle_ms % 1000) * 1000000L };
 		load(argv[3]);
 		for (int r = 0; r < rounds; r++)
 			for (int k = 0; k < ncmds; k++) {
@@ -148,6 +157,8 @@ int main(int argc, char **argv)
 				int st = run(&cmds[i]);
 				long long t1 = now_ns();
 				printf("%d %d %lld %d\n", r, i, t1 - t0, st);
+				if (settle_ms > 0)
+					nanosleep(&settle, NULL);
 			}
 		return 0;
 	}
