@@ -321,16 +321,28 @@ sub _become_server {
     return;   # in an executor
 }
 
+# A call that was free to run when it was handed over is 'granted': it
+# holds a running slot, and its go-ahead travelled with the hand-off, so
+# its executor starts the moment it has the request, without a round trip
+# through the server. Until the request is in ('R') it is also still in
+# its exchange, and may be dropped like any pending call.
 sub _running_count {
-    return scalar grep { $_->{state} eq 'running' } values %{$srv->{kids}};
+    return scalar grep { $_->{state} eq 'running' || $_->{state} eq 'granted' }
+        values %{$srv->{kids}};
+}
+
+sub _in_exchange {
+    my ($kid) = @_;
+    return $kid->{state} eq 'pending' || $kid->{state} eq 'granted';
 }
 
 # Calls accepted but not yet running: still in the protocol exchange
-# ('pending') or done with it and waiting for a running slot ('ready').
-# They have their own bound, max_pending, so that connections that never
-# complete the exchange cannot take the running slots of max_servers.
+# ('pending', 'granted') or done with it and waiting for a running slot
+# ('ready'). They have their own bound, max_pending, so that connections
+# that never complete the exchange cannot take the running slots of
+# max_servers for long (see _evictable).
 sub _pending_kids {
-    return grep { $_->{state} eq 'pending' || $_->{state} eq 'ready' }
+    return grep { _in_exchange($_) || $_->{state} eq 'ready' }
         values %{$srv->{kids}};
 }
 
@@ -344,7 +356,7 @@ sub _busy_count {
 sub _evictable {
     my $limit = Time::HiRes::time() - $srv->{opts}{pending_grace};
     my ($old) = sort { $a->{since} <=> $b->{since} }
-        grep { $_->{state} eq 'pending' && $_->{since} <= $limit }
+        grep { _in_exchange($_) && $_->{since} <= $limit }
         values %{$srv->{kids}};
     return $old;
 }
@@ -363,6 +375,17 @@ sub _start_ready {
     return;
 }
 
+# Sends a just-handed-over call its go-ahead at once if a running slot
+# is free (see _running_count).
+sub _grant_if_free {
+    my ($kid) = @_;
+    my $max = $srv->{opts}{max_servers};
+    return if $max >= 0 && _running_count() >= $max;
+    my $sent = send($kid->{ctl}, 'G', MSG_NOSIGNAL | MSG_DONTWAIT);
+    $kid->{state} = 'granted' if defined $sent && $sent == 1;
+    return;
+}
+
 # A pending call's executor has written to its control socket: 'R' when
 # it has the whole request; EOF when it ended (reaped separately).
 sub _pending_readable {
@@ -372,6 +395,11 @@ sub _pending_readable {
     if ($got && $byte eq 'R' && $kid->{state} eq 'pending') {
         $kid->{state} = 'ready';
         $kid->{since} = Time::HiRes::time();
+        return;
+    }
+    if ($got && $byte eq 'R' && $kid->{state} eq 'granted') {
+        $kid->{state} = 'running';
+        close(delete $kid->{ctl});
         return;
     }
     close(delete $kid->{ctl});
@@ -418,7 +446,7 @@ sub _server_loop {
         } elsif ($srv->{listen}) {
             # Full: wake when the oldest pending call may be dropped.
             my ($oldest) = sort { $a <=> $b } map { $_->{since} }
-                grep { $_->{state} eq 'pending' } @pending;
+                grep { _in_exchange($_) } @pending;
             $soonest->($oldest + $o->{pending_grace}) if defined $oldest;
         }
         if ($srv->{watche}) {
@@ -441,7 +469,7 @@ sub _server_loop {
                 push @pollv, fileno($kid->{call}), POLLRDHUP;
                 push @role, ['call', $kid];
             }
-            if ($kid->{ctl} && $kid->{state} eq 'pending') {
+            if ($kid->{ctl} && _in_exchange($kid)) {
                 push @pollv, fileno($kid->{ctl}), POLLIN;
                 push @role, ['pending', $kid];
             }
@@ -549,6 +577,7 @@ sub _dispatch {
             $kid->{state} = 'pending';
             $kid->{since} = Time::HiRes::time();
             $kid->{call}  = $call;
+            _grant_if_free($kid);
             return;
         }
         close(delete $kid->{ctl});
@@ -560,6 +589,7 @@ sub _dispatch {
     return if $is_executor;
     if ($kid) {
         $kid->{call} = $call;
+        _grant_if_free($kid);
     } else {
         close $call;
     }
