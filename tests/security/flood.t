@@ -84,6 +84,26 @@ for my $case (['silent connections', sub { }],
 		or diag 'descendants: ' . join ' ', descendants($server);
 	ok(wait_for(10, sub { fd_count($server) == $fds0 }), "$label: back to $fds0 fds afterwards");
 }
+# Exactly as many silent connections as there are running slots: each
+# was free to run when handed over, so each holds a slot while it never
+# sends its request. A well-behaved call must not wait for the request
+# timeout (30 s) behind them: they are dropped after pending_grace.
+{
+	my @hold = map { raw_connect($sock) or die "connect: $!" } 1 .. $MAX_SERVERS;
+	sleep 0.5;      # handed over, holding the slots
+	my $t0 = time;
+	my $call = start_call([@cmd, 'good'], dir => $env->{dir});
+	my $done = wait_for(15, sub { waitpid($call->{pid}, WNOHANG) == $call->{pid} });
+	my $took = time - $t0;
+	kill 'KILL', $call->{pid} unless $done;
+	my $res = wait_call($call);
+	ok($done && $res->{out} eq "ran good\n",
+	   "$MAX_SERVERS silent connections holding every running slot: a well-behaved call completes")
+		or diag "out '$res->{out}' err '$res->{err}'";
+	ok($took < 5, sprintf('... within 5 s, not after the request timeout (took %.1f s)', $took));
+	close $_ for @hold;
+	ok(wait_for(10, sub { descendants($server) == $kids0 }), "... back to $kids0 processes afterwards");
+}
 is(server_pid_of($script), $server, 'the same server served throughout');
 ok(kill_servers($env), 'no process left behind');
 done_testing;

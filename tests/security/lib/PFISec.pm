@@ -89,13 +89,24 @@ sub wait_for {
 # The pid of the server for $script (its $0 names it; SO_PEERCRED of a
 # connection would name whoever called listen(), the client that started
 # it).
+sub session_of {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return -1;
+	my $stat = <$fh> // return -1;
+	my ($sid) = $stat =~ /\) \S+ \d+ \d+ (\d+)/;
+	return $sid // -1;
+}
+
 sub server_pid_of {
 	my ($script) = @_;
 	my @p = grep {
 		open my $fh, "<", "/proc/$_/cmdline";
 		local $/;
 		my $c = $fh ? <$fh> : "";
-		defined $c && $c =~ /\A\Q$script\E \[prefork server\]/;
+		defined $c && $c =~ /\A\Q$script\E \[prefork server\]/
+			# A child the server has just forked carries its name
+			# for a moment; the server is the session leader.
+			&& session_of($_) == $_;
 	} processes_matching("$script [prefork server]");
 	return @p == 1 ? $p[0] : undef;
 }

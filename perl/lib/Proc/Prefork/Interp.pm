@@ -361,13 +361,27 @@ sub _evictable {
     return $old;
 }
 
+# The oldest call holding a running slot while still in its exchange
+# ('granted') for more than pending_grace seconds: dropped when a call
+# that has its whole request waits for a slot.
+sub _stalled_granted {
+    my $limit = Time::HiRes::time() - $srv->{opts}{pending_grace};
+    my ($old) = sort { $a->{since} <=> $b->{since} }
+        grep { $_->{state} eq 'granted' && $_->{since} <= $limit }
+        values %{$srv->{kids}};
+    return $old;
+}
+
 # Lets ready calls run while running slots are free, oldest first.
 sub _start_ready {
     my $max = $srv->{opts}{max_servers};
     my @ready = sort { $a->{since} <=> $b->{since} }
         grep { $_->{state} eq 'ready' } values %{$srv->{kids}};
     for my $kid (@ready) {
-        last if $max >= 0 && _running_count() >= $max;
+        if ($max >= 0 && _running_count() >= $max) {
+            my $stalled = _stalled_granted() or last;
+            _evict($stalled);
+        }
         my $sent = send($kid->{ctl}, 'G', MSG_NOSIGNAL);
         close(delete $kid->{ctl});
         $kid->{state} = defined $sent && $sent == 1 ? 'running' : 'dead';
@@ -477,6 +491,11 @@ sub _server_loop {
                 if $kid->{gone} && !$kid->{killed};
         }
         $soonest->($now + NOPIDFD_TICK) if $no_pidfd;
+        if (grep { $_->{state} eq 'ready' } values %{$srv->{kids}}) {
+            my ($oldest) = sort { $a <=> $b } map { $_->{since} }
+                grep { $_->{state} eq 'granted' } values %{$srv->{kids}};
+            $soonest->($oldest + $o->{pending_grace}) if defined $oldest;
+        }
         $soonest->($srv->{last_active} + $o->{idle_timeout})
             if $srv->{listen} && !$running && $o->{idle_timeout} >= 0;
         $soonest->($srv->{spare_retry}) if $srv->{spare_retry};
@@ -1247,10 +1266,14 @@ until one ends. A negative value means no limit;
 =item max_pending => N
 
 At most I<N> accepted calls are still in the protocol exchange or
-waiting for a running slot (default 16, at least 1). These do not count
-against C<max_servers>, so clients that connect and never finish the
-exchange cannot hold the running slots. When all I<N> are taken and
-another client is waiting, the oldest call still in the exchange after
+waiting for a running slot (default 16, at least 1). A call that
+arrives while a running slot is free takes that slot at once, so that
+its executor starts the moment it has the request; a call that arrives
+while all C<max_servers> slots are taken waits for one after its
+exchange. Clients that connect and never finish the exchange therefore
+cannot hold slots for long: when all I<N> places are taken and another
+client is waiting, or when a call with its whole request is waiting for
+a running slot, the oldest call still in the exchange after
 C<pending_grace> seconds is dropped (logged as a warning) to make room.
 The server's executors therefore number at most C<max_servers> +
 C<max_pending> + C<prefork_spares> (plus dropped ones until they are
