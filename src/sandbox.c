@@ -1,7 +1,8 @@
 /* Capabilities off, no-new-privs on, then a seccomp allow-list: from
  * here on the client only decodes what the server sent, passes its
  * stdio, and reproduces the status.  The list itself is reviewable
- * text in policy/client.policy, compiled in by policy/gen-policy.c. */
+ * text in policy/client.policy, checked by policy/gen-policy.c and
+ * compiled to a BPF program at build time by policy/gen-bpf.c. */
 #include "sandbox.h"
 
 #include <errno.h>
@@ -15,9 +16,10 @@
 #if PFI_SANDBOX
 #include <cap-ng.h>
 #include <linux/capability.h>
-#include <seccomp.h>
+#include <linux/seccomp.h>
+#include <string.h>
 
-#include "policy.h"
+#include "policy-bpf.h"
 #endif
 
 int pfi_sandbox_built_in(void)
@@ -63,49 +65,21 @@ static int drop_capabilities(struct problem *p)
 	return 0;
 }
 
+/* Loads the program compiled at build time from policy/client.policy
+ * (policy/gen-bpf.c), with our own pid patched in where the policy
+ * compares with it. */
 static int install_filter(struct problem *p)
 {
-	const scmp_datum_t self = (scmp_datum_t)getpid();
-	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
-	int r;
+	struct sock_filter prog[pfi_client_bpf_len];
+	const uint32_t self = (uint32_t)getpid();
 
-	if (!ctx)
-		return problem_fail(p, ENOMEM, "cannot start a seccomp filter");
-	/* A foreign-ABI system call (i386 int 0x80 on x86_64) dies too. */
-	if ((r = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
-				  SCMP_ACT_KILL_PROCESS)) < 0 ||
-	    (r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 1)) < 0) {
-		seccomp_release(ctx);
-		return problem_errno(p, -r, "cannot configure the seccomp "
-				     "filter");
-	}
-	for (size_t i = 0; i < pfi_client_policy_len; i++) {
-		const struct pfi_policy_rule *rule = &pfi_client_policy[i];
-		struct scmp_arg_cmp cmp[PFI_POLICY_MAX_CONDS];
-		for (unsigned k = 0; k < rule->nconds; k++) {
-			const struct pfi_policy_cond *c = &rule->conds[k];
-			cmp[k] = (struct scmp_arg_cmp){
-				.arg = c->arg, .op = c->op,
-				.datum_a = c->op == SCMP_CMP_MASKED_EQ
-					   ? c->mask
-					   : (c->value_is_pid ? self : c->value),
-				.datum_b = c->value_is_pid ? self : c->value,
-			};
-		}
-		r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rule->nr,
-					   rule->nconds, cmp);
-		if (r < 0) {
-			seccomp_release(ctx);
-			return problem_errno(p, -r, "cannot add '%s' "
-					     "(policy/client.policy:%u) to the "
-					     "seccomp filter", rule->name,
-					     rule->line);
-		}
-	}
-	r = seccomp_load(ctx);
-	seccomp_release(ctx);
-	if (r < 0)
-		return problem_errno(p, -r, "cannot install the seccomp "
+	memcpy(prog, pfi_client_bpf, sizeof prog);
+	for (unsigned i = 0; i < pfi_client_bpf_pid_slots_len; i++)
+		prog[pfi_client_bpf_pid_slots[i]].k = self;
+	struct sock_fprog fprog = { .len = pfi_client_bpf_len,
+				    .filter = prog };
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
+		return problem_errno(p, errno, "cannot install the seccomp "
 				     "filter");
 	return 0;
 }

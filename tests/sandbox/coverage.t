@@ -51,7 +51,7 @@ sub traced {
 		   "PREFORK_INTERP_RUN_DIR=$env->{run}")
 		: ();
 	my $p = start_call([@pre, 'strace', '-f', '-qq', '-o', $log, @$cmd],
-			   dir => $env->{dir});
+			   dir => $env->{dir}, env => $opts{env} // {});
 	$opts{during}->($log) if $opts{during};
 	my $r = wait_call($p);
 	my ($pid, @calls) = strace_calls($log);
@@ -82,6 +82,12 @@ for my $size (100_000, 110_000, 120_000) {
 	$r = traced("request of $size bytes", [$script, 'x' x $size], clean_env => 1);
 	is($r->{status}, 0, "request of $size bytes: status") or diag $r->{err};
 }
+# Whether such a request still fits the heap malloc first set up depends
+# on what ran before; with no top padding it never does, so the heap must
+# grow (brk) behind the filter.
+$r = traced('request of 100000 bytes, heap grown', [$script, 'z' x 100_000],
+	    env => { GLIBC_TUNABLES => 'glibc.malloc.top_pad=0' });
+is($r->{status}, 0, 'request of 100000 bytes, heap grown: status') or diag $r->{err};
 $r = traced('request of 300000 bytes', [$script, ('y' x 100_000) x 3]);
 is($r->{status}, 0, 'request of 300000 bytes: status') or diag $r->{err};
 
