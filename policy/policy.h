@@ -1,5 +1,7 @@
-/* The shape of a compiled-in seccomp allow-list.  The table itself is
- * generated at build time from policy/<name>.policy by gen-policy.c. */
+/* The shape of a seccomp allow-list table.  The table is generated at
+ * build time from policy/<name>.policy by gen-policy.c and compiled into
+ * the BPF program the client loads by gen-bpf.c; the client itself
+ * carries only that program. */
 #ifndef PFI_POLICY_H
 #define PFI_POLICY_H
 
