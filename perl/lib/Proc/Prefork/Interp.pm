@@ -407,6 +407,12 @@ sub _pending_readable {
     my ($kid) = @_;
     my $got = sysread($kid->{ctl}, my $byte, 1);
     return if !defined $got && ($! == EAGAIN || $! == EINTR);
+    # A spare's report that it finished prefaulting ('D') can cross the
+    # hand-off of a call: it is not the executor's 'R'.
+    if ($got && $byte eq 'D') {
+        $kid->{prefault_done} = 1;
+        return;
+    }
     if ($got && $byte eq 'R' && $kid->{state} eq 'pending') {
         $kid->{state} = 'ready';
         $kid->{since} = Time::HiRes::time();
@@ -432,9 +438,11 @@ sub _pending_readable {
 sub _check_granted {
     for my $kid (grep { $_->{state} eq 'granted' && $_->{ctl} }
                  values %{$srv->{kids}}) {
-        my $got = recv($kid->{ctl}, my $byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        next unless defined $got;       # nothing yet (EAGAIN)
-        _pending_readable($kid);
+        while ($kid->{ctl} && $kid->{state} eq 'granted') {
+            my $got = recv($kid->{ctl}, my $byte, 1, MSG_PEEK | MSG_DONTWAIT);
+            last unless defined $got;   # nothing yet (EAGAIN)
+            _pending_readable($kid);
+        }
     }
     return;
 }
@@ -503,6 +511,11 @@ sub _server_loop {
                 push @pollv, fileno($kid->{call}), POLLRDHUP;
                 push @role, ['call', $kid];
             }
+            if ($kid->{ctl} && $kid->{state} eq 'spare'
+                && $kid->{prefault_sent} && !$kid->{prefault_done}) {
+                push @pollv, fileno($kid->{ctl}), POLLIN;
+                push @role, ['prefaulted', $kid];
+            }
             if ($kid->{ctl} && $kid->{state} eq 'pending') {
                 push @pollv, fileno($kid->{ctl}), POLLIN;
                 push @role, ['pending', $kid];
@@ -547,6 +560,10 @@ sub _server_loop {
                 _reap($kid);
             } elsif ($what eq 'call') {
                 _client_gone($kid);
+            } elsif ($what eq 'prefaulted') {
+                $kid->{prefault_done} = 1;
+                my $got = sysread($kid->{ctl}, my $byte, 1);
+                _own_prefault() if $got && $byte eq 'D' && !_busy_count();
             } elsif ($what eq 'pending') {
                 _pending_readable($kid) if $srv->{kids}{$kid->{pid}};
             } else {
@@ -863,7 +880,7 @@ sub _prefault_when_allowed {
         my $got = recv($ctl, my $byte, 1, MSG_PEEK);
         return unless defined $got && $byte eq 'P';
         sysread($ctl, $byte, 1);
-        _prefault($ctl);
+        syswrite($ctl, 'D') if _prefault($ctl);
         return;
     }
 }
@@ -884,7 +901,7 @@ sub _prefault {
         my $collapse = 1;
         while ($at < $end) {
             my @poll = (fileno($ctl), POLLIN);
-            return if IO::Poll::_poll(0, @poll) != 0;
+            return 0 if IO::Poll::_poll(0, @poll) != 0;
             if ($collapse && !($at & (HUGE_PAGE - 1)) && $end - $at >= HUGE_PAGE) {
                 if (syscall($SYS_madvise, $at, HUGE_PAGE, MADV_COLLAPSE) == 0) {
                     $at += HUGE_PAGE;
@@ -898,6 +915,30 @@ sub _prefault {
             $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
             my $boundary = ($at + HUGE_PAGE) & ~(HUGE_PAGE - 1);
             $len = $boundary - $at if $collapse && $at + $len > $boundary;
+            last if syscall($SYS_madvise, $at, $len, MADV_POPULATE_WRITE) < 0;
+            $at += $len;
+        }
+    }
+    return 1;
+}
+
+# The server's own side of the same cost: after each fork its pages are
+# copy-on-write too, and the first write to each (its event loop, the
+# next call's accept) takes a fault. Once the newest spare has copied
+# what it shares ('D'), the server holds the only mapping of most of
+# its pages, and populating them for writing makes them writable again
+# without copying. Done only while idle, stopped by a call.
+sub _own_prefault {
+    local $!;
+    for my $r (_writable_regions()) {
+        my ($at, $end) = @$r;
+        while ($at < $end) {
+            if ($srv->{listen}) {
+                my @poll = (fileno($srv->{listen}), POLLIN);
+                return if IO::Poll::_poll(0, @poll) != 0;
+            }
+            my $len = $end - $at;
+            $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
             last if syscall($SYS_madvise, $at, $len, MADV_POPULATE_WRITE) < 0;
             $at += $len;
         }
