@@ -32,9 +32,9 @@ stop_fake($fake);
 
 SKIP: {
 	my ($ok, $why) = have_strace();
-	skip "strace: $why", 9 unless $ok;
+	skip "strace: $why", 10 unless $ok;
 	my $off = sandbox_off();
-	skip $off, 9 if $off;
+	skip $off, 10 if $off;
 
 	is(run_call([$script, 'warm'], dir => $env->{dir})->{out}, "ok warm\n",
 	   'server is warm');
@@ -54,13 +54,21 @@ SKIP: {
 	my $head = $find->(qr/^read\(\d+, "PFI\\n.*", 8\)\s+= 8$/);
 	my $filter = $find->(qr/^(?:seccomp\(SECCOMP_SET_MODE_FILTER, \d+, \{len=\d+|prctl\(PR_SET_SECCOMP, SECCOMP_MODE_FILTER).* = 0$/);
 	my $nnp = $find->(qr/^prctl\(PR_SET_NO_NEW_PRIVS, 1/);
+	my $capget = $find->(qr/^capget\(/);
 	my $capset = $find->(qr/^capset\(/);
 	my $xdata = $find->(qr/^read\(\d+, "full-argv"/);
 	my $sendmsg = $find->(qr/^sendmsg\(/);
-	diag "connect $connect head $head capset $capset nnp $nnp filter $filter xdata $xdata sendmsg $sendmsg";
+	diag "connect $connect head $head capget $capget capset $capset nnp $nnp filter $filter xdata $xdata sendmsg $sendmsg";
 	ok($connect >= 0 && $head > $connect, 'greeting head read raw after connect');
-	ok($capset >= 0 && $capset > $head && $capset < $filter,
-	   'capabilities dropped after that, before the filter');
+	ok($capget > $head && $capget < $filter,
+	   'capabilities checked after that, before the filter');
+	# An unprivileged client holds none and has nothing to drop.
+	if ($> == 0) {
+		ok($capset > $head && $capset < $filter,
+		   'root: capabilities dropped after that, before the filter');
+	} else {
+		is($capset, -1, 'unprivileged: no capabilities to drop, no capset');
+	}
 	ok($nnp > $head && $nnp < $filter, 'no-new-privs set before the filter');
 	ok($filter > $head, 'filter installed after the raw head read');
 	ok($xdata > $filter, 'extension data read only behind the filter');

@@ -469,6 +469,7 @@ sub _server_loop {
         _replenish_spares();
         return if $is_executor;
         _allow_prefault() if $srv->{prefault};
+        _collapse_retry() if $srv->{collapse_retry} && !_busy_count();
         _final_exit() if $srv->{quitting} && !%{$srv->{kids}};
 
         my $now = Time::HiRes::time();
@@ -834,9 +835,23 @@ sub _memory_plan {
             my $end   = $r->[1] & ~(HUGE_PAGE - 1);
             next if $end <= $start;
             syscall($SYS_madvise, $start, $end - $start, MADV_HUGEPAGE);
-            syscall($SYS_madvise, $start, $end - $start, MADV_COLLAPSE);
+            # 2 MB at a time. The kernel declines some while the pages
+            # are still shared with the child serving the first call
+            # or not yet on its LRU lists: those are tried once more
+            # when the server is next idle (_collapse_retry).
+            for (my $at = $start; $at < $end; $at += HUGE_PAGE) {
+                next if syscall($SYS_madvise, $at, HUGE_PAGE, MADV_COLLAPSE) == 0;
+                push @{$srv->{collapse_retry}}, $at;
+            }
         }
     }
+    return;
+}
+
+sub _collapse_retry {
+    my $todo = delete $srv->{collapse_retry} or return;
+    local $!;
+    syscall($SYS_madvise, $_, HUGE_PAGE, MADV_COLLAPSE) for @$todo;
     return;
 }
 
