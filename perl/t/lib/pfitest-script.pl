@@ -34,6 +34,9 @@ if ($ENV{PFITEST_NO_INOTIFY}) {
 }
 prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
     if $ENV{PFITEST_ALSO};
+# Preloaded data of about PFITEST_HEAP_MB megabytes (1000-byte strings).
+our @preloaded;
+push @preloaded, 'x' x 1000 for 1 .. 1000 * ($ENV{PFITEST_HEAP_MB} // 0);
 
 # Uses the generator during initialisation, so that every call would
 # inherit the same state unless it is reseeded.

@@ -564,7 +564,8 @@ sub _server_loop {
             } elsif ($what eq 'prefaulted') {
                 $kid->{prefault_done} = 1;
                 my $got = sysread($kid->{ctl}, my $byte, 1);
-                _own_prefault() if $got && $byte eq 'D' && !_busy_count();
+                _own_prefault() if $got && $byte eq 'D' && !_busy_count()
+                                   && $srv->{small};
             } elsif ($what eq 'pending') {
                 _pending_readable($kid) if $srv->{kids}{$kid->{pid}};
             } else {
@@ -826,9 +827,12 @@ sub _memory_plan {
     my @regions = _writable_regions();
     my $total = 0;
     $total += $_->[1] - $_->[0] for @regions;
-    if ($o->{prefault} > 0 && $total <= $o->{prefault} * (1 << 20)) {
-        $srv->{prefault} = 1;
-    } elsif ($o->{hugepages}) {
+    # Spares prefault up to 'prefault' MB whatever the size (see
+    # _prefault_plan); a server larger than that keeps its heap in huge
+    # pages as well, and does not repopulate its own (_own_prefault).
+    $srv->{prefault} = 1 if $o->{prefault} > 0;
+    $srv->{small} = $total <= $o->{prefault} * (1 << 20);
+    if ($o->{hugepages} && !$srv->{small}) {
         local $!;
         for my $r (grep { $_->[2] eq '[heap]' || $_->[2] eq '' } @regions) {
             my $start = ($r->[0] + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
@@ -886,7 +890,7 @@ sub _allow_prefault {
 # In a spare: waits for the server's go-ahead ('P') or a call; after the
 # go-ahead, prefaults until done or a call arrives.
 sub _prefault_when_allowed {
-    my ($ctl) = @_;
+    my ($ctl, $budget) = @_;
     for (;;) {
         my @poll = (fileno($ctl), POLLIN);
         my $n = IO::Poll::_poll(-1, @poll);
@@ -895,7 +899,7 @@ sub _prefault_when_allowed {
         my $got = recv($ctl, my $byte, 1, MSG_PEEK);
         return unless defined $got && $byte eq 'P';
         sysread($ctl, $byte, 1);
-        syswrite($ctl, 'D') if _prefault($ctl);
+        syswrite($ctl, 'D') if _prefault($ctl, $budget);
         return;
     }
 }
@@ -908,16 +912,49 @@ sub _prefault_when_allowed {
 # of 512, which is most of what an executor's exit costs the caller.
 # The rest, and every 2 MB the kernel will not collapse, is populated
 # in 4 kB pages.
+# What a spare prefaults, at most 'prefault' MB: the small regions
+# whole (the interpreter's and libraries' data), then the heap; of a
+# heap too large for what is left, its start (the interpreter's own
+# structures, allocated first) and its end (where new allocations come
+# from), half each. The middle of a large heap is what the per-call code
+# rarely writes: the data preloaded for it to read.
+sub _prefault_plan {
+    my ($budget) = @_;
+    my @regions = _writable_regions();
+    my @heap = grep { $_->[2] eq '[heap]' } @regions;
+    my @rest = sort { ($a->[1] - $a->[0]) <=> ($b->[1] - $b->[0]) }
+               grep { $_->[2] ne '[heap]' } @regions;
+    my @plan;
+    for my $r (@rest, @heap) {
+        my ($start, $end) = @$r;
+        last if $budget < 4096;
+        if ($end - $start <= $budget) {
+            push @plan, [$start, $end];
+            $budget -= $end - $start;
+            next;
+        }
+        my $half = int($budget / 2) & ~(HUGE_PAGE - 1);
+        $half = int($budget / 2) & ~4095 if $half < HUGE_PAGE;
+        push @plan, [$start, $start + $half], [$end - $half, $end];
+        $budget = 0;
+    }
+    return @plan;
+}
+
 sub _prefault {
-    my ($ctl) = @_;
+    my ($ctl, $budget) = @_;
     local $!;
-    for my $r (_writable_regions()) {
+    for my $r (_prefault_plan($budget)) {
         my ($at, $end) = @$r;
         my $collapse = 1;
         while ($at < $end) {
             my @poll = (fileno($ctl), POLLIN);
             return 0 if IO::Poll::_poll(0, @poll) != 0;
             if ($collapse && !($at & (HUGE_PAGE - 1)) && $end - $at >= HUGE_PAGE) {
+                # A huge page still shared with the server (a large
+                # server keeps its heap in them) is split first:
+                # collapsing a range the server maps whole changes nothing.
+                syscall($SYS_madvise, $at, 4096, MADV_POPULATE_WRITE);
                 if (syscall($SYS_madvise, $at, HUGE_PAGE, MADV_COLLAPSE) == 0) {
                     $at += HUGE_PAGE;
                     next;
@@ -1128,11 +1165,11 @@ sub _executor_start {
     my $o        = $srv->{opts};
     my $script   = $srv->{script};
     my $user_sig = $srv->{user_sig};
-    my $prefault = $srv->{prefault};
+    my $budget   = $srv->{prefault} ? $o->{prefault} * (1 << 20) : 0;
     _drop_server_state();
     unless ($call) {
         $0 = "$script [prefork spare]";
-        _prefault_when_allowed($ctl) if $prefault;
+        _prefault_when_allowed($ctl, $budget) if $budget;
         my $fd;
         do {
             $! = 0;
@@ -1397,31 +1434,36 @@ call arrives. Idle spares do not count against C<max_servers>.
 
 =item prefault => MB
 
-Memory handling for servers whose private writable memory is at most
-I<MB> megabytes (default 64; 0 turns prefaulting off). Ending a call,
-and perl's global destruction in particular, writes to memory the
-executor still shares copy-on-write with the server; each first write
-to a page costs a page fault and a copy on the caller's time. So, while
-no call is running, each idle spare copies its pages in advance, a
-chunk at a time, stopping as soon as a call arrives. Each whole 2 MB of
-a region is copied into a private transparent huge page where the
-kernel can (C<madvise(MADV_COLLAPSE)>, Linux 6.1 or later), the rest in
-4 kB pages (C<MADV_POPULATE_WRITE>, Linux 5.14 or later): with huge
-pages the executor's exit also frees one page per 2 MB instead of 512,
-and that teardown happens before the caller gets its exit status.
-Once a spare has finished, the server makes its own pages writable
-again the same way, so that its next accept takes no page faults.
-Nothing the per-call code sees changes. The cost: every idle spare
-that has finished holds a private copy of the server's writable memory
-(up to I<MB> each, rounded up to whole 2 MB pages, times
-C<prefork_spares>), and copying it takes CPU time (about 8 ms for
-25 MB) while the server is otherwise idle.
+How much of its memory each idle spare copies in advance, in
+megabytes (default 64; 0 turns prefaulting off). Ending a call, and
+perl's global destruction in particular, writes to memory the executor
+still shares copy-on-write with the server; each first write to a page
+costs a page fault and a copy on the caller's time. So, while no call
+is running, each idle spare copies its pages in advance, a chunk at a
+time, stopping as soon as a call arrives. Each whole 2 MB of a region
+is copied into a private transparent huge page where the kernel can
+(C<madvise(MADV_COLLAPSE)>, Linux 6.1 or later), the rest in 4 kB pages
+(C<MADV_POPULATE_WRITE>, Linux 5.14 or later): with huge pages the
+executor's exit also frees one page per 2 MB instead of 512, and that
+teardown happens before the caller gets its exit status. A server
+larger than I<MB> has the small regions copied whole (the interpreter's
+and the libraries' data), then the start of its heap (the interpreter's
+own structures) and its end (where new allocations come from), half
+each; the middle of a large heap, typically the data preloaded for the
+calls to read, stays shared. Once a spare of a server no larger than
+I<MB> has finished, the server makes its own pages writable again the
+same way, so that its next accept takes no page faults. Nothing the
+per-call code sees changes. The cost: every idle spare that has
+finished holds a private copy of up to I<MB> (rounded up to whole 2 MB
+pages, times C<prefork_spares>), and copying it takes CPU time (about
+8 ms for 25 MB) while the server is otherwise idle.
 
 =item hugepages => BOOL
 
-For servers larger than C<prefault> allows (default true): at startup
-the server asks for transparent huge pages for its heap
-(C<MADV_HUGEPAGE>, and C<MADV_COLLAPSE> on Linux 6.1 or later), so that
+For servers larger than C<prefault> (default true): at startup the
+server asks for transparent huge pages for its heap (C<MADV_HUGEPAGE>,
+and C<MADV_COLLAPSE> on Linux 6.1 or later, 2 MB at a time, the ranges
+the kernel declines tried again once the server is idle), so that
 forking an executor and ending it cost per 2 MB rather than per 4 kB
 page. This takes some time once, at startup (about 1.5 ms per MB), and
 may round memory use up to whole 2 MB pages.

@@ -1,0 +1,108 @@
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use PFITest;
+
+# An idle spare copies what it shares with the server in advance
+# ('prefault'): all of it for a server no larger than the budget, the
+# budget's worth for a larger one, nothing with prefault => 0. Checked
+# in the spare's own memory accounting (/proc/PID/smaps_rollup).
+
+-r "/proc/self/smaps_rollup"
+    or plan skip_all => 'no /proc/PID/smaps_rollup (Linux 4.14 or later)';
+
+sub rollup {
+    my ($pid) = @_;
+    my %kb;
+    open(my $fh, '<', "/proc/$pid/smaps_rollup") or return;
+    while (<$fh>) {
+        $kb{$1} = $2 if /^(\w+):\s+(\d+) kB/;
+    }
+    return \%kb;
+}
+
+sub titled {
+    my ($t, $title) = @_;
+    my ($pid) = grep { (PFITest::_slurp("/proc/$_/cmdline") // '') =~ /\[prefork \Q$title\E\]/ }
+        $t->procs;
+    return $pid;
+}
+sub spare_of { titled($_[0], 'spare') }
+
+# Waits until the spare's private memory stops growing.
+sub settled {
+    my ($pid) = @_;
+    my $last = -1;
+    for (1 .. 100) {
+        my $r = rollup($pid) or return;
+        return $r if $r->{Private_Dirty} == $last;
+        $last = $r->{Private_Dirty};
+        Time::HiRes::sleep(0.1);
+    }
+    return rollup($pid);
+}
+
+sub start {
+    my (%a) = @_;
+    my $t = PFITest->new(%a);
+    is $t->call(args => ['noop'])->{status}, 0, "$a{name}: call ok";
+    is $t->wait_procs(2), 2, "$a{name}: server and one spare";
+    my $spare = spare_of($t);
+    ok $spare, "$a{name}: found the spare";
+    return ($t, $spare);
+}
+
+my $MB = 1024;    # kB
+
+# A small server: the spare ends up with its own copy of nearly all the
+# server's writable memory.
+{
+    my ($t, $spare) = start(name => 'small');
+    my $server = titled($t, "server");
+    my $s = settled($spare);
+    my $srv = rollup($server);
+    cmp_ok $s->{Private_Dirty}, '>=', 0.8 * $srv->{Anonymous},
+        'small: the spare holds a private copy of the server\'s memory'
+        or diag explain { spare => $s, server => $srv };
+    SKIP: {
+        skip 'no transparent huge pages here', 1
+            unless -e '/sys/kernel/mm/transparent_hugepage/enabled'
+            && PFITest::_slurp('/sys/kernel/mm/transparent_hugepage/enabled') !~ /\[never\]/;
+        cmp_ok $s->{AnonHugePages} // 0, '>=', 2 * $MB,
+            'small: in huge pages where they fit';
+    }
+    is $t->call(args => ['exit', 3])->{status}, 3 << 8, 'small: calls still right';
+    ok $t->finish, 'small: nothing left behind';
+}
+
+# prefault => 0: the spare copies nothing in advance.
+{
+    my ($t, $spare) = start(name => 'off', opts => 'prefault=0');
+    Time::HiRes::sleep(1);
+    my $s = rollup($spare);
+    cmp_ok $s->{Private_Dirty}, '<', 4 * $MB, 'off: the spare copied nothing'
+        or diag explain $s;
+    ok $t->finish, 'off: nothing left behind';
+}
+
+# A server larger than the budget: the spare copies about the budget.
+{
+    # hugepages=0: the server's own huge-page collapse would copy its
+    # pages and leave the spare the only holder of the old ones, which
+    # smaps then counts as the spare's private memory.
+    my ($t, $spare) = start(name => 'large', opts => 'prefault=8;hugepages=0',
+                            env => { PFITEST_HEAP_MB => 40 });
+    my $s = settled($spare);
+    my $srv = rollup(titled($t, "server"));
+    cmp_ok $srv->{Anonymous}, '>=', 40 * $MB, 'large: the server holds its 40 MB';
+    cmp_ok $s->{Private_Dirty}, '>=', 4 * $MB, 'large: the spare copied part of it';
+    cmp_ok $s->{Private_Dirty}, '<=', 8 * $MB + 8 * $MB,
+        'large: about the budget, not the whole 40 MB'
+        or diag explain $s;
+    is $t->call(args => ['exit', 4])->{status}, 4 << 8, 'large: calls still right';
+    ok $t->finish, 'large: nothing left behind';
+}
+
+done_testing;
