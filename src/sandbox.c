@@ -29,9 +29,8 @@ int pfi_sandbox_built_in(void)
 
 #if PFI_SANDBOX
 
-/* Whatever we hold is dropped: effective, permitted, inheritable and
- * ambient always, the bounding set too if we hold CAP_SETPCAP (root
- * does).  Then we check with the kernel that nothing is left. */
+/* 1 if the effective, permitted and inheritable sets are all empty
+ * (which leaves the ambient set empty too), 0 if not, <0 on error. */
 static int holds_no_capabilities(struct problem *p)
 {
 	struct __user_cap_header_struct hdr = {
@@ -46,6 +45,9 @@ static int holds_no_capabilities(struct problem *p)
 	return 1;
 }
 
+/* Whatever we hold is dropped: effective, permitted, inheritable and
+ * ambient always, the bounding set too if we hold CAP_SETPCAP (root
+ * does).  Then we check with the kernel that nothing is left. */
 static int drop_capabilities(struct problem *p)
 {
 	/* The usual case, an unprivileged caller, has nothing to drop:

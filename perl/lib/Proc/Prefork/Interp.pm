@@ -904,14 +904,6 @@ sub _prefault_when_allowed {
     }
 }
 
-# In an idle spare: copy the shared pages now, a chunk at a time, and
-# stop as soon as a call arrives on the control socket. Each whole 2 MB
-# of a region is copied into a private transparent huge page where the
-# kernel can (MADV_COLLAPSE): the call then takes no copy-on-write
-# faults there, and ending the executor frees one page per 2 MB instead
-# of 512, which is most of what an executor's exit costs the caller.
-# The rest, and every 2 MB the kernel will not collapse, is populated
-# in 4 kB pages.
 # What a spare prefaults, at most 'prefault' MB: the small regions
 # whole (the interpreter's and libraries' data), then the heap; of a
 # heap too large for what is left, its start (the interpreter's own
@@ -941,6 +933,14 @@ sub _prefault_plan {
     return @plan;
 }
 
+# In an idle spare: copy the shared pages now, a chunk at a time, and
+# stop as soon as a call arrives on the control socket. Each whole 2 MB
+# of a region is copied into a private transparent huge page where the
+# kernel can (MADV_COLLAPSE): the call then takes no copy-on-write
+# faults there, and ending the executor frees one page per 2 MB instead
+# of 512, which is most of what an executor's exit costs the caller.
+# The rest, and every 2 MB the kernel will not collapse, is populated
+# in 4 kB pages.
 sub _prefault {
     my ($ctl, $budget) = @_;
     local $!;
