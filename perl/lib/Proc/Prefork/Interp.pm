@@ -434,7 +434,8 @@ sub _pending_readable {
 # the server's next step, forking a new spare, would then hold the
 # call's executor off that CPU for as long as the fork takes. It reads
 # the 'R' at its next pass instead: the call's end, another call, or
-# GRANTED_CHECK after the hand-off, whichever comes first.
+# GRANTED_CHECK after the hand-off, whichever comes first; from then on
+# it waits for it as for any pending call's.
 sub _check_granted {
     for my $kid (grep { $_->{state} eq 'granted' && $_->{ctl} }
                  values %{$srv->{kids}}) {
@@ -517,15 +518,17 @@ sub _server_loop {
                 push @pollv, fileno($kid->{ctl}), POLLIN;
                 push @role, ['prefaulted', $kid];
             }
-            if ($kid->{ctl} && $kid->{state} eq 'pending') {
+            # A granted call's 'R' is not waited for in the first
+            # GRANTED_CHECK after its hand-off (see _check_granted), only
+            # looked for at the end of it; a slower one wakes the server.
+            my $granted = $kid->{state} eq 'granted';
+            if ($kid->{ctl} && ($kid->{state} eq 'pending'
+                    || ($granted && $kid->{since} + GRANTED_CHECK <= $now))) {
                 push @pollv, fileno($kid->{ctl}), POLLIN;
                 push @role, ['pending', $kid];
             }
-            # A granted call's 'R' is looked for at the next pass, not
-            # waited for (see _check_granted); it is due soon after.
             $soonest->($kid->{since} + GRANTED_CHECK)
-                if $kid->{state} eq 'granted'
-                && $kid->{since} + GRANTED_CHECK > $now;
+                if $granted && $kid->{since} + GRANTED_CHECK > $now;
             $soonest->($kid->{gone} + KILL_GRACE)
                 if $kid->{gone} && !$kid->{killed};
         }
