@@ -908,19 +908,24 @@ sub _prefault_when_allowed {
 }
 
 # What a spare prefaults, at most 'prefault' MB: the small regions
-# whole (the interpreter's and libraries' data), then the heap; of a
-# heap too large for what is left, its start (the interpreter's own
-# structures, allocated first) and its end (where new allocations come
-# from), half each. The middle of a large heap is what the per-call code
-# rarely writes: the data preloaded for it to read.
+# whole (the interpreter's and libraries' data), then the heap, then
+# larger anonymous mappings; of a region too large for what is left,
+# its start and its end, half each (for the heap: the interpreter's own
+# structures, allocated first, and where new allocations come from).
+# The middle of a large heap is what the per-call code rarely writes:
+# the data preloaded for it to read.
 sub _prefault_plan {
     my ($budget) = @_;
     my @regions = _writable_regions();
     my @heap = grep { $_->[2] eq '[heap]' } @regions;
     my @rest = sort { ($a->[1] - $a->[0]) <=> ($b->[1] - $b->[0]) }
                grep { $_->[2] ne '[heap]' } @regions;
+    # Large anonymous mappings (big arrays and strings) come after the
+    # heap: they are more likely the preloaded data itself.
+    my @small = grep { $_->[1] - $_->[0] <= HUGE_PAGE } @rest;
+    my @large = grep { $_->[1] - $_->[0] >  HUGE_PAGE } @rest;
     my @plan;
-    for my $r (@rest, @heap) {
+    for my $r (@small, @heap, @large) {
         my ($start, $end) = @$r;
         last if $budget < 4096;
         if ($end - $start <= $budget) {
