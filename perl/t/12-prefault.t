@@ -121,4 +121,24 @@ my $MB = 1024;    # kB
     ok $t->finish, 'large: nothing left behind';
 }
 
+# A server larger than the budget keeps its heap in huge pages
+# (hugepages, on by default), the ranges the kernel first declines
+# retried once it is idle.
+SKIP: {
+    my $thp = PFITest::_slurp('/sys/kernel/mm/transparent_hugepage/enabled') // '';
+    skip 'no transparent huge pages here', 6 if $thp eq '' || $thp =~ /\[never\]/;
+    my ($t, $spare) = start(name => 'huge', opts => 'prefault=8',
+                            env => { PFITEST_HEAP_MB => 40 });
+    my $server = titled($t, 'server');
+    my $huge = 0;
+    for (1 .. 100) {
+        $huge = (rollup($server) // {})->{AnonHugePages} // 0;
+        last if $huge >= 30 * $MB;
+        Time::HiRes::sleep(0.05);
+    }
+    cmp_ok $huge, '>=', 30 * $MB, 'huge: the server\'s 40 MB heap is in huge pages';
+    is $t->call(args => ['exit', 5])->{status}, 5 << 8, 'huge: calls still right';
+    ok $t->finish, 'huge: nothing left behind';
+}
+
 done_testing;
