@@ -35,13 +35,7 @@ for my $mode ('', 'no_pidfd') {
     my $t = PFITest->new;
     is $t->call(args => ['noop'])->{status}, 0, 'call ok';
     is $t->wait_procs(2), 2, 'server and one spare';
-    # Found once it has taken its title, shortly after its fork.
-    my $spare;
-    for (1 .. 250) {
-        ($spare) = grep { (PFITest::_slurp("/proc/$_/cmdline") // '') =~ /\[prefork spare\]/ } $t->procs;
-        last if $spare;
-        Time::HiRes::sleep(0.02);
-    }
+    my $spare = $t->titled('spare');
     ok $spare, 'found the spare by its process title';
     kill 'KILL', $spare;
     ok defined PFITest::wait_gone(5, $spare), 'spare killed';

@@ -23,23 +23,6 @@ sub rollup {
     return \%kb;
 }
 
-sub titled {
-    my ($t, $title) = @_;
-    my ($pid) = grep { (PFITest::_slurp("/proc/$_/cmdline") // '') =~ /\[prefork \Q$title\E\]/ }
-        $t->procs;
-    return $pid;
-}
-# The spare is found once it has taken its title, shortly after its fork.
-sub spare_of {
-    my ($t) = @_;
-    for (1 .. 250) {
-        my $pid = titled($t, 'spare');
-        return $pid if $pid;
-        Time::HiRes::sleep(0.02);
-    }
-    return;
-}
-
 # Waits until the spare's private memory stops growing.
 sub settled {
     my ($pid) = @_;
@@ -58,7 +41,7 @@ sub start {
     my $t = PFITest->new(%a);
     is $t->call(args => ['noop'])->{status}, 0, "$a{name}: call ok";
     is $t->wait_procs(2), 2, "$a{name}: server and one spare";
-    my $spare = spare_of($t);
+    my $spare = $t->titled('spare');
     ok $spare, "$a{name}: found the spare";
     return ($t, $spare);
 }
@@ -69,7 +52,7 @@ my $MB = 1024;    # kB
 # server's writable memory.
 {
     my ($t, $spare) = start(name => 'small');
-    my $server = titled($t, "server");
+    my $server = $t->titled('server');
     my $s = settled($spare);
     my $srv = rollup($server);
     cmp_ok $s->{Private_Dirty}, '>=', 0.8 * $srv->{Anonymous},
@@ -96,7 +79,7 @@ my $MB = 1024;    # kB
                             env => { PFITEST_HEAP_MB => 20 });
     Time::HiRes::sleep(1);
     my $s = rollup($spare);
-    my $srv = rollup(titled($t, "server"));
+    my $srv = rollup($t->titled('server'));
     cmp_ok $s->{Private_Dirty}, '<', 0.4 * $srv->{Anonymous},
         'off: the spare copied nothing in advance'
         or diag explain { spare => $s, server => $srv };
@@ -111,7 +94,7 @@ my $MB = 1024;    # kB
     my ($t, $spare) = start(name => 'large', opts => 'prefault=8;hugepages=0',
                             env => { PFITEST_HEAP_MB => 40 });
     my $s = settled($spare);
-    my $srv = rollup(titled($t, "server"));
+    my $srv = rollup($t->titled('server'));
     cmp_ok $srv->{Anonymous}, '>=', 40 * $MB, 'large: the server holds its 40 MB';
     cmp_ok $s->{Private_Dirty}, '>=', 4 * $MB, 'large: the spare copied part of it';
     cmp_ok $s->{Private_Dirty}, '<=', 8 * $MB + 8 * $MB,
@@ -129,7 +112,7 @@ SKIP: {
     skip 'no transparent huge pages here', 6 if $thp eq '' || $thp =~ /\[never\]/;
     my ($t, $spare) = start(name => 'huge', opts => 'prefault=8',
                             env => { PFITEST_HEAP_MB => 40 });
-    my $server = titled($t, 'server');
+    my $server = $t->titled('server');
     my $huge = 0;
     for (1 .. 100) {
         $huge = (rollup($server) // {})->{AnonHugePages} // 0;

@@ -305,6 +305,20 @@ sub procs {
     return sort { $a <=> $b } @found;
 }
 
+# The pid of this test's process titled "[prefork $title]" (server,
+# spare, ...), waiting up to 5 s: a forked child takes its title
+# shortly after the fork.
+sub titled {
+    my ($self, $title) = @_;
+    for (1 .. 250) {
+        my ($pid) = grep { (_slurp("/proc/$_/cmdline") // '') =~ /\[prefork \Q$title\E\]/ }
+            $self->procs;
+        return $pid if $pid;
+        Time::HiRes::sleep(0.02);
+    }
+    return;
+}
+
 # Waits until the processes of this test are exactly $want in number.
 sub wait_procs {
     my ($self, $want, $timeout) = @_;

@@ -855,6 +855,13 @@ sub _memory_plan {
     return;
 }
 
+# True if a connection waits to be accepted: idle-time work stops for it.
+sub _call_waiting {
+    return 0 unless $srv->{listen};
+    my @poll = (fileno($srv->{listen}), POLLIN);
+    return IO::Poll::_poll(0, @poll) > 0;
+}
+
 # Each declined range is tried once more, a range at a time, stopping
 # for a call that is waiting (about 0.3 ms a range).
 sub _collapse_retry {
@@ -862,9 +869,7 @@ sub _collapse_retry {
     local $!;
     while (defined(my $at = shift @$todo)) {
         syscall($SYS_madvise, $at, HUGE_PAGE, MADV_COLLAPSE);
-        next unless $srv->{listen};
-        my @poll = (fileno($srv->{listen}), POLLIN);
-        last if IO::Poll::_poll(0, @poll) != 0;
+        last if _call_waiting();
     }
     delete $srv->{collapse_retry} unless @$todo;
     return;
@@ -1001,10 +1006,7 @@ sub _own_prefault {
     for my $r (_writable_regions()) {
         my ($at, $end) = @$r;
         while ($at < $end) {
-            if ($srv->{listen}) {
-                my @poll = (fileno($srv->{listen}), POLLIN);
-                return if IO::Poll::_poll(0, @poll) != 0;
-            }
+            return if _call_waiting();
             my $len = $end - $at;
             $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
             last if syscall($SYS_madvise, $at, $len, MADV_POPULATE_WRITE) < 0;
