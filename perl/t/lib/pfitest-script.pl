@@ -27,10 +27,10 @@ if (my $module = $ENV{PFITEST_USE}) {
 }
 # Forces the fallbacks used where pidfd_open or inotify is missing.
 if ($ENV{PFITEST_NO_PIDFD}) {
-    undef $Proc::Prefork::Interp::SYS_pidfd_open;
+    undef $Proc::Prefork::Interp::Linux::SYS_pidfd_open;
 }
 if ($ENV{PFITEST_NO_INOTIFY}) {
-    undef $Proc::Prefork::Interp::SYS_inotify_init1;
+    undef $Proc::Prefork::Interp::Linux::SYS_inotify_init1;
 }
 prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
     if $ENV{PFITEST_ALSO};

@@ -1,0 +1,181 @@
+package Proc::Prefork::Interp::Executor;
+
+# A forked child's side of one call: as a spare, waiting (and
+# prefaulting) until the server hands it a call; then the rest of the
+# protocol exchange, the wait for a running slot, and the set-up of
+# the call's state (stdio, environment, arguments, signals, seed).
+# When run returns, the per-call code of the script runs.
+
+use strict;
+use warnings;
+
+use Errno qw(EINTR ECONNRESET);
+use IO::FDPass ();
+use POSIX ();
+use Socket qw(MSG_PEEK MSG_DONTWAIT SHUT_RDWR);
+use Proc::Prefork::Interp::Log qw(log_msg);
+use Proc::Prefork::Interp::Memory ();
+use Proc::Prefork::Interp::Protocol ();
+
+use constant READ_CHUNK => 65536;
+
+# What the server handed down; kept, not freed: see new.
+my @retired;
+
+# call: the call's socket (undef in a spare); ctl: the control socket
+# to the server; opts, script, user_sig (the script's CHLD and ALRM
+# handlers); prefault_budget in bytes; retired: the server's state.
+sub new {
+    my ($class, %args) = @_;
+    # Freeing the server's tables would write to pages this process
+    # still shares copy-on-write with the server, on every call's
+    # critical path, for nothing.
+    push @retired, delete $args{retired};
+    return bless { %args }, $class;
+}
+
+sub run {
+    my ($self) = @_;
+    my ($call, $ctl) = @$self{qw(call ctl)};
+    unless ($call) {
+        $0 = "$self->{script} [prefork spare]";
+        Proc::Prefork::Interp::Memory::prefault_when_allowed($ctl, $self->{prefault_budget})
+            if $self->{prefault_budget};
+        my $fd;
+        do {
+            $! = 0;
+            $fd = IO::FDPass::recv(fileno $ctl);
+        } while ($fd < 0 && $! == EINTR);
+        POSIX::_exit(0) if $fd < 0;     # the server retired this spare
+        open($call, '+<&=', $fd) or POSIX::_exit(127);
+    }
+    $self->_serve_call($call, $ctl);
+    for my $sig (qw(CHLD ALRM)) {
+        $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
+    }
+    return;
+}
+
+sub _protocol_error { return { message => $_[0] } }
+sub _client_went_away { return { quiet => 1 } }
+
+sub _serve_call {
+    my ($self, $call, $ctl) = @_;
+    my $o = $self->{opts};
+    my ($fds, $env, $args);
+    my $ok = eval {
+        local $SIG{ALRM} = sub {
+            die _protocol_error("request not complete after $o->{request_timeout} s");
+        };
+        alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
+        ($fds, $env, $args) = _read_request($call);
+        alarm(0);
+        1;
+    };
+    alarm(0);
+    unless ($ok) {
+        my $e = $@;
+        unless (ref $e eq 'HASH' && $e->{quiet}) {
+            my $msg = ref $e eq 'HASH' ? $e->{message} : "$e";
+            log_msg('err', "protocol error: $msg");
+        }
+        # Shutting the socket down means the client gets no status at all.
+        shutdown($call, SHUT_RDWR);
+        POSIX::_exit(ref $e eq 'HASH' && $e->{quiet} ? 0 : 127);
+    }
+
+    # Whole request in hand: wait for one of the max_servers running
+    # slots.  Anything but 'G' means the server dropped this call.
+    my ($sent, $got, $go) = (syswrite($ctl, 'R'), undef, '');
+    do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
+    POSIX::_exit(0) unless $sent && $got && $go eq 'G';
+    close $ctl;
+
+    unless (open(STDIN, '<&', $fds->[0]) && open(STDOUT, '>&', $fds->[1])
+            && open(STDERR, '>&', $fds->[2])) {
+        log_msg('err', "installing the caller's stdio: $!");
+        shutdown($call, SHUT_RDWR);
+        POSIX::_exit(127);
+    }
+    POSIX::close($_) for @$fds;
+    close $call;
+    Proc::Prefork::Interp::Log::close_log();
+
+    %ENV  = %$env;
+    $0    = $args->[1];
+    @ARGV = @{$args}[2 .. $#$args];
+    $SIG{INT}  = 'DEFAULT';
+    $SIG{PIPE} = 'DEFAULT';
+    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
+                       POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
+    _reseed();
+    # Leftovers of the server's own work must not leak into the call
+    # ($? in particular decides die's exit status).
+    $? = 0;
+    $@ = '';
+    $! = 0;
+    return;
+}
+
+# Steps 2 to 4 of the exchange: the initial byte, three fds, the
+# request. Dies with _protocol_error or _client_went_away.
+sub _read_request {
+    my ($call) = @_;
+    my $error = Proc::Prefork::Interp::Protocol::check_initial_byte(
+        _read_exact($call, 1, 'initial byte'));
+    die _protocol_error($error) if defined $error;
+    my @fds = map { _recv_fd($call, $_) } 0 .. 2;
+    my ($len, $why) = Proc::Prefork::Interp::Protocol::decode_length(
+        _read_exact($call, 4, 'request length'));
+    die _protocol_error($why) unless defined $len;
+    my ($env, $args, $bad) = Proc::Prefork::Interp::Protocol::decode_request(
+        _read_exact($call, $len, 'request'));
+    die _protocol_error($bad) if defined $bad;
+    return (\@fds, $env, $args);
+}
+
+sub _read_exact {
+    my ($fh, $want, $what) = @_;
+    my $buf = '';
+    while (length $buf < $want) {
+        my $chunk = $want - length $buf;
+        $chunk = READ_CHUNK if $chunk > READ_CHUNK;
+        my $n = sysread($fh, $buf, $chunk, length $buf);
+        if (!defined $n) {
+            next if $! == EINTR;
+            die _client_went_away() if $! == ECONNRESET;
+            die _protocol_error("reading $what: $!");
+        }
+        die _client_went_away() unless $n;
+    }
+    return $buf;
+}
+
+sub _recv_fd {
+    my ($call, $which) = @_;
+    my $fd;
+    do {
+        $! = 0;
+        $fd = IO::FDPass::recv(fileno $call);
+    } while ($fd < 0 && $! == EINTR);
+    return $fd if $fd >= 0;
+    die _client_went_away() if $! == ECONNRESET;
+    die _protocol_error("receiving fd $which: $!") if $!;
+    # Either EOF or a byte that carried no fd: EOF stays EOF on a re-read.
+    my $peer = recv($call, my $next, 1, MSG_PEEK | MSG_DONTWAIT);
+    die _client_went_away() if defined $peer && $next eq '';
+    die _protocol_error("message for fd $which carried no file descriptor");
+}
+
+sub _reseed {
+    my $seed;
+    if (open(my $rnd, '<:raw', '/dev/urandom')) {
+        my $got = sysread($rnd, my $bytes, 4);
+        $seed = unpack 'L', $bytes if defined $got && $got == 4;
+        close $rnd;
+    }
+    defined $seed ? srand($seed) : srand();
+    return;
+}
+
+1;

@@ -1,0 +1,138 @@
+package Proc::Prefork::Interp::Linux;
+
+# The thin Linux layer: syscall numbers, pidfd, madvise, inotify
+# syscalls, fd probing and the one poll wrapper. Nothing here knows
+# about the server; every other package calls the kernel through here
+# (or through plain perl built-ins).
+
+use strict;
+use warnings;
+
+use Exporter qw(import);
+our @EXPORT_OK = qw(pidfd_open have_madvise madvise inotify_open
+                    inotify_add_watch fd_flags poll poll_in
+                    POLLRDHUP MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
+
+use Errno qw(ENOSYS);
+use Fcntl qw(F_GETFL);
+use IO::Poll qw(POLLIN);
+use POSIX ();
+
+use constant {
+    POLLRDHUP           => 0x2000,    # Linux value; IO::Poll does not export it
+    MADV_HUGEPAGE       => 14,
+    MADV_POPULATE_WRITE => 23,        # Linux 5.14
+    MADV_COLLAPSE       => 25,        # Linux 6.1
+    IN_NONBLOCK         => 0x00000800,    # == O_NONBLOCK
+    IN_CLOEXEC          => 0x00080000,    # == O_CLOEXEC
+};
+
+# Syscall numbers come from syscall.ph, whose subs land in the package
+# that first required it; a table covers the case where that package is
+# unknown. Without a number, pidfd or inotify counts as unavailable and
+# the fallbacks are used.
+my %SYSCALL_TABLE = (
+    x86_64  => [434, 294, 254, 28],
+    aarch64 => [434, 26, 27, 233],
+    i686    => [434, 332, 292, 219],
+);
+# Package variables so that the tests can force the fallbacks.
+our ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch, $SYS_madvise);
+{
+    local ($@, $!);
+    eval { require 'syscall.ph'; 1 };
+    no strict 'refs';
+    for my $pkg (__PACKAGE__, 'main', 'Proc::Prefork::Interp') {
+        next unless defined &{"${pkg}::SYS_inotify_add_watch"};
+        $SYS_pidfd_open        = eval { &{"${pkg}::SYS_pidfd_open"}() };
+        $SYS_inotify_init1     = eval { &{"${pkg}::SYS_inotify_init1"}() };
+        $SYS_inotify_add_watch = eval { &{"${pkg}::SYS_inotify_add_watch"}() };
+        $SYS_madvise           = eval { &{"${pkg}::SYS_madvise"}() };
+        last;
+    }
+    unless (defined $SYS_inotify_add_watch) {
+        require Config;
+        no warnings 'once';
+        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
+        my $nums = $SYSCALL_TABLE{$arch // ''} // [];
+        ($SYS_pidfd_open, $SYS_inotify_init1, $SYS_inotify_add_watch,
+         $SYS_madvise) = @$nums;
+    }
+}
+
+# A pidfd for $pid, or undef with $! set (ENOSYS when the kernel or
+# this perl has none; it is then not tried again).
+sub pidfd_open {
+    my ($pid) = @_;
+    unless ($SYS_pidfd_open) {
+        $! = ENOSYS;
+        return undef;
+    }
+    my $fd = syscall($SYS_pidfd_open, $pid + 0, 0);
+    return $fd if $fd >= 0;
+    undef $SYS_pidfd_open if $! == ENOSYS;
+    return undef;
+}
+
+sub have_madvise { return !!$SYS_madvise }
+
+# madvise(2) on an address range; 0 on success, -1 with $! on failure.
+sub madvise {
+    my ($addr, $len, $advice) = @_;
+    return syscall($SYS_madvise, $addr, $len, $advice);
+}
+
+# A non-blocking, close-on-exec inotify instance as a read handle, or
+# undef when there is none.
+sub inotify_open {
+    return undef unless $SYS_inotify_init1;
+    my $fd = syscall($SYS_inotify_init1, IN_NONBLOCK | IN_CLOEXEC);
+    return undef if $fd < 0;
+    my $ifh;
+    return $ifh if open($ifh, '<&=', $fd);
+    POSIX::close($fd);
+    return undef;
+}
+
+# The watch descriptor, or undef with $! set.
+sub inotify_add_watch {
+    my ($ifh, $path, $mask) = @_;
+    my $wd = syscall($SYS_inotify_add_watch, fileno($ifh), "$path", $mask + 0);
+    return $wd >= 0 ? $wd : undef;
+}
+
+# Access mode and status flags of a raw fd, or undef if it is not open.
+sub fd_flags {
+    my ($fd) = @_;
+    my $dup = POSIX::dup($fd);
+    return undef unless defined $dup;
+    my $flags;
+    if (open(my $fh, '<&=', $dup)) {
+        $flags = fcntl($fh, F_GETFL, 0);
+        close $fh;
+    } else {
+        POSIX::close($dup);
+    }
+    return defined $flags ? $flags + 0 : undef;
+}
+
+# poll(2) on a flat list [fd, events, fd, events, ...]; each events
+# entry is replaced by the revents, as poll(2) does. This uses
+# IO::Poll's undocumented _poll: IO::Poll's public interface wants
+# IO::Handle objects, and the server polls raw fds (pidfds) beside
+# handles, rebuilds its set on every pass and needs the raw errno on
+# failure. _poll has kept its signature since IO::Poll first shipped
+# (perl 5.6); should it ever change, this is the one place to adapt.
+sub poll {
+    my ($timeout_ms, $pollv) = @_;
+    return IO::Poll::_poll($timeout_ms, @$pollv);
+}
+
+# poll(2) for input on one handle: 1 if readable (data, EOF or error),
+# 0 on timeout, -1 with $! on failure.
+sub poll_in {
+    my ($fh, $timeout_ms) = @_;
+    return poll($timeout_ms, [fileno($fh), POLLIN]);
+}
+
+1;

@@ -1,0 +1,121 @@
+package Proc::Prefork::Interp::Protocol;
+
+# The wire codec of protocol v1, server side, like src/protocol.c: pure
+# functions on strings, no I/O. Errors come back as a message, for the
+# caller to report; nothing here dies or logs.
+
+use strict;
+use warnings;
+
+use Fcntl qw(O_ACCMODE O_RDONLY O_WRONLY);
+
+use constant {
+    ENV_NAME     => 'PREFORK_INTERP',
+    XDATA        => 'full-argv',
+    # Item in PREFORK_INTERP's first word by which a client that
+    # decodes the greeting's xdata length correctly (big-endian) says so.
+    # chiark-utils' client reads that length in host byte order, so it
+    # must get empty xdata; it never sets this item.
+    XDATA_MARKER => 'xdata',
+    MAX_REQUEST  => 32 * 1024 * 1024,
+};
+
+# PREFORK_INTERP's syntax: (\%parsed, undef) or (undef, $why). The four
+# fds are checked for form only; whether they are open is the caller's
+# business (see assign_fds).
+sub parse_env {
+    my ($value) = @_;
+    my @words = split / /, $value, -1;
+    @words >= 2 or return (undef, 'expected at least two space-separated words');
+    my @version = split /,/, $words[0], -1;
+    @version >= 2 && $version[0] eq 'v1'
+        or return (undef, 'first word must be "v1,SECS.NSECS" (protocol v1)');
+    my ($secs, $nsecs) = $version[1] =~ /\A([0-9]+)(?:\.([0-9]{1,9}))?\z/
+        or return (undef, "startup time \"$version[1]\" is not SECS.NSECS");
+    $nsecs = substr(($nsecs // '') . '000000000', 0, 9);
+
+    my @fds = split /,/, $words[1], -1;
+    @fds >= 4 or return (undef, 'second word must list at least four fds');
+    my %seen;
+    for my $fd (@fds[0 .. 3]) {
+        $fd =~ /\A[0-9]{1,9}\z/ or return (undef, "\"$fd\" is not an fd number");
+        $fd += 0;
+        $fd > 2 or return (undef, "fd $fd is a standard stream");
+        $seen{$fd}++ and return (undef, "fd $fd is listed twice");
+    }
+    return ({
+        secs   => $secs + 0,
+        nsecs  => $nsecs + 0,
+        fds    => [@fds[0 .. 3]],
+        client_reads_xdata =>
+            scalar grep { $_ eq XDATA_MARKER } @version[2 .. $#version],
+    }, undef);
+}
+
+# Which fd is which, given each fd's status flags (as F_GETFL reports
+# them). chiark-utils passes WATCHI before WATCHE; the access modes say
+# which is which whatever the order, so only an undecidable case uses it.
+sub assign_fds {
+    my ($fds, $flags) = @_;
+    my ($watchi, $watche) = @$fds[2, 3];
+    if (($flags->{$fds->[2]} & O_ACCMODE) == O_RDONLY
+        && ($flags->{$fds->[3]} & O_ACCMODE) == O_WRONLY) {
+        ($watchi, $watche) = @$fds[3, 2];
+    }
+    return { listen => $fds->[0], call => $fds->[1],
+             watchi => $watchi, watche => $watche };
+}
+
+# The bytes every call starts with.
+sub greeting {
+    my ($client_reads_xdata) = @_;
+    my $xdata = $client_reads_xdata ? XDATA : '';
+    return "PFI\n" . pack('N', length $xdata) . $xdata;
+}
+
+# The first byte of the client's part: undef if good, else the fault.
+sub check_initial_byte {
+    my ($byte) = @_;
+    return undef if $byte eq "\0";
+    return sprintf 'initial byte is 0x%02x, not 0x00', ord $byte;
+}
+
+# The request length field: ($len, undef) or (undef, $why).
+sub decode_length {
+    my ($bytes) = @_;
+    my $len = unpack 'N', $bytes;
+    return (undef, "request length $len exceeds " . MAX_REQUEST)
+        if $len > MAX_REQUEST;
+    return ($len, undef);
+}
+
+# The request: environment then argument strings, each NUL-terminated,
+# the environment ended by an empty string. (\%env, \@args, undef) or
+# (undef, undef, $why).
+sub decode_request {
+    my ($req) = @_;
+    my $bad = sub { return (undef, undef, $_[0]) };
+    $req =~ /\0\z/ or return $bad->('request does not end with NUL');
+    my @strings = split /\0/, substr($req, 0, -1), -1;
+    my %env;
+    for (;;) {
+        @strings or return $bad->('request has no end of environment');
+        my $entry = shift @strings;
+        last if $entry eq '';
+        my $eq = index $entry, '=';
+        $eq >= 0 or return $bad->('environment entry without "="');
+        $env{substr $entry, 0, $eq} = substr $entry, $eq + 1;
+    }
+    @strings >= 2 or return $bad->(
+        'request has ' . scalar(@strings)
+        . ' argument strings; interpreter and script are required');
+    return (\%env, \@strings, undef);
+}
+
+# The call's end, as the client reads it: the wait status.
+sub encode_status {
+    my ($status) = @_;
+    return pack('N', $status);
+}
+
+1;

@@ -1,0 +1,250 @@
+package Proc::Prefork::Interp::Server;
+
+# The server: glue between the parts. It owns the listening socket and
+# the watcher's pipes, accepts and greets calls and hands them to the
+# pool, and assembles the loop from what each part contributes.
+
+use strict;
+use warnings;
+
+use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNABORTED);
+use IO::Poll qw(POLLIN);
+use POSIX ();
+use Socket qw(SOL_SOCKET SO_PEERCRED MSG_NOSIGNAL MSG_DONTWAIT);
+use Time::HiRes ();
+use Proc::Prefork::Interp::Autoreload ();
+use Proc::Prefork::Interp::Executor ();
+use Proc::Prefork::Interp::Linux qw(poll_in);
+use Proc::Prefork::Interp::Log qw(log_msg);
+use Proc::Prefork::Interp::Loop ();
+use Proc::Prefork::Interp::Memory ();
+use Proc::Prefork::Interp::Pool ();
+
+# opts: validated options; env: Protocol::parse_env's result; fh: the
+# handles listen, call, watchi, watche; greeting: the bytes every call
+# starts with; files: the autoreload set.
+sub new {
+    my ($class, %args) = @_;
+    my $self = bless {
+        opts     => $args{opts},
+        env      => $args{env},
+        greeting => $args{greeting},
+        files    => $args{files},
+        script   => $0,
+        listen   => $args{fh}{listen},
+        watche   => $args{fh}{watche},
+        watchi   => $args{fh}{watchi},
+        first    => $args{fh}{call},
+        errors   => 0,
+        quitting => 0,
+        user_sig => { map { $_ => $SIG{$_} } qw(CHLD ALRM) },
+    }, $class;
+    $self->{memory} = Proc::Prefork::Interp::Memory->new(
+        opts => $self->{opts}, call_waiting => sub { $self->_call_waiting });
+    $self->{pool} = Proc::Prefork::Interp::Pool->new(
+        opts          => $self->{opts},
+        new_executor  => sub { $self->_new_executor(@_) },
+        on_prefaulted => sub {
+            $self->{memory}->own_prefault if $self->{memory}->small;
+        });
+    return $self;
+}
+
+# In the process that is to be the server. Returns only in a forked
+# executor, with its Executor object.
+sub run {
+    my ($self) = @_;
+    POSIX::setsid();
+    open(STDIN, '<', '/dev/null');
+    open(STDOUT, '>', '/dev/null');
+    open(STDERR, '>', '/dev/null');
+    # Status writes to vanished clients must not kill the server.
+    $SIG{PIPE} = 'IGNORE';
+    $SIG{CHLD} = 'DEFAULT';
+
+    my $executor = $self->_dispatch(delete $self->{first});
+    return $executor if $executor;
+    $self->{memory}->start;
+    $self->{autoreload} = Proc::Prefork::Interp::Autoreload->new(
+        files       => $self->{files},
+        start_secs  => $self->{env}{secs},
+        start_nsecs => $self->{env}{nsecs},
+        on_change   => sub { $self->begin_quit });
+    $self->{autoreload}->check_all;
+    $0 = "$self->{script} [prefork server]";
+    return $self->_loop->run;
+}
+
+sub _loop {
+    my ($self) = @_;
+    my ($pool, $memory) = @$self{qw(pool memory)};
+    my $loop = Proc::Prefork::Interp::Loop->new(on_poll_error => sub {
+        log_msg('err', "poll failed: $_[0]; quitting");
+        $self->begin_quit;
+    });
+    $loop->step(sub { $pool->reap_unwatched; return $pool->replenish });
+    $loop->step(sub {
+        $pool->allow_prefault if $memory->prefaulting;
+        $memory->collapse_retry if $memory->collapse_todo && !$pool->busy_count;
+        return;
+    });
+    $loop->step(sub { $self->_final_exit if $self->{quitting} && $pool->empty; return });
+    $loop->step(sub { $pool->check_granted; $pool->start_ready; return });
+    # Handlers run in this order: children first (a reaped call frees
+    # its slot before a new one is accepted), the listener last (the
+    # watcher or a changed file stops it).
+    $loop->source(sub { $pool->source(@_) });
+    $loop->source(sub { $self->_watcher_source(@_) });
+    $loop->source(sub { $self->{autoreload}->source(@_) });
+    $loop->source(sub { $self->_listen_source(@_) });
+    $loop->after_step(sub { $pool->escalate_kills });
+    $loop->after_step(sub { $self->_quit_if_idle });
+    $self->{loop} = $loop;
+    return $loop;
+}
+
+#---------------------------------------------------------------- calls
+
+sub _listen_source {
+    my ($self, $now) = @_;
+    my ($o, $pool) = @$self{qw(opts pool)};
+    return ([]) unless $self->{listen};
+    my (@watches, @deadlines);
+    if ($pool->pending_count < $o->{max_pending} || $pool->evictable) {
+        push @watches, [fileno($self->{listen}), POLLIN, sub { $self->_listen_readable }];
+    } else {
+        # Full: wake when the oldest pending call may be dropped.
+        push @deadlines, $pool->eviction_time;
+    }
+    push @deadlines, $pool->last_active + $o->{idle_timeout}
+        if !$pool->busy_count && $o->{idle_timeout} >= 0;
+    return (\@watches, Proc::Prefork::Interp::Loop::earliest(@deadlines));
+}
+
+# Returns the Executor in a forked child.
+sub _listen_readable {
+    my ($self) = @_;
+    my ($max, $pool) = ($self->{opts}{max_pending}, $self->{pool});
+    return unless $self->{listen};
+    # Stale code must not serve this call: check before accepting.
+    $self->{autoreload}->poll;
+    if ($self->{listen} && $pool->pending_count >= $max) {
+        my $old = $pool->evictable;
+        $pool->evict($old) if $old;
+    }
+    return unless $self->{listen} && $pool->pending_count < $max;
+    my $call;
+    if (accept($call, $self->{listen})) {
+        $self->{errors} = 0;
+        return $self->_dispatch($call);
+    }
+    return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR
+           || $! == ECONNABORTED;
+    log_msg('warning', "accept failed: $!");
+    if (++$self->{errors} > $self->{opts}{max_errors}) {
+        log_msg('err', 'too many accept failures, quitting');
+        $self->begin_quit;
+    }
+    return;
+}
+
+# Checks an accepted (or the initial) call's peer, greets it and hands
+# it to the pool. Returns the Executor in a forked child.
+sub _dispatch {
+    my ($self, $call) = @_;
+    my $cred = getsockopt($call, SOL_SOCKET, SO_PEERCRED);
+    my ($peer_pid, $peer_uid) = $cred ? unpack('iII', $cred) : ();
+    if (!defined $peer_uid || $peer_uid != $>) {
+        log_msg('warning', sprintf(
+            'refused a call from pid %s uid %s (this server runs as uid %d)',
+            $peer_pid // '?', $peer_uid // '?', $>));
+        close $call;
+        return;
+    }
+    # The greeting goes out from here, at once, so that the client reads
+    # it while the executor is still waking up. A fresh connection's
+    # buffer always has room for it; failing means the client is gone.
+    unless (send($call, $self->{greeting}, MSG_DONTWAIT | MSG_NOSIGNAL)) {
+        close $call;
+        return;
+    }
+    return $self->{pool}->hand_over($call);
+}
+
+# True if a connection waits to be accepted: idle-time work stops for it.
+sub _call_waiting {
+    my ($self) = @_;
+    return 0 unless $self->{listen};
+    return poll_in($self->{listen}, 0) > 0;
+}
+
+# In a freshly forked child: drop everything the server holds.
+sub _new_executor {
+    my ($self, $call, $ctl) = @_;
+    POSIX::setpgid(0, 0);
+    for my $role (qw(listen watche watchi)) {
+        close $self->{$role} if $self->{$role};
+    }
+    $self->{autoreload}->stop if $self->{autoreload};
+    $self->{pool}->close_fds;
+    Proc::Prefork::Interp::Log::close_log();
+    return Proc::Prefork::Interp::Executor->new(
+        call => $call, ctl => $ctl, opts => $self->{opts},
+        script => $self->{script}, user_sig => $self->{user_sig},
+        prefault_budget => $self->{memory}->spare_budget, retired => $self);
+}
+
+#---------------------------------------------------------------- quitting
+
+sub _watcher_source {
+    my ($self) = @_;
+    my $fh = $self->{watche} or return ([]);
+    return ([[fileno($fh), POLLIN, sub { $self->_watcher_readable; return }]]);
+}
+
+sub _watcher_readable {
+    my ($self) = @_;
+    return unless $self->{watche};
+    my $got = sysread($self->{watche}, my $buf, 4096);
+    if (!defined $got) {
+        return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR;
+        log_msg('err', "reading from watcher: $!; quitting");
+    } elsif ($got) {
+        $buf =~ s/\s+\z//;
+        log_msg('err', "watcher: $buf");
+    } else {
+        log_msg('info', 'socket removed or replaced, quitting');
+    }
+    $self->begin_quit;
+    return;
+}
+
+sub _quit_if_idle {
+    my ($self) = @_;
+    my $o = $self->{opts};
+    return unless $self->{listen} && !$self->{pool}->busy_count && $o->{idle_timeout} >= 0
+        && Time::HiRes::time() >= $self->{pool}->last_active + $o->{idle_timeout};
+    log_msg('info', "idle for $o->{idle_timeout} s, quitting");
+    $self->begin_quit;
+    return;
+}
+
+# Stops taking calls; the loop exits once every running call has ended.
+sub begin_quit {
+    my ($self) = @_;
+    return if $self->{quitting}++;
+    for my $role (qw(listen watche)) {
+        close(delete $self->{$role}) if $self->{$role};
+    }
+    $self->{autoreload}->stop if $self->{autoreload};
+    $self->{pool}->quit;
+    return;
+}
+
+sub _final_exit {
+    my ($self) = @_;
+    close $self->{watchi} if $self->{watchi};
+    POSIX::_exit(0);
+}
+
+1;
