@@ -18,7 +18,7 @@ for my $i (1 .. 5) {
     my @pids = split ' ', $out // '';
     is scalar(grep { PFITest::alive($_) } @pids), 2, "round $i: executor and its child run";
     close $r->{sock};
-    my $took = PFITest::wait_gone(5, @pids);
+    my $took = PFITest::wait_pids_gone(\@pids, 5);
     ok defined $took && $took < 1.0,
         sprintf "round $i: group gone %.3f s after the client (SIGINT ignored)", $took // -1;
 }
@@ -29,7 +29,7 @@ for my $i (1 .. 5) {
     my ($pid) = split ' ', $out // '';
     ok PFITest::alive($pid), "round $i: sleeping executor runs";
     close $r->{sock};
-    my $took = PFITest::wait_gone(5, $pid);
+    my $took = PFITest::wait_pids_gone([$pid], 5);
     ok defined $took && $took < 0.4,
         sprintf "round $i: SIGINT ended it at once (%.3f s)", $took // -1;
 }

@@ -38,7 +38,7 @@ for my $mode ('', 'no_pidfd') {
     my $spare = $t->titled('spare');
     ok $spare, 'found the spare by its process title';
     kill 'KILL', $spare;
-    ok defined PFITest::wait_gone(5, $spare), 'spare killed';
+    ok defined PFITest::wait_pids_gone([$spare], 5), 'spare killed';
     is $t->call(args => ['exit', 2])->{status}, 2 << 8, 'still served';
     like $t->log_text // '', qr/^warning .*spare \[$spare\] ended unexpectedly/m, 'logged';
     ok $t->finish, 'nothing left behind';

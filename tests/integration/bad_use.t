@@ -25,7 +25,7 @@ EOS
 
 sub nothing_left {
 	my ($label) = @_;
-	ok(wait_gone($env->{dir}, 5), "$label: no process left behind")
+	ok(wait_processes_gone($env->{dir}, 5), "$label: no process left behind")
 		or diag "left: " . join ' ', processes_matching($env->{dir});
 	is(join(' ', socket_files($env)), '', "$label: no socket left behind");
 }

@@ -61,7 +61,7 @@ is(boot_of(call($script)), boot_of($o4), 'and that server is then reused');
 my @socks = socket_files($env);
 is(scalar(@socks), 1, 'one socket in the run directory');
 unlink "$env->{run}/$_" for @socks;
-ok(wait_gone($script, 5), 'server (and watcher) quit after the socket was removed');
+ok(wait_processes_gone($script, 5), 'server (and watcher) quit after the socket was removed');
 
 # --kill stops it.
 call($script);
@@ -69,7 +69,7 @@ ok(scalar(processes_matching($script)), 'a server runs again');
 my $k = run_call([client_path(), '--kill,-U,perl', $script], dir => $env->{dir});
 is($k->{status}, 0, '--kill succeeded') or diag $k->{err};
 is($k->{out} . $k->{err}, '', '--kill ran nothing and said nothing');
-ok(wait_gone($script, 5), '--kill stopped the server');
+ok(wait_processes_gone($script, 5), '--kill stopped the server');
 is(scalar(socket_files($env)), 0, '--kill removed the socket');
 
 # -f replaces it.
@@ -88,6 +88,6 @@ kill_servers($env);
 my $idle = write_script($env, 'idle.pl', script_body('I', 'idle_timeout => 1'));
 call($idle);
 ok(scalar(processes_matching($idle)), 'idle server running');
-ok(wait_gone($idle, 6), 'idle_timeout ended the server');
+ok(wait_processes_gone($idle, 6), 'idle_timeout ended the server');
 
 done_testing;

@@ -99,7 +99,7 @@ sub pairing {
 	# --kill stops it.
 	my $k = run_call([$kill->($s)], dir => $env->{dir}, %{ $o{run} // {} });
 	is($k->{status}, 0, "$label: --kill succeeded") or diag $k->{err};
-	ok(wait_gone($s, 5), "$label: --kill stopped the server")
+	ok(wait_processes_gone($s, 5), "$label: --kill stopped the server")
 		or diag "left: " . join ' ', processes_matching($s);
 }
 

@@ -10,9 +10,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use SandboxTest;
 use File::Copy qw(copy);
 use Test::More;
 
@@ -71,7 +70,8 @@ SKIP: {
 	my @with_cap = (@as_nobody, '--inh-caps=+net_bind_service',
 			'--ambient-caps=+net_bind_service');
 	# A run directory that uid 65534 owns, on a path it may walk, with
-	# copies of the client and the fake server that it may run.
+	# a copy of the client that it may run, and a fake server of uid
+	# 65534 in it.
 	my ($dir, $why) = nobody_dir(safe => 1);
 	skip "no directory for uid 65534: $why", 10 unless $dir;
 	my $run = "$dir/run";
@@ -79,24 +79,17 @@ SKIP: {
 	chown 65534, 65534, $run;
 	copy($client, "$dir/prefork-interp") && chmod 0755, "$dir/prefork-interp"
 		or die "copy: $!";
-	copy("$FindBin::Bin/fake-server.pl", "$dir/fake-server.pl") or die "copy: $!";
-	chmod 0644, "$dir/fake-server.pl";
 	local $client = "$dir/prefork-interp";
 	my $control = `@with_cap grep CapAmb /proc/self/status`;
 	like($control, qr/CapAmb:\s*0*400$/m, 'control: setpriv gives an ambient capability');
 
 	my $nenv = { dir => $run, run => $run };
-	my $pid = fork // die;
-	if (!$pid) {
-		delete $ENV{PERL5LIB};    # may be closed to uid 65534; not needed
-		exec @as_nobody, 'perl', "$dir/fake-server.pl",
-			"$run/shold", "$run/ready", 'hold' or POSIX::_exit(121);
-	}
-	wait_for(sub { -e "$run/ready" }, 10) or diag 'fake server did not start';
+	my $fake = fake_server("$run/shold", fake_reply('hold'), max => 0,
+			       uid => 65534, chown => 65534, report => "$dir/fake.report");
 	($st, $p) = status_in_sandbox($nenv, 'hold', \@with_cap, dir => $run,
 				      env => { PREFORK_INTERP_RUN_DIR => $run });
 	check_sandboxed('uid 65534 with an ambient capability', $st, 0);
-	stop_fake($pid);
+	stop_fake($fake);
 	wait_call($p);
 }
 

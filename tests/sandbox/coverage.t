@@ -11,9 +11,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use SandboxTest;
 use POSIX qw(:sys_wait_h);
 use Time::HiRes qw(sleep);
 use Test::More;
@@ -94,7 +93,7 @@ is($r->{status}, 0, 'request of 300000 bytes: status') or diag $r->{err};
 # Stopped and continued while polling for the greeting's extension
 # data: the kernel resumes the poll with restart_syscall.
 my $go = "$env->{dir}/go";
-my $slow = start_fake($env, 'slow', 'slow-xdata', '0', FAKE_GO_FILE => $go);
+my $slow = start_fake($env, 'slow', 'slow-xdata', go => $go);
 $r = traced('stop and continue', [$client, '-g', 'slow', '-U', 'perl', 'x.pl'],
 	during => sub {
 		my ($log) = @_;

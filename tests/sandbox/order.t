@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use SandboxTest;
 use Test::More;
 
 my $env = new_env();

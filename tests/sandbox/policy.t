@@ -5,9 +5,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use SandboxTest;
 use File::Temp qw(tempdir);
 use Test::More;
 

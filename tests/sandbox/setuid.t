@@ -6,9 +6,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use SandboxTest;
 use File::Copy qw(copy);
 use Test::More;
 

@@ -4,9 +4,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use IO::FDPass ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -32,7 +31,7 @@ my $sock = "$run/ssec";
 my $r = run_call([@cmd, 'first'], dir => $env->{dir});
 is($r->{status}, 0, 'the server runs') or diag $r->{err};
 my $server;
-wait_for(5, sub { $server = server_pid_of($script) });
+wait_for(sub { $server = server_pid_of($script) }, 5);
 ok($server, 'found the server');
 sleep 0.5;
 my $kids0 = descendants($server);
@@ -61,14 +60,14 @@ for my $case (['silent connections', sub { }],
 	my ($peak, $took) = peak_during(sub {
 		my ($sample) = @_;
 		for (1 .. 60) {
-			my $s = raw_connect($sock) or last;
+			my $s = connect_path($sock) or last;
 			$stall->($s);
 			push @flood, $s;
 			$sample->() unless @flood % 10;
 		}
 		my $t0 = time;
 		my $call = start_call([@cmd, 'good'], dir => $env->{dir});
-		my $done = wait_for(20, sub { $sample->(); waitpid($call->{pid}, WNOHANG) == $call->{pid} });
+		my $done = wait_for(sub { $sample->(); waitpid($call->{pid}, WNOHANG) == $call->{pid} }, 20);
 		my $took = time - $t0;
 		unless ($done) { kill 'KILL', $call->{pid} }
 		my $res = wait_call($call);
@@ -80,20 +79,20 @@ for my $case (['silent connections', sub { }],
 	ok($took < 10, sprintf("%s: and within 10 s (took %.1f s)", $label, $took));
 	ok($peak <= $BOUND, "$label: at most $BOUND server processes during the flood (peak $peak)");
 	close $_ for @flood;
-	ok(wait_for(10, sub { descendants($server) == $kids0 }), "$label: back to $kids0 processes afterwards")
+	ok(wait_for(sub { descendants($server) == $kids0 }, 10), "$label: back to $kids0 processes afterwards")
 		or diag 'descendants: ' . join ' ', descendants($server);
-	ok(wait_for(10, sub { fd_count($server) == $fds0 }), "$label: back to $fds0 fds afterwards");
+	ok(wait_for(sub { fd_count($server) == $fds0 }, 10), "$label: back to $fds0 fds afterwards");
 }
 # Exactly as many silent connections as there are running slots: each
 # was free to run when handed over, so each holds a slot while it never
 # sends its request. A well-behaved call must not wait for the request
 # timeout (30 s) behind them: they are dropped after pending_grace.
 {
-	my @hold = map { raw_connect($sock) or die "connect: $!" } 1 .. $MAX_SERVERS;
+	my @hold = map { connect_path($sock) or die "connect: $!" } 1 .. $MAX_SERVERS;
 	sleep 0.5;      # handed over, holding the slots
 	my $t0 = time;
 	my $call = start_call([@cmd, 'good'], dir => $env->{dir});
-	my $done = wait_for(15, sub { waitpid($call->{pid}, WNOHANG) == $call->{pid} });
+	my $done = wait_for(sub { waitpid($call->{pid}, WNOHANG) == $call->{pid} }, 15);
 	my $took = time - $t0;
 	kill 'KILL', $call->{pid} unless $done;
 	my $res = wait_call($call);
@@ -102,7 +101,7 @@ for my $case (['silent connections', sub { }],
 		or diag "out '$res->{out}' err '$res->{err}'";
 	ok($took < 5, sprintf('... within 5 s, not after the request timeout (took %.1f s)', $took));
 	close $_ for @hold;
-	ok(wait_for(10, sub { descendants($server) == $kids0 }), "... back to $kids0 processes afterwards");
+	ok(wait_for(sub { descendants($server) == $kids0 }, 10), "... back to $kids0 processes afterwards");
 }
 is(server_pid_of($script), $server, 'the same server served throughout');
 ok(kill_servers($env), 'no process left behind');

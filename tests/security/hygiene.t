@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use POSIX ();
 use Test::More;
 use Time::HiRes qw(time);
@@ -71,7 +70,7 @@ is($?, 0, 'first call (server start) with SIGINT and SIGPIPE ignored and blocked
 }
 my @reports = (slurp_file($out));
 my $server;
-wait_for(5, sub { $server = server_pid_of($script) });
+wait_for(sub { $server = server_pid_of($script) }, 5);
 ok($server, 'found the server');
 diag join "\n", map { my $c = slurp_file("/proc/$_/cmdline"); $c =~ tr{\0}{|}; "$_ $c" } processes_matching($script) unless $server;
 my $server_ign = (slurp_file("/proc/$server/status") =~ /^SigIgn:\s+([0-9a-f]+)/m)[0];

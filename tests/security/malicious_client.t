@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use IO::FDPass ();
 use Test::More;
 use Time::HiRes qw(sleep time);
@@ -49,7 +48,7 @@ sub still_serves {
 # the greeting.
 sub abuse {
 	my ($label, $steps, %o) = @_;
-	my $s = raw_connect($sock) or die "connect: $!";
+	my $s = connect_path($sock) or die "connect: $!";
 	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + 9, 5);
 	is($greeting, "PFI\n\0\0\0\x09full-argv", "$label: got the greeting")
 		unless $o{skip_greeting};
@@ -73,7 +72,7 @@ sub abuse {
 
 sub logged {
 	my ($label, $re) = @_;
-	ok(wait_for(5, sub { slurp_file($log) =~ $re }), "$label: logged")
+	ok(wait_for(sub { slurp_file($log) =~ $re }, 5), "$label: logged")
 		or diag 'log: ' . slurp_file($log);
 }
 
@@ -109,14 +108,14 @@ for my $n (0 .. $#full - 1) {
 still_serves('after every drop');
 # A complete request whose client then vanishes: the call is stopped.
 abuse('dropped while the call runs', ["\0", ['fd'], ['fd'], ['fd'], req("A=1", "", "perl", $script, "sleep30")], hold => 1);
-ok(wait_for(3, sub { slurp_file($marker) =~ /ran sleep30/ }), 'the complete request did run');
+ok(wait_for(sub { slurp_file($marker) =~ /ran sleep30/ }, 3), 'the complete request did run');
 still_serves('after a client vanished mid-call');
 
 unlike(slurp_file($marker), qr/evil/, 'no incomplete or malformed request ran');
-ok(wait_for(10, sub { descendants($server) == $kids0 }),
+ok(wait_for(sub { descendants($server) == $kids0 }, 10),
    "no process leaked (back to $kids0 descendants)")
 	or diag 'descendants: ' . join ' ', map { my $c = slurp_file("/proc/$_/cmdline"); $c =~ tr/\0/ /; "$_ $c" } descendants($server);
-ok(wait_for(10, sub { fd_count($server) == $fds0 }), "no fd leaked (back to $fds0)")
+ok(wait_for(sub { fd_count($server) == $fds0 }, 10), "no fd leaked (back to $fds0)")
 	or diag 'fds: ' . join ' ', map { "$_->" . (readlink($_) // '?') } glob "/proc/$server/fd/*";
 is(server_pid_of($script), $server, 'the same server served throughout');
 ok(kill_servers($env), 'no process left behind');

@@ -9,9 +9,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use IO::FDPass ();
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -106,7 +105,7 @@ for my $case (
 # replaces it with a genuine server under the lock.
 against('hang-up before greeting', sub { }, 0, undef, "genuine\n");
 unlink $sock;
-ok(wait_gone($script, 10), 'the genuine server quit once its socket went');
+ok(wait_processes_gone($script, 10), 'the genuine server quit once its socket went');
 
 # Impossible statuses, after a correct exchange.
 for my $case (['status > INT_MAX', 0x80000000], ['status 0xffffffff', 0xffffffff],
@@ -194,7 +193,7 @@ for my $case (['never greets', ''], ['stops inside the greeting', 'PFI'],
 	is(waitpid($pid, WNOHANG), 0, "slow loris ($label): the client waits while its caller is there");
 	close $out_r;              # the caller goes away
 	my $t0 = time;
-	my $ended = wait_for(5, sub { waitpid($pid, WNOHANG) == $pid });
+	my $ended = wait_for(sub { waitpid($pid, WNOHANG) == $pid }, 5);
 	ok($ended, "slow loris ($label): the client ends once its caller has gone")
 		or do { kill 'KILL', $pid; waitpid $pid, 0 };
 	is($? >> 8, 127, "slow loris ($label): exit 127") if $ended;
@@ -204,5 +203,5 @@ for my $case (['never greets', ''], ['stops inside the greeting', 'PFI'],
 	fake_wait($fake, 0);
 }
 
-ok(wait_gone($env->{dir}, 10), 'no process left behind');
+ok(wait_processes_gone($env->{dir}, 10), 'no process left behind');
 done_testing;

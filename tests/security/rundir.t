@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use File::Copy qw(copy);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
@@ -134,7 +133,7 @@ SKIP: {
 	is($r->{status}, 0, 'non-root user: a good run directory works') or diag $r->{err};
 	is($r->{out}, "ran \n", 'non-root user: the script ran');
 	unlink "$o/ssec";
-	ok(wait_gone($s, 10), 'non-root user: its server quit');
+	ok(wait_processes_gone($s, 10), 'non-root user: its server quit');
 
 	# A run directory owned by root is not the user's.
 	my $rootowned = "$pub/rootowned";
@@ -219,6 +218,6 @@ SKIP: {
 	remove_tree($decoy);
 }
 
-ok(wait_gone($dir, 10), 'no process left behind')
+ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;

@@ -6,9 +6,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -69,7 +68,7 @@ for my $i (1 .. 10) {
 	if ($i == 1 || !defined $n || $n) {
 		is($n, 0, "attack $i: the other uid's connection received nothing (no greeting)")
 			or diag "out: $r->{out} err: $r->{err}";
-		ok(wait_for(5, sub { slurp_file($log) =~ /refused a call from pid \Q$pid\E uid ${\OTHER_UID} \(this server runs as uid 0\)/ }),
+		ok(wait_for(sub { slurp_file($log) =~ /refused a call from pid \Q$pid\E uid ${\OTHER_UID} \(this server runs as uid 0\)/ }, 5),
 		   "attack $i: the server logged the refusal naming pid and uid")
 			or diag "log: " . slurp_file($log);
 	}
@@ -83,9 +82,9 @@ $r = run_call([@cmd, 'after'], dir => $env->{dir});
 is($r->{status}, 0, 'the user is still served') or diag $r->{err};
 is($r->{out}, "ran after\n", 'with the right output');
 is(server_pid_of($script), $server, 'by the same server');
-ok(wait_for(5, sub { descendants($server) == $kids0 }), "no process leaked (server has $kids0 descendants)")
+ok(wait_for(sub { descendants($server) == $kids0 }, 5), "no process leaked (server has $kids0 descendants)")
 	or diag 'descendants: ' . join ' ', descendants($server);
-ok(wait_for(5, sub { fd_count($server) == $fds0 }), "no fd leaked (server holds $fds0)")
+ok(wait_for(sub { fd_count($server) == $fds0 }, 5), "no fd leaked (server holds $fds0)")
 	or diag 'fds now ' . fd_count($server);
 
 ok(kill_servers($env), 'no process left behind');

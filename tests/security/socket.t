@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use POSIX qw(mkfifo);
 use Test::More;
 

@@ -1,9 +1,16 @@
 package PFITest;
 
-# A pure-Perl stand-in for the prefork-interp client, enough to drive the
-# module through the v1 protocol: it makes the listening socket, the
-# first call's socketpair and the watcher pipes, runs the setup, and
-# then makes calls. Every process it starts is ended by finish().
+# The helpers of the module's own tests (kept shippable with the module;
+# the meson suites reuse the raw client through tests/lib/PFIHarness.pm):
+#   - a pure-Perl stand-in for the prefork-interp client, enough to drive
+#     the module through the v1 protocol: it makes the listening socket,
+#     the first call's socketpair and the watcher pipes, runs the setup,
+#     and then makes calls. Every process it starts is ended by finish();
+#   - the raw client: connect_path, read_n, send_all, send_fds,
+#     encode_request, with_length, read_greeting, read_status;
+#   - waiting helpers, all "what, then timeout in seconds": wait_for,
+#     wait_pids_gone, wait_for_file_content, and the methods wait_procs,
+#     wait_server_exit.
 
 use strict;
 use warnings;
@@ -27,8 +34,11 @@ our $LAST_XDATA_LENGTH;
 
 # The server is a daemon: its setup parent exits at once. Becoming a
 # child subreaper makes it (and anything it leaves) our child, so the
-# tests can reap it instead of leaving zombies to init.
-{
+# tests can reap it instead of leaving zombies to init. Done when the
+# first server starts, not on loading: the raw client is used elsewhere.
+my $subreaper;
+sub _become_subreaper {
+    return if $subreaper++;
     local ($@, $!);
     my $prctl = eval { require 'syscall.ph'; SYS_prctl() };
     syscall($prctl, 36, 1, 0, 0, 0) if $prctl;   # PR_SET_CHILD_SUBREAPER
@@ -52,6 +62,7 @@ sub script_source { $SCRIPT }
 #   extra     => 1 to append unknown items and words to PREFORK_INTERP
 sub new {
     my ($class, %a) = @_;
+    _become_subreaper();
     my $dir = tempdir('pfitest-XXXXXX', TMPDIR => 1, CLEANUP => 1);
     chmod 0755, $dir;
     my $self = bless { dir => $dir, log => "$dir/log", calls => 0 }, $class;
@@ -136,9 +147,7 @@ sub take_first {
 
 sub connect_sock {
     my ($self) = @_;
-    socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
-    connect($s, pack_sockaddr_un($self->{path})) or return undef;
-    return $s;
+    return connect_path($self->{path});
 }
 
 # A socket for the next call: the first call's socketpair, then connect.
@@ -147,19 +156,28 @@ sub call_sock {
     return $self->take_first // $self->connect_sock;
 }
 
-# Reads with a deadline; returns the bytes (maybe fewer at EOF), or
-# undef on timeout.
+#---------------------------------------------------------------- raw client
+
+# A connection to the Unix socket at $path, or undef (with $!).
+sub connect_path {
+    my ($path) = @_;
+    socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die "socket: $!";
+    connect($s, pack_sockaddr_un($path)) or return undef;
+    return $s;
+}
+
+# Reads $n bytes, waiting at most $timeout seconds in all; returns what
+# it got: fewer bytes at EOF or on timeout.
 sub read_n {
     my ($sock, $n, $timeout) = @_;
     my $buf = '';
     my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
     while (length $buf < $n) {
         my $left = $end - Time::HiRes::time();
-        return undef if $left <= 0;
+        last if $left <= 0;
         my $rin = '';
         vec($rin, fileno $sock, 1) = 1;
-        my $nf = select(my $rout = $rin, undef, undef, $left);
-        next if $nf <= 0;
+        next if select(my $rout = $rin, undef, undef, $left) <= 0;
         my $got = sysread($sock, $buf, $n - length $buf, length $buf);
         last if !$got;
     }
@@ -170,12 +188,11 @@ sub read_n {
 sub read_greeting {
     my ($sock, $timeout) = @_;
     my $head = read_n($sock, 8, $timeout);
-    return undef unless defined $head && length $head == 8
-        && substr($head, 0, 4) eq "PFI\n";
+    return undef unless length $head == 8 && substr($head, 0, 4) eq "PFI\n";
     my $len = unpack 'N', substr($head, 4);
     return undef if $len > 4096;
     my $x = read_n($sock, $len, $timeout);
-    return undef unless defined $x && length $x == $len;
+    return undef unless length $x == $len;
     $LAST_XDATA_LENGTH = $len;
     return $x;
 }
@@ -214,7 +231,6 @@ sub with_length { return pack('N', length $_[0]) . $_[0] }
 sub read_status {
     my ($sock, $timeout) = @_;
     my $s = read_n($sock, 4, $timeout);
-    return undef unless defined $s;
     return length $s == 4 ? unpack('N', $s) : undef;
 }
 
@@ -305,42 +321,48 @@ sub procs {
     return sort { $a <=> $b } @found;
 }
 
+#---------------------------------------------------------------- waiting
+
+# Polls $cond until it returns true or $timeout seconds pass; returns
+# its last value.
+sub wait_for {
+    my ($cond, $timeout) = @_;
+    ref $cond eq 'CODE' or die "wait_for(CONDITION, SECONDS): not a code ref: $cond\n";
+    my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
+    for (;;) {
+        my $got = $cond->();
+        return $got if $got || Time::HiRes::time() >= $end;
+        Time::HiRes::sleep(0.01);
+    }
+}
+
 # The pid of this test's process titled "[prefork $title]" (server,
 # spare, ...), waiting up to 5 s: a forked child takes its title
 # shortly after the fork.
 sub titled {
     my ($self, $title) = @_;
-    for (1 .. 250) {
+    return wait_for(sub {
         my ($pid) = grep { (_slurp("/proc/$_/cmdline") // '') =~ /\[prefork \Q$title\E\]/ }
             $self->procs;
-        return $pid if $pid;
-        Time::HiRes::sleep(0.02);
-    }
-    return;
+        return $pid;
+    }, 5);
 }
 
-# Waits until the processes of this test are exactly $want in number.
+# Waits until the processes of this test are exactly $want in number;
+# returns their number.
 sub wait_procs {
     my ($self, $want, $timeout) = @_;
-    my $end = Time::HiRes::time() + ($timeout // 10);
-    my @p;
-    while (Time::HiRes::time() < $end) {
-        @p = $self->procs;
-        return scalar @p if @p == $want;
-        Time::HiRes::sleep(0.02);
-    }
-    return scalar @p;
+    my $n;
+    wait_for(sub { ($n = () = $self->procs) == $want }, $timeout // 10);
+    return $n;
 }
 
 sub wait_for_file_content {
     my ($file, $re, $timeout) = @_;
-    my $end = Time::HiRes::time() + ($timeout // $TIMEOUT);
-    while (Time::HiRes::time() < $end) {
+    return wait_for(sub {
         my $c = _slurp($file);
-        return $c if defined $c && $c =~ $re;
-        Time::HiRes::sleep(0.01);
-    }
-    return undef;
+        return defined $c && $c =~ $re ? $c : undef;
+    }, $timeout);
 }
 
 # Ends the server (EOF from the watcher) and everything it started.
@@ -384,12 +406,12 @@ sub alive {
     return defined $state && $state ne 'Z' && $state ne 'X';
 }
 
-# Waits until none of @pids is alive; returns the seconds it took, or
+# Waits until none of @$pids is alive; returns the seconds it took, or
 # undef on timeout.
-sub wait_gone {
-    my ($timeout, @pids) = @_;
+sub wait_pids_gone {
+    my ($pids, $timeout) = @_;
     my $start = Time::HiRes::time();
-    while (grep { alive($_) } @pids) {
+    while (grep { alive($_) } @$pids) {
         return undef if Time::HiRes::time() - $start > $timeout;
         Time::HiRes::sleep(0.005);
     }
