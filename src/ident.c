@@ -74,6 +74,10 @@ int pfi_ident_compute(const struct pfi_options *o, char out[PFI_IDENT_BUF],
 	for (size_t i = 0; i < o->n_interp_args; i++)
 		add_string(&h, 'a', o->interp_args[i]);
 	add_string(&h, 's', o->script);
+	/* A server whose initialisation saw a caller's environment must
+	 * never answer a laundered (-L) client, nor the other way round. */
+	if (o->laundered)
+		add_item(&h, 'L', "", 0);
 
 	for (size_t i = 0; i < o->n_items; i++) {
 		const struct pfi_ident_item *it = &o->items[i];

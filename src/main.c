@@ -13,6 +13,7 @@
 #include "ident.h"
 #include "options.h"
 #include "problem.h"
+#include "proctitle.h"
 #include "rundir.h"
 #include "sandbox.h"
 #include "server.h"
@@ -48,6 +49,7 @@ int main(int argc, char **argv)
 	char ident[PFI_IDENT_BUF];
 	int setup_status, status;
 
+	pfi_proctitle_init(argc, argv);
 	if (getauxval(AT_SECURE)) {
 		problem_fail(&p, EPERM, "refusing to run set-uid or set-gid "
 			     "(AT_SECURE): a caller could steer another "

@@ -10,12 +10,18 @@ const char pfi_usage[] =
 "       prefork-interp OPTION,...,INTERP[,INTERP-ARG...] SCRIPT [ARGS...]\n"
 "       prefork-interp 'OPTION ... INTERP [INTERP-ARG...]' SCRIPT [ARGS...]\n"
 "  in a script:  #!/usr/bin/prefork-interp -U,perl[,-w]\n"
+"  CGI and other hosts that call with untrusted environments:\n"
+"                 #!/usr/bin/prefork-interp -L,perl[,-w]\n"
 "\n"
 "Runs SCRIPT through a persistent server that has already done the\n"
 "script's initialisation (see Proc::Prefork::Interp).\n"
 "\n"
 "  -U             unlaundered: setup and each call see all arguments and\n"
-"                 the whole environment (required)\n"
+"                 the whole environment\n"
+"  -L             laundered: the script's initialisation runs with no\n"
+"                 arguments and a fixed environment (PATH, HOME, USER,\n"
+"                 LOGNAME, plus the -E variables); each call sees all\n"
+"                 (one of -U and -L is required)\n"
 "  -f             replace any running server with a fresh one, then run\n"
 "  --kill         stop the server for this script; run nothing\n"
 "  -E VAR         servers differ by the value (or absence) of VAR\n"
@@ -132,6 +138,9 @@ static int short_options(struct pfi_options *o, const char *const **w,
 		case 'U':
 			o->unlaundered = 1;
 			break;
+		case 'L':
+			o->laundered = 1;
+			break;
 		case 'f':
 			if ((r = set_mode(o, PFI_MODE_FRESH, p)) < 0)
 				return r;
@@ -196,10 +205,17 @@ static int finish(struct pfi_options *o, struct problem *p)
 		return 0;
 	if (!*o->interp)
 		return problem_fail(p, EINVAL, "empty interpreter name");
-	if (!o->unlaundered)
+	if (o->unlaundered && o->laundered)
+		return problem_fail(p, EINVAL,
+			"-U and -L cannot be combined: choose -U (the "
+			"initialisation sees the first caller's arguments and "
+			"environment) or -L (it sees neither)");
+	if (!o->unlaundered && !o->laundered)
 		return problem_fail(p, EINVAL,
 			"need -U (unlaundered: setup and each call see all "
-			"arguments and environment)");
+			"arguments and environment) or -L (laundered: the "
+			"setup sees no arguments and a fixed environment; "
+			"for CGI)");
 	if (!o->script)
 		return problem_fail(p, EINVAL, "no script given to run with %s",
 			o->interp);

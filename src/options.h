@@ -28,6 +28,7 @@ struct pfi_ident_item {
 
 struct pfi_options {
 	int unlaundered;                 /* -U */
+	int laundered;                   /* -L: see launder.h */
 	enum pfi_mode mode;
 	int want_help, want_version;
 	const char *explicit_ident;      /* -g */

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "launder.h"
 #include "watcher.h"
 
 #define CLOSE_IF_OPEN(fd) do { if ((fd) >= 0) close(fd); (fd) = -1; } while (0)
@@ -94,6 +95,12 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	    keep_across_exec(f->watch_err) < 0)
 		goto fail;
 
+	/* -L: nothing of the caller's environment but the -E variables
+	 * (and, below, none of its arguments) reaches the initialisation;
+	 * the interpreter is also looked up in the fixed PATH. */
+	if (o->laundered && (errno = -pfi_launder_environment(o)) != 0)
+		goto fail;
+
 	char env[160];
 	/* ",xdata": we decode the greeting's xdata length as the protocol
 	 * says (big-endian), so the server may offer extensions there;
@@ -106,8 +113,10 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
 	close_other_fds(keep, sizeof keep / sizeof keep[0]);
 
+	static char *const no_args[] = { NULL };
+	char *const *script_args = o->laundered ? no_args : o->script_args;
 	size_t n = 0, argc = 1 + o->n_interp_args + 1;
-	for (char *const *a = o->script_args; *a; a++)
+	for (char *const *a = script_args; *a; a++)
 		argc++;
 	const char **argv = calloc(argc + 1, sizeof *argv);
 	if (!argv)
@@ -116,7 +125,7 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	for (size_t i = 0; i < o->n_interp_args; i++)
 		argv[n++] = o->interp_args[i];
 	argv[n++] = o->script;
-	for (char *const *a = o->script_args; *a; a++)
+	for (char *const *a = script_args; *a; a++)
 		argv[n++] = *a;
 	argv[n] = NULL;
 	execvp(o->interp, (char *const *)argv);
@@ -199,7 +208,7 @@ int pfi_spawn_server(const struct pfi_options *o, const struct pfi_rundir *rd,
 	}
 
 	struct pfi_watch w = {
-		.rd = rd, .sock_name = sock_name,
+		.rd = rd, .sock_name = sock_name, .script = o->script,
 		.dev = bound.st_dev, .ino = bound.st_ino,
 		.stdin_fd = watch_in[0], .out_fd = watch_err[1],
 	};

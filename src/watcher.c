@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "proctitle.h"
+
 #define WATCH_DIRFD 3
 
 /* Whether our socket is still the one at the path. */
@@ -78,6 +80,12 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 		if (daemon != 0)
 			_exit(daemon < 0 ? 127 : 0);
 		setsid();
+		/* The script names the server; nothing of the caller's
+		 * command line (arguments may be secrets) stays visible. */
+		char title[4096 + 64];
+		snprintf(title, sizeof title, "prefork-interp: watcher for %s",
+			 w->script);
+		pfi_proctitle_set(title);
 		watch_loop(w);
 	}
 

@@ -14,6 +14,7 @@
 struct pfi_watch {
 	const struct pfi_rundir *rd;
 	const char *sock_name;
+	const char *script;       /* as the client was given it: for the title */
 	dev_t dev;                /* identity of the socket we bound */
 	ino_t ino;
 	int stdin_fd;             /* read end of the WATCHI pipe */

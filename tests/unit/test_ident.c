@@ -56,6 +56,9 @@ static void test_inputs_separate_servers(void **state)
 	assert_string_not_equal(base, x);
 	IDENT(x, "-U", "-G", "a", "perl", "script");
 	assert_string_not_equal(base, x);
+	/* a laundered server never answers an unlaundered client */
+	IDENT(x, "-L", "perl", "script");
+	assert_string_not_equal(base, x);
 }
 
 static void test_item_order_and_boundaries(void **state)

@@ -199,6 +199,31 @@ static void test_missing_U(void **state)
 	expect_failure("need -U");
 }
 
+static void test_laundered(void **state)
+{
+	(void)state;
+	PARSE("-L,perl,-w", "script", "a");
+	assert_int_equal(parsed.r, 0);
+	assert_true(parsed.o.laundered);
+	assert_false(parsed.o.unlaundered);
+	assert_string_equal(parsed.o.interp, "perl");
+	assert_string_equal(parsed.o.script, "script");
+	assert_string_equal(parsed.o.script_args[0], "a");
+	pfi_options_free(&parsed.o);
+	PARSE("-L", "-E", "PERL5LIB", "perl", "script");
+	assert_int_equal(parsed.r, 0);
+	assert_true(parsed.o.laundered);
+	pfi_options_free(&parsed.o);
+	PARSE("-LU,perl", "script");
+	expect_failure("-U and -L cannot be combined");
+	pfi_options_free(&parsed.o);
+	PARSE("-U,-L,perl", "script");
+	expect_failure("-U and -L cannot be combined");
+	pfi_options_free(&parsed.o);
+	PARSE("perl", "script");
+	expect_failure("or -L");
+}
+
 static void test_unknown_option(void **state)
 {
 	PARSE("-U", "-x", "perl", "s");
@@ -355,6 +380,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_fresh_and_kill, teardown),
 		cmocka_unit_test_teardown(test_fresh_with_kill_conflicts, teardown),
 		cmocka_unit_test_teardown(test_run_dir, teardown),
+		cmocka_unit_test_teardown(test_laundered, teardown),
 	};
 	return cmocka_run_group_tests_name("options", tests, NULL, NULL);
 }
