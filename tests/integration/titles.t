@@ -1,0 +1,56 @@
+# Process titles: every process that outlives a call (the server, its
+# spares and the watcher) shows the script, never a caller's arguments,
+# which every user can read in ps (an --api-token=... must not show).
+# Also for the laundered mode (-L), whose initialisation never sees them.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+my $env = new_env();
+my $body = <<'EOS';
+use strict;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete(prefork_spares => 2);
+print "ran @ARGV\n";
+EOS
+
+sub cmdlines {
+	my @found;
+	for my $pid (processes_matching($env->{dir})) {
+		open my $fh, '<', "/proc/$pid/cmdline" or next;
+		local $/;
+		my $cmd = <$fh> // next;
+		$cmd =~ tr/\0/ /;
+		push @found, "$pid: $cmd";
+	}
+	return @found;
+}
+
+for my $mode ('-U', '-L') {
+	my $script = write_script($env, "titled$mode.pl", $body,
+				  interp => "$mode,-E,PERL5LIB,perl");
+	my $secret = "SECRET$mode" . int(rand 1e9);
+	for my $i (1 .. 3) {
+		my $r = run_call([$script, "--api-token=$secret-$i"], dir => $env->{dir});
+		is($r->{out}, "ran --api-token=$secret-$i\n", "$mode call $i got its arguments")
+			or diag $r->{err};
+		# Right after the call returns: nothing of it may show,
+		# not even for a moment.
+		my @shown = grep { /\Q$secret\E/ } cmdlines();
+		ok(!@shown, "$mode call $i: no process shows the caller's arguments")
+			or diag join "\n", @shown;
+	}
+	my @all = cmdlines();
+	ok((grep { /prefork-interp: watcher for \Q$script\E *\z/ } @all),
+	   "$mode: the watcher's title names the script") or diag join "\n", @all;
+	my @server = grep { /\Q$script\E/ && !/watcher/ } @all;
+	ok(@server >= 2, "$mode: server and spares found") or diag join "\n", @all;
+	ok(!(grep { !/^\d+: \Q$script\E \[prefork (?:server|spare)\] *\z/ } @server),
+	   "$mode: server and spares show only the script") or diag join "\n", @server;
+	kill_servers($env);
+}
+done_testing;
