@@ -5,7 +5,8 @@ use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
 use Cwd qw(getcwd);
-use Proc::Prefork::Interp::FileIdentity qw(identity replaced links_on_path);
+use Time::HiRes ();
+use Proc::Prefork::Interp::FileIdentity qw(identity times_of replaced links_on_path);
 
 my $dir = tempdir(CLEANUP => 1);
 sub put { my ($path, $text) = @_; open my $fh, '>', $path or die "$path: $!"; print $fh $text; close $fh or die }
@@ -14,6 +15,10 @@ put("$dir/a", "one\n");
 my $id = identity("$dir/a");
 ok(defined $id, 'identity of an existing file');
 is(replaced($id, identity("$dir/a")), undef, 'unchanged file: not replaced');
+my @st = Time::HiRes::stat("$dir/a");
+my @times = times_of($id);
+ok($times[0] == $st[9] && $times[1] == $st[10], 'the times read back as exactly the numbers stat gave')
+	or diag "@times vs @st[9, 10]";
 
 # cp -p: same inode, same size, the old mtime put back; ctime moves on.
 my $mtime = (stat "$dir/a")[9];
@@ -33,7 +38,7 @@ is(replaced($id, identity("$dir/a")), 'replaced by another file', 'renamed over:
 # Missing and appearing files.
 ok(!defined identity("$dir/none"), 'a missing file has no identity');
 is(replaced(identity("$dir/a"), undef), undef, 'a file that has gone is not a replacement');
-is(replaced(undef, identity("$dir/a")), 'appeared', 'a file that has appeared is');
+is(replaced(undef, identity("$dir/a")), undef, 'nor is one that did not exist before');
 
 # A symlink swap: current -> releases/r1, then a new link renamed over it.
 mkdir "$dir/releases";

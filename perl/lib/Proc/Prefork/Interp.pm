@@ -31,7 +31,7 @@ my %DEFAULTS = (
     prefork_spares   => 1,
     prefault         => 64,
     hugepages        => 1,
-    idle_timeout     => 1_000_000,
+    idle_timeout     => 600,         # ten minutes
     request_timeout  => 30,
     max_errors       => 100,
     log_facility     => 'LOG_USER',
@@ -56,21 +56,27 @@ sub prefork_initialisation_complete {
     my ($p, $fh) = _take_fds($env);
     delete $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
     Proc::Prefork::Interp::Log::setup(
-        logger => $o->{logger}, facility => $o->{log_facility}, script => $0);
+        logger => $o->{logger}, facility => $o->{log_facility}, script => $0,
+        listen => $fh->{listen});
 
     # Buffered output of the initialisation must come out once, from here.
     STDOUT->flush;
     STDERR->flush;
 
+    # The title changes before the fork, so that the server never shows
+    # the command line of the caller that started it (with -U it holds
+    # that caller's arguments), not even for a moment.
+    my $script = $0;
+    $0 = "$script [prefork server]";
     my $pid = fork;
     defined $pid or croak "Proc::Prefork::Interp: fork: $!";
     POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
 
-    my @files = ($0);
+    my @files = ($script);
     push @files, values %INC if $o->{autoreload_inc};
     push @files, @{$o->{autoreload_extra}}, @also_check;
     my $executor = Proc::Prefork::Interp::Server->new(
-        opts => $o, env => $p, fh => $fh, files => \@files,
+        opts => $o, env => $p, fh => $fh, files => \@files, script => $script,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
     )->run;
     # Only in an executor, once per call: it waits for its call and sets
@@ -291,7 +297,7 @@ may round memory use up to whole 2 MB pages.
 =item idle_timeout => SECONDS
 
 The server quits when no call is running and none has arrived for this
-long (default 1000000). Negative: never.
+long (default 600, ten minutes). Negative: never.
 
 =item request_timeout => SECONDS
 
@@ -306,9 +312,17 @@ with unexpected errors (default 100).
 =item log_facility => FACILITY
 
 The syslog facility for the server's messages (default C<LOG_USER>).
-An empty string turns syslog off altogether. Messages are logged with
+An empty string turns logging off altogether. Messages are logged with
 the identity C<prefork-interp> and the process id, and start with the
 script's path.
+
+When no syslog daemon listens on F</dev/log> (containers, minimal
+hosts), the messages would be lost; they are then appended to the file
+F<messages> in the run directory (the directory of the server's
+socket, the user's own, mode 0700), one line each with the time (UTC),
+C<prefork-interp[PID]>, the priority and the message. Past 1 MiB the
+file is renamed to F<messages.old> (replacing an older one) and begun
+anew.
 
 =item logger => CODEREF
 
@@ -390,17 +404,41 @@ the files it was started from changes, so that the next invocation
 starts a new server with the new code. The checked set is C<$0>, the
 files in C<%INC> (unless C<autoreload_inc> is false),
 C<autoreload_extra> and the paths given to
-C<prefork_autoreload_also_check>. A file counts as changed if it exists
-and its modification time is later than the startup time the client
-passed (the socket's modification time when the server was started); a
-file that does not exist is fine.
+C<prefork_autoreload_also_check>. Each path is stat'ed afresh, so
+symlinks on the way are resolved again. A file counts as changed if it
+exists and
+
+=over
+
+=item *
+
+the file its path names now differs in device, inode, size,
+modification time or change time from the one the server recorded when
+it started (a new file renamed over the old one; C<cp -p>, C<rsync -t>
+or C<install -p>, which write new contents but put an older
+modification time back; a symlink swap such as C<current -E<gt>
+releases/r2> renamed over the old link), or
+
+=item *
+
+its modification or change time is later than the startup time the
+client passed (the socket's modification time when the server was
+started): it changed while the initialisation ran.
+
+=back
+
+A file that does not exist is fine. One that did not exist at startup
+and appears later counts as changed only if its modification time is
+later than the startup time; from then on it is judged like the others.
 
 Files are not examined on every call. The server asks inotify to watch
-each file and its directory (editors often replace a file by renaming a
-new one over it; a file that did not exist may appear) and, before
+each file, its directory (editors often replace a file by renaming a
+new one over it; a file that did not exist may appear) and the
+directory holding each symlink its path goes through (a symlink swap)
+and, before
 accepting each connection, reads any pending notifications without
 waiting. Only when a notification concerns a checked file does it look
-at modification times. Where inotify is not available, or a file could
+at the files again. Where inotify is not available, or a file could
 not be watched, those files are examined before each accepted
 connection instead.
 

@@ -4,7 +4,9 @@ package Proc::Prefork::Interp::Autoreload;
 # changed is found by a backend: inotify where it works (a watch on each
 # file and on its directory, read without waiting), else modification
 # times examined before every accepted call. Either way a file counts
-# as changed only if its mtime is later than the startup time.
+# as changed when the file its path names now is not the one recorded
+# at startup (FileIdentity: cp -p, rename, symlink swap), or when its
+# times are later than the startup time.
 
 use strict;
 use warnings;
@@ -14,6 +16,7 @@ use IO::Poll qw(POLLIN);
 use POSIX ();
 use Time::HiRes ();
 use Proc::Prefork::Interp::Log qw(log_msg);
+use Proc::Prefork::Interp::FileIdentity qw(identity times_of replaced);
 
 # files: the set to check; start_secs/start_nsecs: the startup time;
 # on_change: called when one has changed.
@@ -22,6 +25,8 @@ sub new {
     my %seen;
     my @files = grep { defined && !ref && length && !$seen{$_}++ } @{$args{files}};
     my $self = bless { %args, files => \@files }, $class;
+    # What each path names now: a later replacement shows against this.
+    $self->{identity} = { map { $_ => identity($_) } @files };
     $self->{backend} = Proc::Prefork::Interp::Autoreload::Inotify->new(\@files)
         // Proc::Prefork::Interp::Autoreload::Stat->new(\@files);
     return $self;
@@ -64,14 +69,24 @@ sub poll {
 sub check {
     my ($self, $files) = @_;
     for my $f (@$files) {
-        my @st = Time::HiRes::stat($f);
-        unless (@st) {
+        my $now = identity($f);
+        unless (defined $now) {
             log_msg('warning', "autoreload: cannot stat $f: $!")
                 unless $! == ENOENT || $! == ENOTDIR;
             next;
         }
-        next unless newer_than(@$self{qw(start_secs start_nsecs)}, $st[9]);
-        log_msg('info', "$f changed since startup, quitting to reload");
+        my $before = $self->{identity}{$f};
+        my $why = replaced($before, $now);
+        # A file that did not exist at startup counts by its mtime alone
+        # (it may appear with an old one, as documented); once there, it
+        # is judged like the others.
+        my @times = times_of($now);
+        @times = ($times[0]) unless defined $before;
+        $why //= 'newer than the server'
+            if grep { newer_than(@$self{qw(start_secs start_nsecs)}, $_) } @times;
+        $self->{identity}{$f} //= $now;
+        next unless $why;
+        log_msg('info', "$f changed since startup ($why), quitting to reload");
         $self->{on_change}->();
         return;
     }
@@ -107,6 +122,7 @@ package Proc::Prefork::Interp::Autoreload::Inotify;
 
 use Errno qw(EAGAIN EWOULDBLOCK EINTR ENOENT ENOTDIR);
 use Proc::Prefork::Interp::Linux qw(inotify_open inotify_add_watch);
+use Proc::Prefork::Interp::FileIdentity qw(links_on_path);
 use Proc::Prefork::Interp::Log qw(log_msg);
 
 use constant {
@@ -140,6 +156,8 @@ sub new {
         my $file_missing = !$file_ok && ($! == ENOENT || $! == ENOTDIR);
         my $dir_ok = $self->_watch_dir($f);
         push @unwatched, $f unless $file_ok || ($file_missing && $dir_ok);
+        # A symlink swap on the way changes what the path names.
+        $self->_watch_link($f, @$_) for links_on_path($f);
     }
     $self->{unwatched} = \@unwatched;
     return $self;
@@ -171,6 +189,13 @@ sub _watch_dir {
     return 0 unless defined $wd;
     $self->{wd_dir}{$wd}{$base}{$f} = 1;
     return 1;
+}
+
+sub _watch_link {
+    my ($self, $f, $dir, $name) = @_;
+    my $wd = inotify_add_watch($self->{fh}, $dir, DIR_EVENTS);
+    $self->{wd_dir}{$wd}{$name}{$f} = 1 if defined $wd;
+    return;
 }
 
 # One non-blocking read of the queue: true if anything concerns a

@@ -21,23 +21,33 @@ use Errno qw(ENOENT ENOTDIR);
 use Exporter qw(import);
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(identity replaced links_on_path);
+our @EXPORT_OK = qw(identity times_of replaced links_on_path);
 
 # "dev ino size mtime ctime" of the file the path names now, or undef
-# with $! set if it cannot be stat'ed (missing: ENOENT or ENOTDIR).
+# with $! set if it cannot be stat'ed (missing: ENOENT or ENOTDIR). The
+# times keep every digit of the double stat gives (perl's default
+# stringification would round them to about 10 us), so they compare
+# exactly and read back as the same numbers.
 sub identity {
     my ($path) = @_;
     my @st = Time::HiRes::stat($path) or return undef;
-    return join ' ', @st[0, 1, 7, 9, 10];
+    return sprintf '%d %d %d %.9f %.9f', @st[0, 1, 7, 9, 10];
+}
+
+# The mtime and ctime of an identity, as numbers.
+sub times_of {
+    my ($identity) = @_;
+    return (split / /, $identity)[3, 4];
 }
 
 # Why the file at a path is not the one an earlier identity() saw, or
 # undef if it still is. A file that has gone is not a replacement (a
-# deploy may be half-way); one that has appeared is.
+# deploy may be half-way), nor is one that did not exist before: a file
+# that may appear later is judged by its times until then (the caller
+# records its identity once it has appeared).
 sub replaced {
     my ($before, $now) = @_;
-    return undef unless defined $now;
-    return 'appeared' unless defined $before;
+    return undef unless defined $now && defined $before;
     return undef if $before eq $now;
     my @b = split / /, $before;
     my @n = split / /, $now;

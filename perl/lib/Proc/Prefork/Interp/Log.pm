@@ -1,8 +1,10 @@
 package Proc::Prefork::Interp::Log;
 
 # The server's and executors' messages: to the user's logger callback
-# if there is one, else to syslog, else nowhere (the server's stderr is
-# /dev/null). Every message starts with the script's path.
+# if there is one, else to syslog when a daemon listens, else to the
+# file `messages` in the run directory (LogFile); an empty facility
+# turns logging off (the server's stderr is /dev/null). Every message
+# starts with the script's path.
 
 use strict;
 use warnings;
@@ -11,20 +13,30 @@ use Exporter qw(import);
 our @EXPORT_OK = qw(log_msg);
 
 use Sys::Syslog ();
+use Proc::Prefork::Interp::LogFile ();
 
 my $logger;            # user's logging callback, if any
 my $syslog_args;       # [ident, options, facility] when syslog is in use
 my $syslog_open = 0;
+my $logfile;           # LogFile, when no syslog daemon listens
 my $prefix = '';
 
 # Called once, in the setup: $logger wins over $facility; an empty
-# facility turns syslog off. The connection is opened at once, while
-# the setup still runs with the caller's environment.
+# facility turns logging off. The connection (or file) is opened at
+# once, while the setup still runs with the caller's environment.
+# listen: the server's listening socket, whose directory is the run
+# directory.
 sub setup {
     my (%args) = @_;
     $logger = $args{logger};
     $prefix = "$args{script}: ";
-    if (!$logger && length $args{facility}) {
+    if (!$logger && length $args{facility}
+        && !Proc::Prefork::Interp::LogFile::syslog_reachable()) {
+        # Every message would be lost: keep them where the user finds them.
+        my $dir = Proc::Prefork::Interp::LogFile::dir_of_socket($args{listen});
+        $logfile = Proc::Prefork::Interp::LogFile->new($dir) if defined $dir;
+    }
+    if (!$logger && !$logfile && length $args{facility}) {
         $syslog_args = ['prefork-interp', 'ndelay,nofatal,pid', $args{facility}];
         local ($@, $!);
         eval { Sys::Syslog::openlog(@$syslog_args); 1 } and $syslog_open = 1;
@@ -40,6 +52,7 @@ sub log_msg {
         eval { $logger->($priority, $message); 1 };
         return;
     }
+    return $logfile->write($priority, $message) if $logfile;
     return unless $syslog_args;
     local ($@, $!);
     unless ($syslog_open) {
@@ -52,6 +65,8 @@ sub log_msg {
 
 # In an executor: the server's syslog connection is not the call's.
 sub close_log {
+    $logfile->close if $logfile;
+    $logfile = undef;
     return unless $syslog_open;
     local ($@, $!);
     eval { Sys::Syslog::closelog(); 1 };

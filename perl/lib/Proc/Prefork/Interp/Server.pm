@@ -30,7 +30,7 @@ sub new {
         env      => $args{env},
         greeting => $args{greeting},
         files    => $args{files},
-        script   => $0,
+        script   => $args{script} // $0,
         listen   => $args{fh}{listen},
         watche   => $args{fh}{watche},
         watchi   => $args{fh}{watchi},
