@@ -3,8 +3,8 @@
  *
  * Checks: the parser never writes to argv; a failure always comes with
  * a problem code equal to the returned one and a message; on success
- * (other than --help/--version) -U is set, interpreter and script are
- * non-empty, and every pointer it returns points into an argv string or
+ * (other than --help/--version) exactly one of -U and -L is set,
+ * interpreter and script are non-empty, and every pointer it returns points into an argv string or
  * into its own copy of the combined argument, with the lists
  * NULL-terminated and counted right; -E/-G/-g values obey their rules.
  * Metamorphic: a combined first argument (-U,perl,-w) that parses must
@@ -90,7 +90,7 @@ static void check_success(const struct argv_copy *a,
 	if (o->want_help || o->want_version)
 		return;
 
-	FUZZ_CHECK(o->unlaundered);
+	FUZZ_CHECK(!!o->unlaundered + !!o->laundered == 1);
 	FUZZ_CHECK(owned_string(o->interp, a, o) && *o->interp);
 	FUZZ_CHECK(owned_string(o->script, a, o) && *o->script);
 	FUZZ_CHECK(o->interp_args != NULL);
@@ -139,7 +139,8 @@ static int same_str(const char *x, const char *y)
 static void check_same(const struct pfi_options *x,
                        const struct pfi_options *y)
 {
-	FUZZ_CHECK(x->unlaundered == y->unlaundered && x->mode == y->mode);
+	FUZZ_CHECK(x->unlaundered == y->unlaundered &&
+		   x->laundered == y->laundered && x->mode == y->mode);
 	FUZZ_CHECK(same_str(x->explicit_ident, y->explicit_ident));
 	FUZZ_CHECK(same_str(x->run_dir, y->run_dir));
 	FUZZ_CHECK(x->n_items == y->n_items);

@@ -116,6 +116,8 @@ SEEDS = {
         "no-script": argv("prefork-interp", "-U,perl"),
         "empty-item": argv("prefork-interp", "-U,,perl", "s"),
         "no-U": argv("prefork-interp", "perl", "s"),
+        "laundered": argv("prefork-interp", "-L,-E,PERL5LIB,--run-dir=/run/x,perl", "s", "a"),
+        "laundered-and-U": argv("prefork-interp", "-LU", "perl", "s"),
         "bad-ident": argv("prefork-interp", "-U", "-g", "bad/ident", "perl", "s"),
         "missing-value": argv("prefork-interp", "-U,-E"),
         "unknown": argv("prefork-interp", "-Ux", "perl", "s"),
