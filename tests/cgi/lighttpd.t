@@ -16,11 +16,13 @@
 use strict;
 use warnings;
 use File::Copy qw(copy);
+use File::Find qw(find);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
+use FindBin;
 use Test::More;
 use Time::HiRes qw(sleep time);
 
@@ -101,7 +103,12 @@ sub free_port {
 
 my ($port, $httpd_pid);
 sub start_lighttpd {
+	my (%opt) = @_;
 	$port = free_port();
+	# The run directory named to the client, unless the test is of the
+	# out-of-the-box case.
+	my $setenv = $opt{default_run_dir} ? ''
+		: qq{setenv.add-environment = ( "PREFORK_INTERP_RUN_DIR" => "$base/run" )};
 	open my $fh, '>', "$base/lighttpd.conf" or die $!;
 	# Debian's stock settings for what matters here, plus the
 	# breakagelog line the README asks CGI hosts to add: without it,
@@ -119,7 +126,7 @@ server.groupname = "www-data"
 server.bind = "127.0.0.1"
 server.port = $port
 cgi.assign = ( ".cgi" => "" )
-setenv.add-environment = ( "PREFORK_INTERP_RUN_DIR" => "$base/run" )
+$setenv
 EOC
 	close $fh;
 	$httpd_pid = fork // die "fork: $!";
@@ -136,6 +143,15 @@ EOC
 						   Proto => 'tcp');
 		return 0 if waitpid($httpd_pid, WNOHANG) == $httpd_pid;
 		sleep 0.05;
+	}
+	return 0;
+}
+
+sub start_lighttpd_retrying {
+	my (%opt) = @_;
+	for my $try (1 .. 3) {   # another process may take the free port first
+		return 1 if start_lighttpd(%opt);
+		stop_lighttpd();
 	}
 	return 0;
 }
@@ -165,10 +181,13 @@ sub our_processes {
 	return @found;
 }
 
-# Removing the sockets makes each watcher tell its server to quit.
+# Removing the sockets makes each watcher tell its server to quit (the
+# client may keep them in a subdirectory of its own).
 sub stop_servers {
-	opendir my $d, "$base/run" or return 1;
-	unlink map { "$base/run/$_" } grep { /^s/ } readdir $d;
+	my @sockets;
+	find(sub { push @sockets, $File::Find::name if -S $_ }, "$base/run")
+		if -d "$base/run";
+	unlink @sockets;
 	my $deadline = time + 10;
 	while (time < $deadline) {
 		return 1 unless our_processes();
@@ -177,21 +196,20 @@ sub stop_servers {
 	return 0;
 }
 
+my $made_sysdir;
 END {
 	my $status = $?;
 	stop_lighttpd();
 	stop_servers() if $base;
+	kill_our_processes() if $base;
+	remove_tree($made_sysdir) if $made_sysdir;
 	if ($base && !$ENV{PFI_KEEP}) {
 		remove_tree($base);
 	}
 	$? = $status;
 }
 
-my $started;
-for my $try (1 .. 3) {        # another process may take the free port first
-	last if $started = start_lighttpd();
-	stop_lighttpd();
-}
+my $started = start_lighttpd_retrying();
 ok($started, "lighttpd started on 127.0.0.1:$port") or do {
 	diag `cat $base/lighttpd.out $errorlog 2>/dev/null`;
 	done_testing;
@@ -276,4 +294,56 @@ like($log, qr/prefork-interp: initialisation of '\Q$base\E\/www\/broken\.cgi' fa
 
 stop_lighttpd();
 ok(stop_servers(), 'every server and watcher quit once its socket was removed');
+
+# Out of the box: no run directory named anywhere.  www-data has no
+# /run/user/33 and no home of its own; the client then uses the
+# system-wide per-user directory that the installed tmpfiles.d snippet
+# provides (/run/prefork-interp, root-owned and sticky).
+my $snippet = "$FindBin::Bin/../../data/tmpfiles.d/prefork-interp.conf";
+SKIP: {
+	skip 'this client has no system-wide run directory (no data/tmpfiles.d snippet)', 4
+		unless -f $snippet;
+	my $sysdir = '/run/prefork-interp';
+	unless (-e $sysdir) {
+		# What the snippet's line makes (systemd-tmpfiles may be absent).
+		mkdir $sysdir or die "mkdir $sysdir: $!";
+		chmod 01777, $sysdir;
+		$made_sysdir = $sysdir;
+	}
+	ok(start_lighttpd_retrying(default_run_dir => 1),
+	   'lighttpd restarted without naming a run directory');
+	my ($bad, %init_pids) = (0);
+	my $n = 8;
+	for my $i (1 .. $n) {
+		my $res = $http->get("http://127.0.0.1:$port/laundered.cgi?n=$i",
+			{ headers => { 'X-Probe' => "box-$i" } });
+		my $f = fields($res->{content} // '');
+		$init_pids{$f->{init_pid}}++ if $f->{init_pid};
+		next if $res->{status} == 200 && ($f->{query} // '') eq "n=$i"
+			&& ($f->{http} // '') eq "HTTP_X_PROBE=box-$i"
+			&& ($f->{init_http} // 'x') eq '';
+		$bad++;
+		diag "out of the box, request $i: status $res->{status}:\n"
+			. ($res->{content} // '') . `cat $breakagelog 2>/dev/null`;
+	}
+	ok(!$bad, "out of the box: all $n responses right");
+	my ($most) = sort { $b <=> $a } values %init_pids;
+	cmp_ok($most // 0, '>=', $n - 1, 'out of the box: one server answered them');
+	my @sockets;
+	find(sub { push @sockets, $File::Find::name
+			   if ((lstat $_)[4] // -1) == $www_uid && -S _ },
+	     "$sysdir/$www_uid") if -d "$sysdir/$www_uid";
+	ok(@sockets, "out of the box: its socket is below $sysdir/$www_uid")
+		or diag `ls -laR $sysdir 2>&1`;
+	stop_lighttpd();
+}
 done_testing;
+
+# The servers' processes (their titles name scripts below $base).
+sub kill_our_processes {
+	my @pids = map { $_->[0] } our_processes() or return;
+	kill 'TERM', @pids;
+	my $deadline = time + 10;
+	sleep 0.05 while our_processes() && time < $deadline;
+	kill 'KILL', map { $_->[0] } our_processes();
+}
