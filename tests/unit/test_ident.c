@@ -4,12 +4,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "ident.h"
+
+/* The credentials every IDENT() below uses (tests change one field). */
+static struct pfi_creds creds;
 
 /* Parses argv and computes its ident into out. */
 static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
@@ -20,7 +24,7 @@ static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
 	while (argv[argc])
 		argc++;
 	assert_int_equal(pfi_options_parse(argc, argv, &o, &p), 0);
-	assert_int_equal(pfi_ident_compute(&o, out, &p), 0);
+	assert_int_equal(pfi_ident_compute(&o, &creds, out, &p), 0);
 	pfi_options_free(&o);
 }
 
@@ -114,8 +118,53 @@ static void test_explicit_ident(void **state)
 	assert_string_equal(x, "my-server_1");
 }
 
+/* Every credential that matters separates servers, also for callers
+ * that differ in nothing else; -g names stay as given (the client
+ * compares the server's uid, gid and groups at connect instead). */
+static void test_credentials_separate_servers(void **state)
+{
+	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF], g[PFI_IDENT_BUF];
+	struct pfi_creds saved = creds;
+	gid_t more[2] = { 4242, 4343 }, *own = creds.groups;
+	size_t own_n = creds.n_groups;
+	IDENT(base, "-U", "perl", "s");
+	for (int field = 0; field < 17; field++) {
+		creds = saved;
+		switch (field) {
+		case 0: case 1: case 2: case 3: creds.uid[field] ^= 1; break;
+		case 4: case 5: case 6: case 7: creds.gid[field - 4] ^= 1; break;
+		case 8: creds.groups = more; creds.n_groups = 2; break;
+		case 9: creds.cap_inh ^= 1; break;
+		case 10: creds.cap_prm ^= 2; break;
+		case 11: creds.cap_eff ^= 4; break;
+		case 12: creds.cap_bnd ^= 1ull << 21; break;
+		case 13: creds.cap_amb ^= 1ull << 12; break;
+		case 14: creds.no_new_privs ^= 1; break;
+		case 15: creds.securebits ^= 0x10; break;
+		case 16: creds.seccomp = 2; break;
+		}
+		IDENT(other, "-U", "perl", "s");
+		if (strcmp(base, other) == 0)
+			fail_msg("credential field %d does not separate servers",
+				 field);
+		IDENT(g, "-U", "-g", "named", "perl", "s");
+		assert_string_equal(g, "named");
+	}
+	creds = saved;
+	creds.groups = own;
+	creds.n_groups = own_n;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_equal(base, other);
+	pfi_creds_free(&creds);
+}
+
 int main(void)
 {
+	struct problem p = { 0 };
+	if (pfi_creds_collect(&creds, &p) < 0) {
+		fprintf(stderr, "%s\n", p.msg);
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stable_and_hex),
 		cmocka_unit_test(test_inputs_separate_servers),
@@ -123,6 +172,7 @@ int main(void)
 		cmocka_unit_test(test_env_value_and_absence),
 		cmocka_unit_test(test_working_directory),
 		cmocka_unit_test(test_explicit_ident),
+		cmocka_unit_test(test_credentials_separate_servers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
