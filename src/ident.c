@@ -57,7 +57,21 @@ static void add_creds(struct sha256_ctx *h, const struct pfi_creds *c)
 	pfi_creds_feed(c, feed_hash, h);
 }
 
+/* What a server cannot change for a call without privilege: raising a
+ * hard limit or the priority.  Callers that differ there get their own
+ * server rather than a refused call. */
+static void add_state_bounds(struct sha256_ctx *h,
+                             const struct pfi_caller_state *st)
+{
+	uint64_t v[PFI_RLIMIT_COUNT + 1];
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++)
+		v[i] = st->rlimit[i].hard;
+	v[PFI_RLIMIT_COUNT] = (uint64_t)(int64_t)st->nice;
+	add_item(h, 'r', v, sizeof v);
+}
+
 int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds,
+                      const struct pfi_caller_state *st,
                       char out[PFI_IDENT_BUF], struct problem *p)
 {
 	if (o->explicit_ident) {
@@ -106,6 +120,7 @@ int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds
 	}
 
 	add_creds(&h, creds);
+	add_state_bounds(&h, st);
 
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	sha256_digest(&h, sizeof digest, digest);

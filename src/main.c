@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 			     "have");
 		run_directly(&o, &caller, &p);
 	}
-	if (pfi_ident_compute(&o, &creds, ident, &p) < 0)
+	if (pfi_ident_compute(&o, &creds, &caller, ident, &p) < 0)
 		fail(&p, 127);
 	pfi_creds_free(&creds);
 	if (pfi_rundir_open(o.run_dir ? o.run_dir : getenv(PFI_RUN_DIR_ENV),

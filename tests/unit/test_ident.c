@@ -10,10 +10,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "callerstate.h"
 #include "ident.h"
 
 /* The credentials every IDENT() below uses (tests change one field). */
 static struct pfi_creds creds;
+static struct pfi_caller_state caller;
 
 /* Parses argv and computes its ident into out. */
 static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
@@ -24,7 +26,7 @@ static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
 	while (argv[argc])
 		argc++;
 	assert_int_equal(pfi_options_parse(argc, argv, &o, &p), 0);
-	assert_int_equal(pfi_ident_compute(&o, &creds, out, &p), 0);
+	assert_int_equal(pfi_ident_compute(&o, &creds, &caller, out, &p), 0);
 	pfi_options_free(&o);
 }
 
@@ -158,10 +160,35 @@ static void test_credentials_separate_servers(void **state)
 	pfi_creds_free(&creds);
 }
 
+/* What a server cannot change without privilege separates servers; what
+ * it applies per call (umask, soft limits, signal sets) does not. */
+static void test_state_bounds_separate_servers(void **state)
+{
+	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF];
+	struct pfi_caller_state saved = caller;
+	IDENT(base, "-U", "perl", "s");
+	caller.rlimit[7].hard ^= 1;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_not_equal(base, other);
+	caller = saved;
+	caller.nice = caller.nice == 19 ? 18 : caller.nice + 1;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_not_equal(base, other);
+	caller = saved;
+	caller.umask ^= 077;
+	caller.rlimit[7].soft ^= 1;
+	caller.sigign ^= 1;
+	caller.sigblock ^= 2;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_equal(base, other);
+	caller = saved;
+}
+
 int main(void)
 {
 	struct problem p = { 0 };
-	if (pfi_creds_collect(&creds, &p) < 0) {
+	if (pfi_creds_collect(&creds, &p) < 0 ||
+	    pfi_caller_state_collect(&caller, &p) < 0) {
 		fprintf(stderr, "%s\n", p.msg);
 		return 1;
 	}
@@ -172,6 +199,7 @@ int main(void)
 		cmocka_unit_test(test_env_value_and_absence),
 		cmocka_unit_test(test_working_directory),
 		cmocka_unit_test(test_explicit_ident),
+		cmocka_unit_test(test_state_bounds_separate_servers),
 		cmocka_unit_test(test_credentials_separate_servers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
