@@ -439,18 +439,30 @@ with the item C<xdata> in the first word of C<PREFORK_INTERP> (as in
 C<v1,SECS.NSECS,xdata>), that they decode its length correctly: our
 client does; chiark-utils' client reads that length in host byte order
 and would wait for gigabytes, so it gets none. The extension data is
-then the text C<full-argv>, a list of space-separated feature names
-telling the client that the server strips interpreter and script
-itself. A client that sees no C<full-argv> (for example when
-chiark-utils' module is serving, which puts every string into
-C<@ARGV>) should send only the script's arguments.
+then the text C<full-argv caller-state>, a list of space-separated
+feature names: C<full-argv> tells the client that the server strips
+interpreter and script itself (a client that sees no C<full-argv>, for
+example when chiark-utils' module is serving, which puts every string
+into C<@ARGV>, should send only the script's arguments); C<caller-state>
+that the client may send its caller's umask, resource limits, ignored
+and blocked signals and niceness after the request (bit C<0x01> of its
+first byte; format in F<docs/protocol.md>). The executor then applies
+them before the per-call code runs, except what the script's own
+initialisation changed (its umask, its signal handlers, ...), which
+stays as the script set it. A value it cannot apply (a hard limit
+above the server's own, a higher priority) ends the call with one line
+on the caller's stderr and exit status 127. Without the block (for
+example from chiark-utils' client) the call runs with the server's
+process state.
 
-A malformed request (a first byte other than 0, a message without a
+A malformed request (a first byte with a bit the server did not offer, a
+malformed caller-state block, a message without a
 file descriptor, an environment entry without C<=>, a request not
 ending in NUL, one longer than 32 MiB, or one not completed within
 C<request_timeout>) is logged; the connection is closed without a
-status. A connection whose peer runs under a different user id than
-the server (as reported by C<SO_PEERCRED>) is refused and logged at
+status. A connection whose peer runs under a different user id, group
+id or set of supplementary groups than the server (as reported by
+C<SO_PEERCRED> and C<SO_PEERGROUPS>) is refused and logged at
 C<warning>.
 
 =head1 PERFORMANCE TIPS
