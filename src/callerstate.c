@@ -14,12 +14,59 @@ static uint64_t limit_value(rlim_t v)
 	return v == RLIM_INFINITY ? PFI_RLIM_INF : (uint64_t)v;
 }
 
-int pfi_caller_state_collect(struct pfi_caller_state *st, struct problem *p)
+/* Umask, SigIgn and SigBlk from /proc/self/status; 0 if all were there. */
+static int from_proc_status(struct pfi_caller_state *st,
+                            const struct pfi_proc_status *ps)
 {
-	memset(st, 0, sizeof *st);
+	size_t n;
+	const char *u = pfi_proc_status_field(ps, "Umask", &n);
+	if (!u || n != 4 || u[0] != '0')
+		return -ENOENT;
+	unsigned m = 0;
+	for (int i = 1; i < 4; i++) {
+		if (u[i] < '0' || u[i] > '7')
+			return -ENOENT;
+		m = m << 3 | (unsigned)(u[i] - '0');
+	}
+	if (pfi_proc_status_hex64(ps, "SigIgn", &st->sigign) < 0 ||
+	    pfi_proc_status_hex64(ps, "SigBlk", &st->sigblock) < 0)
+		return -ENOENT;
+	st->umask = m;
+	return 0;
+}
+
+static int signals_from_kernel(struct pfi_caller_state *st, struct problem *p)
+{
 	mode_t m = umask(0);
 	umask(m);
 	st->umask = m & 0777;
+	st->sigign = st->sigblock = 0;
+	sigset_t blocked;
+	if (sigprocmask(SIG_BLOCK, NULL, &blocked) < 0)
+		return problem_errno(p, errno, "cannot read the signal mask");
+	for (int sig = 1; sig <= 64; sig++) {
+		struct sigaction sa;
+		/* glibc keeps two real-time signals for itself and refuses
+		 * to report on them. */
+		if (sigaction(sig, NULL, &sa) < 0)
+			continue;
+		if (sa.sa_handler == SIG_IGN)
+			st->sigign |= 1ull << (sig - 1);
+		if (sigismember(&blocked, sig) == 1)
+			st->sigblock |= 1ull << (sig - 1);
+	}
+	return 0;
+}
+
+int pfi_caller_state_collect(struct pfi_caller_state *st,
+                             const struct pfi_proc_status *ps,
+                             struct problem *p)
+{
+	memset(st, 0, sizeof *st);
+	int r;
+	if (from_proc_status(st, ps) < 0 &&
+	    (r = signals_from_kernel(st, p)) < 0)
+		return r;
 
 	errno = 0;
 	int nice = getpriority(PRIO_PROCESS, 0);
@@ -36,20 +83,6 @@ int pfi_caller_state_collect(struct pfi_caller_state *st, struct problem *p)
 		st->rlimit[i].hard = limit_value(rl.rlim_max);
 	}
 
-	sigset_t blocked;
-	if (sigprocmask(SIG_BLOCK, NULL, &blocked) < 0)
-		return problem_errno(p, errno, "cannot read the signal mask");
-	for (int sig = 1; sig <= 64; sig++) {
-		struct sigaction sa;
-		/* glibc keeps two real-time signals for itself and refuses
-		 * to report on them: they are not the caller's to pass on. */
-		if (sigaction(sig, NULL, &sa) < 0)
-			continue;
-		if (sa.sa_handler == SIG_IGN)
-			st->sigign |= 1ull << (sig - 1);
-		if (sigismember(&blocked, sig) == 1)
-			st->sigblock |= 1ull << (sig - 1);
-	}
 	return 0;
 }
 

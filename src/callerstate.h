@@ -5,10 +5,14 @@
 #define PFI_CALLERSTATE_H
 
 #include "problem.h"
+#include "procstatus.h"
 #include "protocol.h"
 
-/* Reads the state of this process as the caller left it. */
-int pfi_caller_state_collect(struct pfi_caller_state *st, struct problem *p);
+/* Reads the state of this process as the caller left it, from `ps`
+ * where it has it, else from the kernel directly. */
+int pfi_caller_state_collect(struct pfi_caller_state *st,
+                             const struct pfi_proc_status *ps,
+                             struct problem *p);
 
 /* Puts back the caller's ignored and blocked signals (every other
  * disposition to default), as before an exec of the interpreter. */

@@ -64,9 +64,86 @@ static int read_caps(struct pfi_creds *c, struct problem *p)
 	return 0;
 }
 
-int pfi_creds_collect(struct pfi_creds *c, struct problem *p)
+/* "N N N N" (Uid, Gid) into four ids; "N N ..." (Groups) into a list. */
+static int parse_ids(const char *v, size_t n, uint32_t *out, size_t max,
+                     size_t *count)
 {
-	memset(c, 0, sizeof *c);
+	size_t k = 0;
+	const char *end = v + n;
+	while (v < end) {
+		if (*v == ' ' || *v == '\t') {
+			v++;
+			continue;
+		}
+		uint64_t x = 0;
+		const char *start = v;
+		while (v < end && *v >= '0' && *v <= '9' && v - start < 10)
+			x = x * 10 + (uint64_t)(*v++ - '0');
+		if (v == start || x > UINT32_MAX || k == max ||
+		    (v < end && *v != ' ' && *v != '\t'))
+			return -ENOENT;
+		out[k++] = (uint32_t)x;
+	}
+	*count = k;
+	return 0;
+}
+
+static int from_proc_status(struct pfi_creds *c,
+                            const struct pfi_proc_status *ps,
+                            struct problem *p)
+{
+	size_t n, k;
+	const char *v;
+	uint32_t ids[4];
+	if (!(v = pfi_proc_status_field(ps, "Uid", &n)) ||
+	    parse_ids(v, n, ids, 4, &k) < 0 || k != 4)
+		return -ENOENT;
+	for (int i = 0; i < 4; i++)
+		c->uid[i] = ids[i];
+	if (!(v = pfi_proc_status_field(ps, "Gid", &n)) ||
+	    parse_ids(v, n, ids, 4, &k) < 0 || k != 4)
+		return -ENOENT;
+	for (int i = 0; i < 4; i++)
+		c->gid[i] = ids[i];
+	if (pfi_proc_status_hex64(ps, "CapInh", &c->cap_inh) < 0 ||
+	    pfi_proc_status_hex64(ps, "CapPrm", &c->cap_prm) < 0 ||
+	    pfi_proc_status_hex64(ps, "CapEff", &c->cap_eff) < 0 ||
+	    pfi_proc_status_hex64(ps, "CapBnd", &c->cap_bnd) < 0 ||
+	    pfi_proc_status_hex64(ps, "CapAmb", &c->cap_amb) < 0)
+		return -ENOENT;
+	const char *nnp = pfi_proc_status_field(ps, "NoNewPrivs", &n);
+	if (!nnp || n != 1 || (*nnp != '0' && *nnp != '1'))
+		return -ENOENT;
+	c->no_new_privs = *nnp - '0';
+	const char *sc = pfi_proc_status_field(ps, "Seccomp", &n);
+	if (!sc || n != 1 || *sc < '0' || *sc > '2')
+		return -ENOENT;
+	c->seccomp = *sc - '0';
+	if (!(v = pfi_proc_status_field(ps, "Groups", &n)))
+		return -ENOENT;
+	/* at most one group per two characters of the line */
+	size_t max = n / 2 + 1;
+	uint32_t *g = calloc(max, sizeof *g);
+	if (!g)
+		return problem_errno(p, ENOMEM, "reading our groups");
+	if (parse_ids(v, n, g, max, &k) < 0) {
+		free(g);
+		return -ENOENT;
+	}
+	c->groups = calloc(k + 1, sizeof *c->groups);
+	if (!c->groups) {
+		free(g);
+		return problem_errno(p, ENOMEM, "reading our groups");
+	}
+	for (size_t i = 0; i < k; i++)
+		c->groups[i] = g[i];
+	c->n_groups = k;
+	free(g);
+	return 0;
+}
+
+static int from_kernel(struct pfi_creds *c, struct problem *p)
+{
 	if (getresuid(&c->uid[0], &c->uid[1], &c->uid[2]) < 0 ||
 	    getresgid(&c->gid[0], &c->gid[1], &c->gid[2]) < 0)
 		return problem_errno(p, errno, "cannot read our uids and gids");
@@ -78,12 +155,31 @@ int pfi_creds_collect(struct pfi_creds *c, struct problem *p)
 	if ((r = read_groups(c, p)) < 0 || (r = read_caps(c, p)) < 0)
 		return r;
 	c->no_new_privs = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0);
-	c->securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
 	/* Only filter mode (2) can run us: strict mode forbids execve. */
 	c->seccomp = prctl(PR_GET_SECCOMP, 0, 0, 0, 0);
-	if (c->no_new_privs < 0 || c->securebits < 0 || c->seccomp < 0)
+	if (c->no_new_privs < 0 || c->seccomp < 0)
 		return problem_errno(p, errno, "cannot read our privilege "
 				     "settings");
+	return 0;
+}
+
+int pfi_creds_collect(struct pfi_creds *c, const struct pfi_proc_status *ps,
+                      struct problem *p)
+{
+	memset(c, 0, sizeof *c);
+	int r = from_proc_status(c, ps, p);
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (r < 0) {
+		pfi_creds_free(c);
+		memset(c, 0, sizeof *c);
+		if ((r = from_kernel(c, p)) < 0)
+			return r;
+	}
+	/* The only one /proc/self/status does not show. */
+	c->securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+	if (c->securebits < 0)
+		return problem_errno(p, errno, "cannot read our securebits");
 	return 0;
 }
 

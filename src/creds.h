@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "problem.h"
+#include "procstatus.h"
 
 #define PFI_GROUPS_MAX 65536           /* the kernel's NGROUPS_MAX */
 
@@ -22,8 +23,10 @@ struct pfi_creds {
 	int seccomp;                   /* 0 none, 1 strict, 2 filter */
 };
 
-/* Reads this process's credentials. */
-int pfi_creds_collect(struct pfi_creds *c, struct problem *p);
+/* Reads this process's credentials, from `ps` where it has them, else
+ * from the kernel directly. */
+int pfi_creds_collect(struct pfi_creds *c, const struct pfi_proc_status *ps,
+                      struct problem *p);
 void pfi_creds_free(struct pfi_creds *c);
 
 /* The bytes that go into the ident: every field, fixed order and widths. */

@@ -60,11 +60,13 @@ int main(int argc, char **argv)
 	struct pfi_reached server;
 	struct pfi_caller_state caller;
 	struct pfi_creds creds;
+	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	int setup_status, status;
 
 	/* First, before anything here changes any of it. */
-	if (pfi_caller_state_collect(&caller, &p) < 0)
+	pfi_proc_status_read(&self);
+	if (pfi_caller_state_collect(&caller, &self, &p) < 0)
 		fail(&p, 127);
 
 	if (getauxval(AT_SECURE)) {
@@ -88,7 +90,7 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
-	if (pfi_creds_collect(&creds, &p) < 0)
+	if (pfi_creds_collect(&creds, &self, &p) < 0)
 		fail(&p, 127);
 	/* Filters cannot be compared, so no server can be known to run
 	 * under exactly the caller's. */

@@ -16,7 +16,7 @@ my $good = PFITest::encode_request(env => { A => 1 }, args => ['perl', $t->scrip
 my @fds = ($null, $null, $null);
 
 my @cases = (
-    ['bad first byte', 1, sub { PFITest::send_all($_[0], "\x01") }],
+    ['bad first byte', 1, sub { PFITest::send_all($_[0], "\x80") }],
     ['fds missing', 1, sub {
         PFITest::send_all($_[0], "\0abc" . PFITest::with_length($good));
     }],
@@ -56,7 +56,7 @@ for my $rep (1 .. 3) {
         my $before = length($t->log_text // '');
         my $s = $t->connect_sock;
         ok $s, "$name: connected";
-        is PFITest::read_greeting($s), 'full-argv', "$name: greeting";
+        is PFITest::read_greeting($s), 'full-argv caller-state', "$name: greeting";
         $send->($s);
         my $start = time;
         ok !defined PFITest::read_status($s, 10), "$name: closed without a status";

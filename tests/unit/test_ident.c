@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,11 +185,63 @@ static void test_state_bounds_separate_servers(void **state)
 	caller = saved;
 }
 
+/* /proc/self/status and the direct system calls (the fallback without
+ * /proc) give the same credentials and state, so both name the same
+ * server. */
+static void test_proc_status_agrees_with_kernel(void **state)
+{
+	struct pfi_proc_status self, none = { .len = 0 };
+	struct problem p = { 0 };
+	struct pfi_creds a, b;
+	struct pfi_caller_state sa, sb;
+	pfi_proc_status_read(&self);
+	assert_true(self.len > 0);
+	assert_int_equal(pfi_creds_collect(&a, &self, &p), 0);
+	assert_int_equal(pfi_creds_collect(&b, &none, &p), 0);
+	assert_memory_equal(a.uid, b.uid, sizeof a.uid);
+	assert_memory_equal(a.gid, b.gid, sizeof a.gid);
+	assert_int_equal(a.n_groups, b.n_groups);
+	if (a.n_groups)
+		assert_memory_equal(a.groups, b.groups,
+				    a.n_groups * sizeof *a.groups);
+	assert_int_equal(a.cap_inh, b.cap_inh);
+	assert_int_equal(a.cap_prm, b.cap_prm);
+	assert_int_equal(a.cap_eff, b.cap_eff);
+	assert_int_equal(a.cap_bnd, b.cap_bnd);
+	assert_int_equal(a.cap_amb, b.cap_amb);
+	assert_int_equal(a.no_new_privs, b.no_new_privs);
+	assert_int_equal(a.securebits, b.securebits);
+	assert_int_equal(a.seccomp, b.seccomp);
+	pfi_creds_free(&a);
+	pfi_creds_free(&b);
+
+	/* with something to see: an ignored and a blocked signal */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigset_t set, oldset;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigaction(SIGHUP, &ign, &old);
+	sigprocmask(SIG_BLOCK, &set, &oldset);
+	pfi_proc_status_read(&self);
+	assert_int_equal(pfi_caller_state_collect(&sa, &self, &p), 0);
+	assert_int_equal(pfi_caller_state_collect(&sb, &none, &p), 0);
+	sigaction(SIGHUP, &old, NULL);
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
+	assert_true(sa.sigign & (1ull << (SIGHUP - 1)));
+	assert_true(sa.sigblock & (1ull << (SIGUSR2 - 1)));
+	/* glibc's own two real-time signals only /proc shows */
+	sa.sigign &= ~(3ull << 31);
+	sa.sigblock &= ~(3ull << 31);
+	assert_memory_equal(&sa, &sb, sizeof sa);
+}
+
 int main(void)
 {
 	struct problem p = { 0 };
-	if (pfi_creds_collect(&creds, &p) < 0 ||
-	    pfi_caller_state_collect(&caller, &p) < 0) {
+	struct pfi_proc_status self;
+	pfi_proc_status_read(&self);
+	if (pfi_creds_collect(&creds, &self, &p) < 0 ||
+	    pfi_caller_state_collect(&caller, &self, &p) < 0) {
 		fprintf(stderr, "%s\n", p.msg);
 		return 1;
 	}
@@ -200,6 +253,7 @@ int main(void)
 		cmocka_unit_test(test_working_directory),
 		cmocka_unit_test(test_explicit_ident),
 		cmocka_unit_test(test_state_bounds_separate_servers),
+		cmocka_unit_test(test_proc_status_agrees_with_kernel),
 		cmocka_unit_test(test_credentials_separate_servers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,28 +46,64 @@ my @SIG_NAME;     # number => name, for %SIG
 
 #---------------------------------------------------------------- decode
 
-# A limit: "inf", or decimal without leading zeros below 2**64-1.
+# A limit, already matched as "inf" or decimal without leading zeros:
+# its value, or undef if it is not below 2**64-1.
 sub _limit {
     my ($s) = @_;
     return RLIM_INF if $s eq 'inf';
-    return undef unless $s =~ /\A(?:0|[1-9][0-9]{0,19})\z/;
     return undef if length $s == 20 && $s gt '18446744073709551614';
     return $s + 0;
 }
 
 # Exactly 16 lowercase hex digits; the signal numbers whose bits are set.
+# (Decoded per call: the common all-clear mask costs one comparison.)
 sub _mask {
     my ($s) = @_;
+    return [] if $s eq '0000000000000000';
     return undef unless $s =~ /\A[0-9a-f]{16}\z/;
     my @sigs;
     for my $half (0, 1) {
         my $word = hex substr($s, 8 * (1 - $half), 8);
-        for my $bit (0 .. 31) {
-            push @sigs, 32 * $half + $bit + 1 if $word & (1 << $bit);
+        my $bit = 0;
+        while ($word) {
+            push @sigs, 32 * $half + $bit + 1 if $word & 1;
+            $word >>= 1;
+            $bit++;
         }
     }
     return undef if grep { $UNCATCHABLE{$_} } @sigs;
-    return [ sort { $a <=> $b } @sigs ];
+    return \@sigs;
+}
+
+my $LIMIT_RE = qr/\A(0|[1-9][0-9]{0,19}|inf):(0|[1-9][0-9]{0,19}|inf)\z/;
+
+# The block in the order our client sends it, as one match: decoding
+# runs on every call, and one regex does in C what a loop over the
+# entries would do op by op. Any other order takes the general path.
+my $NUM = '(0|[1-9][0-9]{0,19}|inf)';
+my $CANONICAL_RE = do {
+    my $re = '\Aumask=(0[0-7]{3})\0nice=(0|-?[1-9][0-9]?)\0';
+    $re .= "rlimit\\.$_=$NUM:$NUM\\0" for @RLIMIT_NAMES;
+    $re .= 'sigign=([0-9a-f]{16})\0sigblock=([0-9a-f]{16})\0\z';
+    qr/$re/;
+};
+
+sub _decode_canonical {
+    my ($block) = @_;
+    my @v = $block =~ $CANONICAL_RE or return;
+    my ($umask, $nice, $ign, $blk) = (shift @v, shift @v, pop @v, pop @v);
+    ($ign, $blk) = ($blk, $ign);
+    return unless $nice >= -20 && $nice <= 19;
+    my @rl;
+    while (@v) {
+        my ($soft, $hard) = (_limit(shift @v), _limit(shift @v));
+        return unless defined $soft && defined $hard && $soft <= $hard;
+        push @rl, [$soft, $hard];
+    }
+    my ($sigign, $sigblock) = (_mask($ign), _mask($blk));
+    return unless $sigign && $sigblock;
+    return { umask => oct $umask, nice => $nice + 0, rlimit => \@rl,
+             sigign => $sigign, sigblock => $sigblock };
 }
 
 my %PARSE = (
@@ -91,17 +127,20 @@ sub decode {
         if length $block > MAX_BLOCK;
     return (undef, 'caller-state block does not end with NUL')
         unless substr($block, -1) eq "\0";
+    my $fast = _decode_canonical($block);
+    return $fast if $fast;
     my (%st, %seen);
     for my $entry (split /\0/, substr($block, 0, -1), -1) {
-        my ($key, $value) = $entry =~ /\A([^=]+)=(.*)\z/s
-            or return (undef, 'caller-state entry "' . _shown($entry)
-                              . '" is not key=value');
+        my $eq = index $entry, '=';
+        return (undef, 'caller-state entry "' . _shown($entry)
+                       . '" is not key=value') if $eq < 1;
+        my $key = substr $entry, 0, $eq;
+        my $value = substr $entry, $eq + 1;
         return (undef, "caller-state key '" . _shown($key) . "' repeated")
             if $seen{$key}++;
-        my ($res) = $key =~ /\Arlimit\.(.+)\z/s;
+        my $res = substr($key, 0, 7) eq 'rlimit.' ? substr($key, 7) : undef;
         if (defined $res && exists $RLIMIT_NUMBER{$res}) {
-            my ($soft, $hard) = $value =~ /\A([^:]*):([^:]*)\z/
-                ? (_limit($1), _limit($2)) : ();
+            my ($soft, $hard) = $value =~ $LIMIT_RE ? (_limit($1), _limit($2)) : ();
             return (undef, "caller-state $key has a bad value '"
                            . _shown($value) . "' (SOFT:HARD, soft <= hard)")
                 unless defined $soft && defined $hard && $soft <= $hard;
@@ -199,12 +238,19 @@ sub _dispositions {
     return \%d;
 }
 
+sub _blocked {
+    my $set = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), undef, $set) or return [];
+    return [ grep { $set->ismember($_) } 1 .. 64 ];
+}
+
 sub _snapshot {
     return {
-        umask  => umask,
-        nice   => getpriority(0, 0),
-        rlimit => [ map { get_rlimit($_) } 0 .. $#RLIMIT_NAMES ],
-        signal => _dispositions(),
+        umask   => umask,
+        nice    => getpriority(0, 0),
+        rlimit  => [ map { get_rlimit($_) } 0 .. $#RLIMIT_NAMES ],
+        signal  => _dispositions(),
+        blocked => _blocked(),
     };
 }
 
@@ -245,7 +291,12 @@ sub note_init_state {
     my @touched = grep { !exists $sig_keep{$_} }
         sort { $a <=> $b } keys %{{ map { $_ => 1 } 2, 13, 14, 17,
             grep { $now->{signal}{$_} ne 'DEFAULT' } keys %{$now->{signal}} }};
-    $own = { %keep, signal => \%sig_keep, touched => \@touched };
+    # An executor starts as the server was here, but for INT and PIPE,
+    # which the module unblocks in every call: applying a value equal to
+    # what it has already costs nothing (every system call is per call).
+    my $mask = join ',', grep { $_ != 2 && $_ != 13 } @{$now->{blocked}};
+    $own = { %keep, signal => \%sig_keep, touched => \@touched, init => $now,
+             mask => $mask };
     return;
 }
 
@@ -259,9 +310,11 @@ sub apply {
     # Without note_init_state() only perl's own start-up change is kept.
     $own //= { signal => { 8 => 'IGNORE' } };
 
-    umask $st->{umask} unless $own->{umask};
+    my $init = $own->{init} // {};
+    umask $st->{umask}
+        unless $own->{umask} || ($init->{umask} // -1) == $st->{umask};
 
-    if (!$own->{nice} && getpriority(0, 0) != $st->{nice}) {
+    if (!$own->{nice} && ($init->{nice} // 99) != $st->{nice}) {
         my $was = getpriority(0, 0);
         setpriority(0, 0, $st->{nice})
             or return "cannot run at the caller's niceness $st->{nice}: this "
@@ -273,6 +326,8 @@ sub apply {
     for my $res (0 .. $#RLIMIT_NAMES) {
         next if $own->{"rlimit$res"};
         my ($soft, $hard) = @{$st->{rlimit}[$res]};
+        my $had = $init->{rlimit} ? $init->{rlimit}[$res] : undef;
+        next if $had && $had->[0] == $soft && $had->[1] == $hard;
         next if set_rlimit($res, $soft, $hard);
         my $err = "$!";
         my $cur = get_rlimit($res);
@@ -296,8 +351,11 @@ sub apply {
     for my $sig (@{$own->{touched} // [1 .. 64]}, @{$st->{sigign}}) {
         next if $UNTOUCHABLE{$sig} || exists $kept->{$sig};
         my $name = $SIG_NAME[$sig] // next;
-        $SIG{$name} = $ign{$sig} ? 'IGNORE' : 'DEFAULT';
+        my $want = $ign{$sig} ? 'IGNORE' : 'DEFAULT';
+        my $have = $SIG{$name};
+        $SIG{$name} = $want unless defined $have && !ref $have && $have eq $want;
     }
+    return undef if defined $own->{mask} && $own->{mask} eq join ',', @{$st->{sigblock}};
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new(@{$st->{sigblock}}))
         or return "cannot block the caller's blocked signals: $!";
     return undef;
