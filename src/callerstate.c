@@ -19,15 +19,10 @@ static int from_proc_status(struct pfi_caller_state *st,
                             const struct pfi_proc_status *ps)
 {
 	size_t n;
+	unsigned m;
 	const char *u = pfi_proc_status_field(ps, "Umask", &n);
-	if (!u || n != 4 || u[0] != '0')
+	if (!u || pfi_umask_decode(u, n, &m) < 0)
 		return -ENOENT;
-	unsigned m = 0;
-	for (int i = 1; i < 4; i++) {
-		if (u[i] < '0' || u[i] > '7')
-			return -ENOENT;
-		m = m << 3 | (unsigned)(u[i] - '0');
-	}
 	if (pfi_proc_status_hex64(ps, "SigIgn", &st->sigign) < 0 ||
 	    pfi_proc_status_hex64(ps, "SigBlk", &st->sigblock) < 0)
 		return -ENOENT;

@@ -358,7 +358,7 @@ static int parse_mask(const char *s, size_t n, uint64_t *out)
 	return 0;
 }
 
-static int parse_umask(const char *s, size_t n, unsigned *out)
+int pfi_umask_decode(const char *s, size_t n, unsigned *out)
 {
 	if (n != 4 || s[0] != '0')
 		return -EPROTO;
@@ -424,7 +424,7 @@ static int parse_value(struct pfi_caller_state *st, int slot, const char *v,
                        size_t n)
 {
 	if (slot == SLOT_UMASK)
-		return parse_umask(v, n, &st->umask);
+		return pfi_umask_decode(v, n, &st->umask);
 	if (slot == SLOT_NICE)
 		return parse_nice(v, n, &st->nice);
 	if (slot == SLOT_SIGIGN)

@@ -109,6 +109,10 @@ extern const char *const pfi_rlimit_names[PFI_RLIMIT_COUNT];
 int pfi_caller_state_encode(const struct pfi_caller_state *st, uint8_t *buf,
                             size_t cap);
 
+/* A umask as the block (and /proc/PID/status) writes it: exactly four
+ * octal digits, 0000..0777.  Returns 0 or -EPROTO. */
+int pfi_umask_decode(const char *s, size_t n, unsigned *out);
+
 /* Decodes a whole block, length prefix included, as strictly as a server
  * must: -EPROTO for a wrong length, an unknown, repeated or missing key,
  * or a value outside its syntax or range; -EMSGSIZE if L exceeds
