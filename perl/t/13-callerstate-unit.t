@@ -149,6 +149,7 @@ is $got, $expect, 'apply: umask, niceness, every limit, ignored and blocked set'
 # What the script's initialisation set stays: a handler, an ignored
 # signal, its umask; the rest is the caller's.
 $got = in_child(sub {
+    $SIG{HUP} = 'DEFAULT';     # (an inherited ignore would count as the caller's)
     Proc::Prefork::Interp::CallerState::note_load_state();
     umask 0077;
     $SIG{USR1} = sub { };
