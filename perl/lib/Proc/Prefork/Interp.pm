@@ -23,6 +23,13 @@ use Proc::Prefork::Interp::Linux qw(fd_flags);
 use Proc::Prefork::Interp::Log ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
+use Proc::Prefork::Interp::CallerState ();
+
+# [caller-state] What the server inherits from its first caller, before
+# the script's initialisation changes anything (only in a server's
+# setup: standalone runs skip it).
+Proc::Prefork::Interp::CallerState::note_load_state()
+    if defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
 
 my %DEFAULTS = (
     max_servers      => 4,
@@ -51,6 +58,9 @@ sub prefork_initialisation_complete {
     my %opts = @_;
     my $env = $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
     return unless defined $env;
+    # [caller-state] Whatever changed since the module was loaded, the
+    # script set: it stays in every call.
+    Proc::Prefork::Interp::CallerState::note_init_state();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -72,6 +82,7 @@ sub prefork_initialisation_complete {
     my $executor = Proc::Prefork::Interp::Server->new(
         opts => $o, env => $p, fh => $fh, files => \@files,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
+        offered  => Proc::Prefork::Interp::Protocol::offered_bits($p->{client_reads_xdata}),
     )->run;
     # Only in an executor, once per call: it waits for its call and sets
     # up the call's state; the per-call code follows.
@@ -528,6 +539,18 @@ A child's side of a call: waiting as a spare, the rest of the exchange,
 and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, signals,
 seed). A change to what the per-call code finds goes here.
 
+=item CallerState
+
+The C<caller-state> extension: the block's decoder (pure,
+F<t/13-callerstate-unit.t>) and applying the caller's umask, limits,
+signal sets and niceness in the executor, keeping what the script's
+initialisation set (F<t/14-callerstate.t>).
+
+=item PeerCreds
+
+At accept: the caller's gid and groups (C<SO_PEERCRED>,
+C<SO_PEERGROUPS>) must be the server's.
+
 =item Memory
 
 Prefaulting and huge pages; the plans are pure functions of
@@ -539,8 +562,8 @@ The check for changed files, with inotify and stat backends.
 
 =item Linux
 
-Syscall numbers, pidfd, madvise, inotify syscalls and the one poll
-wrapper. Kernel plumbing goes here.
+Syscall numbers, pidfd, madvise, inotify syscalls, prlimit, a
+getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes here.
 
 =item Log
 

@@ -17,6 +17,7 @@ use warnings;
 
 use Config ();
 use POSIX ();
+use Proc::Prefork::Interp::Linux qw(get_rlimit set_rlimit);
 
 use constant {
     TOKEN     => 'caller-state',   # offered in the greeting's xdata
@@ -190,40 +191,6 @@ sub _shown {
 }
 
 #---------------------------------------------------------------- state
-
-my $SYS_prlimit64;
-{
-    local ($@, $!);
-    # syscall.ph defines its subs in the package that first requires
-    # it; look in both places the module may have put them.
-    eval { require 'syscall.ph'; 1 };
-    for my $pkg (__PACKAGE__, 'Proc::Prefork::Interp', 'main') {
-        no strict 'refs';
-        next unless defined &{"${pkg}::SYS_prlimit64"};
-        $SYS_prlimit64 = eval { &{"${pkg}::SYS_prlimit64"}() };
-        last if defined $SYS_prlimit64;
-    }
-    unless (defined $SYS_prlimit64) {
-        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
-        $SYS_prlimit64 = { x86_64 => 302, aarch64 => 261, i686 => 340 }->{$arch // ''};
-    }
-}
-
-# [soft, hard] of one limit, or undef.
-sub get_rlimit {
-    my ($res) = @_;
-    return undef unless defined $SYS_prlimit64;
-    my $old = "\0" x 16;
-    return undef if syscall($SYS_prlimit64, 0, $res, 0, $old) < 0;
-    return [ unpack 'QQ', $old ];
-}
-
-sub set_rlimit {
-    my ($res, $soft, $hard) = @_;
-    return 0 unless defined $SYS_prlimit64;
-    my $new = pack 'QQ', $soft, $hard;
-    return syscall($SYS_prlimit64, 0, $res, $new, 0) == 0;
-}
 
 # 'IGNORE', 'DEFAULT' or 'caught' for each signal we may change.
 sub _dispositions {

@@ -9,28 +9,19 @@ package Proc::Prefork::Interp::PeerCreds;
 use strict;
 use warnings;
 
-use Config ();
 use Errno qw(ERANGE);
 use Socket qw(SOL_SOCKET SO_PEERCRED);
+use Proc::Prefork::Interp::Linux qw(getsockopt_large);
 
 use constant SO_PEERGROUPS => 59;     # Linux; Socket does not export it
-
-my %SYS_getsockopt = (x86_64 => 55, aarch64 => 209, i686 => 365);
 
 # The groups of the peer of $sock, sorted, or undef with $! set.
 sub peer_groups {
     my ($sock) = @_;
     my $raw = getsockopt($sock, SOL_SOCKET, SO_PEERGROUPS);
-    if (!defined $raw && $! == ERANGE) {
-        # More than perl's 256-byte buffer: ask with room for NGROUPS_MAX.
-        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
-        my $nr = $SYS_getsockopt{$arch // ''} // return undef;
-        my $buf = "\0" x (4 * 65536);
-        my $len = pack 'L', length $buf;
-        return undef if syscall($nr, fileno $sock, SOL_SOCKET, SO_PEERGROUPS,
-                                $buf, $len) < 0;
-        $raw = substr $buf, 0, unpack('L', $len);
-    }
+    # More than perl's 256-byte buffer: ask with room for NGROUPS_MAX.
+    $raw = getsockopt_large($sock, SOL_SOCKET, SO_PEERGROUPS, 4 * 65536)
+        if !defined $raw && $! == ERANGE;
     return undef unless defined $raw;
     return [ sort { $a <=> $b } unpack 'L*', $raw ];
 }
