@@ -31,22 +31,27 @@ void pfi_proc_status_read(struct pfi_proc_status *ps)
 const char *pfi_proc_status_field(const struct pfi_proc_status *ps,
                                   const char *name, size_t *len)
 {
-	size_t nl = strlen(name);
-	for (const char *line = ps->text; ps->len && *line;) {
-		const char *end = strchr(line, '\n');
-		if (!end)
-			end = line + strlen(line);
-		if ((size_t)(end - line) > nl && memcmp(line, name, nl) == 0 &&
-		    line[nl] == ':') {
-			const char *v = line + nl + 1;
-			while (v < end && (*v == ' ' || *v == '\t'))
-				v++;
-			*len = (size_t)(end - v);
-			return v;
-		}
-		line = *end ? end + 1 : end;
-	}
-	return NULL;
+	/* "\nName:" found with memmem (the file starts with "Name:", which
+	 * no caller asks for): a line-by-line scan per field cost more than
+	 * everything else the client does before connecting. */
+	char key[40];
+	size_t kl = strlen(name) + 2;
+	if (!ps->len || kl >= sizeof key)
+		return NULL;
+	key[0] = '\n';
+	memcpy(key + 1, name, kl - 2);
+	key[kl - 1] = ':';
+	const char *at = memmem(ps->text, ps->len, key, kl);
+	if (!at)
+		return NULL;
+	const char *v = at + kl, *end = ps->text + ps->len;
+	const char *nl = memchr(v, '\n', (size_t)(end - v));
+	if (!nl)
+		nl = end;
+	while (v < nl && (*v == ' ' || *v == '\t'))
+		v++;
+	*len = (size_t)(nl - v);
+	return v;
 }
 
 int pfi_proc_status_hex64(const struct pfi_proc_status *ps, const char *name,

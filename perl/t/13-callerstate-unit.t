@@ -164,6 +164,35 @@ $got = in_child(sub {
 is $got, sprintf('0077 CODE IGNORE IGNORE %016x', (1 << 0) | (1 << 11) | (1 << 7)),
     "apply keeps what the script set in its initialisation";
 
+# The server's usual caller (like the one that started it) is decoded
+# by one comparison, to the same state decode() gives.
+$got = in_child(sub {
+    $SIG{HUP} = 'IGNORE';             # inherited from the first caller
+    $SIG{FPE} = 'IGNORE';             # perl's own
+    Proc::Prefork::Interp::CallerState::note_load_state();
+    Proc::Prefork::Interp::CallerState::note_init_state();
+    my $usual = {
+        umask => umask, nice => getpriority(0, 0),
+        rlimit => [ map { Proc::Prefork::Interp::CallerState::get_rlimit($_) } 0 .. 15 ],
+        sigign => [1], sigblock => [],
+    };
+    my $block = Proc::Prefork::Interp::CallerState::encode($usual);
+    my $fast = Proc::Prefork::Interp::CallerState::decode_for_server($block);
+    my ($slow) = Proc::Prefork::Interp::CallerState::decode($block);
+    require Data::Dumper;
+    local $Data::Dumper::Sortkeys = 1;
+    local $Data::Dumper::Indent = 0;
+    my $same = Data::Dumper::Dumper([map { $_ + 0 } $fast->{umask}, $fast->{nice},
+        map { @$_ } @{$fast->{rlimit}}], $fast->{sigign}, $fast->{sigblock})
+        eq Data::Dumper::Dumper([map { $_ + 0 } $slow->{umask}, $slow->{nice},
+        map { @$_ } @{$slow->{rlimit}}], $slow->{sigign}, $slow->{sigblock});
+    my ($other) = Proc::Prefork::Interp::CallerState::decode_for_server(
+        Proc::Prefork::Interp::CallerState::encode({ %$usual, umask => 0777 }));
+    return join ' ', ($fast == $slow ? 'same-ref' : 'fresh'), $same ? 'equal' : 'differ',
+        sprintf('%04o', $other->{umask});
+});
+is $got, 'fresh equal 0777', "the usual caller's block: the same state without decoding; others decoded";
+
 # A value that cannot be applied fails the call with one line.
 SKIP: {
     my $drop = sub {

@@ -159,7 +159,7 @@ sub _read_caller_state {
     $len <= Proc::Prefork::Interp::CallerState::MAX_BLOCK
         or die _protocol_error("caller-state length $len exceeds "
                                . Proc::Prefork::Interp::CallerState::MAX_BLOCK);
-    my ($state, $why) = Proc::Prefork::Interp::CallerState::decode(
+    my ($state, $why) = Proc::Prefork::Interp::CallerState::decode_for_server(
         _read_exact($call, $len, 'caller-state block'));
     $state or die _protocol_error($why);
     return $state;
