@@ -29,6 +29,30 @@ def spread(n, pattern):
     return struct.pack(">H", n) + pattern
 
 
+RLIMITS = ["cpu", "fsize", "data", "stack", "core", "rss", "nproc", "nofile",
+           "memlock", "as", "locks", "sigpending", "msgqueue", "nice",
+           "rtprio", "rttime"]
+
+
+def caller_state(edit=None, extra=(), length=None):
+    """A caller-state block; edit maps a key to a replacement entry
+    (None leaves the entry out)."""
+    entries = [b"umask=0022", b"nice=0"]
+    entries += [b"rlimit.%s=inf:inf" % n.encode() for n in RLIMITS]
+    entries[2 + RLIMITS.index("nofile")] = b"rlimit.nofile=1024:524288"
+    entries += [b"sigign=0000000000001001", b"sigblock=0000000000000000"]
+    out = []
+    for e in entries:
+        key = e.split(b"=")[0]
+        if edit and key in edit:
+            if edit[key] is not None:
+                out.append(edit[key])
+        else:
+            out.append(e)
+    body = b"".join(e + b"\0" for e in out + list(extra))
+    return be32(len(body) if length is None else length) + body
+
+
 def argv(*words):
     return b"\0".join(w.encode() for w in words)
 
@@ -95,6 +119,22 @@ SEEDS = {
         "no-separator": be32(4) + b"A=1\0",
         "empty-body": be32(0),
         "short": b"\0\0\0",
+    },
+    "callerstate": {
+        "typical": caller_state(),
+        "extremes": caller_state({b"umask": b"umask=0777", b"nice": b"nice=-20",
+                                  b"rlimit.cpu": b"rlimit.cpu=0:18446744073709551614",
+                                  b"sigign": b"sigign=fffffffffffbfeff"}),
+        "missing-key": caller_state({b"rlimit.rttime": None}),
+        "repeated-key": caller_state(extra=[b"nice=1"]),
+        "unknown-key": caller_state(extra=[b"future=1"]),
+        "soft-above-hard": caller_state({b"rlimit.as": b"rlimit.as=inf:5"}),
+        "sigkill-ignored": caller_state({b"sigign": b"sigign=0000000000000100"}),
+        "bad-umask": caller_state({b"umask": b"umask=022"}),
+        "length-larger": caller_state(length=5000),
+        "oversized": caller_state(length=8193),
+        "empty": be32(0),
+        "short": b"\0\0",
     },
     "options": {
         "combined": argv("prefork-interp", "-U,perl,-w", "script", "a"),

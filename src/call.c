@@ -87,16 +87,29 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 				    "large to send (limit %u bytes)",
 				    PFI_REQUEST_MAX);
 	}
-	static const uint8_t go = 0;
-	if ((r = pfi_wire_write_all(fd, &go, 1, p)) == 0 &&
+	const uint8_t extensions = pfi_step2_encode(features);
+	if ((r = pfi_wire_write_all(fd, &extensions, 1, p)) == 0 &&
 	    (r = pfi_wire_send_stdio(fd, p)) == 0)
 		r = pfi_wire_write_all(fd, buf, size, p);
 	free(buf);
 	return r;
 }
 
+/* caller-state (step-2 bit 0x01): the block right after the request. */
+static int send_caller_state(int fd, const struct pfi_caller_state *st,
+                             struct problem *p)
+{
+	uint8_t block[PFI_CALLER_STATE_MAX + 4];
+	int n = pfi_caller_state_encode(st, block, sizeof block);
+	if (n < 0)
+		return problem_fail(p, -n, "cannot encode the caller's process "
+				    "state");
+	return pfi_wire_write_all(fd, block, (size_t)n, p);
+}
+
 int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
-                 int *wait_status, struct problem *p)
+                 const struct pfi_caller_state *st, int *wait_status,
+                 struct problem *p)
 {
 	unsigned features;
 	uint8_t status[PFI_STATUS_LEN];
@@ -104,6 +117,9 @@ int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
 
 	if ((r = read_greeting(server, &features, p)) < 0 ||
 	    (r = send_request(o, server->fd, features, p)) < 0)
+		return r;
+	if ((pfi_step2_encode(features) & PFI_USE_CALLER_STATE) &&
+	    (r = send_caller_state(server->fd, st, p)) < 0)
 		return r;
 	/* Not watching the caller here: the executor holds the caller's
 	 * own fds and meets a vanished reader itself, as a standalone

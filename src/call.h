@@ -6,9 +6,12 @@
 
 #include "options.h"
 #include "problem.h"
+#include "protocol.h"
 #include "server.h"
 
+/* `st` is the caller's process state, sent if the server takes it. */
 int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
-                 int *wait_status, struct problem *p);
+                 const struct pfi_caller_state *st, int *wait_status,
+                 struct problem *p);
 
 #endif

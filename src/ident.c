@@ -11,7 +11,7 @@
 
 /* Bump when the ident's inputs change, so old and new clients never
  * share a server that the other would have named differently. */
-#define IDENT_VERSION 1
+#define IDENT_VERSION 2
 
 /* Every item is tagged and length-prefixed so that no two different
  * sequences of items can hash the same bytes. */
@@ -41,8 +41,38 @@ static int add_file_identity(struct sha256_ctx *h, char tag,
 	return 0;
 }
 
-int pfi_ident_compute(const struct pfi_options *o, char out[PFI_IDENT_BUF],
-                      struct problem *p)
+static void feed_hash(void *ctx, const void *data, size_t len)
+{
+	sha256_update(ctx, len, data);
+}
+
+/* The caller's credentials as one item: callers that differ in any of
+ * them get their own server, started with their own credentials. */
+static void add_creds(struct sha256_ctx *h, const struct pfi_creds *c)
+{
+	size_t len = 8 * 8 + 8 + 8 * c->n_groups + 8 * 8;
+	uint8_t head[5] = { 'c', (uint8_t)(len >> 24), (uint8_t)(len >> 16),
+			    (uint8_t)(len >> 8), (uint8_t)len };
+	sha256_update(h, sizeof head, head);
+	pfi_creds_feed(c, feed_hash, h);
+}
+
+/* What a server cannot change for a call without privilege: raising a
+ * hard limit or the priority.  Callers that differ there get their own
+ * server rather than a refused call. */
+static void add_state_bounds(struct sha256_ctx *h,
+                             const struct pfi_caller_state *st)
+{
+	uint64_t v[PFI_RLIMIT_COUNT + 1];
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++)
+		v[i] = st->rlimit[i].hard;
+	v[PFI_RLIMIT_COUNT] = (uint64_t)(int64_t)st->nice;
+	add_item(h, 'r', v, sizeof v);
+}
+
+int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds,
+                      const struct pfi_caller_state *st,
+                      char out[PFI_IDENT_BUF], struct problem *p)
 {
 	if (o->explicit_ident) {
 		snprintf(out, PFI_IDENT_BUF, "%s", o->explicit_ident);
@@ -92,6 +122,9 @@ int pfi_ident_compute(const struct pfi_options *o, char out[PFI_IDENT_BUF],
 		else
 			add_item(&h, '-', "", 0);
 	}
+
+	add_creds(&h, creds);
+	add_state_bounds(&h, st);
 
 	uint8_t digest[SHA256_DIGEST_SIZE];
 	sha256_digest(&h, sizeof digest, digest);

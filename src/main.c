@@ -9,7 +9,10 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "callerstate.h"
 #include "config.h"
+#include "creds.h"
+#include "direct.h"
 #include "ident.h"
 #include "options.h"
 #include "problem.h"
@@ -39,6 +42,16 @@ static int ensure_stdio_open(struct problem *p)
 	return 0;
 }
 
+/* For a caller no shared server can serve as itself: the script runs
+ * as a standalone run would, after one line saying why (p->msg). */
+static void __attribute__((noreturn))
+run_directly(const struct pfi_options *o, const struct pfi_caller_state *st,
+             struct problem *p)
+{
+	pfi_run_directly(o, st, p);
+	fail(p, 127);
+}
+
 int main(int argc, char **argv)
 {
 	struct problem p = { 0 };
@@ -46,10 +59,18 @@ int main(int argc, char **argv)
 	struct pfi_rundir rd;
 	struct pfi_names names;
 	struct pfi_reached server;
+	struct pfi_caller_state caller;
+	struct pfi_creds creds;
+	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	int setup_status, status;
 
+	/* First, before anything here changes any of it. */
+	pfi_proc_status_read(&self);
+	if (pfi_caller_state_collect(&caller, &self, &p) < 0)
+		fail(&p, 127);
 	pfi_proctitle_init(argc, argv);
+
 	if (getauxval(AT_SECURE)) {
 		problem_fail(&p, EPERM, "refusing to run set-uid or set-gid "
 			     "(AT_SECURE): a caller could steer another "
@@ -71,8 +92,19 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
-	if (pfi_ident_compute(&o, ident, &p) < 0)
+	if (pfi_creds_collect(&creds, &self, &p) < 0)
 		fail(&p, 127);
+	/* Filters cannot be compared, so no server can be known to run
+	 * under exactly the caller's. */
+	if (creds.seccomp && o.mode != PFI_MODE_KILL) {
+		problem_fail(&p, EPERM, "the caller runs under a seccomp "
+			     "filter, which no shared server can be known to "
+			     "have");
+		run_directly(&o, &caller, &p);
+	}
+	if (pfi_ident_compute(&o, &creds, &caller, ident, &p) < 0)
+		fail(&p, 127);
+	pfi_creds_free(&creds);
 	if (pfi_rundir_open(o.run_dir ? o.run_dir : getenv(PFI_RUN_DIR_ENV),
 			    &rd, &p) < 0)
 		fail(&p, 127);
@@ -96,13 +128,15 @@ int main(int argc, char **argv)
 		pfi_status_reproduce(setup_status, &p);
 		fail(&p, 127);
 	}
+	if (r == -EXDEV)
+		run_directly(&o, &caller, &p);
 	if (r < 0)
 		fail(&p, 127);
 	pfi_rundir_close(&rd);
 
 	if (pfi_sandbox_enter(&p) < 0)
 		fail(&p, 127);
-	if (pfi_call_run(&o, &server, &status, &p) < 0)
+	if (pfi_call_run(&o, &server, &caller, &status, &p) < 0)
 		fail(&p, 127);
 	pfi_status_reproduce(status, &p);
 	fail(&p, 127);

@@ -4,7 +4,10 @@
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 static uint32_t get_be32(const uint8_t *p)
@@ -40,6 +43,7 @@ static const struct {
 	unsigned bit;
 } known_features[] = {
 	{ "full-argv", PFI_FEATURE_FULL_ARGV },
+	{ "caller-state", PFI_FEATURE_CALLER_STATE },
 };
 
 #define N_KNOWN (sizeof(known_features) / sizeof(known_features[0]))
@@ -215,4 +219,261 @@ int pfi_request_decode(const uint8_t *buf, size_t len,
 		p = nul + 1;
 	}
 	return in_env ? -EPROTO : 0;
+}
+
+uint8_t pfi_step2_encode(unsigned offered)
+{
+	uint8_t used = 0;
+	if (offered & PFI_FEATURE_CALLER_STATE)
+		used |= PFI_USE_CALLER_STATE;
+	return used;
+}
+
+/* ---- caller-state block ---- */
+
+const char *const pfi_rlimit_names[PFI_RLIMIT_COUNT] = {
+	[RLIMIT_CPU] = "cpu",               [RLIMIT_FSIZE] = "fsize",
+	[RLIMIT_DATA] = "data",             [RLIMIT_STACK] = "stack",
+	[RLIMIT_CORE] = "core",             [RLIMIT_RSS] = "rss",
+	[RLIMIT_NPROC] = "nproc",           [RLIMIT_NOFILE] = "nofile",
+	[RLIMIT_MEMLOCK] = "memlock",       [RLIMIT_AS] = "as",
+	[RLIMIT_LOCKS] = "locks",           [RLIMIT_SIGPENDING] = "sigpending",
+	[RLIMIT_MSGQUEUE] = "msgqueue",     [RLIMIT_NICE] = "nice",
+	[RLIMIT_RTPRIO] = "rtprio",         [RLIMIT_RTTIME] = "rttime",
+};
+
+/* Neither can be ignored or blocked: a mask naming them is not a state
+ * any process can have. */
+#define UNCATCHABLE ((1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1)))
+
+static int state_valid(const struct pfi_caller_state *st)
+{
+	if (st->umask > 0777 || st->nice < -20 || st->nice > 19)
+		return 0;
+	if ((st->sigign | st->sigblock) & UNCATCHABLE)
+		return 0;
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++)
+		if (st->rlimit[i].soft > st->rlimit[i].hard)
+			return 0;
+	return 1;
+}
+
+/* snprintf into what is left of buf; -ENOBUFS when it does not fit
+ * (the NUL that ends the entry is part of the entry). */
+static int put_entry(uint8_t *buf, size_t cap, size_t *used,
+                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int put_entry(uint8_t *buf, size_t cap, size_t *used,
+                     const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf((char *)buf + *used, cap - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n + 1 > cap - *used)
+		return -ENOBUFS;
+	*used += (size_t)n + 1;
+	return 0;
+}
+
+static void limit_text(uint64_t v, char out[24])
+{
+	if (v == PFI_RLIM_INF)
+		memcpy(out, "inf", 4);
+	else
+		snprintf(out, 24, "%llu", (unsigned long long)v);
+}
+
+int pfi_caller_state_encode(const struct pfi_caller_state *st, uint8_t *buf,
+                            size_t cap)
+{
+	if (!state_valid(st))
+		return -EINVAL;
+	if (cap < 4)
+		return -ENOBUFS;
+	/* The body is at most ~1 KiB, far below PFI_CALLER_STATE_MAX. */
+	size_t used = 4;
+	int r;
+	if ((r = put_entry(buf, cap, &used, "umask=%04o", st->umask)) < 0 ||
+	    (r = put_entry(buf, cap, &used, "nice=%d", st->nice)) < 0)
+		return r;
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++) {
+		char soft[24], hard[24];
+		limit_text(st->rlimit[i].soft, soft);
+		limit_text(st->rlimit[i].hard, hard);
+		if ((r = put_entry(buf, cap, &used, "rlimit.%s=%s:%s",
+				   pfi_rlimit_names[i], soft, hard)) < 0)
+			return r;
+	}
+	if ((r = put_entry(buf, cap, &used, "sigign=%016llx",
+			   (unsigned long long)st->sigign)) < 0 ||
+	    (r = put_entry(buf, cap, &used, "sigblock=%016llx",
+			   (unsigned long long)st->sigblock)) < 0)
+		return r;
+	put_be32(buf, (uint32_t)(used - 4));
+	return (int)used;
+}
+
+/* Decimal without sign, leading zeros or overflow, below PFI_RLIM_INF;
+ * or "inf".  Returns 0 or -EPROTO. */
+static int parse_limit(const char *s, size_t n, uint64_t *out)
+{
+	if (n == 3 && memcmp(s, "inf", 3) == 0) {
+		*out = PFI_RLIM_INF;
+		return 0;
+	}
+	if (n == 0 || n > 20 || (s[0] == '0' && n > 1))
+		return -EPROTO;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EPROTO;
+		unsigned d = (unsigned)(s[i] - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -EPROTO;
+		v = v * 10 + d;
+	}
+	if (v == PFI_RLIM_INF)      /* infinity is spelt "inf" */
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+/* Exactly 16 lowercase hex digits. */
+static int parse_mask(const char *s, size_t n, uint64_t *out)
+{
+	if (n != 16)
+		return -EPROTO;
+	uint64_t v = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d;
+		if (s[i] >= '0' && s[i] <= '9')
+			d = (unsigned)(s[i] - '0');
+		else if (s[i] >= 'a' && s[i] <= 'f')
+			d = (unsigned)(s[i] - 'a' + 10);
+		else
+			return -EPROTO;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return 0;
+}
+
+int pfi_umask_decode(const char *s, size_t n, unsigned *out)
+{
+	if (n != 4 || s[0] != '0')
+		return -EPROTO;
+	unsigned v = 0;
+	for (size_t i = 1; i < 4; i++) {
+		if (s[i] < '0' || s[i] > '7')
+			return -EPROTO;
+		v = v << 3 | (unsigned)(s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+/* -20 .. 19, no "+", no leading zeros, no "-0". */
+static int parse_nice(const char *s, size_t n, int *out)
+{
+	int neg = n > 0 && s[0] == '-';
+	const char *d = s + neg;
+	size_t dn = n - (size_t)neg;
+	if (dn == 0 || dn > 2 || (d[0] == '0' && (dn > 1 || neg)))
+		return -EPROTO;
+	int v = 0;
+	for (size_t i = 0; i < dn; i++) {
+		if (d[i] < '0' || d[i] > '9')
+			return -EPROTO;
+		v = v * 10 + (d[i] - '0');
+	}
+	v = neg ? -v : v;
+	if (v < -20 || v > 19)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+/* Key slots: umask, nice, the limits, sigign, sigblock. */
+enum { SLOT_UMASK, SLOT_NICE, SLOT_RLIMIT0,
+       SLOT_SIGIGN = SLOT_RLIMIT0 + PFI_RLIMIT_COUNT, SLOT_SIGBLOCK,
+       N_SLOTS };
+
+static int key_slot(const char *k, size_t n)
+{
+	static const char rl[] = "rlimit.";
+	if (n == 5 && memcmp(k, "umask", 5) == 0)
+		return SLOT_UMASK;
+	if (n == 4 && memcmp(k, "nice", 4) == 0)
+		return SLOT_NICE;
+	if (n == 6 && memcmp(k, "sigign", 6) == 0)
+		return SLOT_SIGIGN;
+	if (n == 8 && memcmp(k, "sigblock", 8) == 0)
+		return SLOT_SIGBLOCK;
+	if (n > sizeof rl - 1 && memcmp(k, rl, sizeof rl - 1) == 0) {
+		const char *name = k + sizeof rl - 1;
+		size_t nn = n - (sizeof rl - 1);
+		for (int i = 0; i < PFI_RLIMIT_COUNT; i++)
+			if (strlen(pfi_rlimit_names[i]) == nn &&
+			    memcmp(pfi_rlimit_names[i], name, nn) == 0)
+				return SLOT_RLIMIT0 + i;
+	}
+	return -1;
+}
+
+static int parse_value(struct pfi_caller_state *st, int slot, const char *v,
+                       size_t n)
+{
+	if (slot == SLOT_UMASK)
+		return pfi_umask_decode(v, n, &st->umask);
+	if (slot == SLOT_NICE)
+		return parse_nice(v, n, &st->nice);
+	if (slot == SLOT_SIGIGN)
+		return parse_mask(v, n, &st->sigign);
+	if (slot == SLOT_SIGBLOCK)
+		return parse_mask(v, n, &st->sigblock);
+	const char *colon = memchr(v, ':', n);
+	if (!colon)
+		return -EPROTO;
+	size_t sn = (size_t)(colon - v);
+	int i = slot - SLOT_RLIMIT0;
+	if (parse_limit(v, sn, &st->rlimit[i].soft) < 0 ||
+	    parse_limit(colon + 1, n - sn - 1, &st->rlimit[i].hard) < 0)
+		return -EPROTO;
+	return 0;
+}
+
+int pfi_caller_state_decode(const uint8_t *buf, size_t len,
+                            struct pfi_caller_state *out)
+{
+	if (len < 4)
+		return -EPROTO;
+	uint32_t body = get_be32(buf);
+	if (body > PFI_CALLER_STATE_MAX)
+		return -EMSGSIZE;
+	if (body != len - 4 || body == 0 || buf[len - 1] != '\0')
+		return -EPROTO;
+
+	struct pfi_caller_state st;
+	unsigned char seen[N_SLOTS] = { 0 };
+	memset(&st, 0, sizeof st);
+	const char *p = (const char *)buf + 4, *end = (const char *)buf + len;
+	while (p < end) {
+		const char *nul = memchr(p, '\0', (size_t)(end - p));
+		const char *eq = memchr(p, '=', (size_t)(nul - p));
+		if (!eq)
+			return -EPROTO;
+		int slot = key_slot(p, (size_t)(eq - p));
+		if (slot < 0 || seen[slot]++)
+			return -EPROTO;
+		if (parse_value(&st, slot, eq + 1, (size_t)(nul - eq - 1)) < 0)
+			return -EPROTO;
+		p = nul + 1;
+	}
+	for (int i = 0; i < N_SLOTS; i++)
+		if (!seen[i])
+			return -EPROTO;
+	if (!state_valid(&st))
+		return -EPROTO;
+	*out = st;
+	return 0;
 }

@@ -23,7 +23,17 @@ enum pfi_feature {
 	/* The server strips interpreter and script from the argument
 	 * strings itself, so the client sends "interp, script, args". */
 	PFI_FEATURE_FULL_ARGV = 1u << 0,
+	/* The server takes the caller's process state (umask, limits,
+	 * signal sets, niceness) in a block after the request. */
+	PFI_FEATURE_CALLER_STATE = 1u << 1,
 };
+
+/* The client's byte of step 2: a bit set of the extensions it uses,
+ * each only if the server offered it (docs/protocol.md). */
+#define PFI_USE_CALLER_STATE 0x01u
+
+/* The step-2 byte for what the server offered and the client uses. */
+uint8_t pfi_step2_encode(unsigned offered);
 
 /* Decode the fixed 8-byte greeting head.  On success stores the xdata
  * length (already checked against PFI_XDATA_MAX) and returns 0.
@@ -70,5 +80,44 @@ struct pfi_request_visitor {
 };
 int pfi_request_decode(const uint8_t *buf, size_t len,
                        const struct pfi_request_visitor *visitor);
+
+/* ---- caller-state block (docs/protocol.md, "caller-state") ----
+ * After the request: a 4-byte big-endian length L <= PFI_CALLER_STATE_MAX,
+ * then L bytes of NUL-terminated "key=value" entries, each key exactly
+ * once: umask, nice, rlimit.<name> for every name of pfi_rlimit_names,
+ * sigign, sigblock. */
+#define PFI_CALLER_STATE_MAX 8192
+#define PFI_RLIMIT_COUNT     16          /* RLIMIT_CPU .. RLIMIT_RTTIME */
+#define PFI_RLIM_INF         UINT64_MAX  /* spelt "inf" on the wire */
+
+struct pfi_caller_state {
+	unsigned umask;                  /* 0 .. 0777 */
+	int nice;                        /* -20 .. 19 */
+	struct {
+		uint64_t soft, hard;     /* soft <= hard; PFI_RLIM_INF */
+	} rlimit[PFI_RLIMIT_COUNT];      /* indexed by RLIMIT_* number */
+	uint64_t sigign;                 /* bit n-1 = signal n ignored */
+	uint64_t sigblock;               /* bit n-1 = signal n blocked */
+};
+
+/* Wire names of the limits, indexed by their RLIMIT_* number. */
+extern const char *const pfi_rlimit_names[PFI_RLIMIT_COUNT];
+
+/* Encodes the block, length prefix included.  Returns the total size,
+ * -EINVAL for a state outside the ranges above (nothing is sent that a
+ * server would have to refuse), or -ENOBUFS if cap is too small. */
+int pfi_caller_state_encode(const struct pfi_caller_state *st, uint8_t *buf,
+                            size_t cap);
+
+/* A umask as the block (and /proc/PID/status) writes it: exactly four
+ * octal digits, 0000..0777.  Returns 0 or -EPROTO. */
+int pfi_umask_decode(const char *s, size_t n, unsigned *out);
+
+/* Decodes a whole block, length prefix included, as strictly as a server
+ * must: -EPROTO for a wrong length, an unknown, repeated or missing key,
+ * or a value outside its syntax or range; -EMSGSIZE if L exceeds
+ * PFI_CALLER_STATE_MAX.  *st is only written on success. */
+int pfi_caller_state_decode(const uint8_t *buf, size_t len,
+                            struct pfi_caller_state *st);
 
 #endif

@@ -113,21 +113,11 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
 	close_other_fds(keep, sizeof keep / sizeof keep[0]);
 
-	static char *const no_args[] = { NULL };
-	char *const *script_args = o->laundered ? no_args : o->script_args;
-	size_t n = 0, argc = 1 + o->n_interp_args + 1;
-	for (char *const *a = script_args; *a; a++)
-		argc++;
-	const char **argv = calloc(argc + 1, sizeof *argv);
+	const char **argv = pfi_script_argv(o);
 	if (!argv)
 		goto fail;
-	argv[n++] = o->interp;
-	for (size_t i = 0; i < o->n_interp_args; i++)
-		argv[n++] = o->interp_args[i];
-	argv[n++] = o->script;
-	for (char *const *a = script_args; *a; a++)
-		argv[n++] = *a;
-	argv[n] = NULL;
+	if (o->laundered)
+		argv[o->n_interp_args + 2] = NULL;
 	execvp(o->interp, (char *const *)argv);
 fail:
 	err = errno;

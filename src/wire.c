@@ -4,24 +4,93 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+static int peer_cred(int fd, const char *what, struct ucred *cred,
+                     struct problem *p)
+{
+	socklen_t len = sizeof *cred;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, cred, &len) < 0)
+		return problem_errno(p, errno, "cannot read the credentials "
+				     "of %s", what);
+	return 0;
+}
+
 int pfi_wire_check_peer(int fd, const char *what, struct problem *p)
 {
 	struct ucred cred;
-	socklen_t len = sizeof cred;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return problem_errno(p, errno, "cannot read the credentials "
-				     "of %s", what);
+	int r = peer_cred(fd, what, &cred, p);
+	if (r < 0)
+		return r;
 	if (cred.uid != geteuid())
 		return problem_fail(p, EPERM, "%s runs as uid %u, not as you "
 				    "(uid %u); refusing to talk to it", what,
 				    (unsigned)cred.uid, (unsigned)geteuid());
 	return 0;
+}
+
+/* The groups of the process that made the socket at the other end
+ * (for a server: its listening socket, made by the client that started
+ * it, with the credentials the server runs with). */
+static int peer_groups(int fd, gid_t **groups, size_t *n, struct problem *p)
+{
+	socklen_t len = 64 * sizeof(gid_t);
+	for (;;) {
+		gid_t *buf = malloc(len ? len : 1);
+		if (!buf)
+			return problem_errno(p, ENOMEM, "reading the server's "
+					     "groups");
+		socklen_t got = len;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, buf, &got) == 0) {
+			*groups = buf;
+			*n = got / sizeof(gid_t);
+			return 0;
+		}
+		int err = errno;
+		free(buf);
+		/* ERANGE: got says how much is needed */
+		if (err != ERANGE || got <= len)
+			return problem_errno(p, err, "cannot read the groups "
+					     "of the server");
+		len = got;
+	}
+}
+
+int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p)
+{
+	struct ucred cred;
+	gid_t *theirs = NULL, *ours = NULL;
+	size_t n_theirs = 0;
+	int r = peer_cred(fd, what, &cred, p);
+	if (r == 0)
+		r = peer_groups(fd, &theirs, &n_theirs, p);
+	if (r < 0)
+		return r;
+	int n_ours = getgroups(0, NULL);
+	if (n_ours >= 0 && (ours = calloc((size_t)n_ours + 1, sizeof *ours)))
+		n_ours = getgroups(n_ours, ours);
+	if (n_ours < 0 || !ours) {
+		r = problem_errno(p, n_ours < 0 ? errno : ENOMEM,
+				  "cannot read our groups");
+	} else if (cred.gid != getegid() || (size_t)n_ours != n_theirs ||
+		   memcmp(ours, theirs, n_theirs * sizeof *ours) != 0) {
+		/* Both lists come sorted from the kernel's group_info. */
+		r = problem_fail(p, EXDEV, "%s runs with other groups (gid %u "
+				 "and %zu supplementary) than you (gid %u and "
+				 "%d): it was started by a caller with other "
+				 "credentials under the same -g name, which "
+				 "such callers should not share", what,
+				 (unsigned)cred.gid, n_theirs,
+				 (unsigned)getegid(), n_ours);
+	}
+	free(ours);
+	free(theirs);
+	return r;
 }
 
 int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
@@ -64,6 +133,8 @@ int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
 	char what[64 + PATH_MAX];
 	snprintf(what, sizeof what, "the server at '%s/%s'", rd->path, name);
 	int r = pfi_wire_check_peer(fd, what, p);
+	if (r == 0)
+		r = pfi_wire_check_peer_groups(fd, what, p);
 	if (r < 0) {
 		close(fd);
 		return r;

@@ -13,12 +13,18 @@
  * the connected fd, or -ENOENT / -ECONNREFUSED (no live server: quietly,
  * p untouched) or another negative code with p filled.  The socket must
  * be a socket owned by us, and the peer (SO_PEERCRED) must run as our
- * effective uid. */
+ * effective uid (else -EPERM) with our gid and groups (else -EXDEV). */
 int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
                      struct problem *p);
 
 /* Checks that the process at the other end of `fd` runs as our uid. */
 int pfi_wire_check_peer(int fd, const char *what, struct problem *p);
+
+/* Checks that the process at the other end of `fd` has our effective
+ * gid and our supplementary groups (SO_PEERCRED, SO_PEERGROUPS); a
+ * server that differs returns -EXDEV: the caller then runs the script
+ * directly rather than with someone else's groups. */
+int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p);
 
 /* Reads up to `len` bytes, stopping early only at EOF (ECONNRESET counts
  * as EOF).  While waiting it also watches fds 1 and 2: if the caller is

@@ -21,7 +21,7 @@ my @fds = ($null, $null, $null);
 # that just goes away is not an error.
 my @cases = (
     # name                              loud first  fds rest                                             hang up
-    ['bad first byte',                  1, "\x01", 0, '',                                               0],
+    ['bad first byte',                  1, "\x80", 0, '',                                               0],
     ['fds missing',                     1, "\0",   0, 'abc' . PFITest::with_length($good),              0],
     ['length larger than data',         1, "\0",   3, pack('N', 100) . 'A=1' . "\0" x 7,               0],
     ['env entry without =',             1, "\0",   3, PFITest::with_length("NOEQUALS\0\0perl\0script\0"), 0],
@@ -46,7 +46,7 @@ for my $rep (1 .. 3) {
         my $before = length($t->log_text // '');
         my $s = $t->connect_sock;
         ok $s, "$name: connected";
-        is PFITest::read_greeting($s), 'full-argv', "$name: greeting";
+        is PFITest::read_greeting($s), 'full-argv caller-state', "$name: greeting";
         send_case($s, @exchange);
         my $start = time;
         ok !defined PFITest::read_status($s, 10), "$name: closed without a status";

@@ -49,9 +49,10 @@ sub still_serves {
 sub abuse {
 	my ($label, $steps, %o) = @_;
 	my $s = connect_path($sock) or die "connect: $!";
-	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + 9, 5);
-	is($greeting, "PFI\n\0\0\0\x09full-argv", "$label: got the greeting")
-		unless $o{skip_greeting};
+	my $xdata = 'full-argv caller-state';
+	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + length $xdata, 5);
+	is($greeting, "PFI\n" . pack('N', length $xdata) . $xdata,
+	   "$label: got the greeting") unless $o{skip_greeting};
 	for my $step (@$steps) {
 		if (ref $step) {
 			IO::FDPass::send(fileno $s, 1) or last;
@@ -76,9 +77,24 @@ sub logged {
 		or diag 'log: ' . slurp_file($log);
 }
 
+# A well-formed caller-state block (docs/protocol.md), with one edit.
+sub state_block {
+	my (%e) = @_;
+	my @e = ('umask=' . ($e{umask} // '0022'), 'nice=0',
+		 (map { "rlimit.$_=inf:inf" } qw(cpu fsize data stack core rss nproc
+		   nofile memlock as locks sigpending msgqueue nice rtprio rttime)),
+		 'sigign=0000000000000000', 'sigblock=0000000000000000');
+	@e = grep { !/^\Q$e{drop}\E=/ } @e if $e{drop};
+	push @e, $e{extra} if $e{extra};
+	my $body = join '', map { "$_\0" } @e;
+	return pack('N', length $body) . $body;
+}
+my $good_req = req('A=1', '', 'perl', $script, 'x');
+
 # Garbage and malformed requests: logged, nothing runs, no status.
 my @cases = (
-	['garbage after the greeting', ["\x01garbage" x 100], qr/initial byte is 0x01/],
+	['garbage after the greeting', ["\x80garbage" x 100], qr/initial byte is 0x80/],
+	['caller-state bit, then garbage', ["\x01garbage" x 100], qr/fd 0 carried no file descriptor|receiving fd 0: /],
 	['bytes where fds belong', ["\0", "\0\0\0\0", "junk"], qr/fd 0 carried no file descriptor|receiving fd 0: /],
 	['only one fd', ["\0", ['fd'], "\0\0\0\x05", "junk"], qr/fd 1 carried no file descriptor|receiving fd 1: /],
 	['request over 32 MiB', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 0x7fffffff)], qr/request length 2147483647 exceeds/],
@@ -89,6 +105,17 @@ my @cases = (
 	['length field larger than the data, held open', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 1000), "A=1\0"],
 	 qr/request not complete after 3 s/],
 	['no request at all, held open', [], qr/request not complete after 3 s/],
+	# caller-state (step-2 bit 0x01): a block after a good request
+	['caller-state over 8192 bytes', ["\x01", ['fd'], ['fd'], ['fd'], $good_req, pack('N', 9000)],
+	 qr/caller-state length 9000 exceeds 8192/],
+	['caller-state with an unknown key', ["\x01", ['fd'], ['fd'], ['fd'], $good_req,
+	  state_block(extra => "evil=1")], qr/caller-state key 'evil' unknown/],
+	['caller-state with a key missing', ["\x01", ['fd'], ['fd'], ['fd'], $good_req,
+	  state_block(drop => 'rlimit.nofile')], qr/caller-state key 'rlimit.nofile' missing/],
+	['caller-state with a bad value', ["\x01", ['fd'], ['fd'], ['fd'], $good_req,
+	  state_block(umask => '9999')], qr/caller-state umask has a bad value '9999'/],
+	['caller-state cut short, held open', ["\x01", ['fd'], ['fd'], ['fd'], $good_req,
+	  pack('N', 100), "umask=0022\0"], qr/request not complete after 3 s/],
 );
 for my $case (@cases) {
 	my ($label, $steps, $re) = @$case;

@@ -4,12 +4,19 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "callerstate.h"
 #include "ident.h"
+
+/* The credentials every IDENT() below uses (tests change one field). */
+static struct pfi_creds creds;
+static struct pfi_caller_state caller;
 
 /* Parses argv and computes its ident into out. */
 static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
@@ -20,7 +27,7 @@ static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
 	while (argv[argc])
 		argc++;
 	assert_int_equal(pfi_options_parse(argc, argv, &o, &p), 0);
-	assert_int_equal(pfi_ident_compute(&o, out, &p), 0);
+	assert_int_equal(pfi_ident_compute(&o, &creds, &caller, out, &p), 0);
 	pfi_options_free(&o);
 }
 
@@ -117,8 +124,130 @@ static void test_explicit_ident(void **state)
 	assert_string_equal(x, "my-server_1");
 }
 
+/* Every credential that matters separates servers, also for callers
+ * that differ in nothing else; -g names stay as given (the client
+ * compares the server's uid, gid and groups at connect instead). */
+static void test_credentials_separate_servers(void **state)
+{
+	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF], g[PFI_IDENT_BUF];
+	struct pfi_creds saved = creds;
+	gid_t more[2] = { 4242, 4343 }, *own = creds.groups;
+	size_t own_n = creds.n_groups;
+	IDENT(base, "-U", "perl", "s");
+	for (int field = 0; field < 17; field++) {
+		creds = saved;
+		switch (field) {
+		case 0: case 1: case 2: case 3: creds.uid[field] ^= 1; break;
+		case 4: case 5: case 6: case 7: creds.gid[field - 4] ^= 1; break;
+		case 8: creds.groups = more; creds.n_groups = 2; break;
+		case 9: creds.cap_inh ^= 1; break;
+		case 10: creds.cap_prm ^= 2; break;
+		case 11: creds.cap_eff ^= 4; break;
+		case 12: creds.cap_bnd ^= 1ull << 21; break;
+		case 13: creds.cap_amb ^= 1ull << 12; break;
+		case 14: creds.no_new_privs ^= 1; break;
+		case 15: creds.securebits ^= 0x10; break;
+		case 16: creds.seccomp = 2; break;
+		}
+		IDENT(other, "-U", "perl", "s");
+		if (strcmp(base, other) == 0)
+			fail_msg("credential field %d does not separate servers",
+				 field);
+		IDENT(g, "-U", "-g", "named", "perl", "s");
+		assert_string_equal(g, "named");
+	}
+	creds = saved;
+	creds.groups = own;
+	creds.n_groups = own_n;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_equal(base, other);
+	pfi_creds_free(&creds);
+}
+
+/* What a server cannot change without privilege separates servers; what
+ * it applies per call (umask, soft limits, signal sets) does not. */
+static void test_state_bounds_separate_servers(void **state)
+{
+	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF];
+	struct pfi_caller_state saved = caller;
+	IDENT(base, "-U", "perl", "s");
+	caller.rlimit[7].hard ^= 1;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_not_equal(base, other);
+	caller = saved;
+	caller.nice = caller.nice == 19 ? 18 : caller.nice + 1;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_not_equal(base, other);
+	caller = saved;
+	caller.umask ^= 077;
+	caller.rlimit[7].soft ^= 1;
+	caller.sigign ^= 1;
+	caller.sigblock ^= 2;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_equal(base, other);
+	caller = saved;
+}
+
+/* /proc/self/status and the direct system calls (the fallback without
+ * /proc) give the same credentials and state, so both name the same
+ * server. */
+static void test_proc_status_agrees_with_kernel(void **state)
+{
+	struct pfi_proc_status self, none = { .len = 0 };
+	struct problem p = { 0 };
+	struct pfi_creds a, b;
+	struct pfi_caller_state sa, sb;
+	pfi_proc_status_read(&self);
+	assert_true(self.len > 0);
+	assert_int_equal(pfi_creds_collect(&a, &self, &p), 0);
+	assert_int_equal(pfi_creds_collect(&b, &none, &p), 0);
+	assert_memory_equal(a.uid, b.uid, sizeof a.uid);
+	assert_memory_equal(a.gid, b.gid, sizeof a.gid);
+	assert_int_equal(a.n_groups, b.n_groups);
+	if (a.n_groups)
+		assert_memory_equal(a.groups, b.groups,
+				    a.n_groups * sizeof *a.groups);
+	assert_int_equal(a.cap_inh, b.cap_inh);
+	assert_int_equal(a.cap_prm, b.cap_prm);
+	assert_int_equal(a.cap_eff, b.cap_eff);
+	assert_int_equal(a.cap_bnd, b.cap_bnd);
+	assert_int_equal(a.cap_amb, b.cap_amb);
+	assert_int_equal(a.no_new_privs, b.no_new_privs);
+	assert_int_equal(a.securebits, b.securebits);
+	assert_int_equal(a.seccomp, b.seccomp);
+	pfi_creds_free(&a);
+	pfi_creds_free(&b);
+
+	/* with something to see: an ignored and a blocked signal */
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+	sigset_t set, oldset;
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	sigaction(SIGHUP, &ign, &old);
+	sigprocmask(SIG_BLOCK, &set, &oldset);
+	pfi_proc_status_read(&self);
+	assert_int_equal(pfi_caller_state_collect(&sa, &self, &p), 0);
+	assert_int_equal(pfi_caller_state_collect(&sb, &none, &p), 0);
+	sigaction(SIGHUP, &old, NULL);
+	sigprocmask(SIG_SETMASK, &oldset, NULL);
+	assert_true(sa.sigign & (1ull << (SIGHUP - 1)));
+	assert_true(sa.sigblock & (1ull << (SIGUSR2 - 1)));
+	/* glibc's own two real-time signals only /proc shows */
+	sa.sigign &= ~(3ull << 31);
+	sa.sigblock &= ~(3ull << 31);
+	assert_memory_equal(&sa, &sb, sizeof sa);
+}
+
 int main(void)
 {
+	struct problem p = { 0 };
+	struct pfi_proc_status self;
+	pfi_proc_status_read(&self);
+	if (pfi_creds_collect(&creds, &self, &p) < 0 ||
+	    pfi_caller_state_collect(&caller, &self, &p) < 0) {
+		fprintf(stderr, "%s\n", p.msg);
+		return 1;
+	}
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stable_and_hex),
 		cmocka_unit_test(test_inputs_separate_servers),
@@ -126,6 +255,9 @@ int main(void)
 		cmocka_unit_test(test_env_value_and_absence),
 		cmocka_unit_test(test_working_directory),
 		cmocka_unit_test(test_explicit_ident),
+		cmocka_unit_test(test_state_bounds_separate_servers),
+		cmocka_unit_test(test_proc_status_agrees_with_kernel),
+		cmocka_unit_test(test_credentials_separate_servers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <cmocka.h>
 
@@ -382,6 +383,205 @@ static void test_request_no_separator(void **state)
 	assert_int_equal(decode("\0\0\0\x08" "A=1\0B=2\0", 12, &c), -EPROTO);
 }
 
+
+/* ---- caller-state block and the step-2 byte ---- */
+
+static void test_step2_byte(void **state)
+{
+	assert_int_equal(pfi_step2_encode(0), 0);
+	assert_int_equal(pfi_step2_encode(PFI_FEATURE_FULL_ARGV), 0);
+	assert_int_equal(pfi_step2_encode(PFI_FEATURE_CALLER_STATE), 0x01);
+	assert_int_equal(pfi_step2_encode(PFI_FEATURE_CALLER_STATE |
+					  PFI_FEATURE_FULL_ARGV), 0x01);
+	unsigned f = 0;
+	assert_int_equal(pfi_xdata_decode(BYTES("full-argv caller-state"), &f), 0);
+	assert_int_equal(f, PFI_FEATURE_FULL_ARGV | PFI_FEATURE_CALLER_STATE);
+}
+
+static void sample_state(struct pfi_caller_state *st)
+{
+	memset(st, 0, sizeof *st);
+	st->umask = 022;
+	st->nice = -5;
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++) {
+		st->rlimit[i].soft = (uint64_t)i * 1000;
+		st->rlimit[i].hard = PFI_RLIM_INF;
+	}
+	st->rlimit[RLIMIT_NOFILE].soft = 64;
+	st->rlimit[RLIMIT_NOFILE].hard = 4096;
+	st->rlimit[RLIMIT_CORE].soft = PFI_RLIM_INF;
+	st->sigign = 1ull << (SIGHUP - 1) | 1ull << 63;
+	st->sigblock = 1ull << (SIGUSR1 - 1);
+}
+
+static const char sample_body[] =
+	"umask=0022\0nice=-5\0rlimit.cpu=0:inf\0rlimit.fsize=1000:inf\0"
+	"rlimit.data=2000:inf\0rlimit.stack=3000:inf\0rlimit.core=inf:inf\0"
+	"rlimit.rss=5000:inf\0rlimit.nproc=6000:inf\0rlimit.nofile=64:4096\0"
+	"rlimit.memlock=8000:inf\0rlimit.as=9000:inf\0rlimit.locks=10000:inf\0"
+	"rlimit.sigpending=11000:inf\0rlimit.msgqueue=12000:inf\0"
+	"rlimit.nice=13000:inf\0rlimit.rtprio=14000:inf\0"
+	"rlimit.rttime=15000:inf\0sigign=8000000000000001\0"
+	"sigblock=0000000000000200";   /* the final NUL is the string's */
+
+static void test_caller_state_encode(void **state)
+{
+	struct pfi_caller_state st, back;
+	uint8_t buf[PFI_CALLER_STATE_MAX + 4];
+	sample_state(&st);
+	int n = pfi_caller_state_encode(&st, buf, sizeof buf);
+	assert_int_equal(n, 4 + sizeof sample_body);
+	assert_memory_equal(buf + 4, sample_body, sizeof sample_body);
+	assert_int_equal(buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3],
+			 sizeof sample_body);
+	assert_int_equal(pfi_caller_state_decode(buf, (size_t)n, &back), 0);
+	assert_memory_equal(&st, &back, sizeof st);
+	/* exactly the size it needs, and not one byte less */
+	assert_int_equal(pfi_caller_state_encode(&st, buf, (size_t)n), n);
+	assert_int_equal(pfi_caller_state_encode(&st, buf, (size_t)n - 1),
+			 -ENOBUFS);
+	assert_int_equal(pfi_caller_state_encode(&st, buf, 3), -ENOBUFS);
+}
+
+static void test_caller_state_encode_refuses_impossible(void **state)
+{
+	struct pfi_caller_state st;
+	uint8_t buf[PFI_CALLER_STATE_MAX + 4];
+	sample_state(&st); st.umask = 01000;
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+	sample_state(&st); st.nice = 20;
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+	sample_state(&st); st.nice = -21;
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+	sample_state(&st); st.rlimit[3].soft = 5; st.rlimit[3].hard = 4;
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+	sample_state(&st); st.sigign |= 1ull << (SIGKILL - 1);
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+	sample_state(&st); st.sigblock |= 1ull << (SIGSTOP - 1);
+	assert_int_equal(pfi_caller_state_encode(&st, buf, sizeof buf), -EINVAL);
+}
+
+/* Decodes the sample with entry `key` replaced by `entry` (NULL: left
+ * out; key NULL: `entry` added at the end). */
+static int decode_edited(const char *key, const char *entry)
+{
+	uint8_t buf[2 * sizeof sample_body + 64];
+	size_t used = 4;
+	const char *p = sample_body, *end = sample_body + sizeof sample_body;
+	while (p < end) {
+		size_t n = strlen(p) + 1;
+		const char *put = p;
+		if (key && strncmp(p, key, strlen(key)) == 0 &&
+		    p[strlen(key)] == '=')
+			put = entry;
+		if (put) {
+			memcpy(buf + used, put, strlen(put) + 1);
+			used += strlen(put) + 1;
+		}
+		p += n;
+	}
+	if (!key) {
+		memcpy(buf + used, entry, strlen(entry) + 1);
+		used += strlen(entry) + 1;
+	}
+	uint32_t body = (uint32_t)(used - 4);
+	buf[0] = body >> 24; buf[1] = body >> 16; buf[2] = body >> 8; buf[3] = body;
+	struct pfi_caller_state st;
+	memset(&st, 0x5a, sizeof st);
+	int r = pfi_caller_state_decode(buf, used, &st);
+	if (r < 0) {
+		struct pfi_caller_state untouched;
+		memset(&untouched, 0x5a, sizeof untouched);
+		assert_memory_equal(&st, &untouched, sizeof st);
+	}
+	return r;
+}
+
+static void test_caller_state_decode_keys(void **state)
+{
+	assert_int_equal(decode_edited("umask", "umask=0022"), 0);
+	assert_int_equal(decode_edited("umask", NULL), -EPROTO);
+	assert_int_equal(decode_edited("rlimit.rttime", NULL), -EPROTO);
+	assert_int_equal(decode_edited("sigblock", NULL), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "umask=0022"), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "rlimit.cpu=1:2"), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "rlimit.bogus=1:2"), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "future=1"), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "noequals"), -EPROTO);
+	assert_int_equal(decode_edited(NULL, ""), -EPROTO);
+	assert_int_equal(decode_edited(NULL, "=1"), -EPROTO);
+	assert_int_equal(decode_edited("umask", "UMASK=0022"), -EPROTO);
+	assert_int_equal(decode_edited("rlimit.nofile", "rlimit.=1:2"), -EPROTO);
+}
+
+static void test_caller_state_decode_values(void **state)
+{
+	static const struct { const char *key, *entry; int ok; } cases[] = {
+		{ "umask", "umask=0000", 1 }, { "umask", "umask=0777", 1 },
+		{ "umask", "umask=022", 0 }, { "umask", "umask=0800", 0 },
+		{ "umask", "umask=1022", 0 }, { "umask", "umask=00022", 0 },
+		{ "umask", "umask=", 0 }, { "umask", "umask=0x12", 0 },
+		{ "nice", "nice=0", 1 }, { "nice", "nice=19", 1 },
+		{ "nice", "nice=-20", 1 }, { "nice", "nice=20", 0 },
+		{ "nice", "nice=-21", 0 }, { "nice", "nice=+1", 0 },
+		{ "nice", "nice=-0", 0 }, { "nice", "nice=05", 0 },
+		{ "nice", "nice=", 0 }, { "nice", "nice=-", 0 },
+		{ "nice", "nice=1 ", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=0:0", 1 },
+		{ "rlimit.cpu", "rlimit.cpu=inf:inf", 1 },
+		{ "rlimit.cpu", "rlimit.cpu=18446744073709551614:inf", 1 },
+		{ "rlimit.cpu", "rlimit.cpu=18446744073709551615:inf", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=18446744073709551616:inf", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=99999999999999999999:inf", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=inf:5", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=6:5", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=01:5", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=1:", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=:1", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=1", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=1:2:3", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=-1:2", 0 },
+		{ "rlimit.cpu", "rlimit.cpu=INF:inf", 0 },
+		{ "sigign", "sigign=0000000000000000", 1 },
+		{ "sigign", "sigign=fffffffffffbfeff", 1 },
+		{ "sigign", "sigign=0000000000000100", 0 },   /* SIGKILL */
+		{ "sigblock", "sigblock=0000000000040000", 0 }, /* SIGSTOP */
+		{ "sigign", "sigign=000000000000000", 0 },
+		{ "sigign", "sigign=00000000000000000", 0 },
+		{ "sigign", "sigign=000000000000000A", 0 },
+		{ "sigign", "sigign=000000000000000g", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int r = decode_edited(cases[i].key, cases[i].entry);
+		if ((r == 0) != cases[i].ok)
+			fail_msg("'%s' decoded with %d", cases[i].entry, r);
+		if (!cases[i].ok)
+			assert_int_equal(r, -EPROTO);
+	}
+}
+
+static void test_caller_state_decode_framing(void **state)
+{
+	struct pfi_caller_state st;
+	uint8_t buf[PFI_CALLER_STATE_MAX + 8];
+	sample_state(&st);
+	int n = pfi_caller_state_encode(&st, buf, sizeof buf);
+	assert_true(n > 4);
+	assert_int_equal(pfi_caller_state_decode(buf, (size_t)n - 1, &st), -EPROTO);
+	assert_int_equal(pfi_caller_state_decode(buf, 3, &st), -EPROTO);
+	buf[n] = 0;
+	assert_int_equal(pfi_caller_state_decode(buf, (size_t)n + 1, &st), -EPROTO);
+	assert_int_equal(pfi_caller_state_decode(BYTES("\0\0\0\0"), &st), -EPROTO);
+	assert_int_equal(pfi_caller_state_decode(BYTES("\0\0\x20\x01"), &st),
+			 -EMSGSIZE);
+	assert_int_equal(pfi_caller_state_decode(BYTES("\xff\xff\xff\xff"), &st),
+			 -EMSGSIZE);
+	/* the last entry without its NUL */
+	uint32_t body = (uint32_t)n - 5;
+	buf[0] = body >> 24; buf[1] = body >> 16; buf[2] = body >> 8; buf[3] = body;
+	assert_int_equal(pfi_caller_state_decode(buf, (size_t)n - 1, &st), -EPROTO);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -410,6 +610,12 @@ int main(void)
 		cmocka_unit_test(test_request_missing_trailing_nul),
 		cmocka_unit_test(test_request_env_without_equals),
 		cmocka_unit_test(test_request_no_separator),
+		cmocka_unit_test(test_step2_byte),
+		cmocka_unit_test(test_caller_state_encode),
+		cmocka_unit_test(test_caller_state_encode_refuses_impossible),
+		cmocka_unit_test(test_caller_state_decode_keys),
+		cmocka_unit_test(test_caller_state_decode_values),
+		cmocka_unit_test(test_caller_state_decode_framing),
 	};
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }

@@ -256,8 +256,10 @@ sub call {
         : ($a{interp} // 'perl', $a{script} // $self->{script}, @{$a{args} // []});
     my $req = encode_request(env => $a{env} // { PATH => '/usr/bin:/bin', PFITEST => 1 },
                              args => \@args);
-    send_all($sock, "\0") && send_fds($sock, $ifh, $ofh, $efh)
-        && send_all($sock, with_length($req));
+    # state => BLOCK: uses caller-state (step-2 bit 0x01), BLOCK after the request
+    send_all($sock, defined $a{state} ? "\x01" : "\0") && send_fds($sock, $ifh, $ofh, $efh)
+        && send_all($sock, with_length($req))
+        && (!defined $a{state} || send_all($sock, with_length($a{state})));
     close $_ for $ifh, $ofh, $efh;
     return \%r if $a{no_wait};
     $r{status} = read_status($sock, $a{timeout});

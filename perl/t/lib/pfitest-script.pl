@@ -71,6 +71,14 @@ if ($cmd eq 'argv') {
     open(my $st, '<', '/proc/self/status') or die;
     print grep { /\ASig(Ign|Blk):/ } <$st>;
     printf "INT=%s PIPE=%s\n", $SIG{INT} // 'undef', $SIG{PIPE} // 'undef';
+} elsif ($cmd eq 'state') {
+    open(my $st, '<', '/proc/self/status') or die;
+    my %f = map { /\A(\w+):\s*(.*?)\s*\z/ ? ($1, $2) : () } <$st>;
+    my $nofile = `sh -c 'ulimit -Sn; ulimit -Hn'`;
+    $nofile =~ s/\n/:/;
+    chomp $nofile;
+    printf "umask=%04o nice=%d nofile=%s ign=%s blk=%s\n", umask, getpriority(0, 0),
+        $nofile, $f{SigIgn}, $f{SigBlk};
 } elsif ($cmd eq 'pgrp') {
     printf "%d %d %d\n", getpgrp(), $$, getppid();
 } elsif ($cmd eq 'rand') {

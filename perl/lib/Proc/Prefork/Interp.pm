@@ -23,6 +23,13 @@ use Proc::Prefork::Interp::Linux qw(fd_flags);
 use Proc::Prefork::Interp::Log ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
+use Proc::Prefork::Interp::CallerState ();
+
+# [caller-state] What the server inherits from its first caller, before
+# the script's initialisation changes anything (only in a server's
+# setup: standalone runs skip it).
+Proc::Prefork::Interp::CallerState::note_load_state()
+    if defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
 
 my %DEFAULTS = (
     max_servers      => 4,
@@ -51,6 +58,9 @@ sub prefork_initialisation_complete {
     my %opts = @_;
     my $env = $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
     return unless defined $env;
+    # [caller-state] Whatever changed since the module was loaded, the
+    # script set: it stays in every call.
+    Proc::Prefork::Interp::CallerState::note_init_state();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -78,6 +88,7 @@ sub prefork_initialisation_complete {
     my $executor = Proc::Prefork::Interp::Server->new(
         opts => $o, env => $p, fh => $fh, files => \@files, script => $script,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
+        offered  => Proc::Prefork::Interp::Protocol::offered_bits($p->{client_reads_xdata}),
     )->run;
     # Only in an executor, once per call: it waits for its call and sets
     # up the call's state; the per-call code follows.
@@ -477,18 +488,30 @@ with the item C<xdata> in the first word of C<PREFORK_INTERP> (as in
 C<v1,SECS.NSECS,xdata>), that they decode its length correctly: our
 client does; chiark-utils' client reads that length in host byte order
 and would wait for gigabytes, so it gets none. The extension data is
-then the text C<full-argv>, a list of space-separated feature names
-telling the client that the server strips interpreter and script
-itself. A client that sees no C<full-argv> (for example when
-chiark-utils' module is serving, which puts every string into
-C<@ARGV>) should send only the script's arguments.
+then the text C<full-argv caller-state>, a list of space-separated
+feature names: C<full-argv> tells the client that the server strips
+interpreter and script itself (a client that sees no C<full-argv>, for
+example when chiark-utils' module is serving, which puts every string
+into C<@ARGV>, should send only the script's arguments); C<caller-state>
+that the client may send its caller's umask, resource limits, ignored
+and blocked signals and niceness after the request (bit C<0x01> of its
+first byte; format in F<docs/protocol.md>). The executor then applies
+them before the per-call code runs, except what the script's own
+initialisation changed (its umask, its signal handlers, ...), which
+stays as the script set it. A value it cannot apply (a hard limit
+above the server's own, a higher priority) ends the call with one line
+on the caller's stderr and exit status 127. Without the block (for
+example from chiark-utils' client) the call runs with the server's
+process state.
 
-A malformed request (a first byte other than 0, a message without a
+A malformed request (a first byte with a bit the server did not offer, a
+malformed caller-state block, a message without a
 file descriptor, an environment entry without C<=>, a request not
 ending in NUL, one longer than 32 MiB, or one not completed within
 C<request_timeout>) is logged; the connection is closed without a
-status. A connection whose peer runs under a different user id than
-the server (as reported by C<SO_PEERCRED>) is refused and logged at
+status. A connection whose peer runs under a different user id, group
+id or set of supplementary groups than the server (as reported by
+C<SO_PEERCRED> and C<SO_PEERGROUPS>) is refused and logged at
 C<warning>.
 
 =head1 PERFORMANCE TIPS
@@ -554,6 +577,18 @@ A child's side of a call: waiting as a spare, the rest of the exchange,
 and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, signals,
 seed). A change to what the per-call code finds goes here.
 
+=item CallerState
+
+The C<caller-state> extension: the block's decoder (pure,
+F<t/13-callerstate-unit.t>) and applying the caller's umask, limits,
+signal sets and niceness in the executor, keeping what the script's
+initialisation set (F<t/14-callerstate.t>).
+
+=item PeerCreds
+
+At accept: the caller's gid and groups (C<SO_PEERCRED>,
+C<SO_PEERGROUPS>) must be the server's.
+
 =item Memory
 
 Prefaulting and huge pages; the plans are pure functions of
@@ -565,8 +600,8 @@ The check for changed files, with inotify and stat backends.
 
 =item Linux
 
-Syscall numbers, pidfd, madvise, inotify syscalls and the one poll
-wrapper. Kernel plumbing goes here.
+Syscall numbers, pidfd, madvise, inotify syscalls, prlimit, a
+getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes here.
 
 =item Log
 

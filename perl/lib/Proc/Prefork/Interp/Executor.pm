@@ -16,6 +16,7 @@ use Socket qw(MSG_PEEK MSG_DONTWAIT SHUT_RDWR);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::CallerState ();
 
 use constant READ_CHUNK => 65536;
 
@@ -49,11 +50,26 @@ sub run {
         POSIX::_exit(0) if $fd < 0;     # the server retired this spare
         open($call, '+<&=', $fd) or POSIX::_exit(127);
     }
-    $self->_serve_call($call, $ctl);
+    my $state = $self->_serve_call($call, $ctl);
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
+    $self->_apply_caller_state($state) if $state;
     return;
+}
+
+# [caller-state] The caller's state, last before the per-call code;
+# what cannot be applied ends the call with one line to the caller.
+sub _apply_caller_state {
+    my ($self, $state) = @_;
+    my $why = Proc::Prefork::Interp::CallerState::apply($state);
+    unless (defined $why) {
+        $! = 0;
+        return;
+    }
+    print STDERR "prefork-interp: $self->{script}: call refused: $why\n";
+    log_msg('err', "call refused: $why");
+    POSIX::_exit(127);
 }
 
 sub _protocol_error { return { message => $_[0] } }
@@ -62,13 +78,13 @@ sub _client_went_away { return { quiet => 1 } }
 sub _serve_call {
     my ($self, $call, $ctl) = @_;
     my $o = $self->{opts};
-    my ($fds, $env, $args);
+    my ($fds, $env, $args, $state);
     my $ok = eval {
         local $SIG{ALRM} = sub {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        ($fds, $env, $args) = _read_request($call);
+        ($fds, $env, $args, $state) = _read_request($call, $self->{offered});
         alarm(0);
         1;
     };
@@ -114,15 +130,15 @@ sub _serve_call {
     $? = 0;
     $@ = '';
     $! = 0;
-    return;
+    return $state;
 }
 
 # Steps 2 to 4 of the exchange: the initial byte, three fds, the
 # request. Dies with _protocol_error or _client_went_away.
 sub _read_request {
-    my ($call) = @_;
-    my $error = Proc::Prefork::Interp::Protocol::check_initial_byte(
-        _read_exact($call, 1, 'initial byte'));
+    my ($call, $offered) = @_;
+    my ($used, $error) = Proc::Prefork::Interp::Protocol::check_initial_byte(
+        _read_exact($call, 1, 'initial byte'), $offered);
     die _protocol_error($error) if defined $error;
     my @fds = map { _recv_fd($call, $_) } 0 .. 2;
     my ($len, $why) = Proc::Prefork::Interp::Protocol::decode_length(
@@ -131,7 +147,22 @@ sub _read_request {
     my ($env, $args, $bad) = Proc::Prefork::Interp::Protocol::decode_request(
         _read_exact($call, $len, 'request'));
     die _protocol_error($bad) if defined $bad;
-    return (\@fds, $env, $args);
+    my $state = $used & Proc::Prefork::Interp::CallerState::USE_BIT
+        ? _read_caller_state($call) : undef;
+    return (\@fds, $env, $args, $state);
+}
+
+# [caller-state] The block after the request (docs/protocol.md).
+sub _read_caller_state {
+    my ($call) = @_;
+    my $len = unpack 'N', _read_exact($call, 4, 'caller-state length');
+    $len <= Proc::Prefork::Interp::CallerState::MAX_BLOCK
+        or die _protocol_error("caller-state length $len exceeds "
+                               . Proc::Prefork::Interp::CallerState::MAX_BLOCK);
+    my ($state, $why) = Proc::Prefork::Interp::CallerState::decode_for_server(
+        _read_exact($call, $len, 'caller-state block'));
+    $state or die _protocol_error($why);
+    return $state;
 }
 
 sub _read_exact {

@@ -11,6 +11,7 @@ use warnings;
 use Exporter qw(import);
 our @EXPORT_OK = qw(pidfd_open have_madvise madvise inotify_open
                     inotify_add_watch fd_flags poll poll_in
+                    get_rlimit set_rlimit getsockopt_large
                     POLLRDHUP MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
 
 use Errno qw(ENOSYS);
@@ -99,6 +100,63 @@ sub inotify_add_watch {
     my ($ifh, $path, $mask) = @_;
     my $wd = syscall($SYS_inotify_add_watch, fileno($ifh), "$path", $mask + 0);
     return $wd >= 0 ? $wd : undef;
+}
+
+# prlimit64 and getsockopt (for more than perl's 256-byte buffer), by
+# number: from syscall.ph where it is known, else from this table.
+my %SYSCALL_TABLE2 = (
+    x86_64  => { prlimit64 => 302, getsockopt => 55 },
+    aarch64 => { prlimit64 => 261, getsockopt => 209 },
+    i686    => { prlimit64 => 340, getsockopt => 365 },
+);
+our ($SYS_prlimit64, $SYS_getsockopt);
+{
+    no strict 'refs';
+    for my $pkg (__PACKAGE__, 'main', 'Proc::Prefork::Interp') {
+        next unless defined &{"${pkg}::SYS_prlimit64"};
+        $SYS_prlimit64  = eval { &{"${pkg}::SYS_prlimit64"}() };
+        $SYS_getsockopt = eval { &{"${pkg}::SYS_getsockopt"}() };
+        last;
+    }
+    require Config;
+    my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
+    my $nums = $SYSCALL_TABLE2{$arch // ''} // {};
+    $SYS_prlimit64  //= $nums->{prlimit64};
+    $SYS_getsockopt //= $nums->{getsockopt};
+}
+
+# [soft, hard] of resource limit $res (RLIMIT_* number), or undef.
+sub get_rlimit {
+    my ($res) = @_;
+    return undef unless defined $SYS_prlimit64;
+    my $old = "\0" x 16;
+    return undef if syscall($SYS_prlimit64, 0, $res + 0, 0, $old) < 0;
+    return [ unpack 'QQ', $old ];
+}
+
+# Sets resource limit $res; false with $! on failure.
+sub set_rlimit {
+    my ($res, $soft, $hard) = @_;
+    unless (defined $SYS_prlimit64) {
+        $! = ENOSYS;
+        return 0;
+    }
+    my $new = pack 'QQ', $soft, $hard;
+    return syscall($SYS_prlimit64, 0, $res + 0, $new, 0) == 0;
+}
+
+# getsockopt with room for $size bytes: the value, or undef with $!.
+sub getsockopt_large {
+    my ($sock, $level, $name, $size) = @_;
+    unless (defined $SYS_getsockopt) {
+        $! = ENOSYS;
+        return undef;
+    }
+    my $buf = "\0" x $size;
+    my $len = pack 'L', $size;
+    return undef if syscall($SYS_getsockopt, fileno($sock), $level + 0, $name + 0,
+                            $buf, $len) < 0;
+    return substr $buf, 0, unpack('L', $len);
 }
 
 # Access mode and status flags of a raw fd, or undef if it is not open.

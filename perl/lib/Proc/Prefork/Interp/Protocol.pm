@@ -8,6 +8,7 @@ use strict;
 use warnings;
 
 use Fcntl qw(O_ACCMODE O_RDONLY O_WRONLY);
+use Proc::Prefork::Interp::CallerState ();
 
 use constant {
     ENV_NAME     => 'PREFORK_INTERP',
@@ -66,18 +67,29 @@ sub assign_fds {
              watchi => $watchi, watche => $watche };
 }
 
-# The bytes every call starts with.
+# The bytes every call starts with. [caller-state] offered with the
+# extension data, i.e. to clients that announced ",xdata".
 sub greeting {
     my ($client_reads_xdata) = @_;
-    my $xdata = $client_reads_xdata ? XDATA : '';
+    my $xdata = $client_reads_xdata
+        ? XDATA . ' ' . Proc::Prefork::Interp::CallerState::TOKEN : '';
     return "PFI\n" . pack('N', length $xdata) . $xdata;
 }
 
-# The first byte of the client's part: undef if good, else the fault.
+# The step-2 bits a server with that greeting accepts.
+sub offered_bits {
+    my ($client_reads_xdata) = @_;
+    return $client_reads_xdata ? Proc::Prefork::Interp::CallerState::USE_BIT : 0;
+}
+
+# The first byte of the client's part, the extensions it uses: (bits,
+# undef) if it uses only what was offered, else (undef, the fault).
 sub check_initial_byte {
-    my ($byte) = @_;
-    return undef if $byte eq "\0";
-    return sprintf 'initial byte is 0x%02x, not 0x00', ord $byte;
+    my ($byte, $offered) = @_;
+    my $used = ord $byte;
+    return ($used, undef) unless $used & ~($offered // 0);
+    return (undef, sprintf 'initial byte is 0x%02x, but this server offered 0x%02x',
+                           $used, $offered // 0);
 }
 
 # The request length field: ($len, undef) or (undef, $why).

@@ -14,6 +14,7 @@ use Socket qw(SOL_SOCKET SO_PEERCRED MSG_NOSIGNAL MSG_DONTWAIT);
 use Time::HiRes ();
 use Proc::Prefork::Interp::Autoreload ();
 use Proc::Prefork::Interp::Executor ();
+use Proc::Prefork::Interp::PeerCreds ();
 use Proc::Prefork::Interp::Linux qw(poll_in);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
@@ -29,6 +30,7 @@ sub new {
         opts     => $args{opts},
         env      => $args{env},
         greeting => $args{greeting},
+        offered  => $args{offered} // 0,
         files    => $args{files},
         script   => $args{script} // $0,
         listen   => $args{fh}{listen},
@@ -161,6 +163,12 @@ sub _dispatch {
         close $call;
         return;
     }
+    # [caller-state] Nor other groups (SO_PEERCRED gid, SO_PEERGROUPS).
+    if (my $why = Proc::Prefork::Interp::PeerCreds::differ($call)) {
+        log_msg('warning', "refused a call from $why");
+        close $call;
+        return;
+    }
     # The greeting goes out from here, at once, so that the client reads
     # it while the executor is still waking up. A fresh connection's
     # buffer always has room for it; failing means the client is gone.
@@ -191,6 +199,7 @@ sub _new_executor {
     return Proc::Prefork::Interp::Executor->new(
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
+        offered => $self->{offered},
         prefault_budget => $self->{memory}->spare_budget, retired => $self);
 }
 

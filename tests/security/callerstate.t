@@ -1,0 +1,274 @@
+# A call runs with its own caller's credentials and process state, never
+# with those of whoever started the server (SECURITY.md, "Caller's
+# state and credentials"; issue 12).
+#
+# The matrix: for every attribute (rows) and every way the server was
+# started (columns: by a caller like this one but with defaults, by a
+# deliberately different caller, and under one -g name), a probe
+# script's report through prefork-interp must equal the report of the
+# same caller running `perl probe.pl` directly.  Callers and starters
+# are real users (pfi12a, made with useradd) with setpriv(1) for groups,
+# capabilities, no-new-privs and securebits, prlimit(1) for limits and
+# with-state.pl for umask, niceness, signal sets and a seccomp filter.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use File::Copy qw(copy);
+use File::Path qw(make_path remove_tree);
+use PFIHarness;
+use POSIX ();
+use Test::More;
+
+need_root();
+for my $tool (qw(setpriv prlimit useradd groupadd)) {
+    plan skip_all => "needs $tool (Debian util-linux / passwd)"
+        unless grep { -x "$_/$tool" } split /:/, "$ENV{PATH}:/usr/sbin:/sbin";
+}
+$ENV{PATH} .= ':/usr/sbin:/sbin';
+
+# The users and group of this test (prefix pfi12: issue 12).
+my ($USER, $GROUP) = ('pfi12a', 'pfi12g');
+system('groupadd', $GROUP) unless getgrnam $GROUP;
+system('useradd', '-M', '-N', '-g', 'nogroup', '-s', '/usr/sbin/nologin',
+       '-d', '/nonexistent', $USER) unless getpwnam $USER;
+my $uid = getpwnam $USER;
+my $gid = getgrnam $GROUP;
+plan skip_all => "could not create user $USER and group $GROUP"
+    unless defined $uid && defined $gid;
+
+# Everything the second user runs or reads must be reachable by it:
+# the client, the module and the probe are copied under /run.
+my $base = "/run/pfi12-callerstate-$$";
+remove_tree($base);
+make_path("$base/lib", { mode => 0755 });
+chmod 0755, $base;
+system('cp', '-a', perl_lib() . '/.', "$base/lib") == 0 or die "cp lib";
+system('chmod', '-R', 'a+rX', "$base/lib") == 0 or die;
+my $client = "$base/prefork-interp";
+copy(client_path(), $client) or die "copy client: $!";
+chmod 0755, $client;
+my $wrapper = "$FindBin::Bin/with-state.pl";
+copy($wrapper, "$base/with-state.pl") or die;
+chmod 0755, "$base/with-state.pl";
+$wrapper = "$base/with-state.pl";
+mkdir "$base/tmp" or die;
+chmod 01777, "$base/tmp";     # every caller creates its file here
+my %run;
+for my $who ('root', $USER) {
+    $run{$who} = "$base/run-$who";
+    mkdir $run{$who}, 0700 or die;
+    chown(($who eq 'root' ? 0 : $uid), 0, $run{$who}) or die;
+}
+open my $sec, '>', "$base/secret" or die;
+print $sec "only $GROUP may read this\n";
+close $sec;
+chown 0, $gid, "$base/secret";
+chmod 0640, "$base/secret";
+
+my $probe = "$base/probe.pl";
+open my $pf, '>', $probe or die;
+print $pf <<'EOS';
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+our $init_pid = $$;
+prefork_initialisation_complete();
+# A standalone run is the process that started; a call is an executor.
+print 'served=', ($$ == $init_pid ? 0 : 1), "\n";
+print 'server=', ($$ == $init_pid ? 0 : getppid), "\n";
+printf "umask=%04o\nnice=%d\n", umask, getpriority(0, 0);
+open my $lim, '<', '/proc/self/limits' or die;
+<$lim>;
+while (<$lim>) {
+    my ($what, $soft, $hard) = /^(.+?)\s{2,}(\S+)\s+(\S+)/ or next;
+    print "limit $what=$soft:$hard\n";
+}
+open my $st, '<', '/proc/self/status' or die;
+while (<$st>) {
+    print "$1=$2\n" if /^(SigIgn|SigBlk|Uid|Gid|Groups|Cap\w+|NoNewPrivs|Seccomp\w*):\s*(.*?)\s*$/;
+}
+# prctl(PR_GET_SECUREBITS); syscall.ph went to the module's package
+require Config;
+my ($arch) = $Config::Config{archname} =~ /\A([^-]+)/;
+my $prctl = { x86_64 => 157, aarch64 => 167, i686 => 172 }->{$arch};
+print 'securebits=', (defined $prctl ? syscall($prctl, 27, 0, 0, 0, 0) : "unknown arch $arch"), "\n";
+my $secret;
+print 'secret=', (open($secret, '<', $ARGV[0]) ? scalar <$secret> : "$!\n");
+open my $new, '>', "$ARGV[1]" or die "$ARGV[1]: $!";
+printf "new file mode=%04o\n", (stat $new)[2] & 07777;
+unlink $ARGV[1];
+EOS
+close $pf;
+chmod 0644, $probe;
+
+# A caller: who it is and how it differs from a plain process of its user.
+#   setpriv => [...]     credentials beyond uid/gid
+#   limits  => [...]     prlimit(1) options
+#   state   => [...]     with-state.pl options
+sub command {
+    my ($c, @cmd) = @_;
+    my @priv = $c->{user} eq 'root' ? ('--keep-groups')
+             : ("--reuid=$USER", '--regid=nogroup');
+    push @priv, '--clear-groups' unless grep { /groups/ } @{$c->{setpriv} // []}, @priv;
+    return [$wrapper, @{$c->{state} // []}, '--',
+            'prlimit', @{$c->{limits} // []},
+            'setpriv', @priv, @{$c->{setpriv} // []}, @cmd];
+}
+
+my $n = 0;
+# The probe through the client, or (with $standalone) run directly.
+sub probe_run {
+    my ($c, $how, $standalone) = @_;
+    my @run = $standalone ? ('perl', $probe)
+            : ($client, @{$how->{g} ? ['-g', $how->{g}] : []}, '-U', 'perl', $probe);
+    my $file = "$base/tmp/new-" . $n++;
+    my $r = run_call(command($c, @run, "$base/secret", $file),
+        dir => $base,
+        env => { PERL5LIB => "$base/lib", PREFORK_INTERP_RUN_DIR => $run{$c->{user}} });
+    return $r;
+}
+
+sub report_of {
+    my ($r) = @_;
+    my %rep = map { /^([^=]+)=(.*)$/ ? ($1, $2) : () } split /\n/, $r->{out};
+    return \%rep;
+}
+
+sub stop_servers {
+    for my $dir (values %run) {
+        opendir my $d, $dir or next;
+        unlink map { "$dir/$_" } grep { /^s/ } readdir $d;
+    }
+    wait_processes_gone($probe, 10);
+}
+
+my $plain_root = { user => 'root' };
+my $plain_user = { user => $USER };
+my @all_limits = map { "--$_=" } qw(core cpu data fsize memlock msgqueue nice
+    nofile nproc rss rtprio rttime sigpending stack as locks);
+my %soft = (core => 1000, cpu => 300, data => 3000000000, fsize => 50000000,
+            memlock => 4096, msgqueue => 8192, nice => 0, nofile => 200,
+            nproc => 500, rss => 90000000, rtprio => 0, rttime => 10000000,
+            sigpending => 300, stack => 4000000, as => 6000000000,
+            locks => 300);
+my @caller_soft = map { "--$_=$soft{$_}:" } sort keys %soft;
+my @starter_soft = map { "--$_=" . int($soft{$_} / 2) . ':' } sort keys %soft;
+
+# Rows: [attribute, the caller, a deliberately different starter, does
+# the starter's server serve this caller (else it gets its own)].
+my @rows = (
+    ['umask', { user => $USER, state => ['--umask', '027'] },
+              { user => $USER, state => ['--umask', '000'] }, 1],
+    ['every resource limit (soft)', { user => $USER, limits => \@caller_soft },
+              { user => $USER, limits => \@starter_soft }, 1],
+    ['a lower hard limit', { user => $USER, limits => ['--nofile=100:150', '--core=0:0'] },
+              { user => $USER, limits => ['--nofile=64:64'] }, 0],
+    ['ignored signals', { user => $USER, state => ['--ignore', 'HUP,USR2,NUM40'] },
+              { user => $USER, state => ['--ignore', 'TERM,INT,QUIT,PIPE'] }, 1],
+    ['blocked signals', { user => $USER, state => ['--block', 'USR1,WINCH,NUM50'] },
+              { user => $USER, state => ['--block', 'HUP,INT,TERM'] }, 1],
+    ['niceness', { user => $USER, state => ['--nice', '7'] },
+              { user => $USER, state => ['--nice', '3'] }, 0],
+    ['supplementary groups (without)', { user => $USER },
+              { user => $USER, setpriv => ["--groups=$GROUP"] }, 0],
+    ['supplementary groups (with)', { user => $USER, setpriv => ["--groups=$GROUP"] },
+              { user => $USER }, 0],
+    ['capabilities (none)', { user => $USER },
+              { user => $USER, setpriv => ['--inh-caps=+dac_read_search',
+                                           '--ambient-caps=+dac_read_search'] }, 0],
+    ['ambient capabilities', { user => $USER, setpriv => ['--inh-caps=+dac_read_search',
+                                                           '--ambient-caps=+dac_read_search'] },
+              { user => $USER }, 0],
+    ['bounding set', { user => 'root', setpriv => ['--bounding-set=-dac_read_search'] },
+              $plain_root, 0],
+    ['no-new-privs', { user => $USER, setpriv => ['--no-new-privs'] },
+              { user => $USER }, 0],
+    ['no-new-privs (starter has it)', { user => $USER },
+              { user => $USER, setpriv => ['--no-new-privs'] }, 0],
+    ['securebits', { user => 'root', setpriv => ['--securebits=+noroot'] },
+              $plain_root, 0],
+    ['seccomp filter', { user => $USER, state => ['--seccomp'] },
+              { user => $USER }, 'direct'],
+    ['everything at once',
+              { user => $USER, state => ['--umask', '077', '--ignore', 'HUP',
+                                         '--block', 'USR2'], limits => \@caller_soft },
+              { user => $USER, state => ['--umask', '000', '--ignore', 'TERM,USR1',
+                                         '--block', 'HUP'], limits => \@starter_soft }, 1],
+);
+
+# Columns: how the server the caller meets was started.
+my @columns = (
+    ['started by a default caller', sub { $_[0]{user} eq 'root' ? $plain_root : $plain_user }, {}],
+    ['started by a different caller', sub { $_[1] }, {}],
+    ['-g name, started by a different caller', sub { $_[1] }, { g => 'pfi12-shared' }],
+);
+
+my %g_gap;
+for my $row (@rows) {
+    my ($attr, $caller, $other, $shared) = @$row;
+    $shared //= 0;
+    my $alone = probe_run($caller, {}, 1);
+    is($alone->{status}, 0, "$attr: standalone run works") or diag $alone->{err};
+    my $want = report_of($alone);
+    delete @$want{qw(served server)};
+    for my $col (@columns) {
+        my ($how_label, $pick, $how) = @$col;
+        my $label = "$attr x $how_label";
+        my $starter = $pick->($caller, $other);
+        stop_servers();
+        my $first = probe_run($starter, $how);
+        is($first->{status}, 0, "$label: the starter's call works") or diag $first->{err};
+        my $start_rep = report_of($first);
+        my $r = probe_run($caller, $how);
+        my $got = report_of($r);
+        my ($served, $server) = delete @$got{qw(served server)};
+
+        # What selects the server (src/ident.c): credentials, hard limits
+        # and niceness; the rest is applied per call.
+        my $bounds = sub {
+            my ($rep) = @_;
+            return join '|', (map { $rep->{$_} // '' } qw(Uid Gid Groups CapInh
+                CapPrm CapEff CapBnd CapAmb NoNewPrivs Seccomp securebits nice)),
+                map { ($rep->{$_} =~ /:(.*)/)[0] } sort grep { /^limit / } keys %$rep;
+        };
+        my $same_bounds = $bounds->($start_rep) eq $bounds->($want);
+        my $groups_differ = ($start_rep->{Groups} // '') ne ($want->{Groups} // '')
+                         || ($start_rep->{Gid} // '') ne ($want->{Gid} // '');
+        if ($shared eq 'direct' || ($how->{g} && $groups_differ)) {
+            is($r->{status}, 0, "$label: the call works") or diag $r->{err};
+            is($served, 0, "$label: the script ran directly");
+            like($r->{err}, qr/\Aprefork-interp: [^\n]+; running '\Q$probe\E' directly\n\z/,
+                 "$label: one line says why");
+        } elsif ($how->{g} && !$same_bounds) {
+            # One -g name for callers that differ in what the kernel
+            # cannot compare across the socket: not claimed (SKIP below).
+            $g_gap{$attr} = 1;
+            next;
+        } else {
+            is($r->{status}, 0, "$label: the call works") or diag $r->{err};
+            is($r->{err}, '', "$label: nothing on stderr");
+            is($served, 1, "$label: served by a server");
+            my $same = $server == ($start_rep->{server} // -1);
+            if ($same_bounds || $how->{g}) {
+                ok($same, "$label: by the starter's server");
+            } else {
+                ok(!$same, "$label: by a server of its own, started with its own credentials");
+            }
+        }
+        is_deeply($got, $want, "$label: identical to its standalone run")
+            or diag explain { got => $got, want => $want };
+    }
+}
+
+SKIP: {
+    skip 'under one -g name, callers that differ in capabilities, '
+       . 'no-new-privs, securebits, hard limits or niceness share a server '
+       . '(not compared: docs/protocol.md, "Explicit names"): '
+       . join(', ', sort keys %g_gap), 1 if %g_gap;
+    pass('every -g cell compared');
+}
+
+stop_servers();
+remove_tree($base);
+done_testing;
