@@ -90,8 +90,10 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 	}
 	const uint8_t uses = pfi_uses_signals(features);
 	if ((r = pfi_wire_write_all(fd, &uses, 1, p)) == 0 &&
-	    (r = pfi_wire_send_stdio(fd, p)) == 0)
+	    (r = pfi_wire_send_stdio(fd, p)) == 0) {
+		PFI_TEST_HOOK("send-request");   /* a signal mid-request */
 		r = pfi_wire_write_all(fd, buf, size, p);
+	}
 	free(buf);
 	return r;
 }

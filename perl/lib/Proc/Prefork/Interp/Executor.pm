@@ -16,6 +16,7 @@ use Socket qw(MSG_PEEK MSG_DONTWAIT SHUT_RDWR);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::Relay ();
 
 use constant READ_CHUNK => 65536;
 
@@ -24,7 +25,8 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_budget in bytes; retired: the server's state.
+# handlers); prefault_budget in bytes; retired: the server's state;
+# uses_offered: the step-2 bits the greeting offered.
 sub new {
     my ($class, %args) = @_;
     # Freeing the server's tables would write to pages this process
@@ -62,13 +64,13 @@ sub _client_went_away { return { quiet => 1 } }
 sub _serve_call {
     my ($self, $call, $ctl) = @_;
     my $o = $self->{opts};
-    my ($fds, $env, $args);
+    my ($fds, $env, $args, $uses);
     my $ok = eval {
         local $SIG{ALRM} = sub {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        ($fds, $env, $args) = _read_request($call);
+        ($fds, $env, $args, $uses) = _read_request($call, $self->{uses_offered});
         alarm(0);
         1;
     };
@@ -86,7 +88,11 @@ sub _serve_call {
 
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
-    my ($sent, $got, $go) = (syswrite($ctl, 'R'), undef, '');
+    # [signals] 'S' instead of 'R': the server relays signals from then
+    # on; they are held back here until the call's code starts.
+    my $relaying = $uses & Proc::Prefork::Interp::Protocol::USE_SIGNALS;
+    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold() : undef;
+    my ($sent, $got, $go) = (syswrite($ctl, $relaying ? 'S' : 'R'), undef, '');
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';
     close $ctl;
@@ -108,6 +114,8 @@ sub _serve_call {
     $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
                        POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
+    # [signals] a signal relayed during the set-up reaches the script now
+    Proc::Prefork::Interp::Relay::executor_release($held) if $held;
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).
@@ -117,12 +125,13 @@ sub _serve_call {
     return;
 }
 
-# Steps 2 to 4 of the exchange: the initial byte, three fds, the
-# request. Dies with _protocol_error or _client_went_away.
+# Steps 2 to 4 of the exchange: the initial byte (the extensions the
+# client uses), three fds, the request. Dies with _protocol_error or
+# _client_went_away.
 sub _read_request {
-    my ($call) = @_;
-    my $error = Proc::Prefork::Interp::Protocol::check_initial_byte(
-        _read_exact($call, 1, 'initial byte'));
+    my ($call, $offered) = @_;
+    my ($uses, $error) = Proc::Prefork::Interp::Protocol::check_initial_byte(
+        _read_exact($call, 1, 'initial byte'), $offered);
     die _protocol_error($error) if defined $error;
     my @fds = map { _recv_fd($call, $_) } 0 .. 2;
     my ($len, $why) = Proc::Prefork::Interp::Protocol::decode_length(
@@ -131,7 +140,7 @@ sub _read_request {
     my ($env, $args, $bad) = Proc::Prefork::Interp::Protocol::decode_request(
         _read_exact($call, $len, 'request'));
     die _protocol_error($bad) if defined $bad;
-    return (\@fds, $env, $args);
+    return (\@fds, $env, $args, $uses);
 }
 
 sub _read_exact {

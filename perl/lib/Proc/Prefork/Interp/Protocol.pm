@@ -11,7 +11,8 @@ use Fcntl qw(O_ACCMODE O_RDONLY O_WRONLY);
 
 use constant {
     ENV_NAME     => 'PREFORK_INTERP',
-    XDATA        => 'full-argv',
+    XDATA        => 'full-argv signals',
+    USE_SIGNALS  => 0x02,          # step-2 bit of the `signals` extension
     # Item in PREFORK_INTERP's first word by which a client that
     # decodes the greeting's xdata length correctly (big-endian) says so.
     # chiark-utils' client reads that length in host byte order, so it
@@ -73,11 +74,21 @@ sub greeting {
     return "PFI\n" . pack('N', length $xdata) . $xdata;
 }
 
-# The first byte of the client's part: undef if good, else the fault.
+# The step-2 bits a client may set: those of the extensions the
+# greeting offers (none to a client that cannot read xdata).
+sub uses_offered {
+    my ($client_reads_xdata) = @_;
+    return $client_reads_xdata ? USE_SIGNALS : 0;
+}
+
+# The first byte of the client's part, the set of extensions it uses:
+# ($uses, undef) if good, else (undef, the fault).
 sub check_initial_byte {
-    my ($byte) = @_;
-    return undef if $byte eq "\0";
-    return sprintf 'initial byte is 0x%02x, not 0x00', ord $byte;
+    my ($byte, $offered) = @_;
+    my $uses = ord $byte;
+    return ($uses, undef) unless $uses & ~($offered // 0);
+    return (undef, sprintf 'initial byte is 0x%02x, not 0x00 or offered '
+                   . 'extensions (0x%02x)', $uses, $offered // 0);
 }
 
 # The request length field: ($len, undef) or (undef, $why).

@@ -19,6 +19,8 @@ use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Pool ();
+use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::Relay ();
 
 # opts: validated options; env: Protocol::parse_env's result; fh: the
 # handles listen, call, watchi, watche; greeting: the bytes every call
@@ -182,6 +184,8 @@ sub _call_waiting {
 sub _new_executor {
     my ($self, $call, $ctl) = @_;
     POSIX::setpgid(0, 0);
+    # [signals] the server keeps SIGCHLD blocked for its notification fd
+    Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
     for my $role (qw(listen watche watchi)) {
         close $self->{$role} if $self->{$role};
     }
@@ -191,7 +195,9 @@ sub _new_executor {
     return Proc::Prefork::Interp::Executor->new(
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
-        prefault_budget => $self->{memory}->spare_budget, retired => $self);
+        prefault_budget => $self->{memory}->spare_budget, retired => $self,
+        uses_offered => Proc::Prefork::Interp::Protocol::uses_offered(
+            $self->{env}{client_reads_xdata}));
 }
 
 #---------------------------------------------------------------- quitting
