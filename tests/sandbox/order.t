@@ -55,7 +55,7 @@ SKIP: {
 	my $nnp = $find->(qr/^prctl\(PR_SET_NO_NEW_PRIVS, 1/);
 	my $capget = $find->(qr/^capget\(/);
 	my $capset = $find->(qr/^capset\(/);
-	my $xdata = $find->(qr/^read\(\d+, "full-argv"/);
+	my $xdata = $find->(qr/^read\(\d+, "full-argv( signals)?"/);
 	my $sendmsg = $find->(qr/^sendmsg\(/);
 	diag "connect $connect head $head capget $capget capset $capset nnp $nnp filter $filter xdata $xdata sendmsg $sendmsg";
 	ok($connect >= 0 && $head > $connect, 'greeting head read raw after connect');

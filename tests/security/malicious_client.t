@@ -49,8 +49,8 @@ sub still_serves {
 sub abuse {
 	my ($label, $steps, %o) = @_;
 	my $s = connect_path($sock) or die "connect: $!";
-	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + 9, 5);
-	is($greeting, "PFI\n\0\0\0\x09full-argv", "$label: got the greeting")
+	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + 17, 5);
+	is($greeting, "PFI\n\0\0\0\x11full-argv signals", "$label: got the greeting")
 		unless $o{skip_greeting};
 	for my $step (@$steps) {
 		if (ref $step) {

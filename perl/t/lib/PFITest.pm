@@ -236,7 +236,8 @@ sub read_status {
 
 # A whole call. Options: args (after interp and script; the default
 # script is this server's), env (default: a small fixed one), stdin
-# (string), sock, interp, script, raw_args (full argument list).
+# (string), sock, interp, script, raw_args (full argument list), uses
+# (the step-2 byte, default 0).
 # Returns { status, out, err, xdata, sock, out_file }.
 sub call {
     my ($self, %a) = @_;
@@ -256,7 +257,7 @@ sub call {
         : ($a{interp} // 'perl', $a{script} // $self->{script}, @{$a{args} // []});
     my $req = encode_request(env => $a{env} // { PATH => '/usr/bin:/bin', PFITEST => 1 },
                              args => \@args);
-    send_all($sock, "\0") && send_fds($sock, $ifh, $ofh, $efh)
+    send_all($sock, chr($a{uses} // 0)) && send_fds($sock, $ifh, $ofh, $efh)
         && send_all($sock, with_length($req));
     close $_ for $ifh, $ofh, $efh;
     return \%r if $a{no_wait};
