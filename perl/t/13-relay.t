@@ -33,40 +33,55 @@ sub proc_state {
 
 sub word { my ($sock) = @_; return PFITest::read_status($sock, 10) }
 
+# Stops, continues and the final status, with a SIGCHLD signalfd and
+# with the polling used without one (and without pidfds).
+sub relay_rounds {
+    my ($t, $how) = @_;
+    for my $round (1 .. 3) {
+        my $at = "$how, round $round";
+        # TSTP stops the call and the server says so; CONT resumes it;
+        # TERM ends it, and its status is the final word.
+        my $r = $t->call(args => ['sleep', 30], uses => 0x02, no_wait => 1);
+        is $r->{xdata}, 'full-argv signals', "$at: signals offered";
+        my $out = PFITest::wait_for_file_content($r->{out_file}, qr/\A\d+\n/);
+        my ($pid) = ($out // '') =~ /(\d+)/;
+        ok $pid, "$at: call runs";
+        PFITest::send_all($r->{sock}, chr $TSTP);
+        is word($r->{sock}), $TSTP << 8 | 0x7f, "$at: stopped word (TSTP)";
+        is proc_state($pid), 'T', "$at: the executor is stopped";
+        PFITest::send_all($r->{sock}, chr $CONT);
+        is word($r->{sock}), 0xffff, "$at: continued word";
+        isnt proc_state($pid), 'T', "$at: the executor runs again";
+        PFITest::send_all($r->{sock}, chr $TERM);
+        is word($r->{sock}), $TERM, "$at: final status: died of TERM";
+        is PFITest::read_n($r->{sock}, 1, 10), '', "$at: then the server closes";
+
+        # A script that stops itself is reported too.
+        $r = $t->call(args => ['signal', 'TSTP'], uses => 0x02, no_wait => 1);
+        is word($r->{sock}), $TSTP << 8 | 0x7f, "$at: the script stopped itself";
+        PFITest::send_all($r->{sock}, chr $CONT);
+        is word($r->{sock}), 0xffff, "$at: continued";
+        PFITest::send_all($r->{sock}, chr $TERM);
+        is word($r->{sock}), $TERM, "$at: then TERM ends it";
+
+        # Without bit 0x02 nothing is relayed or reported: v1 as before.
+        $r = $t->call(args => ['exit', 4], uses => 0);
+        is $r->{status}, 4 << 8, "$at: a v1 call still works";
+    }
+    return;
+}
+
+{
+    my $u = PFITest->new(env => { PFITEST_NO_SIGNALFD => 1, PFITEST_NO_PIDFD => 1 });
+    is $u->setup_status, 0, 'setup ok (no signalfd, no pidfd)';
+    relay_rounds($u, 'no signalfd, no pidfd');
+    ok $u->finish, 'nothing left behind (no signalfd, no pidfd)';
+}
+
 my $t = PFITest->new;
 is $t->setup_status, 0, 'setup ok';
 is $t->call(args => ['noop'])->{status}, 0, 'first call ok';
-
-for my $round (1 .. 3) {
-    # TSTP stops the call and the server says so; CONT resumes it; TERM
-    # ends it, and its status is the final word.
-    my $r = $t->call(args => ['sleep', 30], uses => 0x02, no_wait => 1);
-    is $r->{xdata}, 'full-argv signals', "round $round: signals offered";
-    my $out = PFITest::wait_for_file_content($r->{out_file}, qr/\A\d+\n/);
-    my ($pid) = ($out // '') =~ /(\d+)/;
-    ok $pid, "round $round: call runs";
-    PFITest::send_all($r->{sock}, chr $TSTP);
-    is word($r->{sock}), $TSTP << 8 | 0x7f, "round $round: stopped word (TSTP)";
-    is proc_state($pid), 'T', "round $round: the executor is stopped";
-    PFITest::send_all($r->{sock}, chr $CONT);
-    is word($r->{sock}), 0xffff, "round $round: continued word";
-    isnt proc_state($pid), 'T', "round $round: the executor runs again";
-    PFITest::send_all($r->{sock}, chr $TERM);
-    is word($r->{sock}), $TERM, "round $round: final status: died of TERM";
-    is PFITest::read_n($r->{sock}, 1, 10), '', "round $round: then the server closes";
-
-    # A script that stops itself is reported too.
-    $r = $t->call(args => ['signal', 'TSTP'], uses => 0x02, no_wait => 1);
-    is word($r->{sock}), $TSTP << 8 | 0x7f, "round $round: the script stopped itself";
-    PFITest::send_all($r->{sock}, chr $CONT);
-    is word($r->{sock}), 0xffff, "round $round: continued";
-    PFITest::send_all($r->{sock}, chr $TERM);
-    is word($r->{sock}), $TERM, "round $round: then TERM ends it";
-
-    # Without bit 0x02 nothing is relayed or reported: v1 as before.
-    $r = $t->call(args => ['exit', 4], uses => 0);
-    is $r->{status}, 4 << 8, "round $round: a v1 call still works";
-}
+relay_rounds($t, 'signalfd');
 
 # A bit that was not offered, and a byte that is not a signal.
 my $r = $t->call(args => ['noop'], uses => 0x04);
