@@ -44,11 +44,18 @@ is_deeply $assign->([3, 4, 5, 6], { 3 => O_RDWR, 4 => O_RDWR,
 is_deeply $assign->([3, 4, 5, 6], { map { $_ => O_RDWR } 3 .. 6 }),
     { listen => 3, call => 4, watchi => 5, watche => 6 }, 'undecidable: as given';
 
-is $P->can('greeting')->(1), "PFI\n\0\0\0\x09full-argv", 'greeting with xdata';
+is $P->can('greeting')->(1), "PFI\n\0\0\0\x11full-argv signals", 'greeting with xdata';
 is $P->can('greeting')->(0), "PFI\n\0\0\0\0", 'greeting without';
 
-is $P->can('check_initial_byte')->("\0"), undef, 'initial byte 0 is fine';
-like $P->can('check_initial_byte')->("\x01"), qr/0x01, not 0x00/, 'another is not';
+is_deeply [ $P->can('check_initial_byte')->("\0", 0) ], [0, undef], 'initial byte 0 is fine';
+is_deeply [ $P->can('check_initial_byte')->("\x02", 0x02) ], [2, undef],
+    'initial byte 0x02 is fine when signals is offered';
+like +($P->can('check_initial_byte')->("\x02", 0))[1], qr/0x02, not 0x00/,
+    'but not when it is not';
+like +($P->can('check_initial_byte')->("\x01", 0x02))[1], qr/0x01, not 0x00/,
+    'a bit never offered is refused';
+is $P->can('uses_offered')->(1), 0x02, 'an xdata client is offered signals';
+is $P->can('uses_offered')->(0), 0, 'a chiark-style client nothing';
 
 is_deeply [$P->can('decode_length')->(pack 'N', 32 << 20)], [32 << 20, undef], 'limit ok';
 my ($len, $lerr) = $P->can('decode_length')->(pack 'N', (32 << 20) + 1);

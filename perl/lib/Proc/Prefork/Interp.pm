@@ -547,6 +547,13 @@ wrapper. Kernel plumbing goes here.
 
 Syslog or the user's logger.
 
+=item Relay
+
+The C<signals> extension: relayed signal bytes to the call's process
+group, the words for stops and continues, the C<SIGCHLD> signalfd
+(F<t/13-relay.t>, F<docs/protocol.md>). Pool, Executor and Server call
+it at hooks marked C<[signals]>.
+
 =item Server
 
 Glue: owns the listening socket and the watcher, greets and hands
