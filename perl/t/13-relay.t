@@ -92,7 +92,7 @@ $r = $t->call(args => ['sleep', 30], uses => 0x02, no_wait => 1);
 my $out = PFITest::wait_for_file_content($r->{out_file}, qr/\A\d+\n/);
 my ($pid) = ($out // '') =~ /(\d+)/;
 PFITest::send_all($r->{sock}, "\x00");
-ok defined PFITest::wait_gone(5, $pid), 'a relayed byte 0 ends the call';
+ok defined PFITest::wait_pids_gone([$pid], 5), 'a relayed byte 0 ends the call';
 ok PFITest::wait_for_file_content($t->{log}, qr/byte 0, which is not a signal/),
     'and is logged';
 is $t->call(args => ['exit', 5])->{status}, 5 << 8, 'server still serves';
