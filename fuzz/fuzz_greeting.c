@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	unsigned features = ~0u;
 	int r = pfi_xdata_decode(xdata, xdata_len, &features);
 	FUZZ_CHECK(r == 0 || r == -EPROTO);
-	FUZZ_CHECK(r == 0 ? (features & ~PFI_FEATURE_FULL_ARGV) == 0
+	FUZZ_CHECK(r == 0 ? (features & ~(PFI_FEATURE_FULL_ARGV |
+					  PFI_FEATURE_SIGNALS)) == 0
 			  : features == 0);
 	if (xdata_len == 0)
 		FUZZ_CHECK(r == 0 && features == 0);  /* plain v1 */

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
+#include "relay.h"
 #include "sandbox.h"
 #include "wire.h"
 
@@ -89,8 +90,10 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 	}
 	const uint8_t extensions = pfi_step2_encode(features);
 	if ((r = pfi_wire_write_all(fd, &extensions, 1, p)) == 0 &&
-	    (r = pfi_wire_send_stdio(fd, p)) == 0)
+	    (r = pfi_wire_send_stdio(fd, p)) == 0) {
+		PFI_TEST_HOOK("send-request");   /* a signal mid-request */
 		r = pfi_wire_write_all(fd, buf, size, p);
+	}
 	free(buf);
 	return r;
 }
@@ -115,12 +118,21 @@ int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
 	uint8_t status[PFI_STATUS_LEN];
 	int r;
 
-	if ((r = read_greeting(server, &features, p)) < 0 ||
-	    (r = send_request(o, server->fd, features, p)) < 0)
+	struct pfi_relay relay;
+	if ((r = read_greeting(server, &features, p)) < 0)
+		return r;
+	/* [signals] blocked before the request, relayed after it (and
+	 * after the caller-state block) */
+	int relaying = pfi_uses_signals(features) != 0;
+	if (relaying && (r = pfi_relay_prepare(&relay, p)) < 0)
+		return r;
+	if ((r = send_request(o, server->fd, features, p)) < 0)
 		return r;
 	if ((pfi_step2_encode(features) & PFI_USE_CALLER_STATE) &&
 	    (r = send_caller_state(server->fd, st, p)) < 0)
 		return r;
+	if (relaying)
+		return pfi_relay_run(&relay, server->fd, wait_status, p);
 	/* Not watching the caller here: the executor holds the caller's
 	 * own fds and meets a vanished reader itself, as a standalone
 	 * run would. */

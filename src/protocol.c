@@ -44,6 +44,7 @@ static const struct {
 } known_features[] = {
 	{ "full-argv", PFI_FEATURE_FULL_ARGV },
 	{ "caller-state", PFI_FEATURE_CALLER_STATE },
+	{ "signals", PFI_FEATURE_SIGNALS },
 };
 
 #define N_KNOWN (sizeof(known_features) / sizeof(known_features[0]))
@@ -226,6 +227,7 @@ uint8_t pfi_step2_encode(unsigned offered)
 	uint8_t used = 0;
 	if (offered & PFI_FEATURE_CALLER_STATE)
 		used |= PFI_USE_CALLER_STATE;
+	used |= pfi_uses_signals(offered);
 	return used;
 }
 
@@ -476,4 +478,58 @@ int pfi_caller_state_decode(const uint8_t *buf, size_t len,
 		return -EPROTO;
 	*out = st;
 	return 0;
+}
+
+/* ---- the `signals` extension ---- */
+
+uint8_t pfi_uses_signals(unsigned features)
+{
+	return features & PFI_FEATURE_SIGNALS ? PFI_USE_SIGNALS : 0;
+}
+
+int pfi_signal_byte_encode(int sig, uint8_t *out)
+{
+	if (sig < 1 || sig > 64)
+		return -EINVAL;
+	*out = (uint8_t)sig;
+	return 0;
+}
+
+static int signal_stops(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN ||
+	       sig == SIGTTOU;
+}
+
+int pfi_call_word_decode(const uint8_t *buf, size_t len,
+                         struct pfi_call_word *word)
+{
+	if (len != PFI_STATUS_LEN)
+		return -EPROTO;
+	uint32_t v = get_be32(buf);
+	/* Tested on the raw value: WIFCONTINUED and WIFSTOPPED look at
+	 * the low bits only, and a ptrace event word has high ones. */
+	if (v == 0xffff) {
+		*word = (struct pfi_call_word){ .event = PFI_CALL_CONTINUED };
+		return 0;
+	}
+	if ((v & 0xff) == 0x7f) {
+		int sig = (int)(v >> 8);
+		if (v > 0xffff || !signal_stops(sig))
+			return -EPROTO;
+		*word = (struct pfi_call_word){ .event = PFI_CALL_STOPPED,
+						.stop_signal = sig };
+		return 0;
+	}
+	int st;
+	if (pfi_status_decode(buf, len, &st) < 0)
+		return -EPROTO;
+	*word = (struct pfi_call_word){ .event = PFI_CALL_ENDED,
+					.wait_status = st };
+	return 0;
+}
+
+void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN])
+{
+	put_be32(out, (uint32_t)sig << 8 | 0x7f);
 }

@@ -26,6 +26,9 @@ enum pfi_feature {
 	/* The server takes the caller's process state (umask, limits,
 	 * signal sets, niceness) in a block after the request. */
 	PFI_FEATURE_CALLER_STATE = 1u << 1,
+	/* The call stays bidirectional after the request: the client
+	 * relays signals, the server reports stops and continues. */
+	PFI_FEATURE_SIGNALS = 1u << 2,
 };
 
 /* The client's byte of step 2: a bit set of the extensions it uses,
@@ -119,5 +122,42 @@ int pfi_umask_decode(const char *s, size_t n, unsigned *out);
  * PFI_CALLER_STATE_MAX.  *st is only written on success. */
 int pfi_caller_state_decode(const uint8_t *buf, size_t len,
                             struct pfi_caller_state *st);
+/* ---- the `signals` extension (docs/protocol.md) ---- */
+
+/* Step 2's byte is the set of extensions the client uses (0x00 in
+ * plain v1); each bit only if the server offered that feature. */
+#define PFI_USE_SIGNALS  0x02
+
+/* The step-2 bits that `signals` contributes for the offered
+ * `features` (0 when the server did not offer it). */
+uint8_t pfi_uses_signals(unsigned features);
+
+/* Client -> server: one byte per relayed signal, its number.  Returns
+ * -EINVAL for a number outside 1..64. */
+int pfi_signal_byte_encode(int sig, uint8_t *out);
+
+/* Server -> client during a call: 4-byte big-endian wait-status words. */
+enum pfi_call_event {
+	PFI_CALL_ENDED,       /* the final status; the server closes next */
+	PFI_CALL_STOPPED,     /* the call stopped with stop_signal */
+	PFI_CALL_CONTINUED,   /* the call was continued */
+};
+
+struct pfi_call_word {
+	enum pfi_call_event event;
+	int wait_status;      /* PFI_CALL_ENDED: as pfi_status_decode */
+	int stop_signal;      /* PFI_CALL_STOPPED: STOP, TSTP, TTIN or TTOU */
+};
+
+/* Decodes one word.  A WIFSTOPPED word must name a signal whose
+ * default action stops a process (nothing else can stop the call, and
+ * the client stops itself with it) and carry no other bits; 0xffff is
+ * "continued"; anything else must pass pfi_status_decode.  Returns
+ * -EPROTO otherwise, leaving *word untouched. */
+int pfi_call_word_decode(const uint8_t *buf, size_t len,
+                         struct pfi_call_word *word);
+
+/* Encodes the word for "stopped by sig" (for tests and fuzzers). */
+void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN]);
 
 #endif

@@ -184,6 +184,8 @@ void pfi_test_hook(const char *where)
 		r = write(1, "x", 1);
 	else if (!strcmp(action, "kill-self-0"))
 		r = kill(getpid(), 0);
+	else if (!strcmp(action, "kill-self-term"))
+		r = kill(getpid(), SIGTERM);
 	else if (!strcmp(action, "kill-other") && target)
 		r = kill((pid_t)atol(target), SIGUSR1);
 	else if (!strcmp(action, "kill-group"))

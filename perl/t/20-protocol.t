@@ -44,17 +44,18 @@ is_deeply $assign->([3, 4, 5, 6], { 3 => O_RDWR, 4 => O_RDWR,
 is_deeply $assign->([3, 4, 5, 6], { map { $_ => O_RDWR } 3 .. 6 }),
     { listen => 3, call => 4, watchi => 5, watche => 6 }, 'undecidable: as given';
 
-is $P->can('greeting')->(1), "PFI\n\0\0\0\x16full-argv caller-state", 'greeting with xdata';
+is $P->can('greeting')->(1), "PFI\n\0\0\0\x1efull-argv caller-state signals", 'greeting with xdata';
 is $P->can('greeting')->(0), "PFI\n\0\0\0\0", 'greeting without';
-is $P->can('offered_bits')->(1), 0x01, 'with xdata, caller-state (0x01) is offered';
+is $P->can('offered_bits')->(1), 0x03, 'with xdata, caller-state (0x01) and signals (0x02) are offered';
 is $P->can('offered_bits')->(0), 0, 'without, nothing';
 
 is_deeply [$P->can('check_initial_byte')->("\0", 0)], [0, undef], 'initial byte 0 is fine';
 is_deeply [$P->can('check_initial_byte')->("\x01", 1)], [1, undef], 'an offered bit is fine';
+is_deeply [$P->can('check_initial_byte')->("\x03", 3)], [3, undef], 'both offered bits are fine';
 like +($P->can('check_initial_byte')->("\x01", 0))[1],
     qr/initial byte is 0x01, but this server offered 0x00/, 'an unoffered one is not';
-like +($P->can('check_initial_byte')->("\x03", 1))[1],
-    qr/initial byte is 0x03, but this server offered 0x01/, 'nor one more than offered';
+like +($P->can('check_initial_byte')->("\x07", 3))[1],
+    qr/initial byte is 0x07, but this server offered 0x03/, 'nor one more than offered';
 
 is_deeply [$P->can('decode_length')->(pack 'N', 32 << 20)], [32 << 20, undef], 'limit ok';
 my ($len, $lerr) = $P->can('decode_length')->(pack 'N', (32 << 20) + 1);

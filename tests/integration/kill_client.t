@@ -22,20 +22,6 @@ print "pgrp=", getpgrp(), " pid=$$ kid=$kid\n";
 sleep 300;
 EOS
 
-# A group is alive while a process in it is not yet a zombie.  (kill 0
-# would count zombies, which an init that reaps slowly keeps around.)
-sub group_alive {
-	my ($pg) = @_;
-	opendir my $d, '/proc' or die $!;
-	for my $pid (grep { /^\d+$/ } readdir $d) {
-		open my $fh, '<', "/proc/$pid/stat" or next;
-		my $stat = <$fh> // next;
-		my ($state, $pgrp) = $stat =~ /\) (\S) \d+ (\d+)/ or next;
-		return 1 if $pgrp == $pg && $state ne 'Z';
-	}
-	return 0;
-}
-
 sub one_round {
 	my ($sig, $ignore_int) = @_;
 	pipe my $r, my $w or die;

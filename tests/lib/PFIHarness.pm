@@ -43,7 +43,8 @@ our @EXPORT = qw(client_path perl_lib new_env write_script run_call
 		 need_root OTHER_UID as_other_uid client_as_other one_prefork_line
 		 logging_script_header victim
 		 hooks_client policy_file policy_gen policy_syscalls sandbox_off
-		 have_program nobody_dir nosuid_mount have_strace strace_calls);
+		 have_program nobody_dir nosuid_mount have_strace strace_calls
+		 group_alive);
 
 # The raw client: the module's own tests' (perl/t/lib/PFITest.pm).
 *connect_path = \&PFITest::connect_path;
@@ -193,6 +194,21 @@ sub processes_matching {
 sub wait_processes_gone {
 	my ($needle, $secs) = @_;
 	return wait_for(sub { !processes_matching($needle) }, $secs);
+}
+
+# A process group is alive while a process in it is not yet a zombie.
+# (kill 0 would count zombies, which an init that reaps slowly keeps
+# around.)
+sub group_alive {
+	my ($pg) = @_;
+	opendir my $d, '/proc' or die $!;
+	for my $pid (grep { /^\d+$/ } readdir $d) {
+		open my $fh, '<', "/proc/$pid/stat" or next;
+		my $stat = <$fh> // next;
+		my ($state, $pgrp) = $stat =~ /\) (\S) \d+ (\d+)/ or next;
+		return 1 if $pgrp == $pg && $state ne 'Z';
+	}
+	return 0;
 }
 
 sub socket_files {

@@ -2,7 +2,8 @@
 # real call, and no path uses one that is not listed.  Each path runs
 # under strace -f; the calls counted are the client's, after the
 # filter went in:
-#   normal exit with extension data (read, poll, sendto, sendmsg, exit_group)
+#   normal exit with extension data (read, poll, sendto, sendmsg, exit_group;
+#     the server offers `signals`, so also signalfd4)
 #   death by a signal, reproduced (prlimit64, rt_sigaction,
 #     rt_sigprocmask, getpid, kill)
 #   error exit on a bad greeting (write)

@@ -1,7 +1,8 @@
 # A malicious or broken server (SECURITY.md, "Bounded decoding" and
 # "Sandbox"): one that passes the ownership and SO_PEERCRED checks (it
 # runs as the user) but then sends a wrong magic, a huge xdata length, a
-# truncated greeting, malformed xdata, an impossible status, extra
+# truncated greeting, malformed xdata, an impossible status (or word of
+# the signals extension), extra
 # bytes, fds of its own, or nothing at all.  The client must end with
 # one clear line (exit 127) or, for harmless extras, the reported
 # status; it must keep no fd the server sends; and a server that never
@@ -29,11 +30,12 @@ EOS
 my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script, 'arg');
 my $sock = "$run/ssec";
 
-# Reads a whole well-formed request (0 byte, three fds, length, body)
-# as a server would; returns the number of fds and the body.
+# Reads a whole well-formed request (step-2 byte, 0 unless $uses says
+# otherwise, three fds, length, body) as a server would; returns the
+# number of fds and the body.
 sub take_request {
-	my ($c) = @_;
-	read_n($c, 1, 5) eq "\0" or return;
+	my ($c, $uses) = @_;
+	read_n($c, 1, 5) eq chr($uses // 0) or return;
 	my @fds;
 	for (0 .. 2) {
 		my $fd = IO::FDPass::recv(fileno $c);
@@ -119,6 +121,36 @@ for my $case (['status > INT_MAX', 0x80000000], ['status 0xffffffff', 0xffffffff
 		syswrite $c, pack('N', $st);
 	}, undef, qr/server reported an impossible wait status/);
 }
+
+# A server that offers `signals` (docs/protocol.md): the client uses
+# it (step-2 byte 0x02) and accepts only stop words for stop signals,
+# "continued" and an ending as the words that follow.
+my $SIGNALS = "PFI\n" . pack('N', 7) . 'signals';
+for my $case (['"stopped" by SIGTERM', 0x0f7f], ['"stopped" with stray bits', 0x1137f],
+	      ['"stopped" by signal 0', 0x007f], ['"continued" with stray bits', 0x1ffff],
+	      ['died of SIGTSTP', 0x14]) {
+	my ($label, $word) = @$case;
+	my $report = against("signals: $label", sub {
+		my ($c, $rep) = @_;
+		syswrite $c, $SIGNALS;
+		take_request($c, 0x02) or print $rep "no request with byte 0x02\n";
+		syswrite $c, pack('N', $word);
+	}, undef, qr/server reported an impossible wait status/);
+	unlike($report, qr/no request/, "signals: $label: the client used signals (0x02)");
+}
+my $report = against('signals: "continued", then exit 3', sub {
+	my ($c, $rep) = @_;
+	syswrite $c, $SIGNALS;
+	take_request($c, 0x02) or print $rep "no request with byte 0x02\n";
+	syswrite $c, pack('N', 0xffff) x 3 . pack('N', 3 << 8);
+}, 3 << 8, undef);
+unlike($report, qr/no request/, 'signals: the client used signals (0x02)');
+against('signals: a word cut short', sub {
+	my ($c) = @_;
+	syswrite $c, $SIGNALS;
+	take_request($c, 0x02);
+	syswrite $c, pack('N', 0xffff) . "\0\0";
+}, undef, qr/server hung up in the middle of reporting the exit status \(2 of 4 bytes\)/);
 
 # Truncated status.
 against('status cut short', sub {

@@ -86,9 +86,15 @@ static void test_xdata_tokens(void **state)
 	assert_int_equal(f, 0);
 	assert_int_equal(XDATA("full-argv", &f), 0);
 	assert_int_equal(f, PFI_FEATURE_FULL_ARGV);
-	assert_int_equal(XDATA("signals full-argv x-2", &f), 0);
+	assert_int_equal(XDATA("x-future full-argv x-2", &f), 0);
 	assert_int_equal(f, PFI_FEATURE_FULL_ARGV);
+	assert_int_equal(XDATA("x-future", &f), 0);
+	assert_int_equal(f, 0);
+	assert_int_equal(XDATA("signals full-argv", &f), 0);
+	assert_int_equal(f, PFI_FEATURE_FULL_ARGV | PFI_FEATURE_SIGNALS);
 	assert_int_equal(XDATA("signals", &f), 0);
+	assert_int_equal(f, PFI_FEATURE_SIGNALS);
+	assert_int_equal(XDATA("signal", &f), 0);      /* not a prefix match */
 	assert_int_equal(f, 0);
 	assert_int_equal(XDATA("full-argvx", &f), 0);   /* not a prefix match */
 	assert_int_equal(f, 0);
@@ -233,6 +239,91 @@ static void test_status_round_trip(void **state)
 	assert_memory_equal(b, "\0\0\xff\0", 4);
 	assert_int_equal(pfi_status_decode(b, sizeof b, &st), 0);
 	assert_int_equal(st, 0xff00);
+}
+
+/* ---- the signals extension: step-2 bits, signal bytes, words ---- */
+
+static void test_uses_signals(void **state)
+{
+	assert_int_equal(pfi_uses_signals(0), 0);
+	assert_int_equal(pfi_uses_signals(PFI_FEATURE_FULL_ARGV), 0);
+	assert_int_equal(pfi_uses_signals(PFI_FEATURE_SIGNALS), 0x02);
+	assert_int_equal(pfi_uses_signals(PFI_FEATURE_SIGNALS |
+					  PFI_FEATURE_FULL_ARGV), 0x02);
+}
+
+static void test_signal_byte(void **state)
+{
+	uint8_t b = 0xaa;
+	assert_int_equal(pfi_signal_byte_encode(SIGTERM, &b), 0);
+	assert_int_equal(b, 15);
+	assert_int_equal(pfi_signal_byte_encode(64, &b), 0);
+	assert_int_equal(b, 64);
+	b = 0xaa;
+	assert_int_equal(pfi_signal_byte_encode(0, &b), -EINVAL);
+	assert_int_equal(pfi_signal_byte_encode(65, &b), -EINVAL);
+	assert_int_equal(pfi_signal_byte_encode(-1, &b), -EINVAL);
+	assert_int_equal(b, 0xaa);
+}
+
+static int word(uint32_t v, struct pfi_call_word *w)
+{
+	uint8_t b[4] = { v >> 24, v >> 16, v >> 8, v };
+	*w = (struct pfi_call_word){ .event = 99, .wait_status = -77,
+				     .stop_signal = -77 };
+	return pfi_call_word_decode(b, sizeof b, w);
+}
+
+static void test_word_stopped(void **state)
+{
+	static const int stops[] = { SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU };
+	struct pfi_call_word w;
+	for (size_t i = 0; i < sizeof stops / sizeof stops[0]; i++) {
+		assert_int_equal(word((uint32_t)stops[i] << 8 | 0x7f, &w), 0);
+		assert_int_equal(w.event, PFI_CALL_STOPPED);
+		assert_int_equal(w.stop_signal, stops[i]);
+		uint8_t b[4];
+		pfi_stopped_word_encode(stops[i], b);
+		assert_int_equal(pfi_call_word_decode(b, 4, &w), 0);
+		assert_true(WIFSTOPPED(b[2] << 8 | b[3]));
+		assert_int_equal(w.stop_signal, stops[i]);
+	}
+}
+
+static void test_word_continued_and_ended(void **state)
+{
+	struct pfi_call_word w;
+	assert_int_equal(word(0xffff, &w), 0);
+	assert_int_equal(w.event, PFI_CALL_CONTINUED);
+	assert_int_equal(word(3 << 8, &w), 0);
+	assert_int_equal(w.event, PFI_CALL_ENDED);
+	assert_int_equal(w.wait_status, 3 << 8);
+	assert_int_equal(word(SIGTERM, &w), 0);
+	assert_int_equal(w.event, PFI_CALL_ENDED);
+	assert_int_equal(w.wait_status, SIGTERM);
+}
+
+static void test_word_rejected(void **state)
+{
+	struct pfi_call_word w;
+	static const uint32_t bad[] = {
+		SIGTERM << 8 | 0x7f,        /* "stopped" by a non-stop signal */
+		SIGCONT << 8 | 0x7f, 0x7f, 0xff7f, 65 << 8 | 0x7f,
+		0x1137f,                    /* stray bits (a ptrace event) */
+		(uint32_t)SIGTSTP << 8 | 0x7f | 0x80000000u,
+		0x1ffff, 0xfffe, 0xffffffffu, /* near "continued" */
+		SIGTSTP,                    /* died of a stop signal */
+		0x10000,                    /* exit with stray bits */
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(word(bad[i], &w), -EPROTO);
+		assert_int_equal(w.event, 99);
+		assert_int_equal(w.stop_signal, -77);
+		assert_int_equal(w.wait_status, -77);
+	}
+	assert_int_equal(pfi_call_word_decode(BYTES("\0\0\xff"), &w), -EPROTO);
+	assert_int_equal(pfi_call_word_decode(BYTES("\0\0\xff\xff\0"), &w),
+			 -EPROTO);
 }
 
 /* ---- request ---- */
@@ -600,6 +691,11 @@ int main(void)
 		cmocka_unit_test(test_status_rejected),
 		cmocka_unit_test(test_status_truncated),
 		cmocka_unit_test(test_status_round_trip),
+		cmocka_unit_test(test_uses_signals),
+		cmocka_unit_test(test_signal_byte),
+		cmocka_unit_test(test_word_stopped),
+		cmocka_unit_test(test_word_continued_and_ended),
+		cmocka_unit_test(test_word_rejected),
 		cmocka_unit_test(test_request_encode),
 		cmocka_unit_test(test_request_encode_empty),
 		cmocka_unit_test(test_request_encode_too_big),

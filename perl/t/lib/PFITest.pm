@@ -236,7 +236,8 @@ sub read_status {
 
 # A whole call. Options: args (after interp and script; the default
 # script is this server's), env (default: a small fixed one), stdin
-# (string), sock, interp, script, raw_args (full argument list).
+# (string), sock, interp, script, raw_args (full argument list), uses
+# (the step-2 byte, default 0).
 # Returns { status, out, err, xdata, sock, out_file }.
 sub call {
     my ($self, %a) = @_;
@@ -256,8 +257,10 @@ sub call {
         : ($a{interp} // 'perl', $a{script} // $self->{script}, @{$a{args} // []});
     my $req = encode_request(env => $a{env} // { PATH => '/usr/bin:/bin', PFITEST => 1 },
                              args => \@args);
-    # state => BLOCK: uses caller-state (step-2 bit 0x01), BLOCK after the request
-    send_all($sock, defined $a{state} ? "\x01" : "\0") && send_fds($sock, $ifh, $ofh, $efh)
+    # state => BLOCK: uses caller-state (step-2 bit 0x01), BLOCK after the
+    # request; uses => BITS: further step-2 bits (0x02 signals)
+    my $uses = ($a{uses} // 0) | (defined $a{state} ? 0x01 : 0);
+    send_all($sock, chr $uses) && send_fds($sock, $ifh, $ofh, $efh)
         && send_all($sock, with_length($req))
         && (!defined $a{state} || send_all($sock, with_length($a{state})));
     close $_ for $ifh, $ofh, $efh;

@@ -25,12 +25,16 @@ if (defined(my $log = $ENV{PFITEST_LOG})) {
 if (my $module = $ENV{PFITEST_USE}) {
     eval "require $module; 1" or die $@;
 }
-# Forces the fallbacks used where pidfd_open or inotify is missing.
+# Forces the fallbacks used where pidfd_open or inotify is missing ...
 if ($ENV{PFITEST_NO_PIDFD}) {
     undef $Proc::Prefork::Interp::Linux::SYS_pidfd_open;
 }
 if ($ENV{PFITEST_NO_INOTIFY}) {
     undef $Proc::Prefork::Interp::Linux::SYS_inotify_init1;
+}
+# ... and where signalfd is missing (stops then found by polling).
+if ($ENV{PFITEST_NO_SIGNALFD}) {
+    undef $Proc::Prefork::Interp::Relay::SYS_signalfd4;
 }
 prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
     if $ENV{PFITEST_ALSO};

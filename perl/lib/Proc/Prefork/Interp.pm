@@ -395,6 +395,19 @@ C<$?>, C<$@> and C<$!> are cleared.
 
 =back
 
+Signals sent to a prefork-interp client that relays them (the
+C<signals> extension, which this module offers to clients that announce
+C<xdata>, as prefork-interp's own does) reach the call: C<SIGHUP>,
+C<SIGINT>, C<SIGQUIT>, C<SIGTERM>, C<SIGUSR1>, C<SIGUSR2>, C<SIGALRM>,
+C<SIGWINCH>, and job control (C<SIGTSTP>, C<SIGTTIN>, C<SIGTTOU> stop
+the call, C<SIGCONT> resumes it). The server sends each to the call's
+process group, as a terminal would; a signal that arrives before the
+call's code starts waits (blocked) until it does, so the script's own
+handler sees it. When the executor stops or continues, the server tells
+the client, which stops or goes on with it, so that a shell's C<fg> and
+C<bg> work. The server keeps C<SIGCHLD> blocked for its own use; the
+executor gets it unblocked. See F<docs/protocol.md> in the source.
+
 If the client goes away while the call runs (its end of the connection
 closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
 half a second later if anything of it is still there. Background
@@ -606,6 +619,13 @@ getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes he
 =item Log
 
 Syslog or the user's logger.
+
+=item Relay
+
+The C<signals> extension: relayed signal bytes to the call's process
+group, the words for stops and continues, the C<SIGCHLD> signalfd
+(F<t/13-relay.t>, F<docs/protocol.md>). Pool, Executor and Server call
+it at hooks marked C<[signals]>.
 
 =item Server
 

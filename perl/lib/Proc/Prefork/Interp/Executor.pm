@@ -17,6 +17,7 @@ use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::Relay ();
 
 use constant READ_CHUNK => 65536;
 
@@ -25,7 +26,8 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_budget in bytes; retired: the server's state.
+# handlers); prefault_budget in bytes; retired: the server's state;
+# offered: the step-2 bits the greeting offered.
 sub new {
     my ($class, %args) = @_;
     # Freeing the server's tables would write to pages this process
@@ -78,13 +80,13 @@ sub _client_went_away { return { quiet => 1 } }
 sub _serve_call {
     my ($self, $call, $ctl) = @_;
     my $o = $self->{opts};
-    my ($fds, $env, $args, $state);
+    my ($fds, $env, $args, $state, $uses);
     my $ok = eval {
         local $SIG{ALRM} = sub {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        ($fds, $env, $args, $state) = _read_request($call, $self->{offered});
+        ($fds, $env, $args, $state, $uses) = _read_request($call, $self->{offered});
         alarm(0);
         1;
     };
@@ -102,7 +104,11 @@ sub _serve_call {
 
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
-    my ($sent, $got, $go) = (syswrite($ctl, 'R'), undef, '');
+    # [signals] 'S' instead of 'R': the server relays signals from then
+    # on; they are held back here until the call's code starts.
+    my $relaying = $uses & Proc::Prefork::Interp::Protocol::USE_SIGNALS;
+    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold() : undef;
+    my ($sent, $got, $go) = (syswrite($ctl, $relaying ? 'S' : 'R'), undef, '');
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';
     close $ctl;
@@ -124,6 +130,8 @@ sub _serve_call {
     $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
                        POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
+    # [signals] a signal relayed during the set-up reaches the script now
+    Proc::Prefork::Interp::Relay::executor_release($held) if $held;
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).
@@ -133,8 +141,9 @@ sub _serve_call {
     return $state;
 }
 
-# Steps 2 to 4 of the exchange: the initial byte, three fds, the
-# request. Dies with _protocol_error or _client_went_away.
+# Steps 2 to 4 of the exchange: the initial byte (the extensions the
+# client uses), three fds, the request. Dies with _protocol_error or
+# _client_went_away.
 sub _read_request {
     my ($call, $offered) = @_;
     my ($used, $error) = Proc::Prefork::Interp::Protocol::check_initial_byte(
@@ -149,7 +158,7 @@ sub _read_request {
     die _protocol_error($bad) if defined $bad;
     my $state = $used & Proc::Prefork::Interp::CallerState::USE_BIT
         ? _read_caller_state($call) : undef;
-    return (\@fds, $env, $args, $state);
+    return (\@fds, $env, $args, $state, $used);
 }
 
 # [caller-state] The block after the request (docs/protocol.md).

@@ -34,6 +34,7 @@ use Proc::Prefork::Interp::Linux qw(pidfd_open POLLRDHUP);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::Relay ();
 
 use constant {
     SPARE   => 'spare',
@@ -246,6 +247,11 @@ sub _ctl_readable {
         $kid->{prefault_done} = 1;
         return;
     }
+    # [signals] 'S': as 'R', and the call relays signals from now on.
+    if ($got && $byte eq 'S' && ($kid->{state} eq PENDING || $kid->{state} eq GRANTED)) {
+        $self->_relay_begin($kid);
+        $byte = 'R';
+    }
     if ($got && $byte eq 'R' && $kid->{state} eq PENDING) {
         $self->_set_state($kid, READY);
         $kid->{since} = Time::HiRes::time();
@@ -332,8 +338,13 @@ sub quit {
 # status goes to its client, and the record goes.
 sub reap {
     my ($self, $kid) = @_;
-    my $got = waitpid($kid->{pid}, POSIX::WNOHANG());
+    return unless $self->{kids}{$kid->{pid}};    # reaped earlier this pass
+    my $got = waitpid($kid->{pid}, POSIX::WNOHANG()
+        | ($kid->{signals} ? Proc::Prefork::Interp::Relay::wait_flags() : 0));
     return if $got == 0;
+    # [signals] a stop or continue goes to the client; the call goes on.
+    return if $got == $kid->{pid} && $kid->{signals}
+              && $self->_relay_change($kid, ${^CHILD_ERROR_NATIVE});
     my $status = $got == $kid->{pid} ? ${^CHILD_ERROR_NATIVE} : undef;
     delete $self->{kids}{$kid->{pid}};
     $self->{count}{$kid->{state}}--;
@@ -359,9 +370,63 @@ sub reap {
 }
 
 # Without a pidfd a child is checked every pass (and poll is bounded).
+# [signals] So are relaying calls without a SIGCHLD fd, and those that
+# have just begun to relay (see _relay_begin).
 sub reap_unwatched {
     my ($self) = @_;
     $self->reap($_) for grep { !defined $_->{pidfd} } values %{$self->{kids}};
+    my $all = !$self->{child_events} || delete $self->{relay_check};
+    $self->reap($_) for grep { $_->{signals} && $all } values %{$self->{kids}};
+    return;
+}
+
+#---------------------------------------------------------------- signals
+# The `signals` extension (Proc::Prefork::Interp::Relay).
+
+sub relaying { return defined $_[0]{child_events} }
+
+# The executor reported 'S': its whole request is in and its client
+# relays signals. A stop between that report and now sent its SIGCHLD
+# before anything listened, so the next pass looks at the child anyway.
+sub _relay_begin {
+    my ($self, $kid) = @_;
+    $kid->{signals} = 1;
+    $self->{child_events} //= Proc::Prefork::Interp::Relay::child_events_open();
+    $self->{relay_check} = 1;
+    return;
+}
+
+# Bytes from a relaying client: signals for the call's process group.
+sub _relay_readable {
+    my ($self, $kid) = @_;
+    my $got = sysread($kid->{call}, my $bytes, 256);
+    return if !defined $got && ($! == EAGAIN || $! == EINTR);
+    return $self->_client_gone($kid) unless $got;
+    my ($sigs, $bad) = Proc::Prefork::Interp::Relay::decode_signals($bytes);
+    unless ($sigs) {
+        log_msg('warning', "call [$kid->{pid}]: client relayed byte $bad, "
+                . 'which is not a signal number; ending the call');
+        return $self->_client_gone($kid);
+    }
+    Proc::Prefork::Interp::Relay::signal_group($kid->{pid}, @$sigs);
+    return;
+}
+
+# True if $status was a stop or continue (then told to the client).
+sub _relay_change {
+    my ($self, $kid, $status) = @_;
+    my $word = Proc::Prefork::Interp::Relay::change_word($status);
+    return 0 unless defined $word;
+    send($kid->{call}, $word, MSG_NOSIGNAL | MSG_DONTWAIT)
+        if $kid->{call} && !$kid->{gone};
+    return 1;
+}
+
+# SIGCHLD came: a relaying call may have stopped or continued.
+sub _child_events {
+    my ($self) = @_;
+    Proc::Prefork::Interp::Relay::child_events_drain($self->{child_events});
+    $self->reap($_) for grep { $_->{signals} } values %{$self->{kids}};
     return;
 }
 
@@ -435,7 +500,11 @@ sub source {
         } else {
             $no_pidfd = 1;
         }
-        if ($kid->{call} && !$kid->{gone}) {
+        # [signals] a relaying call's bytes are signals to send on
+        if ($kid->{call} && !$kid->{gone} && $kid->{signals}) {
+            push @watches, [fileno($kid->{call}), POLLIN | POLLRDHUP,
+                            sub { $self->_relay_readable($kid); return }];
+        } elsif ($kid->{call} && !$kid->{gone}) {
             push @watches, [fileno($kid->{call}), POLLRDHUP,
                             sub { $self->_client_gone($kid); return }];
         }
@@ -461,6 +530,13 @@ sub source {
             if $kid->{gone} && !$kid->{killed};
     }
     push @deadlines, $now + NOPIDFD_TICK if $no_pidfd;
+    # [signals] stops and continues of relaying calls
+    if ($self->{child_events}) {
+        push @watches, [fileno($self->{child_events}), POLLIN,
+                        sub { $self->_child_events; return }];
+    } elsif (grep { $_->{signals} } values %{$self->{kids}}) {
+        push @deadlines, $now + NOPIDFD_TICK;
+    }
     if ($self->{count}{+READY}) {
         my ($oldest) = $self->_oldest_first(GRANTED);
         push @deadlines, $oldest->{since} + $self->{opts}{pending_grace} if $oldest;
@@ -472,6 +548,7 @@ sub source {
 # In a freshly forked child: the server's fds of every call go.
 sub close_fds {
     my ($self) = @_;
+    close $self->{child_events} if $self->{child_events};
     for my $kid (values %{$self->{kids}}) {
         close $kid->{ctl}  if $kid->{ctl};
         close $kid->{call} if $kid->{call};

@@ -13,6 +13,8 @@ use Proc::Prefork::Interp::CallerState ();
 use constant {
     ENV_NAME     => 'PREFORK_INTERP',
     XDATA        => 'full-argv',
+    SIGNALS      => 'signals',     # token of the `signals` extension
+    USE_SIGNALS  => 0x02,          # step-2 bit of the `signals` extension
     # Item in PREFORK_INTERP's first word by which a client that
     # decodes the greeting's xdata length correctly (big-endian) says so.
     # chiark-utils' client reads that length in host byte order, so it
@@ -67,19 +69,21 @@ sub assign_fds {
              watchi => $watchi, watche => $watche };
 }
 
-# The bytes every call starts with. [caller-state] offered with the
+# The bytes every call starts with. [caller-state] and [signals] offered with the
 # extension data, i.e. to clients that announced ",xdata".
 sub greeting {
     my ($client_reads_xdata) = @_;
     my $xdata = $client_reads_xdata
-        ? XDATA . ' ' . Proc::Prefork::Interp::CallerState::TOKEN : '';
+        ? join(' ', XDATA, Proc::Prefork::Interp::CallerState::TOKEN, SIGNALS)
+        : '';
     return "PFI\n" . pack('N', length $xdata) . $xdata;
 }
 
 # The step-2 bits a server with that greeting accepts.
 sub offered_bits {
     my ($client_reads_xdata) = @_;
-    return $client_reads_xdata ? Proc::Prefork::Interp::CallerState::USE_BIT : 0;
+    return $client_reads_xdata
+        ? Proc::Prefork::Interp::CallerState::USE_BIT | USE_SIGNALS : 0;
 }
 
 # The first byte of the client's part, the extensions it uses: (bits,

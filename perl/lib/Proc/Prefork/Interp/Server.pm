@@ -20,6 +20,8 @@ use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Pool ();
+use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::Relay ();
 
 # opts: validated options; env: Protocol::parse_env's result; fh: the
 # handles listen, call, watchi, watche; greeting: the bytes every call
@@ -190,6 +192,8 @@ sub _call_waiting {
 sub _new_executor {
     my ($self, $call, $ctl) = @_;
     POSIX::setpgid(0, 0);
+    # [signals] the server keeps SIGCHLD blocked for its notification fd
+    Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
     for my $role (qw(listen watche watchi)) {
         close $self->{$role} if $self->{$role};
     }

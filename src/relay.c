@@ -1,0 +1,157 @@
+#include "relay.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "wire.h"
+
+/* What a caller can send a standalone script and expect it to act on:
+ * the usual requests to end or reload, the user signals, an alarm, a
+ * terminal resize, and job control (the stop signals and SIGCONT). */
+static const int relayed_signals[] = {
+	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
+	SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
+};
+
+#define N_RELAYED (sizeof relayed_signals / sizeof relayed_signals[0])
+
+int pfi_relay_prepare(struct pfi_relay *r, struct problem *p)
+{
+	sigemptyset(&r->relayed);
+	for (size_t i = 0; i < N_RELAYED; i++) {
+		struct sigaction old;
+		if (sigaction(relayed_signals[i], NULL, &old) < 0)
+			return problem_errno(p, errno, "cannot read the "
+					     "disposition of signal %d",
+					     relayed_signals[i]);
+		if (old.sa_handler != SIG_IGN)
+			sigaddset(&r->relayed, relayed_signals[i]);
+	}
+	if (sigprocmask(SIG_BLOCK, &r->relayed, NULL) < 0)
+		return problem_errno(p, errno, "cannot block the signals to "
+				     "relay");
+	r->sigfd = signalfd(-1, &r->relayed, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (r->sigfd < 0)
+		return problem_errno(p, errno, "cannot read signals "
+				     "(signalfd)");
+	return 0;
+}
+
+/* Reads every signal that is waiting and sends each to the server.
+ * Sets *got_cont if SIGCONT was among them.  A server that has gone
+ * is not an error here: reading its answer says what happened. */
+static int relay_pending(struct pfi_relay *r, int fd, int *got_cont,
+                         struct problem *p)
+{
+	struct signalfd_siginfo info[16];
+	uint8_t bytes[16];
+	for (;;) {
+		ssize_t n = read(r->sigfd, info, sizeof info);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return 0;
+		if (n < 0)
+			return problem_errno(p, errno, "reading signals");
+		size_t count = (size_t)n / sizeof info[0], used = 0;
+		for (size_t i = 0; i < count; i++) {
+			int sig = (int)info[i].ssi_signo;
+			if (sig == SIGCONT && got_cont)
+				*got_cont = 1;
+			if (pfi_signal_byte_encode(sig, &bytes[used]) == 0)
+				used++;
+		}
+		int w = pfi_wire_write_all(fd, bytes, used, p);
+		if (w < 0 && w != -EPIPE && w != -ECONNRESET)
+			return w;
+	}
+}
+
+/* The shell learns that a job stopped only from its own child, the
+ * client: so the client stops too, with the call's signal.  That
+ * signal is blocked here (we relay it), so it is sent, then let
+ * through once.  SIGSTOP cannot be blocked and stops at once; a stop
+ * signal the caller ignores would not stop us, so SIGSTOP stands in. */
+static int stop_like_the_call(struct pfi_relay *r, int fd, int sig,
+                              struct problem *p)
+{
+	struct sigaction now;
+	if (sigaction(sig, NULL, &now) < 0 || now.sa_handler == SIG_IGN)
+		sig = SIGSTOP;
+	sigset_t just;
+	sigemptyset(&just);
+	sigaddset(&just, sig);
+	kill(getpid(), sig);
+	sigprocmask(SIG_UNBLOCK, &just, NULL);
+	sigprocmask(SIG_BLOCK, &just, NULL);
+
+	/* Only SIGCONT resumes a stopped process, and we hold SIGCONT
+	 * blocked, so having stopped leaves one waiting.  None means the
+	 * kernel discarded our stop (an orphaned process group, as a
+	 * standalone script's would be): the call goes on too. */
+	int got_cont = 0, rr;
+	if ((rr = relay_pending(r, fd, &got_cont, p)) < 0)
+		return rr;
+	if (!got_cont && sigismember(&r->relayed, SIGCONT)) {
+		uint8_t cont;
+		pfi_signal_byte_encode(SIGCONT, &cont);
+		int w = pfi_wire_write_all(fd, &cont, 1, p);
+		if (w < 0 && w != -EPIPE && w != -ECONNRESET)
+			return w;
+	}
+	return 0;
+}
+
+int pfi_relay_run(struct pfi_relay *r, int fd, int *wait_status,
+                  struct problem *p)
+{
+	uint8_t buf[PFI_STATUS_LEN];
+	size_t have = 0;
+	int rr;
+
+	for (;;) {
+		struct pollfd fds[2] = { { .fd = fd, .events = POLLIN },
+					 { .fd = r->sigfd, .events = POLLIN } };
+		if (poll(fds, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return problem_errno(p, errno, "poll");
+		}
+		if (fds[1].revents && (rr = relay_pending(r, fd, NULL, p)) < 0)
+			return rr;
+		if (!fds[0].revents)
+			continue;
+
+		ssize_t n = read(fd, buf + have, sizeof buf - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != ECONNRESET)
+			return problem_errno(p, errno, "reading from the server");
+		if (n <= 0)
+			return problem_fail(p, EPROTO, "server hung up in the "
+					    "middle of reporting the exit "
+					    "status (%zu of %d bytes)", have,
+					    PFI_STATUS_LEN);
+		have += (size_t)n;
+		if (have < sizeof buf)
+			continue;
+		have = 0;
+
+		struct pfi_call_word word;
+		if (pfi_call_word_decode(buf, sizeof buf, &word) < 0)
+			return problem_fail(p, EPROTO, "server reported an "
+					    "impossible wait status");
+		if (word.event == PFI_CALL_ENDED) {
+			*wait_status = word.wait_status;
+			return 0;
+		}
+		if (word.event == PFI_CALL_STOPPED &&
+		    (rr = stop_like_the_call(r, fd, word.stop_signal, p)) < 0)
+			return rr;
+	}
+}

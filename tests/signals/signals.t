@@ -1,0 +1,322 @@
+# Signals and job control reach the script as in a standalone run
+# (issue 13, docs/protocol.md "signals"). Every case runs in a real
+# pseudo-terminal under an interactive bash with job control, once
+# with the script run standalone (`perl SCRIPT`) and once through the
+# client, and the two must agree: the lines the script printed, the
+# status the shell saw, and the job-control facts the case checks.
+# Each case is repeated (PFI_SIGNALS_ROUNDS, default 3): the relaying
+# is concurrent with the script, so one lucky run proves little.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib", $FindBin::Bin;
+use PFIHarness;
+use Test::More;
+use Time::HiRes qw(sleep time);
+
+BEGIN {
+	eval { require IO::Pty; 1 }
+		or plan skip_all => 'IO::Pty missing (Debian: libio-pty-perl)';
+}
+use PtyShell;
+
+my $rounds = $ENV{PFI_SIGNALS_ROUNDS} // 3;
+my $env = new_env();
+my $dir = $env->{dir};
+my $hooks = $ENV{PFI_CLIENT_TESTHOOKS};
+
+# One script for the signal cases: MODE says what it does with which
+# signal (set up in the per-call code), READY is a file it creates once
+# that is done, so that the shell sends the signal only then.
+write_script($env, 'sig.pl', <<'EOS');
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+$| = 1;
+my ($mode, $ready) = @ARGV;
+if ($mode =~ /\Acatch:(\w+)\z/) {
+	my $sig = $1;
+	$SIG{$sig} = sub { print "out: caught $sig\n"; exit 3 };
+} elsif ($mode eq 'ignore-term') {
+	$SIG{TERM} = 'IGNORE';
+	$SIG{USR1} = sub { print "out: USR1 after an ignored TERM\n"; exit 5 };
+} elsif ($mode eq 'winch') {
+	$SIG{WINCH} = sub {
+		my $ws = "\0" x 8;
+		ioctl(STDOUT, 0x5413, $ws) or die "TIOCGWINSZ: $!";  # TIOCGWINSZ
+		my ($rows, $cols) = unpack 'S2', $ws;
+		print "out: window now ${rows}x$cols\n";
+		exit 6;
+	};
+}
+print "pgrp: ", getpgrp(), "\n";
+print "out: ready\n";
+if ($ready) { open my $f, '>', $ready or die "$ready: $!"; close $f }
+sleep 1 for 1 .. 60;
+print "out: no signal came\n";
+exit 9;
+EOS
+
+# Reads lines from the terminal until 'quit': the terminal must keep
+# working after the call was stopped and resumed.
+write_script($env, 'echo.pl', <<'EOS');
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+$| = 1;
+print "pid: $$\n";
+while (my $line = <STDIN>) {
+	chomp $line;
+	print "out: read '$line'\n";
+	last if $line eq 'quit';
+}
+exit 7;
+EOS
+
+# Prints numbered ticks: it must stop when stopped and go on after bg.
+write_script($env, 'tick.pl', <<'EOS');
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+$| = 1;
+print "pid: $$\n";
+for my $i (1 .. 6000) {
+	print "tick $i\n";
+	select undef, undef, undef, 0.05;
+}
+exit 8;
+EOS
+
+# Catches TERM from its initialisation on (a server's handler): a TERM
+# that reaches the client while it still sends the request must reach
+# that handler once the call runs.
+write_script($env, 'term-init.pl', <<'EOS');
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+$SIG{TERM} = sub { print "out: caught TERM\n"; exit 3 };
+prefork_initialisation_complete();
+$| = 1;
+if (@ARGV) { open my $f, '>', $ARGV[0] or die "$ARGV[0]: $!"; close $f }
+sleep 1 for 1 .. 60;
+print "out: no signal came\n";
+exit 9;
+EOS
+
+my $sh = PtyShell->new(dir => $dir, env => { PATH => $ENV{PATH} });
+# Warm the servers, so that what the cases see is a warm call.
+$sh->run('./echo.pl </dev/null >/dev/null');
+$sh->run("./$_ >/dev/null & p=\$!; sleep 1; kill -TERM \$p; wait \$p")
+	for qw(sig.pl tick.pl term-init.pl);
+
+sub use_mode {
+	my ($mode) = @_;
+	$sh->run($mode eq 'client' ? "c=./" : "c='perl '");
+	return;
+}
+
+# What a case's transcript says: the script's "out:" lines, in order.
+sub out_lines {
+	my ($text) = @_;
+	($text //= '') =~ s/\^[CZ]//g;   # the terminal's echo of Ctrl-C, Ctrl-Z
+	return join '', grep { /^out: / } split /^/, $text;
+}
+
+sub cmd { my ($script, @args) = @_; return join ' ', "\${c}$script", @args }
+
+sub proc_state {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/stat" or return 'gone';
+	my $stat = <$fh> // return 'gone';
+	my ($state) = $stat =~ /\) (\S) / or return '?';
+	return $state;
+}
+
+sub wait_state {
+	my ($pid, $re, $secs) = @_;
+	my $until = time + ($secs // 10);
+	while (time < $until) {
+		return 1 if proc_state($pid) =~ $re;
+		sleep 0.02;
+	}
+	return proc_state($pid) =~ $re;
+}
+
+# Sends $sig from the shell once the script is ready (background job).
+sub kill_when_ready {
+	my ($mode, $sig, $script_mode) = @_;
+	use_mode($mode);
+	my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', $script_mode, 'rdy')
+		. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+		. "kill -$sig \$p; wait \$p");
+	return { out => out_lines($text), status => $st };
+}
+
+# Each case returns a hash of what it observed; the client's must equal
+# the standalone run's. $check (optional) says what both must show.
+my @cases = (
+	['TERM from timeout, caught' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my ($text, $st) = $sh->run('timeout --preserve-status 3 '
+					   . cmd('sig.pl', 'catch:TERM'));
+		return { out => out_lines($text), status => $st };
+	}, { status => 3, out => "out: ready\nout: caught TERM\n" }],
+	['TERM from timeout, default action' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my ($text, $st) = $sh->run('timeout --preserve-status 3 '
+					   . cmd('sig.pl', 'default'));
+		return { out => out_lines($text), status => $st };
+	}, { status => 143, out => "out: ready\n" }],
+	['HUP, caught' => sub { kill_when_ready($_[0], 'HUP', 'catch:HUP') },
+		{ status => 3, out => "out: ready\nout: caught HUP\n" }],
+	['HUP, default action' => sub { kill_when_ready($_[0], 'HUP', 'default') },
+		{ status => 129, out => "out: ready\n" }],
+	['USR1 to a handler' => sub { kill_when_ready($_[0], 'USR1', 'catch:USR1') },
+		{ status => 3, out => "out: ready\nout: caught USR1\n" }],
+	['USR2, QUIT, ALRM to handlers' => sub {
+		my ($mode) = @_;
+		return { map { $_ => kill_when_ready($mode, $_, "catch:$_") }
+			 qw(USR2 QUIT ALRM) };
+	}, { USR2 => { status => 3, out => "out: ready\nout: caught USR2\n" },
+	     QUIT => { status => 3, out => "out: ready\nout: caught QUIT\n" },
+	     ALRM => { status => 3, out => "out: ready\nout: caught ALRM\n" } }],
+	['INT from kill' => sub { kill_when_ready($_[0], 'INT', 'default') },
+		{ status => 130, out => "out: ready\n" }],
+	['INT from the terminal (Ctrl-C)' => sub {
+		my ($mode) = @_;
+		my %r;
+		for my $how ('default', 'catch:INT') {
+			use_mode($mode);
+			$sh->type(cmd('sig.pl', $how) . "\n");
+			my $text = $sh->expect(qr/^out: ready\n/m);
+			$sh->type("\x03");
+			$text .= $sh->expect(qr/PFI\$ /) // '';
+			$r{$how} = { out => out_lines($text), status => $sh->last_status };
+		}
+		return \%r;
+	}, { default => { status => 130, out => "out: ready\n" },
+	     'catch:INT' => { status => 3, out => "out: ready\nout: caught INT\n" } }],
+	['WINCH after a resize' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		$sh->resize(24, 80);
+		$sh->type(cmd('sig.pl', 'winch') . "\n");
+		my $text = $sh->expect(qr/^out: ready\n/m);
+		$sh->resize(33, 111);
+		$text .= $sh->expect(qr/PFI\$ /) // '';
+		$sh->resize(24, 80);
+		return { out => out_lines($text), status => $sh->last_status };
+	}, { status => 6, out => "out: ready\nout: window now 33x111\n" }],
+	['a script that ignores TERM' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'ignore-term', 'rdy')
+			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+			. "kill -TERM \$p; sleep 0.3; kill -0 \$p && echo 'out: alive after TERM'; "
+			. "kill -USR1 \$p; wait \$p");
+		return { out => out_lines($text), status => $st };
+	}, { status => 5, out => "out: ready\nout: alive after TERM\nout: USR1 after an ignored TERM\n" }],
+	['Ctrl-Z, then fg: stopped, and the terminal still works' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my %facts;
+		$sh->type(cmd('echo.pl') . "\n");
+		my (undef, $pid) = $sh->expect(qr/^pid: (\d+)\n/m);
+		$sh->type("one\n");
+		my $text = $sh->expect(qr/^out: read 'one'\n/m) // '';
+		$sh->type("\x1a");
+		$facts{shell_says_stopped} = defined $sh->expect(qr/^\[\d+\]\+\s+Stopped\s/m) ? 1 : 0;
+		$sh->expect(qr/PFI\$ /);
+		$facts{script_stopped} = $pid && wait_state($pid, qr/^T/) ? 1 : 0;
+		$sh->type("fg\n");
+		$sh->type("two\n");
+		$text .= $sh->expect(qr/^out: read 'two'\n/m) // '';
+		$sh->type("quit\n");
+		$text .= $sh->expect(qr/PFI\$ /) // '';
+		return { %facts, out => out_lines($text), status => $sh->last_status };
+	}, { status => 7, shell_says_stopped => 1, script_stopped => 1,
+	     out => "out: read 'one'\nout: read 'two'\nout: read 'quit'\n" }],
+	['Ctrl-Z, then bg, then fg and Ctrl-C' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my %facts;
+		$sh->type(cmd('tick.pl') . "\n");
+		my (undef, $pid) = $sh->expect(qr/^pid: (\d+)\n/m);
+		$sh->expect(qr/^tick 2\n/m);
+		$sh->type("\x1a");
+		$facts{shell_says_stopped} = defined $sh->expect(qr/^\[\d+\]\+\s+Stopped\s/m) ? 1 : 0;
+		$sh->expect(qr/PFI\$ /);
+		$facts{script_stopped} = $pid && wait_state($pid, qr/^T/) ? 1 : 0;
+		$sh->type("bg\n");
+		my ($t, $n) = $sh->expect(qr/^tick (\d+)\n/m);
+		my (undef, $m) = $sh->expect(qr/^tick (\d+)\n/m);
+		$facts{ticks_after_bg} = defined $m && $m > $n ? 1 : 0;
+		$facts{running_after_bg} = proc_state($pid) =~ /^[RS]/ ? 1 : 0;
+		$sh->type("fg\n");
+		$sh->expect(qr/^tick \d+\n/m);
+		$sh->type("\x03");
+		$sh->expect(qr/PFI\$ /);
+		return { %facts, status => $sh->last_status };
+	}, { status => 130, shell_says_stopped => 1, script_stopped => 1,
+	     ticks_after_bg => 1, running_after_bg => 1 }],
+	['SIGKILL of the client ends the call within a second' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my ($text) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'default', 'rdy')
+			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; echo \"cpid: \$p\"");
+		my ($pg) = ($text // '') =~ /^pgrp: (\d+)$/m;
+		my ($cpid) = ($text // '') =~ /^cpid: (\d+)$/m;
+		return { error => "no pids in: $text" } unless $pg && $cpid;
+		kill 'KILL', $cpid;
+		my $t0 = time;
+		sleep 0.01 while group_alive($pg) && time - $t0 < 1.0;
+		my $gone = group_alive($pg) ? 0 : 1;
+		my (undef, $st) = $sh->run("wait $cpid");
+		return { group_gone_within_1s => $gone, status => $st };
+	}, { group_gone_within_1s => 1, status => 137 }],
+);
+
+for my $round (1 .. $rounds) {
+	for my $case (@cases) {
+		my ($name, $run, $want) = @$case;
+		my $standalone = $run->('standalone');
+		my $client = $run->('client');
+		is_deeply($standalone, $want, "round $round: $name: standalone run as expected")
+			or diag explain $standalone;
+		is_deeply($client, $standalone, "round $round: $name: client same as standalone")
+			or diag explain $client;
+	}
+}
+
+# A signal that arrives while the client still sends the request: the
+# test-hooks client sends itself SIGTERM between the stdio fds and the
+# request body. The script's TERM handler (from its initialisation) must
+# run once the call runs, as for a TERM a standalone run gets once it is
+# set up.
+SKIP: {
+	skip 'PFI_CLIENT_TESTHOOKS not set (run via meson test)', 2 * $rounds unless $hooks;
+	for my $round (1 .. $rounds) {
+		use_mode('standalone');
+		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('term-init.pl', 'rdy')
+			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+			. "kill -TERM \$p; wait \$p");
+		my $standalone = { out => out_lines($text), status => $st };
+		($text, $st) = $sh->run("PFI_TEST_HOOK=send-request:kill-self-term "
+					. "$hooks -U perl ./term-init.pl");
+		my $client = { out => out_lines($text), status => $st };
+		like($text // '', qr/reached send-request:kill-self-term/,
+		     "round $round: mid-request: the hook sent the signal");
+		is_deeply($client, $standalone, "round $round: TERM while the request "
+			  . "is still being sent: client same as standalone")
+			or diag explain [$client, $standalone];
+	}
+}
+
+$sh->close;
+note $sh->log_text if $ENV{PFI_SIGNALS_LOG};
+done_testing();
