@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "direct.h"
 #include "watcher.h"
 
 #define CLOSE_IF_OPEN(fd) do { if ((fd) >= 0) close(fd); (fd) = -1; } while (0)
@@ -39,7 +40,12 @@ static int make_listener(const struct pfi_rundir *rd, const char *sock_name,
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return problem_errno(p, errno, "cannot create a socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	/* Mode 0600 whatever the caller's umask: ours.c recognises our
+	 * sockets by it (the 0700 run directory already keeps others out). */
+	mode_t old_umask = umask(0177);
+	int bound_ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	umask(old_umask);
+	if (!bound_ok ||
 	    fstatat(rd->fd, sock_name, bound, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		int err = errno;
@@ -106,19 +112,9 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
 	close_other_fds(keep, sizeof keep / sizeof keep[0]);
 
-	size_t n = 0, argc = 1 + o->n_interp_args + 1;
-	for (char *const *a = o->script_args; *a; a++)
-		argc++;
-	const char **argv = calloc(argc + 1, sizeof *argv);
+	const char **argv = pfi_standalone_argv(o);
 	if (!argv)
 		goto fail;
-	argv[n++] = o->interp;
-	for (size_t i = 0; i < o->n_interp_args; i++)
-		argv[n++] = o->interp_args[i];
-	argv[n++] = o->script;
-	for (char *const *a = o->script_args; *a; a++)
-		argv[n++] = *a;
-	argv[n] = NULL;
 	execvp(o->interp, (char *const *)argv);
 fail:
 	err = errno;

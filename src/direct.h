@@ -1,0 +1,17 @@
+/* Running the script without a server, exactly as a standalone run:
+ * the interpreter, its arguments, the script and the script's
+ * arguments, in our environment, stdio and working directory. */
+#ifndef PFI_DIRECT_H
+#define PFI_DIRECT_H
+
+#include "options.h"
+#include "problem.h"
+
+/* The standalone command line (NULL-terminated, from calloc; the
+ * strings point into o).  NULL if out of memory. */
+const char **pfi_standalone_argv(const struct pfi_options *o);
+
+/* Execs the interpreter on the script.  Returns only on failure. */
+int pfi_direct_exec(const struct pfi_options *o, struct problem *p);
+
+#endif
