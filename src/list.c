@@ -165,6 +165,24 @@ static unsigned long pss_kb(pid_t pid)
 	return pss ? strtoul(pss + 5, NULL, 10) : 0;
 }
 
+/* Calls served, as the server's title states it ("... 12 calls]"): the
+ * server alone knows.  "-" when the title does not say. */
+static void calls_from_title(const char *title, char *out, size_t cap)
+{
+	snprintf(out, cap, "-");
+	for (const char *c = strstr(title, " call"); c;
+	     c = strstr(c + 1, " call")) {
+		const char *digits = c;
+		while (digits > title && isdigit((unsigned char)digits[-1]))
+			digits--;
+		if (digits < c && (digits == title || digits[-1] == ' ' ||
+				   digits[-1] == ',' || digits[-1] == '[')) {
+			snprintf(out, cap, "%.*s", (int)(c - digits), digits);
+			return;
+		}
+	}
+}
+
 static void format_duration(long secs, char *out, size_t cap)
 {
 	if (secs < 0)
@@ -193,12 +211,12 @@ static void print_row(FILE *out, const struct row *row,
                       time_t boot)
 {
 	char idle[32], started[32] = "-", mem[32] = "-", title[512] = "";
-	char cwd[1024] = "?", path[64];
+	char cwd[1024] = "?", path[64], calls[24];
 
 	format_duration((long)(now - row->e->used.tv_sec), idle, sizeof idle);
 	if (!row->server) {
-		fprintf(out, "%-8s %-19s %-8s %9s  %s (no server listening)\n",
-			"-", "-", idle, "-", row->e->ident);
+		fprintf(out, "%-8s %-19s %-8s %6s %9s  %s (no server "
+			"listening)\n", "-", "-", idle, "-", "-", row->e->ident);
 		return;
 	}
 	unsigned long kb = 0;
@@ -220,12 +238,13 @@ static void print_row(FILE *out, const struct row *row,
 	for (int i = 0; i < len - 1; i++)
 		if (title[i] == '\0')
 			title[i] = ' ';
+	calls_from_title(title, calls, sizeof calls);
 	snprintf(path, sizeof path, "/proc/%d/cwd", (int)row->server);
 	ssize_t clen = readlink(path, cwd, sizeof cwd - 1);
 	if (clen > 0)
 		cwd[clen] = '\0';
-	fprintf(out, "%-8d %-19s %-8s %9s  %s (in %s)\n", (int)row->server,
-		started, idle, mem, title, cwd);
+	fprintf(out, "%-8d %-19s %-8s %6s %9s  %s (in %s)\n",
+		(int)row->server, started, idle, calls, mem, title, cwd);
 }
 
 int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
@@ -252,8 +271,8 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 
 	time_t now = time(NULL), boot = boot_time();
 	fprintf(out, "# run directory %s\n", rd->path);
-	fprintf(out, "%-8s %-19s %-8s %9s  %s\n", "PID", "STARTED", "IDLE",
-		"MEMORY", "SERVER");
+	fprintf(out, "%-8s %-19s %-8s %6s %9s  %s\n", "PID", "STARTED",
+		"IDLE", "CALLS", "MEMORY", "SERVER");
 	for (size_t i = 0; i < n_rows; i++)
 		print_row(out, &rows[i], procs, n_procs, now, boot);
 	free(procs);

@@ -5,7 +5,10 @@
  * not (the server), its start time, working directory, title (the
  * module's process title shows the script, never call arguments) and
  * the memory of it and its children (PSS).  Idle time is the time since
- * the last call (clients mark the socket on each connection). */
+ * the last call (clients mark the socket on each connection).  Calls
+ * served only the server knows: the column shows the count its title
+ * states as "N calls" (for example "SCRIPT [prefork server, 12 calls]"),
+ * else "-". */
 #ifndef PFI_LIST_H
 #define PFI_LIST_H
 

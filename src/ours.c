@@ -144,9 +144,12 @@ int pfi_ours_remove(const struct pfi_rundir *rd,
 	unsigned flags = PFI_LOCK_EXISTING |
 			 (how == PFI_REMOVE_IF_UNUSED ? PFI_LOCK_NONBLOCK : 0);
 
-	/* A lock name that was not ours when listed is never opened. */
-	int lock = e->has_lock ? pfi_lock_take(rd, names.lock, flags, p)
-			       : -ENOENT;
+	/* Pre-cleaning never opens a lock name that was not ours when
+	 * listed; --kill opens whatever is there (never creating it), so
+	 * that a lock that is not ours is refused with its problem named.
+	 * Either way a file that is not ours is left as it is. */
+	int lock = e->has_lock || how == PFI_REMOVE_NOW
+		? pfi_lock_take(rd, names.lock, flags, p) : -ENOENT;
 	struct stat st;
 	if (lock >= 0 && (fstat(lock, &st) < 0 || !is_our_file(&st, PFI_NAME_LOCK))) {
 		close(lock);

@@ -137,47 +137,44 @@ static int step(struct pfi_walk *w, const char *name, int may_create,
 		go_up(w);
 		return 0;
 	}
-	/* A few rounds: the entry may change between the look and the
-	 * open (then the next look sees what it has become). */
+	/* A few rounds: the entry may change between the open and the
+	 * look (then the next round sees what it has become).  The open
+	 * comes first: a directory, the common case, costs one call. */
 	for (int attempt = 0; attempt < 4; attempt++) {
 		int dirfd = w->fd[w->depth];
-		struct stat st;
-		if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			int err = errno;
-			path_push(w, name);
-			if (err != ENOENT)
-				return problem_errno(p, err, "cannot look up "
-						     "'%s'", w->path);
-			if (!may_create)
-				return problem_fail(p, ENOENT, "'%s' does not "
-						    "exist", w->path);
-			if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-				return problem_errno(p, errno, "cannot create "
-						     "run directory '%s'",
-						     w->path);
-			path_pop(w);
-			continue;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			int r = follow(w, name, &st, p);
-			if (r != LOOK_AGAIN)
-				return r;
-			w->links--;
-			continue;
-		}
 		int fd = openat(dirfd, name,
 				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 && (errno == ELOOP || errno == ENOENT))
-			continue;
-		path_push(w, name);
-		if (fd < 0) {
-			if (errno == ENOTDIR)
-				return problem_fail(p, ENOTDIR, "run directory "
-					"path '%s' is not a directory", w->path);
-			return problem_errno(p, errno, "cannot open '%s'",
-					     w->path);
+		if (fd >= 0) {
+			path_push(w, name);
+			return push_dir(w, fd, p);
 		}
-		return push_dir(w, fd, p);
+		int err = errno;
+		struct stat st;
+		if (err == ENOTDIR || err == ELOOP) {
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    S_ISDIR(st.st_mode))
+				continue;
+			if (S_ISLNK(st.st_mode)) {
+				int r = follow(w, name, &st, p);
+				if (r != LOOK_AGAIN)
+					return r;
+				w->links--;
+				continue;
+			}
+			path_push(w, name);
+			return problem_fail(p, ENOTDIR, "run directory path "
+					    "'%s' is not a directory", w->path);
+		}
+		path_push(w, name);
+		if (err != ENOENT)
+			return problem_errno(p, err, "cannot open '%s'", w->path);
+		if (!may_create)
+			return problem_fail(p, ENOENT, "'%s' does not exist",
+					    w->path);
+		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+			return problem_errno(p, errno, "cannot create run "
+					     "directory '%s'", w->path);
+		path_pop(w);
 	}
 	return problem_fail(p, EAGAIN, "run directory path '%s/%s' keeps "
 			    "changing", w->path, name);

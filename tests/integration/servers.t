@@ -85,7 +85,7 @@ for my $case ([$r[0], "$dir/app/bin"], [$work, "$dir/app/work"], [$other, "$dir/
 	my $pid = server_of($case->[0]);
 	ok($listed{$pid}, "--list names server $pid") or next;
 	like($listed{$pid}, qr/\[prefork server\] \(in \Q$case->[1]\E\)$/, "--list: title and directory of $pid");
-	like($listed{$pid}, qr/^\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+s\s+[\d.]+ MB\s/, "--list: started, idle, memory of $pid");
+	like($listed{$pid}, qr/^\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+s\s+(\d+|-)\s+[\d.]+ MB\s/, "--list: started, idle, calls, memory of $pid");
 }
 like($l->{out}, qr/^# run directory \Q$run\E$/m, '--list names the run directory');
 
