@@ -7,10 +7,6 @@
 #include "options.h"
 #include "problem.h"
 
-/* The standalone command line (NULL-terminated, from calloc; the
- * strings point into o).  NULL if out of memory. */
-const char **pfi_standalone_argv(const struct pfi_options *o);
-
 /* Execs the interpreter on the script.  Returns only on failure. */
 int pfi_direct_exec(const struct pfi_options *o, struct problem *p);
 

@@ -324,3 +324,21 @@ void pfi_options_free(struct pfi_options *o)
 	o->words = NULL;
 	o->split_copy = NULL;
 }
+
+const char **pfi_script_argv(const struct pfi_options *o)
+{
+	size_t n = 0, argc = 1 + o->n_interp_args + 1;
+	for (char *const *a = o->script_args; *a; a++)
+		argc++;
+	const char **argv = calloc(argc + 1, sizeof *argv);
+	if (!argv)
+		return NULL;
+	argv[n++] = o->interp;
+	for (size_t i = 0; i < o->n_interp_args; i++)
+		argv[n++] = o->interp_args[i];
+	argv[n++] = o->script;
+	for (char *const *a = o->script_args; *a; a++)
+		argv[n++] = *a;
+	argv[n] = NULL;
+	return argv;
+}

@@ -77,6 +77,11 @@ int pfi_options_parse(int argc, char *const *argv, struct pfi_options *o,
                       struct problem *p);
 void pfi_options_free(struct pfi_options *o);
 
+/* The interpreter's argv for running the script: interp, its
+ * arguments, script, the script's arguments, NULL.  Pointers into o;
+ * free() the array.  NULL if out of memory. */
+const char **pfi_script_argv(const struct pfi_options *o);
+
 /* The usage text, for --help. */
 extern const char pfi_usage[];
 

@@ -73,7 +73,7 @@ int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
 	    (r = try_existing(rd, names->sock, out, p)) != 0)
 		return r < 0 ? r : 0;
 
-	if ((r = pfi_preclean(rd, names->sock + 1, p)) < 0)
+	if ((r = pfi_preclean(rd, names->sock + 1 /* the ident */, p)) < 0)
 		return r;
 	int lock = pfi_lock_take(rd, names->lock, 0, p);
 	if (lock < 0)

@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "direct.h"
 #include "watcher.h"
 
 #define CLOSE_IF_OPEN(fd) do { if ((fd) >= 0) close(fd); (fd) = -1; } while (0)
@@ -40,8 +39,8 @@ static int make_listener(const struct pfi_rundir *rd, const char *sock_name,
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return problem_errno(p, errno, "cannot create a socket");
-	/* Mode 0600 whatever the caller's umask: ours.c recognises our
-	 * sockets by it (the 0700 run directory already keeps others out). */
+	/* Mode 0600 whatever the caller's umask: ours.c takes a socket for
+	 * ours only if nobody else may write to it. */
 	mode_t old_umask = umask(0177);
 	int bound_ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
 	umask(old_umask);
@@ -112,7 +111,7 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
 	close_other_fds(keep, sizeof keep / sizeof keep[0]);
 
-	const char **argv = pfi_standalone_argv(o);
+	const char **argv = pfi_script_argv(o);
 	if (!argv)
 		goto fail;
 	execvp(o->interp, (char *const *)argv);
