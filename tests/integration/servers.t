@@ -2,14 +2,17 @@
 # spelling of its path (the working directory still separates them),
 # --list, --kill SCRIPT from anywhere, --kill-all, the bound on servers
 # made by -E values (oldest first), and that none of this ever touches a
-# file that is not ours (a run directory shared with other files).
+# file that is not ours (a run directory shared with other files, the
+# user's own and, as root, another user's).
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../lib";
 use PFIHarness;
 use File::Path qw(make_path);
+use Cwd ();
 use POSIX qw(mkfifo);
+use Socket qw(AF_UNIX SOCK_STREAM pack_sockaddr_un);
 use Test::More;
 use Time::HiRes qw(sleep);
 
@@ -32,7 +35,7 @@ sub call_in {
 			   dir => $dir);
 	return wait_call($p);
 }
-sub live_servers { my @s = grep { -S "$env->{run}/$_" } PFIHarness::socket_files($env); return @s }
+sub live_servers { my @s = grep { -S "$env->{run}/$_" && -o _ } PFIHarness::socket_files($env); return @s }
 sub distinct { my %seen = map { $_ => 1 } @_; return scalar keys %seen }
 
 # The files of other owners and purposes sharing the run directory.
@@ -59,6 +62,24 @@ my $hex = 'ab' x 32;
 	mkfifo("$run/lfifo", 0600) or die;
 	symlink "$shared/log001", "$run/lsym" or die;
 	push @theirs, map { "$run/$_" } "l$hex", "s$hex", 'lother', 'llinked', 'lfifo', 'lsym';
+}
+# ... and, where we may make them (as root), another user's socket and
+# empty lock with our names, in the shared directory and in ours.
+my $other_uid = 65534;
+SKIP: {
+	skip 'not root: cannot make files of another uid', 0 unless $> == 0;
+	my $other = 'cd' x 32;
+	my $back = Cwd::getcwd();
+	for my $d ($shared, $run) {
+		socket(my $s, AF_UNIX, SOCK_STREAM, 0) or die;
+		chdir $d or die;        # the full path is too long for bind
+		bind($s, pack_sockaddr_un("s$other")) or die "bind: $!";
+		chdir $back or die;
+		close $s;
+		open my $fh, '>', "$d/l$other" or die; close $fh;
+		chown $other_uid, $other_uid, "$d/s$other", "$d/l$other" or die;
+		push @theirs, "$d/s$other", "$d/l$other";
+	}
 }
 
 # Spellings of one path share a server; another directory does not.
@@ -143,9 +164,9 @@ is(scalar(grep { !/^#|^PID/ } split /\n/, $l->{out}), 0, '--list shows none');
 # -f, pre-cleaning, --kill and --kill-all have touched nothing else.
 is(scalar(grep { -e $_ || -l $_ } @theirs), scalar(@theirs), 'every file that is not ours is still there');
 opendir my $sd, $shared or die;
-is(join(' ', sort grep { !/^\.\.?$/ && !/^log\d{3}$/ } readdir $sd), 'prefork-interp-' . $> . ' sdata',
+is(join(' ', sort grep { !/^\.\.?$/ && !/^log\d{3}$/ && !/^[sl](cd)+$/ } readdir $sd), 'prefork-interp-' . $> . ' sdata',
    'nothing but our subdirectory was added beside them');
-my @locks = grep { /^l[0-9a-f]{64}$/ && $_ ne "l$hex" } do { opendir my $h, $run or die; readdir $h };
+my @locks = grep { /^l[0-9a-f]{64}$/ && $_ ne "l$hex" && !/^l(cd)+$/ } do { opendir my $h, $run or die; readdir $h };
 is(scalar(@locks), 0, 'our lock files went with their servers');
 
 ok(kill_servers($env), 'no server left behind');
