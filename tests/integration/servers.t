@@ -105,10 +105,12 @@ my %listed = map { (split ' ', $_)[0] => $_ } @rows;
 for my $case ([$r[0], "$dir/app/bin"], [$work, "$dir/app/work"], [$other, "$dir/app/bin"]) {
 	my $pid = server_of($case->[0]);
 	ok($listed{$pid}, "--list names server $pid") or next;
-	like($listed{$pid}, qr/\[prefork server\] \(in \Q$case->[1]\E\)$/, "--list: title and directory of $pid");
-	like($listed{$pid}, qr/^\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+s\s+(\d+|-)\s+[\d.]+ MB\s/, "--list: started, idle, calls, memory of $pid");
+	like($listed{$pid}, qr/\[prefork server\] \d+ calls? \(in \Q$case->[1]\E\)$/, "--list: title and directory of $pid");
+	like($listed{$pid}, qr/^\d+\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+\d+s\s+\d+\s+[\d.]+ MB\s/, "--list: started, idle, calls, memory of $pid");
 }
 like($l->{out}, qr/^# run directory \Q$run\E$/m, '--list names the run directory');
+is((split ' ', $listed{server_of($r[0])} // '')[4], 4, '--list: the server in app/bin took 4 calls');
+is((split ' ', $listed{server_of($work)} // '')[4], 1, '--list: the one in app/work took 1');
 
 # -E: at most 8 servers of one family; the least recently used go first.
 my @variant;
