@@ -8,10 +8,9 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin", "$FindBin::Bin/../lib", "$FindBin::Bin/../security/lib";
+use lib "$FindBin::Bin", "$FindBin::Bin/../lib";
 use DeployTest;
 use PFIHarness;
-use PFISec qw(fake_server fake_wait);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use POSIX qw(uname);
@@ -188,6 +187,6 @@ SKIP: {
 }
 
 system(@{ as_user($_, "$root/bin/prefork-interp", '--kill-all') }) for qw(pfi14ra pfi14rb);
-ok(wait_gone("$root/bin/shared.pl", 10), 'every server stopped');
+ok(wait_processes_gone("$root/bin/shared.pl", 10), 'every server stopped');
 remove_tree($root);
 done_testing;
