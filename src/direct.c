@@ -1,22 +1,17 @@
 #include "direct.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "callerstate.h"
 
-int pfi_run_directly(const struct pfi_options *o,
-                     const struct pfi_caller_state *st, struct problem *p)
+int pfi_direct_exec(const struct pfi_options *o,
+                    const struct pfi_caller_state *st, struct problem *p)
 {
-	fprintf(stderr, "prefork-interp: %s; running '%s' directly\n",
-		p->msg, o->script);
-	fflush(stderr);
 	const char **argv = pfi_script_argv(o);
 	if (!argv)
-		return problem_errno(p, ENOMEM, "running '%s' directly",
-				     o->script);
+		return problem_errno(p, ENOMEM, "running '%s'", o->script);
 	pfi_caller_state_restore_signals(st);
 	execvp(o->interp, (char *const *)argv);
 	int err = errno;

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 static int lock_once(const struct pfi_rundir *rd, const char *name,
-                     int nonblocking, struct problem *p)
+                     unsigned flags, struct problem *p)
 {
-	int fd = openat(rd->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW |
+	int create = (flags & PFI_LOCK_EXISTING) ? 0 : O_CREAT;
+	int fd = openat(rd->fd, name, O_RDWR | create | O_NOFOLLOW |
 			O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
 	if (fd < 0) {
+		if (errno == ENOENT && !create)
+			return -ENOENT;
 		if (errno == ELOOP)
 			return problem_fail(p, ELOOP,
 				"lock file '%s/%s' is a symlink; refusing",
@@ -47,6 +50,7 @@ static int lock_once(const struct pfi_rundir *rd, const char *name,
 		return r;
 	}
 
+	int nonblocking = (flags & PFI_LOCK_NONBLOCK) != 0;
 	int op = LOCK_EX | (nonblocking ? LOCK_NB : 0);
 	while (flock(fd, op) < 0) {
 		int err = errno;
@@ -71,10 +75,10 @@ static int lock_once(const struct pfi_rundir *rd, const char *name,
 }
 
 int pfi_lock_take(const struct pfi_rundir *rd, const char *name,
-                  int nonblocking, struct problem *p)
+                  unsigned flags, struct problem *p)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
-		int r = lock_once(rd, name, nonblocking, p);
+		int r = lock_once(rd, name, flags, p);
 		if (r != -EAGAIN)
 			return r;
 	}

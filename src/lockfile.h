@@ -7,10 +7,14 @@
 #include "problem.h"
 #include "rundir.h"
 
-/* Opens (creating, mode 0600) and locks `name`.  Blocks unless
- * `nonblocking`, in which case -EWOULDBLOCK means someone else holds it.
- * Returns the locked fd (close it to unlock). */
+#define PFI_LOCK_NONBLOCK 1   /* -EWOULDBLOCK if someone else holds it */
+#define PFI_LOCK_EXISTING 2   /* never create it: -ENOENT (p untouched)
+                               * if missing; cleaning creates nothing */
+
+/* Opens (creating, mode 0600, unless PFI_LOCK_EXISTING) and locks
+ * `name`; blocks unless PFI_LOCK_NONBLOCK.  Returns the locked fd
+ * (close it to unlock). */
 int pfi_lock_take(const struct pfi_rundir *rd, const char *name,
-                  int nonblocking, struct problem *p);
+                  unsigned flags, struct problem *p);
 
 #endif

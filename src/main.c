@@ -14,6 +14,7 @@
 #include "creds.h"
 #include "direct.h"
 #include "ident.h"
+#include "list.h"
 #include "options.h"
 #include "problem.h"
 #include "proctitle.h"
@@ -21,6 +22,7 @@
 #include "sandbox.h"
 #include "server.h"
 #include "status.h"
+#include "stop.h"
 
 static void __attribute__((noreturn)) fail(const struct problem *p, int code)
 {
@@ -42,14 +44,60 @@ static int ensure_stdio_open(struct problem *p)
 	return 0;
 }
 
-/* For a caller no shared server can serve as itself: the script runs
- * as a standalone run would, after one line saying why (p->msg). */
+/* The option wins over the variable; the default is to warn. */
+static int choose_fallback(struct pfi_options *o, struct problem *p)
+{
+	const char *env = getenv(PFI_FALLBACK_ENV);
+	if (o->fallback != PFI_FALLBACK_UNSET)
+		return 0;
+	o->fallback = PFI_FALLBACK_WARN;
+	if (!env || !*env)
+		return 0;
+	return pfi_fallback_parse(env, PFI_FALLBACK_ENV, &o->fallback, p);
+}
+
+/* The script cannot be served (p says why): run it as a standalone run
+ * would, unless the caller asked for strictness (DESIGN.md 4a). */
 static void __attribute__((noreturn))
-run_directly(const struct pfi_options *o, const struct pfi_caller_state *st,
+run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
              struct problem *p)
 {
-	pfi_run_directly(o, st, p);
+	if (o->fallback == PFI_FALLBACK_REFUSE)
+		fail(p, 127);
+	if (o->fallback == PFI_FALLBACK_WARN)
+		fprintf(stderr, "prefork-interp: running '%s' without a server "
+			"(not accelerated): %s; --fallback=quiet silences this "
+			"line\n", o->script, p->msg);
+	pfi_direct_exec(o, st, p);
 	fail(p, 127);
+}
+
+/* --list, --kill, --kill-all: nothing runs. */
+static int manage(const struct pfi_options *o, const char *run_dir,
+                  struct problem *p)
+{
+	struct pfi_rundir rd;
+	char what[PFI_IDENT_BUF] = "";
+	enum pfi_stop_match match = PFI_STOP_ALL;
+	size_t stopped;
+	int r;
+
+	if (o->mode == PFI_MODE_KILL && o->explicit_ident) {
+		match = PFI_STOP_IDENT;
+		snprintf(what, sizeof what, "%s", o->explicit_ident);
+	} else if (o->mode == PFI_MODE_KILL) {
+		match = PFI_STOP_SCRIPT;
+		if ((r = pfi_ident_script_part(o->script, what, p)) < 0)
+			return r;
+	}
+	if ((r = pfi_rundir_open(run_dir, &rd, p)) < 0)
+		return r;
+	if (o->mode == PFI_MODE_LIST)
+		r = pfi_list_servers(&rd, stdout, p);
+	else
+		r = pfi_stop_servers(&rd, match, what, &stopped, p);
+	pfi_rundir_close(&rd);
+	return r;
 }
 
 int main(int argc, char **argv)
@@ -63,7 +111,8 @@ int main(int argc, char **argv)
 	struct pfi_creds creds;
 	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
-	int setup_status, status;
+	const char *run_dir;
+	int setup_status, status, r;
 
 	/* First, before anything here changes any of it. */
 	pfi_proc_status_read(&self);
@@ -92,31 +141,33 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 
-	if (pfi_creds_collect(&creds, &self, &p) < 0)
+	if (choose_fallback(&o, &p) < 0)
 		fail(&p, 127);
-	/* Filters cannot be compared, so no server can be known to run
-	 * under exactly the caller's. */
-	if (creds.seccomp && o.mode != PFI_MODE_KILL) {
-		problem_fail(&p, EPERM, "the caller runs under a seccomp "
-			     "filter, which no shared server can be known to "
-			     "have");
-		run_directly(&o, &caller, &p);
-	}
-	if (pfi_ident_compute(&o, &creds, &caller, ident, &p) < 0)
-		fail(&p, 127);
-	pfi_creds_free(&creds);
-	if (pfi_rundir_open(o.run_dir ? o.run_dir : getenv(PFI_RUN_DIR_ENV),
-			    &rd, &p) < 0)
-		fail(&p, 127);
-	pfi_names_init(&names, ident);
-
-	if (o.mode == PFI_MODE_KILL) {
-		if (pfi_server_kill(&rd, &names, &p) < 0)
+	run_dir = o.run_dir ? o.run_dir : getenv(PFI_RUN_DIR_ENV);
+	if (o.mode == PFI_MODE_LIST || o.mode == PFI_MODE_KILL ||
+	    o.mode == PFI_MODE_KILL_ALL) {
+		if (manage(&o, run_dir, &p) < 0)
 			fail(&p, 127);
 		return 0;
 	}
 
-	int r = pfi_server_reach(&o, &rd, &names, &server, &setup_status, &p);
+	if (pfi_creds_collect(&creds, &self, &p) < 0)
+		fail(&p, 127);
+	/* Filters cannot be compared, so no server can be known to run
+	 * under exactly the caller's. */
+	if (creds.seccomp) {
+		problem_fail(&p, EPERM, "the caller runs under a seccomp "
+			     "filter, which no shared server can be known to "
+			     "have");
+		run_unserved(&o, &caller, &p);
+	}
+	r = pfi_ident_compute(&o, &creds, &caller, ident, &p);
+	pfi_creds_free(&creds);
+	if (r < 0 || pfi_rundir_open(run_dir, &rd, &p) < 0)
+		run_unserved(&o, &caller, &p);
+	pfi_names_init(&names, ident);
+
+	r = pfi_server_reach(&o, &rd, &names, &server, &setup_status, &p);
 	if (r == -ECHILD) {
 		/* The script's own message is already on stderr; the caller
 		 * then gets the status a standalone run would have given. */
@@ -129,7 +180,7 @@ int main(int argc, char **argv)
 		fail(&p, 127);
 	}
 	if (r == -EXDEV)
-		run_directly(&o, &caller, &p);
+		run_unserved(&o, &caller, &p);
 	if (r < 0)
 		fail(&p, 127);
 	pfi_rundir_close(&rd);

@@ -23,12 +23,25 @@ const char pfi_usage[] =
 "                 LOGNAME, plus the -E variables); each call sees all\n"
 "                 (one of -U and -L is required)\n"
 "  -f             replace any running server with a fresh one, then run\n"
-"  --kill         stop the server for this script; run nothing\n"
+"  --kill         stop this script's servers (started from any directory,\n"
+"                 with any -E values); run nothing.  The interpreter may be\n"
+"                 left out: prefork-interp --kill SCRIPT\n"
+"  --kill-all     stop all of your servers in the run directory\n"
+"  --list         list your servers: pid, start, idle time, calls, memory,\n"
+"                 title, directory\n"
 "  -E VAR         servers differ by the value (or absence) of VAR\n"
 "  -G STRING      servers differ by STRING\n"
 "  -g IDENT       use IDENT ([A-Za-z0-9_-], at most 64) as the server name\n"
-"  --run-dir DIR  keep sockets in DIR (checked like the default); also\n"
-"                 from $PREFORK_INTERP_RUN_DIR\n"
+"  --run-dir DIR  keep sockets in DIR/prefork-interp-UID, a directory of\n"
+"                 our own (DIR checked like the default); also from\n"
+"                 $PREFORK_INTERP_RUN_DIR.  Without it: /run/user/UID,\n"
+"                 else HOME/.prefork-interp, else /run/prefork-interp\n"
+"  --fallback=warn|quiet|refuse\n"
+"                 when the script cannot be served (no safe run directory,\n"
+"                 a working directory that cannot be identified): run the\n"
+"                 interpreter directly with one line on stderr (warn, the\n"
+"                 default), silently (quiet), or fail (refuse); also from\n"
+"                 $PREFORK_INTERP_FALLBACK\n"
 "  --help         show this text\n"
 "  --version      show the version and build settings\n"
 "\n"
@@ -83,10 +96,26 @@ static int add_item(struct pfi_options *o, char kind, const char *value,
 	return 0;
 }
 
+int pfi_fallback_parse(const char *value, const char *from,
+                       enum pfi_fallback *out, struct problem *p)
+{
+	if (!strcmp(value, "warn"))
+		*out = PFI_FALLBACK_WARN;
+	else if (!strcmp(value, "quiet"))
+		*out = PFI_FALLBACK_QUIET;
+	else if (!strcmp(value, "refuse"))
+		*out = PFI_FALLBACK_REFUSE;
+	else
+		return problem_fail(p, EINVAL, "%s must be warn, quiet or "
+				    "refuse, not '%s'", from, value);
+	return 0;
+}
+
 static int set_mode(struct pfi_options *o, enum pfi_mode m, struct problem *p)
 {
 	if (o->mode != PFI_MODE_NORMAL && o->mode != m)
-		return problem_fail(p, EINVAL, "-f and --kill cannot be combined");
+		return problem_fail(p, EINVAL, "-f and --kill cannot be combined "
+				    "(nor --kill-all, --list)");
 	o->mode = m;
 	return 0;
 }
@@ -115,6 +144,19 @@ static int long_option(struct pfi_options *o, const char *const **w,
 		o->want_version = 1;
 	else if (!strcmp(word, "--kill"))
 		return set_mode(o, PFI_MODE_KILL, p);
+	else if (!strcmp(word, "--kill-all"))
+		return set_mode(o, PFI_MODE_KILL_ALL, p);
+	else if (!strcmp(word, "--list"))
+		return set_mode(o, PFI_MODE_LIST, p);
+	else if (!strncmp(word, "--fallback=", 11))
+		return pfi_fallback_parse(word + 11, "--fallback", &o->fallback,
+					  p);
+	else if (!strcmp(word, "--fallback")) {
+		const char *value = NULL;
+		int r = take_value(w, "", "--fallback", &value, p);
+		return r < 0 ? r : pfi_fallback_parse(value, "--fallback",
+						      &o->fallback, p);
+	}
 	else if (!strncmp(word, "--run-dir=", 10))
 		o->run_dir = word + 10;
 	else if (!strcmp(word, "--run-dir"))
@@ -192,9 +234,13 @@ static int parse_words(struct pfi_options *o, const char *const **w,
 	}
 	if (o->want_help || o->want_version)
 		return 0;
-	if (!**w)
+	if (!**w) {
+		if (o->mode == PFI_MODE_LIST || o->mode == PFI_MODE_KILL_ALL ||
+		    (o->mode == PFI_MODE_KILL && o->explicit_ident))
+			return 0;
 		return problem_fail(p, EINVAL,
 			"no interpreter given (try --help)");
+	}
 	o->interp = *(*w)++;
 	return 0;
 }
@@ -203,6 +249,24 @@ static int finish(struct pfi_options *o, struct problem *p)
 {
 	if (o->want_help || o->want_version)
 		return 0;
+	if (o->mode == PFI_MODE_LIST || o->mode == PFI_MODE_KILL_ALL) {
+		if (o->interp)
+			return problem_fail(p, EINVAL, "%s takes no interpreter "
+				"or script", o->mode == PFI_MODE_LIST
+				? "--list" : "--kill-all");
+		return 0;
+	}
+	if (o->mode == PFI_MODE_KILL) {
+		/* --kill SCRIPT: the word taken for the interpreter is the
+		 * script; the interpreter plays no part in which to stop. */
+		if (!o->script) {
+			o->script = o->interp;
+			o->interp = NULL;
+		}
+		if (o->script && !*o->script)
+			return problem_fail(p, EINVAL, "empty script name");
+		return 0;
+	}
 	if (!*o->interp)
 		return problem_fail(p, EINVAL, "empty interpreter name");
 	if (o->unlaundered && o->laundered)

@@ -5,198 +5,109 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-/* Checks one component; `path` is how far the walk has got. */
-static int check_component(int fd, const char *path, uid_t uid, int is_final,
-                           struct problem *p)
-{
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return problem_errno(p, errno, "cannot stat '%s'", path);
-	if (!S_ISDIR(st.st_mode))
-		return problem_fail(p, ENOTDIR,
-			"run directory path '%s' is not a directory", path);
-	if (st.st_uid != 0 && st.st_uid != uid)
-		return problem_fail(p, EPERM,
-			"unsafe run directory path: '%s' is owned by uid %u "
-			"(must be root or uid %u)", path,
-			(unsigned)st.st_uid, (unsigned)uid);
-	if (st.st_mode & (S_IWGRP | S_IWOTH))
-		return problem_fail(p, EPERM,
-			"unsafe run directory path: '%s' is writable by %s "
-			"(mode %04o)", path,
-			(st.st_mode & S_IWOTH) ? "others" : "its group",
-			(unsigned)(st.st_mode & 07777));
-	if (!is_final)
-		return 0;
-	if (st.st_uid != uid)
-		return problem_fail(p, EPERM,
-			"run directory '%s' is owned by uid %u, not by you "
-			"(uid %u)", path, (unsigned)st.st_uid, (unsigned)uid);
-	if (st.st_mode & 0077)
-		return problem_fail(p, EPERM,
-			"run directory '%s' has mode %04o; it must be 0700",
-			path, (unsigned)(st.st_mode & 07777));
-	return 0;
-}
+#include "safepath.h"
 
-/* Opens `name` below `dirfd` without following a symlink, creating it
- * (mode 0700) if allowed and missing. */
-static int open_component(int dirfd, const char *name, const char *path,
-                          int may_create, struct problem *p)
+#define FIX_HINT "name a safe directory with --run-dir DIR or " \
+	PFI_RUN_DIR_ENV
+
+/* One place to look: a directory that must exist, then our own
+ * components below it (created when missing). */
+struct candidate {
+	const char *base;
+	const char *own[2];
+};
+
+static int open_candidate(const struct candidate *c, uid_t uid,
+                          struct pfi_rundir *rd, struct problem *p)
 {
-	for (int attempt = 0; attempt < 2; attempt++) {
-		int fd = openat(dirfd, name,
-				O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd >= 0)
-			return fd;
-		int err = errno;
-		if (err == ELOOP)
-			return problem_fail(p, ELOOP,
-				"unsafe run directory path: '%s' is a symlink",
-				path);
-		if (err == ENOTDIR) {
-			struct stat st;
-			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
-			    && S_ISLNK(st.st_mode))
-				return problem_fail(p, ELOOP,
-					"unsafe run directory path: '%s' is a "
-					"symlink", path);
-			return problem_fail(p, ENOTDIR,
-				"run directory path '%s' is not a directory",
-				path);
-		}
-		if (err != ENOENT || !may_create)
-			return problem_errno(p, err,
-				"cannot open run directory path '%s'", path);
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return problem_errno(p, errno,
-				"cannot create run directory '%s'", path);
+	struct pfi_walk w;
+	int r = pfi_walk_begin(&w, uid, p);
+	if (r >= 0)
+		r = pfi_walk_path(&w, c->base, p);
+	for (size_t i = 0; r >= 0 && i < 2 && c->own[i]; i++)
+		r = pfi_walk_create(&w, c->own[i], p);
+	if (r >= 0)
+		r = pfi_walk_finish(&w, p);
+	if (r >= 0) {
+		rd->fd = r;
+		snprintf(rd->path, sizeof rd->path, "%s", w.path);
+		snprintf(rd->via_proc, sizeof rd->via_proc,
+			 "/proc/self/fd/%d", rd->fd);
 	}
-	return problem_fail(p, EAGAIN, "run directory '%s' keeps vanishing",
-			    path);
+	pfi_walk_end(&w);
+	return r < 0 ? r : 0;
 }
 
-/* Walks `path` from "/", verifying every component.  Components at
- * index >= create_from may be created. */
-static int open_verified(const char *path, int create_from, uid_t uid,
+/* Tries one candidate; on failure adds its problem to `notes`. */
+static int try_candidate(const struct candidate *c, uid_t uid,
+                         struct pfi_rundir *rd, char *notes, size_t cap,
                          struct problem *p)
 {
-	char walked[PATH_MAX], copy[PATH_MAX];
-	if (path[0] != '/')
-		return problem_fail(p, EINVAL,
-			"run directory '%s' is not an absolute path", path);
-	if (strlen(path) >= sizeof copy)
-		return problem_fail(p, ENAMETOOLONG,
-			"run directory path '%s' is too long", path);
-	strcpy(copy, path);
-
-	int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return problem_errno(p, errno, "cannot open '/'");
-	strcpy(walked, "/");
-
-	char *comps[PATH_MAX / 2];
-	int n = 0;
-	char *save = NULL;
-	for (char *c = strtok_r(copy, "/", &save); c;
-	     c = strtok_r(NULL, "/", &save)) {
-		if (!strcmp(c, ".") || !strcmp(c, ".."))
-			return close(fd), problem_fail(p, EINVAL,
-				"run directory '%s' must not contain '.' or "
-				"'..'", path);
-		comps[n++] = c;
-	}
-
-	int r = check_component(fd, walked, uid, n == 0, p);
-	for (int i = 0; r >= 0 && i < n; i++) {
-		size_t len = strlen(walked);
-		snprintf(walked + len, sizeof walked - len, "%s%s",
-			 len > 1 ? "/" : "", comps[i]);
-		int next = open_component(fd, comps[i], walked,
-					  i >= create_from, p);
-		close(fd);
-		if (next < 0)
-			return next;
-		fd = next;
-		r = check_component(fd, walked, uid, i == n - 1, p);
-	}
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	return fd;
-}
-
-static int count_components(const char *path)
-{
-	int n = 0;
-	for (const char *c = path; *c; c++)
-		if (*c != '/' && (c == path || c[-1] == '/'))
-			n++;
-	return n;
-}
-
-static int default_path(uid_t uid, char *out, size_t cap, int *create_from,
-                        struct problem *p)
-{
-	char base[64];
-	struct stat st;
-
-	snprintf(base, sizeof base, "/run/user/%u", (unsigned)uid);
-	if (lstat(base, &st) == 0 && S_ISDIR(st.st_mode)) {
-		snprintf(out, cap, "%s/prefork-interp", base);
-		*create_from = count_components(out) - 1;
+	if (open_candidate(c, uid, rd, p) == 0)
 		return 0;
+	/* Cut short rather than lost if the line gets long. */
+	size_t len = strlen(notes);
+	if (len && len + 2 < cap) {
+		memcpy(notes + len, "; ", 3);
+		len += 2;
 	}
+	size_t room = cap - len - 1, m = strlen(p->msg);
+	memcpy(notes + len, p->msg, m < room ? m : room);
+	notes[len + (m < room ? m : room)] = '\0';
+	return -1;
+}
 
-	/* Not $HOME: the environment is the caller's to choose. */
-	errno = 0;
+static int open_default(uid_t uid, struct pfi_rundir *rd, struct problem *p)
+{
+	char user_run[64], uid_name[24], host[256] = "";
+	char notes[sizeof p->msg] = "";
+
+	snprintf(user_run, sizeof user_run, "/run/user/%u", (unsigned)uid);
+	struct candidate c = { user_run, { "prefork-interp" } };
+	if (try_candidate(&c, uid, rd, notes, sizeof notes, p) == 0)
+		return 0;
+
+	/* Only now, as it costs a password database look-up; and not
+	 * $HOME: the environment is the caller's to choose. */
 	struct passwd *pw = getpwuid(uid);
-	if (!pw || !pw->pw_dir || pw->pw_dir[0] != '/')
-		return problem_fail(p, ENOENT,
-			"no /run/user/%u and no home directory for uid %u in "
-			"the password database", (unsigned)uid, (unsigned)uid);
-	char host[256] = "";
 	if (gethostname(host, sizeof host - 1) < 0 || !host[0] ||
 	    strchr(host, '/') || !strcmp(host, ".") || !strcmp(host, ".."))
-		return problem_fail(p, EINVAL, "unusable host name '%s'", host);
-	if ((size_t)snprintf(out, cap, "%s/.prefork-interp/%s", pw->pw_dir,
-			     host) >= cap)
-		return problem_fail(p, ENAMETOOLONG, "home directory path "
-				    "'%s' is too long", pw->pw_dir);
-	*create_from = count_components(out) - 2;
-	return 0;
+		host[0] = '\0';
+	if (pw && pw->pw_dir && pw->pw_dir[0] == '/' && host[0]) {
+		c = (struct candidate){ pw->pw_dir, { ".prefork-interp", host } };
+		if (try_candidate(&c, uid, rd, notes, sizeof notes, p) == 0)
+			return 0;
+	}
+
+	snprintf(uid_name, sizeof uid_name, "%u", (unsigned)uid);
+	c = (struct candidate){ PFI_SYSTEM_RUN_DIR, { uid_name } };
+	if (try_candidate(&c, uid, rd, notes, sizeof notes, p) == 0)
+		return 0;
+	return problem_fail(p, ENOENT, "no safe run directory (%s); %s",
+			    notes, FIX_HINT);
 }
 
 int pfi_rundir_open(const char *override, struct pfi_rundir *rd,
                     struct problem *p)
 {
 	uid_t uid = geteuid();
-	int create_from, r;
 
 	rd->fd = -1;
-	if (override) {
-		if (!*override)
-			return problem_fail(p, EINVAL,
-				"run directory override is empty");
-		if ((size_t)snprintf(rd->path, sizeof rd->path, "%s",
-				     override) >= sizeof rd->path)
-			return problem_fail(p, ENAMETOOLONG,
-				"run directory path is too long");
-		create_from = count_components(rd->path) - 1;
-	} else if ((r = default_path(uid, rd->path, sizeof rd->path,
-				     &create_from, p)) < 0) {
-		return r;
+	if (!override)
+		return open_default(uid, rd, p);
+	if (!*override)
+		return problem_fail(p, EINVAL, "run directory override is "
+				    "empty; " FIX_HINT);
+	char own[40];
+	snprintf(own, sizeof own, "prefork-interp-%u", (unsigned)uid);
+	struct candidate c = { override, { own } };
+	int r = open_candidate(&c, uid, rd, p);
+	if (r < 0) {
+		struct problem first = *p;
+		return problem_fail(p, -r, "%s; %s", first.msg, FIX_HINT);
 	}
-
-	int fd = open_verified(rd->path, create_from, uid, p);
-	if (fd < 0)
-		return fd;
-	rd->fd = fd;
-	snprintf(rd->via_proc, sizeof rd->via_proc, "/proc/self/fd/%d", fd);
 	return 0;
 }
 

@@ -19,13 +19,26 @@ struct pfi_rundir {
 /* Environment variable naming an explicit run directory. */
 #define PFI_RUN_DIR_ENV "PREFORK_INTERP_RUN_DIR"
 
-/* Opens the run directory: `override` if non-NULL, else
- * /run/user/UID/prefork-interp when /run/user/UID exists, else
- * ~/.prefork-interp/HOSTNAME (home from the password database).  The
- * last component(s) are created mode 0700 when missing.  Every
- * component must be owned by root or the user and not writable by group
- * or other; the run directory itself must be the user's, mode 0700, not
- * a symlink.  Anything else fails with a message naming the path. */
+/* The system-wide directory that data/tmpfiles.d/prefork-interp.conf
+ * provides (root-owned, sticky, 1777); each user gets UID below it. */
+#define PFI_SYSTEM_RUN_DIR "/run/prefork-interp"
+
+/* Opens the run directory.  With `override` (--run-dir or the
+ * variable), our own subdirectory prefork-interp-UID inside it, so that
+ * nothing else in that directory is ever taken for ours.  Otherwise the
+ * first usable of /run/user/UID/prefork-interp, HOME/.prefork-interp/
+ * HOSTNAME (home from the password database) and
+ * /run/prefork-interp/UID.  Our own last components are created mode
+ * 0700.
+ *
+ * Every directory on the way must be owned by root or the user and not
+ * writable by group or other, except that a sticky one may be passed
+ * through, since then nobody else can rename or remove what the user or
+ * root owns in it.  A symlink is followed when the directory holding it
+ * passes (in a sticky directory it must itself be owned by root or the
+ * user); its target is checked the same way.  The run directory itself
+ * must be the user's, mode 0700.  A failure names the path and the
+ * problem; the message ends with the fix. */
 int pfi_rundir_open(const char *override, struct pfi_rundir *rd,
                     struct problem *p);
 void pfi_rundir_close(struct pfi_rundir *rd);

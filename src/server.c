@@ -5,15 +5,10 @@
 #include <unistd.h>
 
 #include "lockfile.h"
+#include "ours.h"
 #include "preclean.h"
 #include "spawn.h"
 #include "wire.h"
-
-void pfi_names_init(struct pfi_names *n, const char *ident)
-{
-	snprintf(n->sock, sizeof n->sock, "s%s", ident);
-	snprintf(n->lock, sizeof n->lock, "l%s", ident);
-}
 
 /* Reads the raw greeting head.  Returns 1 if a server answered, 0 if
  * it hung up first (stale: it may have quit to reload). */
@@ -41,6 +36,8 @@ static int try_existing(const struct pfi_rundir *rd, const char *sock,
 	int r = read_head(fd, out, p);
 	if (r <= 0)
 		close(fd);
+	else
+		pfi_ours_touch(rd, sock);
 	return r;
 }
 
@@ -76,7 +73,7 @@ int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
 	    (r = try_existing(rd, names->sock, out, p)) != 0)
 		return r < 0 ? r : 0;
 
-	if ((r = pfi_preclean(rd, p)) < 0)
+	if ((r = pfi_preclean(rd, names->sock + 1 /* the ident */, p)) < 0)
 		return r;
 	int lock = pfi_lock_take(rd, names->lock, 0, p);
 	if (lock < 0)
@@ -89,20 +86,6 @@ int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
 		r = start_fresh(o, rd, names, out, setup_status, p);
 	else if (r > 0)
 		r = 0;
-	close(lock);
-	return r;
-}
-
-int pfi_server_kill(const struct pfi_rundir *rd, const struct pfi_names *names,
-                    struct problem *p)
-{
-	int lock = pfi_lock_take(rd, names->lock, 0, p);
-	if (lock < 0)
-		return lock;
-	int r = pfi_spawn_remove_socket(rd, names->sock, p);
-	if (r == 0 && unlinkat(rd->fd, names->lock, 0) < 0)
-		r = problem_errno(p, errno, "cannot remove lock '%s/%s'",
-				  rd->path, names->lock);
 	close(lock);
 	return r;
 }

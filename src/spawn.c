@@ -40,7 +40,12 @@ static int make_listener(const struct pfi_rundir *rd, const char *sock_name,
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return problem_errno(p, errno, "cannot create a socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
+	/* Mode 0600 whatever the caller's umask: ours.c takes a socket for
+	 * ours only if nobody else may write to it. */
+	mode_t old_umask = umask(0177);
+	int bound_ok = bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
+	umask(old_umask);
+	if (!bound_ok ||
 	    fstatat(rd->fd, sock_name, bound, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    listen(fd, SOMAXCONN) < 0) {
 		int err = errno;

@@ -60,17 +60,23 @@ like($d->{err}, qr/^broken initialisation$/m, 'the script\'s own message reaches
 is(describe_status($d->{status}), describe_status(standalone_status($dies)->{status}),
    'a script dying in initialisation gives the standalone status');
 
-# Unusable run directories.
+# Unusable run directories, with --fallback=refuse so that they are
+# errors (by default the script runs directly: integration-fallback).
+my %strict = (PREFORK_INTERP_FALLBACK => 'refuse');
 my $bad = "$env->{dir}/badrun";
 mkdir $bad or die; chmod 0777, $bad;
-refused('run dir writable by others', [$good], qr/\Q$bad\E.*writable by others/, env => { PREFORK_INTERP_RUN_DIR => $bad });
+refused('run dir writable by others', [$good], qr/\Q$bad\E.*writable by others/, env => { %strict, PREFORK_INTERP_RUN_DIR => $bad });
 chmod 0755, $bad;
-refused('run dir mode 0755', [$good], qr/\Q$bad\E.*must be 0700/, env => { PREFORK_INTERP_RUN_DIR => $bad });
-symlink $env->{run}, "$env->{dir}/linkrun" or die;
-refused('run dir is a symlink', [$good], qr/linkrun.*symlink/, env => { PREFORK_INTERP_RUN_DIR => "$env->{dir}/linkrun" });
-refused('run dir relative', [$good], qr/not an absolute path/, env => { PREFORK_INTERP_RUN_DIR => 'rel/dir' });
+my $badsub = run_subdir($bad, $>);
+mkdir $badsub or die; chmod 0755, $badsub;
+refused('run dir mode 0755', [$good], qr/\Q$badsub\E.*must be 0700/, env => { %strict, PREFORK_INTERP_RUN_DIR => $bad });
+refused('run dir relative', [$good], qr/not an absolute path/, env => { %strict, PREFORK_INTERP_RUN_DIR => 'rel/dir' });
+refused('run dir empty', [$good], qr/run directory override is empty/, env => { %strict, PREFORK_INTERP_RUN_DIR => '' });
 mkdir "$env->{dir}/grp" or die; chmod 0770, "$env->{dir}/grp";
-refused('parent writable by group', [$good], qr/grp.*writable by its group/, env => { PREFORK_INTERP_RUN_DIR => "$env->{dir}/grp/run" });
+refused('parent writable by group', [$good], qr/grp.*writable by its group/, env => { %strict, PREFORK_INTERP_RUN_DIR => "$env->{dir}/grp/run" });
+refused('bad fallback value', [$good], qr/PREFORK_INTERP_FALLBACK must be/, env => { PREFORK_INTERP_FALLBACK => 'x' });
+refused('--list with a script', [$client, '--list', 'perl', $good], qr/--list takes no interpreter or script/);
+refused('--kill-all with -f', [$client, '--kill-all', '-f'], qr/cannot be combined/);
 
 # And after all that, a good call still works.
 my $r = run_call([$good], dir => $env->{dir});

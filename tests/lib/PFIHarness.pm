@@ -44,7 +44,7 @@ our @EXPORT = qw(client_path perl_lib new_env write_script run_call
 		 logging_script_header victim
 		 hooks_client policy_file policy_gen policy_syscalls sandbox_off
 		 have_program nobody_dir nosuid_mount have_strace strace_calls
-		 group_alive);
+		 group_alive run_subdir);
 
 # The raw client: the module's own tests' (perl/t/lib/PFITest.pm).
 *connect_path = \&PFITest::connect_path;
@@ -63,11 +63,13 @@ sub policy_gen   { need('PFI_POLICY_GEN') }
 
 #---------------------------------------------------------------- run directories and calls
 
-# A directory is a safe place for a run directory if every component is
-# owned by root or us and not writable by group or other: the client
-# refuses anything else, as it should.
+# A directory is a safe place for a run directory if, with symlinks
+# resolved, every component is owned by root or us and not writable by
+# group or other unless it is sticky (as /tmp): the client's own rule
+# (src/safepath.h), which refuses anything else, as it should.
 sub path_is_safe {
 	my ($path) = @_;
+	$path = abs_path($path) // return 0;
 	my $walk = '';
 	for my $c ('', grep { length } split m{/}, $path) {
 		$walk .= "/$c";
@@ -75,18 +77,31 @@ sub path_is_safe {
 		my @st = lstat $walk or return 0;
 		return 0 if -l _;
 		return 0 unless $st[4] == 0 || $st[4] == $>;
-		return 0 if $st[2] & 022;
+		return 0 if $st[2] & 022 && !($st[2] & 01000);
 	}
 	return 1;
 }
 
+# Makes (or reuses) a private directory of ours, mode 0700: a
+# candidate base when nothing else is safe, for example a clone in a
+# directory others can write to.
+sub private_dir {
+	my ($path) = @_;
+	mkdir $path, 0700;
+	my @st = lstat $path or return undef;
+	return undef if -l _ || !-d _ || $st[4] != $> || ($st[2] & 077);
+	return $path;
+}
+
 # Chooses a base for private run and temp directories that the client
-# will accept: the build tree if it is safe, else somewhere that is.
+# will accept: the build tree if it is safe, else one it makes itself
+# in the system's temp directory (/tmp: sticky, so safe to pass).
 sub safe_base {
+	my $tmp = File::Spec->tmpdir;
 	my @candidates = ($ENV{PFI_TEST_BASE} // (), $ENV{MESON_BUILD_ROOT} // (),
-			  "/run/user/$>", (getpwuid $>)[7] . "/.cache");
+			  "/run/user/$>", private_dir("$tmp/pfi-test-$>") // ());
 	for my $c (@candidates) {
-		next unless defined $c && -d $c && path_is_safe(abs_path($c));
+		next unless defined $c && -d $c && path_is_safe($c);
 		my $base = abs_path($c) . "/pfi-test";
 		make_path($base, { mode => 0700 });
 		chmod 0700, $base;
@@ -101,12 +116,22 @@ sub new_env {
 	my $base = safe_base();
 	my $dir = tempdir("t-XXXXXX", DIR => $base, CLEANUP => 0);
 	chmod 0700, $dir;
-	my $run = "$dir/run";
+	# The override names a directory; the client keeps its files in
+	# its own subdirectory of it (made here so tests can look in).
+	my $run_dir = "$dir/run";
+	my $run = run_subdir($run_dir, $>);
+	mkdir $run_dir, 0700 or die "mkdir $run_dir: $!";
 	mkdir $run, 0700 or die "mkdir $run: $!";
-	$ENV{PREFORK_INTERP_RUN_DIR} = $run;
+	$ENV{PREFORK_INTERP_RUN_DIR} = $run_dir;
 	$ENV{PERL5LIB} = perl_lib();
-	my $env = { dir => $dir, run => $run };
+	my $env = { dir => $dir, run => $run, run_dir => $run_dir };
 	return bless $env, 'PFIHarness::Env';
+}
+
+# Where the client keeps uid $uid's files given --run-dir $dir.
+sub run_subdir {
+	my ($dir, $uid) = @_;
+	return "$dir/prefork-interp-$uid";
 }
 
 # Writes an executable script with a #! line naming the client.

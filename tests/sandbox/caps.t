@@ -75,16 +75,19 @@ SKIP: {
 	my ($dir, $why) = nobody_dir(safe => 1);
 	skip "no directory for uid 65534: $why", 10 unless $dir;
 	my $run = "$dir/run";
-	mkdir $run, 0700;
-	chown 65534, 65534, $run;
+	my $sub = run_subdir($run, 65534);    # where the client looks
+	for my $d ($run, $sub) {
+		mkdir $d, 0700;
+		chown 65534, 65534, $d;
+	}
 	copy($client, "$dir/prefork-interp") && chmod 0755, "$dir/prefork-interp"
 		or die "copy: $!";
 	local $client = "$dir/prefork-interp";
 	my $control = `@with_cap grep CapAmb /proc/self/status`;
 	like($control, qr/CapAmb:\s*0*400$/m, 'control: setpriv gives an ambient capability');
 
-	my $nenv = { dir => $run, run => $run };
-	my $fake = fake_server("$run/shold", fake_reply('hold'), max => 0,
+	my $nenv = { dir => $run, run => $sub };
+	my $fake = fake_server("$sub/shold", fake_reply('hold'), max => 0,
 			       uid => 65534, chown => 65534, report => "$dir/fake.report");
 	($st, $p) = status_in_sandbox($nenv, 'hold', \@with_cap, dir => $run,
 				      env => { PREFORK_INTERP_RUN_DIR => $run });

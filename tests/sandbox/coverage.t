@@ -48,7 +48,7 @@ sub traced {
 	my $log = "$env->{dir}/cover-" . $n++ . '.strace';
 	my @pre = $opts{clean_env}
 		? ('env', '-i', "PATH=$ENV{PATH}", "PERL5LIB=$ENV{PERL5LIB}",
-		   "PREFORK_INTERP_RUN_DIR=$env->{run}")
+		   "PREFORK_INTERP_RUN_DIR=$env->{run_dir}")
 		: ();
 	my $p = start_call([@pre, 'strace', '-f', '-qq', '-o', $log, @$cmd],
 			   dir => $env->{dir}, env => $opts{env} // {});

@@ -238,7 +238,7 @@ for my $row (@rows) {
         if ($shared eq 'direct' || ($how->{g} && $groups_differ)) {
             is($r->{status}, 0, "$label: the call works") or diag $r->{err};
             is($served, 0, "$label: the script ran directly");
-            like($r->{err}, qr/\Aprefork-interp: [^\n]+; running '\Q$probe\E' directly\n\z/,
+            like($r->{err}, qr/\Aprefork-interp: running '\Q$probe\E' without a server \(not accelerated\): [^\n]+\n\z/,
                  "$label: one line says why");
         } elsif ($how->{g} && !$same_bounds) {
             # One -g name for callers that differ in what the kernel

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -115,6 +117,116 @@ static void test_working_directory(void **state)
 	assert_int_equal(chdir(cwd), 0);
 	if (strcmp(cwd, "/") != 0)
 		assert_string_not_equal(here, root);
+}
+
+/* A scratch directory D with D/bin and D/work; returns to where we were. */
+static char scratch[64];
+
+static void make_scratch(void)
+{
+	strcpy(scratch, "/tmp/pfi-ident-XXXXXX");
+	assert_non_null(mkdtemp(scratch));
+	char sub[128];
+	snprintf(sub, sizeof sub, "%s/bin", scratch);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	snprintf(sub, sizeof sub, "%s/work", scratch);
+	assert_int_equal(mkdir(sub, 0700), 0);
+}
+
+static void remove_scratch(const char *back)
+{
+	char sub[128];
+	assert_int_equal(chdir(back), 0);
+	snprintf(sub, sizeof sub, "%s/bin", scratch);
+	rmdir(sub);
+	snprintf(sub, sizeof sub, "%s/work", scratch);
+	rmdir(sub);
+	rmdir(scratch);
+}
+
+static void test_spellings_share(void **state)
+{
+	char cwd[4096], a[PFI_IDENT_BUF], b[PFI_IDENT_BUF], path[256];
+	char part[PFI_IDENT_SCRIPT_LEN + 1];
+	struct problem p = { 0 };
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	make_scratch();
+	snprintf(path, sizeof path, "%s/bin", scratch);
+	assert_int_equal(chdir(path), 0);
+
+	IDENT(a, "-U", "perl", "./x");
+	IDENT(b, "-U", "perl", "../bin/x");
+	assert_string_equal(a, b);
+	IDENT(b, "-U", "perl", "x");
+	assert_string_equal(a, b);
+	snprintf(path, sizeof path, "%s/work/../bin/x", scratch);
+	char *by_path[] = { "prefork-interp", "-U", "perl", path, NULL };
+	ident_of(by_path, b);
+	assert_string_equal(a, b);
+	IDENT(b, "-U", "perl", "./y");
+	assert_string_not_equal(a, b);
+
+	/* --kill SCRIPT matches the script part, from anywhere */
+	assert_int_equal(pfi_ident_script_part("x", part, &p), 0);
+	assert_memory_equal(a, part, PFI_IDENT_SCRIPT_LEN);
+	snprintf(path, sizeof path, "%s/work", scratch);
+	assert_int_equal(chdir(path), 0);
+	IDENT(b, "-U", "perl", "../bin/x");
+	assert_string_not_equal(a, b);                 /* the cwd counts */
+	assert_memory_equal(a, b, PFI_IDENT_SCRIPT_LEN); /* same script */
+	assert_int_equal(pfi_ident_script_part("../bin/x", part, &p), 0);
+	assert_memory_equal(a, part, PFI_IDENT_SCRIPT_LEN);
+	remove_scratch(cwd);
+}
+
+static void test_parts(void **state)
+{
+	char base[PFI_IDENT_BUF], x[PFI_IDENT_BUF];
+	setenv("PFI_IDENT_TEST", "1", 1);
+	IDENT(base, "-U", "-E", "PFI_IDENT_TEST", "perl", "s");
+	setenv("PFI_IDENT_TEST", "2", 1);
+	IDENT(x, "-U", "-E", "PFI_IDENT_TEST", "perl", "s");
+	/* an -E value changes only the whole: one family */
+	assert_memory_equal(base, x, PFI_IDENT_FAMILY_LEN);
+	assert_string_not_equal(base, x);
+	/* another -E name, -G, interpreter: another family, same script */
+	IDENT(x, "-U", "-E", "PFI_IDENT_OTHER", "perl", "s");
+	assert_memory_equal(base, x, PFI_IDENT_SCRIPT_LEN);
+	assert_memory_not_equal(base, x, PFI_IDENT_FAMILY_LEN);
+	IDENT(x, "-U", "-G", "g", "-E", "PFI_IDENT_TEST", "perl", "s");
+	assert_memory_not_equal(base, x, PFI_IDENT_FAMILY_LEN);
+	IDENT(x, "-U", "-E", "PFI_IDENT_TEST", "python3", "s");
+	assert_memory_equal(base, x, PFI_IDENT_SCRIPT_LEN);
+	assert_memory_not_equal(base, x, PFI_IDENT_FAMILY_LEN);
+	/* without -E the parts still differ from each other */
+	IDENT(x, "-U", "perl", "s");
+	assert_memory_not_equal(x + PFI_IDENT_SCRIPT_LEN, x + PFI_IDENT_FAMILY_LEN,
+				PFI_IDENT_FAMILY_LEN - PFI_IDENT_SCRIPT_LEN);
+	unsetenv("PFI_IDENT_TEST");
+}
+
+static void test_names(void **state)
+{
+	char ident[PFI_IDENT_BUF], hex[PFI_IDENT_MAX + 2];
+	struct pfi_names n;
+	memset(hex, 'a', PFI_IDENT_MAX);
+	hex[PFI_IDENT_MAX] = '\0';
+	pfi_names_init(&n, hex);
+	assert_int_equal(pfi_name_parse(n.sock, ident), PFI_NAME_SOCKET);
+	assert_string_equal(ident, hex);
+	assert_int_equal(pfi_name_parse(n.lock, ident), PFI_NAME_LOCK);
+	assert_true(pfi_ident_is_computed(ident));
+	assert_int_equal(pfi_name_parse("lmy-server_1", ident), PFI_NAME_LOCK);
+	assert_false(pfi_ident_is_computed(ident));
+	assert_int_equal(pfi_name_parse("l", ident), PFI_NAME_NONE);
+	assert_int_equal(pfi_name_parse("s.x", ident), PFI_NAME_NONE);
+	assert_int_equal(pfi_name_parse("l../x", ident), PFI_NAME_NONE);
+	assert_int_equal(pfi_name_parse("xabc", ident), PFI_NAME_NONE);
+	hex[PFI_IDENT_MAX] = 'a';
+	hex[PFI_IDENT_MAX + 1] = '\0';
+	char longer[PFI_IDENT_MAX + 3] = "s";
+	strcat(longer, hex);
+	assert_int_equal(pfi_name_parse(longer, ident), PFI_NAME_NONE);
 }
 
 static void test_explicit_ident(void **state)
@@ -258,6 +370,9 @@ int main(void)
 		cmocka_unit_test(test_state_bounds_separate_servers),
 		cmocka_unit_test(test_proc_status_agrees_with_kernel),
 		cmocka_unit_test(test_credentials_separate_servers),
+		cmocka_unit_test(test_spellings_share),
+		cmocka_unit_test(test_parts),
+		cmocka_unit_test(test_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -355,9 +355,75 @@ static void test_run_dir(void **state)
 	assert_string_equal(parsed.o.run_dir, "/tmp/b");
 }
 
+static void test_management_modes(void **state)
+{
+	PARSE("--list");
+	assert_int_equal(parsed.r, 0);
+	assert_int_equal(parsed.o.mode, PFI_MODE_LIST);
+	assert_null(parsed.o.script);
+	pfi_options_free(&parsed.o);
+
+	PARSE("--kill-all");
+	assert_int_equal(parsed.r, 0);
+	assert_int_equal(parsed.o.mode, PFI_MODE_KILL_ALL);
+	pfi_options_free(&parsed.o);
+
+	/* --kill SCRIPT: no interpreter, no -U needed */
+	PARSE("--kill", "./x");
+	assert_int_equal(parsed.r, 0);
+	assert_int_equal(parsed.o.mode, PFI_MODE_KILL);
+	assert_string_equal(parsed.o.script, "./x");
+	assert_null(parsed.o.interp);
+	pfi_options_free(&parsed.o);
+
+	PARSE("--kill", "-g", "name");
+	assert_int_equal(parsed.r, 0);
+	assert_string_equal(parsed.o.explicit_ident, "name");
+	pfi_options_free(&parsed.o);
+
+	PARSE("--list", "perl", "s");
+	expect_failure("--list takes no interpreter or script");
+	pfi_options_free(&parsed.o);
+	PARSE("--list", "--kill");
+	expect_failure("cannot be combined");
+	pfi_options_free(&parsed.o);
+	PARSE("--kill");
+	expect_failure("no interpreter");
+}
+
+static void test_fallback(void **state)
+{
+	PARSE("-U", "--fallback=quiet", "perl", "s");
+	expect_run("perl", "s");
+	assert_int_equal(parsed.o.fallback, PFI_FALLBACK_QUIET);
+	pfi_options_free(&parsed.o);
+
+	PARSE("-U,--fallback=refuse,perl", "s");
+	expect_run("perl", "s");
+	assert_int_equal(parsed.o.fallback, PFI_FALLBACK_REFUSE);
+	pfi_options_free(&parsed.o);
+
+	PARSE("-U", "--fallback", "warn", "perl", "s");
+	expect_run("perl", "s");
+	assert_int_equal(parsed.o.fallback, PFI_FALLBACK_WARN);
+	pfi_options_free(&parsed.o);
+
+	PARSE("-U", "perl", "s");
+	assert_int_equal(parsed.o.fallback, PFI_FALLBACK_UNSET);
+	pfi_options_free(&parsed.o);
+
+	PARSE("-U", "--fallback=loud", "perl", "s");
+	expect_failure("--fallback must be warn, quiet or refuse, not 'loud'");
+	pfi_options_free(&parsed.o);
+	PARSE("-U", "--fallback");
+	expect_failure("option --fallback needs a value");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_management_modes, teardown),
+		cmocka_unit_test_teardown(test_fallback, teardown),
 		cmocka_unit_test_teardown(test_plain_form, teardown),
 		cmocka_unit_test_teardown(test_plain_form_script_args_are_argv, teardown),
 		cmocka_unit_test_teardown(test_combined_form, teardown),

@@ -22,6 +22,7 @@ use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Pool ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Relay ();
+use Proc::Prefork::Interp::Title ();
 
 # opts: validated options; env: Protocol::parse_env's result; fh: the
 # handles listen, call, watchi, watche; greeting: the bytes every call
@@ -75,7 +76,8 @@ sub run {
         start_nsecs => $self->{env}{nsecs},
         on_change   => sub { $self->begin_quit });
     $self->{autoreload}->check_all;
-    $0 = "$self->{script} [prefork server]";
+    # [calls served] the title carries the count (Title.pm).
+    $0 = Proc::Prefork::Interp::Title::server($self->{script}, $self->{calls});
     return $self->_loop->run;
 }
 
@@ -178,6 +180,8 @@ sub _dispatch {
         close $call;
         return;
     }
+    # [calls served] counted for the title, which --list reads.
+    $0 = Proc::Prefork::Interp::Title::server($self->{script}, ++$self->{calls});
     return $self->{pool}->hand_over($call);
 }
 

@@ -1,0 +1,38 @@
+#include "names.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char ident_chars[] =
+	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+
+void pfi_names_init(struct pfi_names *n, const char *ident)
+{
+	snprintf(n->sock, sizeof n->sock, "s%s", ident);
+	snprintf(n->lock, sizeof n->lock, "l%s", ident);
+}
+
+enum pfi_name_kind pfi_name_parse(const char *entry, char *ident)
+{
+	enum pfi_name_kind kind = entry[0] == 's' ? PFI_NAME_SOCKET
+				: entry[0] == 'l' ? PFI_NAME_LOCK
+				: PFI_NAME_NONE;
+	size_t len = strlen(entry + (kind != PFI_NAME_NONE));
+	if (kind == PFI_NAME_NONE || len == 0 || len > PFI_IDENT_MAX ||
+	    strspn(entry + 1, ident_chars) != len)
+		return PFI_NAME_NONE;
+	memcpy(ident, entry + 1, len + 1);
+	return kind;
+}
+
+int pfi_ident_is_computed(const char *ident)
+{
+	return strlen(ident) == PFI_IDENT_MAX &&
+	       strspn(ident, "0123456789abcdef") == PFI_IDENT_MAX;
+}
+
+int pfi_ident_same_prefix(const char *a, const char *b, size_t len)
+{
+	return pfi_ident_is_computed(a) && pfi_ident_is_computed(b) &&
+	       memcmp(a, b, len) == 0;
+}

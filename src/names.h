@@ -1,0 +1,41 @@
+/* The names of our files in a run directory: a server's socket
+ * s<ident> and its lock l<ident>.  One place builds and recognises them,
+ * so that the code that removes files (pre-cleaning, --kill) can never
+ * take a name that the code that creates them would not have made.
+ *
+ * A computed ident is 64 hex digits in three parts (ident.c): the
+ * script (16), the server family (16: everything but the values of -E
+ * variables) and the whole (32).  --kill SCRIPT matches the first part,
+ * the bound on -E variants the first two; a -g ident has no parts. */
+#ifndef PFI_NAMES_H
+#define PFI_NAMES_H
+
+#include <stddef.h>
+
+#include "options.h"
+
+#define PFI_IDENT_BUF (PFI_IDENT_MAX + 1)
+#define PFI_IDENT_SCRIPT_LEN 16
+#define PFI_IDENT_FAMILY_LEN 32     /* script part + family part */
+
+struct pfi_names {
+	char sock[PFI_IDENT_BUF + 1];     /* s<ident> */
+	char lock[PFI_IDENT_BUF + 1];     /* l<ident> */
+};
+
+void pfi_names_init(struct pfi_names *n, const char *ident);
+
+enum pfi_name_kind { PFI_NAME_NONE, PFI_NAME_SOCKET, PFI_NAME_LOCK };
+
+/* Whether `entry` is a name we make; if so copies its ident into
+ * `ident` (PFI_IDENT_BUF bytes). */
+enum pfi_name_kind pfi_name_parse(const char *entry, char *ident);
+
+/* Whether `ident` is a computed one (64 lowercase hex digits), whose
+ * leading parts can be compared. */
+int pfi_ident_is_computed(const char *ident);
+
+/* Whether the computed idents a and b share their first `len` digits. */
+int pfi_ident_same_prefix(const char *a, const char *b, size_t len);
+
+#endif

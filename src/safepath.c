@@ -1,0 +1,248 @@
+#include "safepath.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int owner_ok(const struct pfi_walk *w, uid_t owner)
+{
+	return owner == 0 || owner == w->uid;
+}
+
+/* Appends `name` to the path for messages ("" = stay). */
+static void path_push(struct pfi_walk *w, const char *name)
+{
+	size_t len = strlen(w->path);
+	snprintf(w->path + len, sizeof w->path - len, "%s%s",
+		 len > 1 ? "/" : "", name);
+}
+
+static void path_pop(struct pfi_walk *w)
+{
+	char *slash = strrchr(w->path, '/');
+	if (slash)
+		slash[slash == w->path] = '\0';
+}
+
+/* Checks the directory just opened as `fd` and pushes it. */
+static int push_dir(struct pfi_walk *w, int fd, struct problem *p)
+{
+	struct stat st;
+	if (w->depth + 1 >= PFI_WALK_MAX_DEPTH) {
+		close(fd);
+		return problem_fail(p, ENAMETOOLONG, "run directory path "
+				    "'%s' is too deep", w->path);
+	}
+	if (fstat(fd, &st) < 0) {
+		int err = errno;
+		close(fd);
+		return problem_errno(p, err, "cannot stat '%s'", w->path);
+	}
+	int r = 0;
+	if (!S_ISDIR(st.st_mode))
+		r = problem_fail(p, ENOTDIR, "run directory path '%s' is not "
+				 "a directory", w->path);
+	else if (!owner_ok(w, st.st_uid))
+		r = problem_fail(p, EPERM, "unsafe run directory path: '%s' "
+			"is owned by uid %u (must be root or uid %u)", w->path,
+			(unsigned)st.st_uid, (unsigned)w->uid);
+	else if ((st.st_mode & (S_IWGRP | S_IWOTH)) &&
+		 !(st.st_mode & S_ISVTX))
+		r = problem_fail(p, EPERM, "unsafe run directory path: '%s' "
+			"is writable by %s (mode %04o, not sticky)", w->path,
+			(st.st_mode & S_IWOTH) ? "others" : "its group",
+			(unsigned)(st.st_mode & 07777));
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	w->depth++;
+	w->fd[w->depth] = fd;
+	w->shared[w->depth] = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	return 0;
+}
+
+int pfi_walk_begin(struct pfi_walk *w, uid_t uid, struct problem *p)
+{
+	w->uid = uid;
+	w->depth = -1;
+	w->links = 0;
+	strcpy(w->path, "/");
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot open '/'");
+	return push_dir(w, fd, p);
+}
+
+static void go_up(struct pfi_walk *w)
+{
+	if (w->depth == 0)
+		return;         /* "/.." is "/" */
+	close(w->fd[w->depth--]);
+	path_pop(w);
+}
+
+static void go_to_root(struct pfi_walk *w)
+{
+	while (w->depth > 0)
+		go_up(w);
+}
+
+static int walk_components(struct pfi_walk *w, const char *path,
+                           struct problem *p);
+
+/* follow()'s answer when the entry changed under it. */
+#define LOOK_AGAIN 1
+
+/* Follows the symlink `name` found in the current directory. */
+static int follow(struct pfi_walk *w, const char *name,
+                  const struct stat *st, struct problem *p)
+{
+	if (w->shared[w->depth] && !owner_ok(w, st->st_uid))
+		return problem_fail(p, EPERM, "unsafe run directory path: "
+			"'%s%s%s' is a symlink owned by uid %u in a directory "
+			"others can write to", w->path,
+			strlen(w->path) > 1 ? "/" : "", name,
+			(unsigned)st->st_uid);
+	if (++w->links > PFI_WALK_MAX_LINKS)
+		return problem_fail(p, ELOOP, "run directory path '%s%s%s': "
+			"too many symlinks", w->path,
+			strlen(w->path) > 1 ? "/" : "", name);
+	char target[PATH_MAX];
+	ssize_t n = readlinkat(w->fd[w->depth], name, target, sizeof target);
+	if (n < 0 && (errno == EINVAL || errno == ENOENT))
+		return LOOK_AGAIN;      /* no longer a symlink */
+	if (n < 0)
+		return problem_errno(p, errno, "cannot read symlink '%s%s%s'",
+			w->path, strlen(w->path) > 1 ? "/" : "", name);
+	if ((size_t)n >= sizeof target)
+		return problem_fail(p, ENAMETOOLONG, "symlink '%s/%s' is too "
+				    "long", w->path, name);
+	target[n] = '\0';
+	if (target[0] == '/')
+		go_to_root(w);
+	return walk_components(w, target, p);
+}
+
+/* Takes one step; `may_create` for our own last components only. */
+static int step(struct pfi_walk *w, const char *name, int may_create,
+                struct problem *p)
+{
+	if (!strcmp(name, ".") || !*name)
+		return 0;
+	if (!strcmp(name, "..")) {
+		go_up(w);
+		return 0;
+	}
+	/* A few rounds: the entry may change between the open and the
+	 * look (then the next round sees what it has become).  The open
+	 * comes first: a directory, the common case, costs one call. */
+	for (int attempt = 0; attempt < 4; attempt++) {
+		int dirfd = w->fd[w->depth];
+		int fd = openat(dirfd, name,
+				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			path_push(w, name);
+			return push_dir(w, fd, p);
+		}
+		int err = errno;
+		struct stat st;
+		if (err == ENOTDIR || err == ELOOP) {
+			if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			    S_ISDIR(st.st_mode))
+				continue;
+			if (S_ISLNK(st.st_mode)) {
+				int r = follow(w, name, &st, p);
+				if (r != LOOK_AGAIN)
+					return r;
+				w->links--;
+				continue;
+			}
+			path_push(w, name);
+			return problem_fail(p, ENOTDIR, "run directory path "
+					    "'%s' is not a directory", w->path);
+		}
+		path_push(w, name);
+		if (err != ENOENT)
+			return problem_errno(p, err, "cannot open '%s'", w->path);
+		if (!may_create)
+			return problem_fail(p, ENOENT, "'%s' does not exist",
+					    w->path);
+		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+			return problem_errno(p, errno, "cannot create run "
+					     "directory '%s'", w->path);
+		path_pop(w);
+	}
+	return problem_fail(p, EAGAIN, "run directory path '%s/%s' keeps "
+			    "changing", w->path, name);
+}
+
+static int walk_components(struct pfi_walk *w, const char *path,
+                           struct problem *p)
+{
+	char copy[PATH_MAX];
+	if (strlen(path) >= sizeof copy)
+		return problem_fail(p, ENAMETOOLONG, "run directory path "
+				    "'%s' is too long", path);
+	strcpy(copy, path);
+	char *save = NULL;
+	for (char *c = strtok_r(copy, "/", &save); c;
+	     c = strtok_r(NULL, "/", &save)) {
+		int r = step(w, c, 0, p);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int pfi_walk_path(struct pfi_walk *w, const char *path, struct problem *p)
+{
+	if (path[0] != '/')
+		return problem_fail(p, EINVAL, "run directory '%s' is not an "
+				    "absolute path", path);
+	go_to_root(w);
+	return walk_components(w, path, p);
+}
+
+int pfi_walk_create(struct pfi_walk *w, const char *name, struct problem *p)
+{
+	return step(w, name, 1, p);
+}
+
+int pfi_walk_finish(struct pfi_walk *w, struct problem *p)
+{
+	struct stat st, opened;
+	int here = w->fd[w->depth];
+	if (fstat(here, &st) < 0)
+		return problem_errno(p, errno, "cannot stat '%s'", w->path);
+	if (st.st_uid != w->uid)
+		return problem_fail(p, EPERM, "run directory '%s' is owned by "
+			"uid %u, not by you (uid %u)", w->path,
+			(unsigned)st.st_uid, (unsigned)w->uid);
+	if (st.st_mode & 0077)
+		return problem_fail(p, EPERM, "run directory '%s' has mode "
+			"%04o; it must be 0700", w->path,
+			(unsigned)(st.st_mode & 07777));
+	/* Reopened through the checked fd: the same directory, now
+	 * readable (for listing) and usable under /proc/self/fd. */
+	int fd = openat(here, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot open run directory "
+				     "'%s'", w->path);
+	if (fstat(fd, &opened) < 0 || opened.st_dev != st.st_dev ||
+	    opened.st_ino != st.st_ino) {
+		close(fd);
+		return problem_fail(p, EAGAIN, "run directory '%s' changed "
+				    "while being opened", w->path);
+	}
+	return fd;
+}
+
+void pfi_walk_end(struct pfi_walk *w)
+{
+	while (w->depth >= 0)
+		close(w->fd[w->depth--]);
+}
