@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "protocol.h"
-#include "sandbox.h"
+#include "testhook.h"
 #include "wire.h"
 
 extern char **environ;
@@ -33,7 +33,7 @@ static int read_greeting(const struct pfi_reached *server, unsigned *features,
 		return problem_fail(p, EPROTO, "server hung up in the middle "
 				    "of its greeting (%zu of %d bytes)",
 				    server->head_len, PFI_GREETING_HEAD);
-	PFI_TEST_HOOK("decode-greeting");
+	PFI_TEST_HOOK("decode-greeting", server->fd);
 	int r = pfi_greeting_head_decode(server->head, server->head_len,
 					 &xdata_len);
 	if (r == -EMSGSIZE)

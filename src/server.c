@@ -1,19 +1,12 @@
 #include "server.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "lockfile.h"
 #include "preclean.h"
 #include "spawn.h"
 #include "wire.h"
-
-void pfi_names_init(struct pfi_names *n, const char *ident)
-{
-	snprintf(n->sock, sizeof n->sock, "s%s", ident);
-	snprintf(n->lock, sizeof n->lock, "l%s", ident);
-}
 
 /* Reads the raw greeting head.  Returns 1 if a server answered, 0 if
  * it hung up first (stale: it may have quit to reload). */
@@ -48,7 +41,7 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
                        const struct pfi_names *names, struct pfi_reached *out,
                        int *setup_status, struct problem *p)
 {
-	int fd = pfi_spawn_server(o, rd, names->sock, setup_status, p);
+	int fd = pfi_spawn_server(o, rd, names, setup_status, p);
 	if (fd < 0)
 		return fd;
 	int r = read_head(fd, out, p);
@@ -56,7 +49,7 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
 		return 0;
 	close(fd);
 	struct problem ignored;
-	pfi_spawn_remove_socket(rd, names->sock, &ignored);
+	pfi_names_remove_socket(rd, names, &ignored);
 	if (r == 0)
 		r = problem_fail(p, EPROTO, "'%s' finished its setup without "
 				 "starting a server: does it call "
@@ -99,7 +92,7 @@ int pfi_server_kill(const struct pfi_rundir *rd, const struct pfi_names *names,
 	int lock = pfi_lock_take(rd, names->lock, 0, p);
 	if (lock < 0)
 		return lock;
-	int r = pfi_spawn_remove_socket(rd, names->sock, p);
+	int r = pfi_names_remove_socket(rd, names, p);
 	if (r == 0 && unlinkat(rd->fd, names->lock, 0) < 0)
 		r = problem_errno(p, errno, "cannot remove lock '%s/%s'",
 				  rd->path, names->lock);

@@ -7,18 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ident.h"
+#include "names.h"
 #include "options.h"
 #include "problem.h"
 #include "protocol.h"
 #include "rundir.h"
-
-struct pfi_names {
-	char sock[PFI_IDENT_BUF + 1];     /* s<ident> */
-	char lock[PFI_IDENT_BUF + 1];     /* l<ident> */
-};
-
-void pfi_names_init(struct pfi_names *n, const char *ident);
 
 /* A connected, credential-checked call socket, with the first bytes of
  * the greeting read raw (at least one: EOF meant a stale server). */
