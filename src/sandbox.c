@@ -87,16 +87,20 @@ static int drop_capabilities(struct problem *p)
 }
 
 /* Loads the program compiled at build time from policy/client.policy
- * (policy/gen-bpf.c), with our own pid patched in where the policy
- * compares with it. */
-static int install_filter(struct problem *p)
+ * (policy/gen-bpf.c), with our own pid and the call socket's fd patched
+ * in where the policy compares with $pid and $sock. */
+static int install_filter(int sock, struct problem *p)
 {
 	struct sock_filter prog[pfi_client_bpf_len];
-	const uint32_t self = (uint32_t)getpid();
+	uint32_t value[PFI_BPF_VALUES] = {
+		[PFI_BPF_PID] = (uint32_t)getpid(),
+		[PFI_BPF_SOCK] = (uint32_t)sock,
+	};
 
 	memcpy(prog, pfi_client_bpf, sizeof prog);
-	for (unsigned i = 0; i < pfi_client_bpf_pid_slots_len; i++)
-		prog[pfi_client_bpf_pid_slots[i]].k = self;
+	for (unsigned i = 0; i < pfi_client_bpf_slots_len; i++)
+		prog[pfi_client_bpf_slots[i].insn].k =
+			value[pfi_client_bpf_slots[i].value];
 	struct sock_fprog fprog = { .len = pfi_client_bpf_len,
 				    .filter = prog };
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
@@ -105,20 +109,21 @@ static int install_filter(struct problem *p)
 	return 0;
 }
 
-int pfi_sandbox_enter(struct problem *p)
+int pfi_sandbox_enter(int sock, struct problem *p)
 {
 	int r;
 	if ((r = drop_capabilities(p)) < 0)
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return problem_errno(p, errno, "cannot set no-new-privs");
-	return install_filter(p);
+	return install_filter(sock, p);
 }
 
 #else /* !PFI_SANDBOX: a debugging build, says so in --version */
 
-int pfi_sandbox_enter(struct problem *p)
+int pfi_sandbox_enter(int sock, struct problem *p)
 {
+	(void)sock;
 	(void)p;
 	return 0;
 }

@@ -8,9 +8,9 @@
 
 /* Drops every capability (all sets, the bounding set too when we may),
  * sets no-new-privs and installs the seccomp allow-list compiled from
- * policy/client.policy.  After this, the process can only finish the
- * call: anything else kills it. */
-int pfi_sandbox_enter(struct problem *p);
+ * policy/client.policy, where $sock is `sock`, the call socket.  After
+ * this, the process can only finish the call: anything else kills it. */
+int pfi_sandbox_enter(int sock, struct problem *p);
 
 /* Whether this build has the sandbox (for --version). */
 int pfi_sandbox_built_in(void);
