@@ -84,8 +84,9 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 	if (r < 0) {
 		free(buf);
 		return problem_fail(p, -r, "arguments and environment are too "
-				    "large to send (limit %u bytes)",
-				    PFI_REQUEST_MAX);
+				    "large to send (limits: %u bytes, %u "
+				    "strings)", PFI_REQUEST_MAX,
+				    PFI_REQUEST_MAX_STRINGS);
 	}
 	static const uint8_t go = 0;
 	if ((r = pfi_wire_write_all(fd, &go, 1, p)) == 0 &&
