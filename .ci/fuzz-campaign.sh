@@ -12,6 +12,8 @@
 #   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
 #   FUZZ_TARGETS   harnesses to run (greeting xdata status request options)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
+#   FUZZ_PERL_SECONDS  time for the Perl decoder's differential fuzzer,
+#                  fuzz/perl/fuzz_request.pl; 0 skips it (30)
 #   FUZZ_CORPUS_CACHE  a directory kept between runs (a CI cache): read as
 #                  more corpus, and after a clean run the inputs that add
 #                  coverage are merged into it, so the corpus keeps
@@ -51,6 +53,7 @@ build=$(cd "$build" && pwd)
 targets=${FUZZ_TARGETS:-greeting xdata status request options}
 fuzz_seconds=${FUZZ_SECONDS:-120}
 afl_seconds=${FUZZ_AFL_SECONDS:-50}
+perl_seconds=${FUZZ_PERL_SECONDS:-30}
 cc=${CC_FUZZ:-clang}
 # What src/meson.build calls codec_sources: pure code, no config.h.
 codec_sources="src/protocol.c src/options.c src/problem.c"
@@ -213,6 +216,36 @@ then
 	done
 else
 	echo "fuzz-campaign: AFL++ skipped (FUZZ_AFL_SECONDS=$afl_seconds, compiler '${afl_cc:-none}')"
+fi
+
+# ---- Perl decoders: differential against the C codec ----------------
+# The C side (fuzz/perl/request-oracle.c) runs under ASan+UBSan too.
+if [ "$perl_seconds" -gt 0 ]; then
+	art="$build/artifacts/perl-request" log="$build/logs/perl-request.log"
+	rm -rf "$art"
+	mkdir -p "$art"
+	# shellcheck disable=SC2086
+	"$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc \
+		fuzz/perl/request-oracle.c $codec_sources -o "$build/request-oracle" ||
+		die "building request-oracle failed"
+	echo "fuzz-campaign: Perl request decoder vs C for ${perl_seconds}s"
+	rc=0
+	perl fuzz/perl/fuzz_request.pl --oracle "$build/request-oracle" \
+		--seconds "$perl_seconds" --save "$art" \
+		fuzz/corpus/perl-request fuzz/corpus/request >"$log" 2>&1 || rc=$?
+	tail -n 1 "$log"
+	if [ "$rc" -ne 0 ]; then
+		echo "fuzz-campaign: the Perl and C request decoders disagree (exit $rc); log $log:"
+		head -n 20 "$log"
+		for f in $(find "$art" -type f | sort); do
+			echo "=== rerun: perl fuzz/perl/fuzz_request.pl --oracle $build/request-oracle --iterations 0 $f"
+			echo "=== once fixed, keep it: cp $f fuzz/corpus/perl-request/"
+		done
+		failed=1
+	fi
+else
+	echo "fuzz-campaign: Perl differential fuzzing skipped (FUZZ_PERL_SECONDS=0)"
 fi
 
 # The AFL++ queue of a harness, if AFL++ ran.

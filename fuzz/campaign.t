@@ -3,6 +3,7 @@
 #   - with FUZZ_CORPUS_CACHE it reads the cache and merges what it found
 #     into it, so the corpus grows from one CI run to the next;
 #   - it reports line, branch and function coverage per harness;
+#   - it runs the Perl decoder's differential fuzzer;
 #   - `--merge SECONDS --commit` minimises fuzz/corpus/<name> (seed-* and
 #     regress-* files kept, a file adding no coverage dropped) and
 #     commits fuzz/corpus alone.
@@ -28,7 +29,7 @@ my $have_cov = (have('llvm-cov') || have('llvm-cov-14'))
 	&& (have('llvm-profdata') || have('llvm-profdata-14'));
 
 my $tree = tempdir('pfi-campaign-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-system('cp', '-a', "$src/src", "$src/fuzz", "$src/.ci", "$tree/") == 0 or die "copy failed\n";
+system('cp', '-a', "$src/src", "$src/fuzz", "$src/.ci", "$src/perl", "$tree/") == 0 or die "copy failed\n";
 my $corpus = "$tree/fuzz/corpus/status";
 copy("$corpus/seed-exit-0", "$corpus/0000redundant") or die $!;   # same bytes as a seed
 copy("$corpus/seed-sigterm", "$corpus/regress-kept") or die $!;
@@ -43,6 +44,7 @@ sub campaign {
 	local $ENV{FUZZ_TARGETS} = 'status';
 	local $ENV{FUZZ_SECONDS} = 2;
 	local $ENV{FUZZ_AFL_SECONDS} = 0;
+	local $ENV{FUZZ_PERL_SECONDS} = 2;
 	local $ENV{FUZZ_CORPUS_CACHE} = $cache;
 	local $ENV{GIT_AUTHOR_NAME} = local $ENV{GIT_COMMITTER_NAME} = 't';
 	local $ENV{GIT_AUTHOR_EMAIL} = local $ENV{GIT_COMMITTER_EMAIL} = 't@t';
@@ -63,6 +65,9 @@ if ($have_cov) {
 } else {
 	like($out, qr/coverage report skipped: llvm-cov/, 'without llvm-cov the report says it is skipped');
 }
+
+like($out, qr/^fuzz_request\.pl: \d+ inputs .*no disagreement$/m,
+     'the Perl request decoder is fuzzed against the C one');
 
 # A second run starts from the cache: libFuzzer reads it as corpus.
 ($rc, $out) = campaign();
