@@ -42,9 +42,12 @@ for my $size (1, 3, 7, length $good) {
     my ($entries, $args) = $r->strings;
     is_deeply([$entries, $args], [[], ['x']], 'strings: wire-level lists');
     ($r) = feed_all(req('', 'x'), 100);
+    like($r->call_fault, qr/^request has 1 argument strings; interpreter and script are required$/,
+         'call_fault: interpreter and script required');
     my (undef, undef, $why) = $r->request;
-    like($why, qr/^request has 1 argument strings; interpreter and script are required$/,
-         'request: interpreter and script required');
+    is($why, $r->call_fault, 'request says the same');
+    ($r) = feed_all(req('A=1', '', 'perl', 's'), 100);
+    is($r->call_fault, undef, 'call_fault: none with both');
 }
 
 my $MAX = Proc::Prefork::Interp::RequestReader::MAX_REQUEST;

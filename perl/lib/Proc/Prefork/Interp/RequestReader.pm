@@ -37,6 +37,7 @@ sub new {
         scanned => 0,       # offset in raw up to which strings are checked
         in_env  => 1,
         strings => 0,       # entries and arguments seen
+        args    => 0,       # of which arguments
         error   => undef,
     }, $class;
 }
@@ -85,6 +86,8 @@ sub _scan {
             my $eq = index $$raw, '=', $at;
             return $self->{error} = 'environment entry without "="'
                 if $eq < 0 || $eq > $nul;
+        } else {
+            $self->{args}++;
         }
         $at = $nul + 1;
     }
@@ -110,14 +113,24 @@ sub strings {
     return (\@env, \@strings);
 }
 
+# Once complete: why the request cannot be a call (it lacks the
+# interpreter and script), or undef. Needs no lists, so a server can
+# refuse before it builds them.
+sub call_fault {
+    my ($self) = @_;
+    die "request not complete\n" if $self->wanted || defined $self->{error};
+    return undef if $self->{args} >= 2;
+    return "request has $self->{args} argument strings; "
+        . 'interpreter and script are required';
+}
+
 # Once complete, the request as a call needs it: (\%env, \@args, undef),
 # or (undef, undef, $why) if it lacks the interpreter and script.
 sub request {
     my ($self) = @_;
+    my $why = $self->call_fault;
+    return (undef, undef, $why) if defined $why;
     my ($entries, $args) = $self->strings;
-    return (undef, undef, 'request has ' . scalar(@$args)
-            . ' argument strings; interpreter and script are required')
-        if @$args < 2;
     my %env;
     for (@$entries) {
         my $eq = index $_, '=';
