@@ -88,6 +88,11 @@ my $CAP = Proc::Prefork::Interp::RequestReader::MAX_STRINGS;
     ok($left > 0 || $r->wanted == 0, 'as soon as it arrives, before the rest of the request');
 }
 
-is($R->new->feed('x' x 5), 'more bytes fed than the request holds', 'feeding past the request is an error');
+is($R->new->feed(pack('N', 1) . "\0\0"), 'more bytes fed than the request holds', 'feeding past the request is an error');
+{
+    my $r = $R->new;
+    is($r->feed($good), undef, 'the whole request at once');
+    is($r->wanted, 0, 'is complete');
+}
 
 done_testing();

@@ -50,13 +50,11 @@ sub wanted {
     return $self->{len} - length $self->{raw};
 }
 
-# Adds bytes (at most `wanted`). Returns undef, or why the request is
-# refused (then and from then on).
+# Adds bytes: at most `wanted`, or the whole request at once. Returns
+# undef, or why the request is refused (then and from then on).
 sub feed {
     my ($self, $bytes) = @_;
     return $self->{error} if defined $self->{error};
-    return $self->{error} = 'more bytes fed than the request holds'
-        if length $bytes > $self->wanted;
     unless (defined $self->{len}) {
         my $take = 4 - length $self->{head};
         $self->{head} .= substr $bytes, 0, $take, '';
@@ -67,6 +65,8 @@ sub feed {
         return $self->{error} = 'request is empty' if $len == 0;
         $self->{len} = $len;
     }
+    return $self->{error} = 'more bytes fed than the request holds'
+        if length $bytes > $self->wanted;
     $self->{raw} .= $bytes;
     return $self->_scan;
 }
