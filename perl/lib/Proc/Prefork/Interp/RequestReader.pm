@@ -79,6 +79,7 @@ sub _scan {
     while ((my $nul = index $$raw, "\0", $at) >= 0) {
         if ($self->{in_env} && $nul == $at) {
             $self->{in_env} = 0;
+            $self->{env_end} = $at;
         } elsif (++$self->{strings} > MAX_STRINGS) {
             return $self->{error} =
                 'request has more than ' . MAX_STRINGS . ' strings';
@@ -101,16 +102,17 @@ sub _scan {
 }
 
 # Once complete: the environment entries (NAME=value, in order) and the
-# argument strings, as two array refs. The raw buffer is released.
+# argument strings, as two array refs. The raw buffer is released. Each
+# string is made once (a list of many is the costly part: see the top).
 sub strings {
     my ($self) = @_;
     die "request not complete\n" if $self->wanted || defined $self->{error};
-    my @strings = split /\0/, delete $self->{raw}, -1;
-    pop @strings;                   # after the last NUL
-    my @env;
-    push @env, shift @strings while $strings[0] ne '';
-    shift @strings;
-    return (\@env, \@strings);
+    my $raw = delete $self->{raw};
+    my $end = $self->{env_end};
+    my @env = split /\0/, substr($raw, 0, $end);
+    my @args = $self->{args} ? split(/\0/, substr($raw, $end + 1), -1) : ('');
+    pop @args;                      # after the last NUL
+    return (\@env, \@args);
 }
 
 # Once complete: why the request cannot be a call (it lacks the
