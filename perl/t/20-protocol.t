@@ -50,10 +50,7 @@ is $P->can('greeting')->(0), "PFI\n\0\0\0\0", 'greeting without';
 is $P->can('check_initial_byte')->("\0"), undef, 'initial byte 0 is fine';
 like $P->can('check_initial_byte')->("\x01"), qr/0x01, not 0x00/, 'another is not';
 
-is_deeply [$P->can('decode_length')->(pack 'N', 32 << 20)], [32 << 20, undef], 'limit ok';
-my ($len, $lerr) = $P->can('decode_length')->(pack 'N', (32 << 20) + 1);
-ok !defined $len, 'over the limit refused';
-like $lerr, qr/exceeds/, 'and says so';
+# The length field and the limits: perl/t/31-request-reader.t.
 
 my $decode = $P->can('decode_request');
 my ($e, $a, $err) = $decode->("A=1\0B=x=y\0EMPTY=\0\0perl\0script\0arg one\0\0");

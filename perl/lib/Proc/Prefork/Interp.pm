@@ -445,11 +445,16 @@ itself. A client that sees no C<full-argv> (for example when
 chiark-utils' module is serving, which puts every string into
 C<@ARGV>) should send only the script's arguments.
 
-A malformed request (a first byte other than 0, a message without a
-file descriptor, an environment entry without C<=>, a request not
-ending in NUL, one longer than 32 MiB, or one not completed within
-C<request_timeout>) is logged; the connection is closed without a
-status. A connection whose peer runs under a different user id than
+A malformed request (a first byte other than 0, a stdio message
+carrying no file descriptor, more than one, or so many that the kernel
+truncated them (every fd it brought is closed), an environment entry
+without C<=>, a request not ending in NUL, one longer than 6 MiB +
+64 KiB or with more than 262,144 entries and arguments (the C client's
+limits), or one not completed within C<request_timeout>) is logged; the
+connection is closed without a status. The request is checked as it
+arrives and kept as one buffer until the call has a running slot, so a
+call waiting in the exchange costs the server about the size of its
+request. A connection whose peer runs under a different user id than
 the server (as reported by C<SO_PEERCRED>) is refused and logged at
 C<warning>.
 
