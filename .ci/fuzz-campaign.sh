@@ -12,8 +12,8 @@
 #   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
 #   FUZZ_TARGETS   harnesses to run (greeting xdata status request options)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
-#   FUZZ_PERL_SECONDS  time for the Perl decoder's differential fuzzer,
-#                  fuzz/perl/fuzz_request.pl; 0 skips it (30)
+#   FUZZ_PERL_SECONDS  time for each Perl decoder fuzzer (fuzz/perl/:
+#                  request, differential; PREFORK_INTERP, model); 0 skips (30)
 #   FUZZ_CORPUS_CACHE  a directory kept between runs (a CI cache): read as
 #                  more corpus, and after a clean run the inputs that add
 #                  coverage are merged into it, so the corpus keeps
@@ -235,6 +235,14 @@ if [ "$perl_seconds" -gt 0 ]; then
 		--seconds "$perl_seconds" --save "$art" \
 		fuzz/corpus/perl-request fuzz/corpus/request >"$log" 2>&1 || rc=$?
 	tail -n 1 "$log"
+	envlog="$build/logs/perl-env.log" erc=0
+	echo "fuzz-campaign: PREFORK_INTERP parser vs its model for ${perl_seconds}s"
+	perl fuzz/perl/fuzz_env.pl --seconds "$perl_seconds" >"$envlog" 2>&1 || erc=$?
+	tail -n 1 "$envlog"
+	if [ "$erc" -ne 0 ]; then
+		echo "fuzz-campaign: the PREFORK_INTERP parser and its model disagree (exit $erc); log $envlog"
+		failed=1
+	fi
 	if [ "$rc" -ne 0 ]; then
 		echo "fuzz-campaign: the Perl and C request decoders disagree (exit $rc); log $log:"
 		head -n 20 "$log"
