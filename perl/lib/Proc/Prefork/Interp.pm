@@ -500,6 +500,20 @@ The wire codec: C<PREFORK_INTERP> parsing, the greeting, request
 decoding, the status word. Pure functions on strings, no I/O
 (F<t/20-protocol.t>). A change to what is sent or accepted goes here.
 
+=item RequestReader
+
+The request decoded as it arrives (protocol step 4), pure: the limits
+shared with the C client (6 MiB + 64 KiB, 262,144 strings), a fault
+refused as soon as it arrives, one raw buffer until the call may run
+(F<t/31-request-reader.t>; fuzzed against the C decoder by
+F<fuzz/perl/fuzz_request.pl>). A change to how a request is read or
+bounded goes here.
+
+=item FdMessage
+
+One stdio message (protocol step 3): exactly one fd, or refused with
+every fd it brought closed (F<t/30-fd-message.t>).
+
 =item Loop
 
 The event loop as an object: each part adds I<steps> (run every pass),
