@@ -9,8 +9,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/../lib", $FindBin::Bin;
-use SandboxTest;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
 use File::Temp qw(tempdir);
 use Test::More;
 

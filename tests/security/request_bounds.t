@@ -8,10 +8,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
-use lib "$FindBin::Bin/lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use IO::FDPass ();
 use Test::More;
 
@@ -82,14 +80,14 @@ for my $case (['a million empty arguments (1 MB of NULs)', pack('N', 1 << 20) . 
 	      ['a length just over the cap', pack('N', (6 << 20) + (64 << 10) + 1) . "A=1\0\0perl\0$script\0",
 	       qr/request length 6356993 exceeds 6356992/]) {
 	my ($label, $request, $want) = @$case;
-	my $s = raw_connect($sock) or die "connect $sock: $!";
+	my $s = connect_path($sock) or die "connect $sock: $!";
 	is(read_n($s, 17, 5), "PFI\n\0\0\0\x09full-argv", "$label: got the greeting");
 	send_all($s, "\0");
 	IO::FDPass::send(fileno $s, 1) for 0 .. 2;
 	send_all($s, $request);
 	is(read_n($s, 4, 10), '', "$label: no status sent back");
 	close $s;
-	ok(wait_for(10, sub { slurp_file($log) =~ $want }), "$label: refused and logged")
+	ok(wait_for(sub { slurp_file($log) =~ $want }, 10), "$label: refused and logged")
 		or diag 'log: ' . slurp_file($log);
 }
 

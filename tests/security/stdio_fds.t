@@ -7,9 +7,8 @@
 use strict;
 use warnings;
 use FindBin;
-use lib "$FindBin::Bin/lib", "$FindBin::Bin/../lib";
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
-use PFISec;
 use Socket qw(SOL_SOCKET SCM_RIGHTS);
 use Socket::MsgHdr ();
 use Test::More;
@@ -48,7 +47,7 @@ sub fd_message {
 for my $case ([0, 2], [1, 2], [2, 2], [1, 0], [0, 100]) {
 	my ($which, $n) = @$case;
 	my $label = "message for fd $which with $n fds";
-	my $s = raw_connect($sock) or die "connect: $!";
+	my $s = connect_path($sock) or die "connect: $!";
 	is(read_n($s, 17, 5), "PFI\n\0\0\0\x09full-argv", "$label: got the greeting");
 	send_all($s, "\0");
 	fd_message($s, $_ == $which ? $n : 1) or last for 0 .. 2;
@@ -60,7 +59,7 @@ for my $case ([0, 2], [1, 2], [2, 2], [1, 0], [0, 100]) {
 	my $want = $n == 100 ? qr/message for fd $which had its control data truncated/
 		 : $n == 0 ? qr/message for fd $which carried no file descriptor/
 		 : qr/message for fd $which carried $n file descriptors, not one/;
-	ok(wait_for(5, sub { slurp_file($log) =~ $want }), "$label: refused and logged")
+	ok(wait_for(sub { slurp_file($log) =~ $want }, 5), "$label: refused and logged")
 		or diag 'log: ' . slurp_file($log);
 	ok(!-e $marker, "$label: the script did not run");
 	my $x = run_call([@cmd, 'good'], dir => $env->{dir});
@@ -69,8 +68,8 @@ for my $case ([0, 2], [1, 2], [2, 2], [1, 0], [0, 100]) {
 	unlink $marker;
 }
 
-ok(wait_for(10, sub { descendants($server) == $kids0 }), 'no process leaked');
-ok(wait_for(10, sub { fd_count($server) == $fds0 }), 'no fd leaked')
+ok(wait_for(sub { descendants($server) == $kids0 }, 10), 'no process leaked');
+ok(wait_for(sub { fd_count($server) == $fds0 }, 10), 'no fd leaked')
 	or diag 'fds now ' . fd_count($server) . ", before $fds0";
 is(server_pid_of($script), $server, 'the same server served throughout');
 done_testing();
