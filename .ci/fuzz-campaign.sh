@@ -2,8 +2,9 @@
 # Time-bounded fuzz campaign over the codec harnesses in fuzz/.
 #
 #   .ci/fuzz-campaign.sh [BUILD_DIR]                  CI: fuzz, never write fuzz/corpus
-#   .ci/fuzz-campaign.sh --merge SECONDS [BUILD_DIR]  longer run, then merge new
-#                                                     coverage into fuzz/corpus
+#   .ci/fuzz-campaign.sh --merge SECONDS [--commit] [BUILD_DIR]
+#                         longer run, then merge new coverage into
+#                         fuzz/corpus and minimise it (and commit it)
 #
 # BUILD_DIR (default build-fuzz) receives the binaries, scratch corpora,
 # artifacts and logs.  Environment:
@@ -11,22 +12,37 @@
 #   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
 #   FUZZ_TARGETS   harnesses to run (greeting xdata status request options)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
+#   FUZZ_PERL_SECONDS  time for each Perl decoder fuzzer (fuzz/perl/:
+#                  request, differential; PREFORK_INTERP, model); 0 skips (30)
+#   FUZZ_CORPUS_CACHE  a directory kept between runs (a CI cache): read as
+#                  more corpus, and after a clean run the inputs that add
+#                  coverage are merged into it, so the corpus keeps
+#                  growing from run to run without touching the tree
+# After the libFuzzer runs, each harness is rebuilt with clang's source
+# coverage and run over its whole corpus: line, branch and function
+# coverage of the code it targets is reported (needs llvm-cov and
+# llvm-profdata, from llvm-14).
 # Exit status: 0 clean, 1 a harness crashed / found a bug (reproducer hex
 # dumps are in the log), 2 usage or build problem.
 set -euo pipefail
 
 die() { echo "fuzz-campaign: $*" >&2; exit 2; }
 
-merge=0
+usage="usage: $0 [--merge SECONDS [--commit]] [BUILD_DIR]"
+merge=0 commit=0
 if [ "${1:-}" = --merge ]; then
 	[ $# -ge 2 ] && [ "$2" -gt 0 ] 2>/dev/null ||
 		die "--merge needs a number of seconds"
 	merge=1
 	FUZZ_SECONDS=$2
 	shift 2
+	if [ "${1:-}" = --commit ]; then
+		commit=1
+		shift
+	fi
 fi
-case "${1:-}" in -*) die "usage: $0 [--merge SECONDS] [BUILD_DIR]" ;; esac
-[ $# -le 1 ] || die "usage: $0 [--merge SECONDS] [BUILD_DIR]"
+case "${1:-}" in -*) die "$usage" ;; esac
+[ $# -le 1 ] || die "$usage"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -37,6 +53,7 @@ build=$(cd "$build" && pwd)
 targets=${FUZZ_TARGETS:-greeting xdata status request options}
 fuzz_seconds=${FUZZ_SECONDS:-120}
 afl_seconds=${FUZZ_AFL_SECONDS:-50}
+perl_seconds=${FUZZ_PERL_SECONDS:-30}
 cc=${CC_FUZZ:-clang}
 # What src/meson.build calls codec_sources: pure code, no config.h.
 codec_sources="src/protocol.c src/options.c src/problem.c"
@@ -45,6 +62,42 @@ ntargets=$(echo $targets | wc -w)
 for t in $targets; do
 	[ -f "fuzz/fuzz_$t.c" ] || die "no harness fuzz/fuzz_$t.c"
 done
+cache=${FUZZ_CORPUS_CACHE:-}
+if [ -n "$cache" ]; then
+	mkdir -p "$cache" || die "cannot create FUZZ_CORPUS_CACHE $cache"
+	cache=$(cd "$cache" && pwd)
+fi
+if [ "$commit" = 1 ]; then
+	git diff --cached --quiet ||
+		die "--commit: the index already holds staged changes; commit or unstage them first"
+fi
+
+# The corpus directories a harness reads: the tree's, then the cache's.
+corpus_dirs() {
+	echo "fuzz/corpus/$1"
+	if [ -n "$cache" ]; then
+		mkdir -p "$cache/$1"
+		echo "$cache/$1"
+	fi
+}
+
+# The source file a harness is about, and (an awk regex) the functions
+# in it that the harness drives, for its coverage report.
+target_source() {
+	case $1 in
+	options) echo src/options.c ;;
+	*) echo src/protocol.c ;;
+	esac
+}
+target_functions() {
+	case $1 in
+	greeting) echo 'greeting|xdata_decode|token_char_ok|feature_bit|get_be32' ;;
+	xdata) echo 'xdata|token_char_ok|feature_bit' ;;
+	status) echo 'status|signal_can_kill|be32' ;;
+	request) echo 'request|put_string|be32' ;;
+	*) echo '.' ;;
+	esac
+}
 
 max_len() {
 	case $1 in
@@ -64,6 +117,7 @@ show_reproducer() {   # HARNESS FILE
 	od -A x -t x1z -v "$2" | head -n 256
 	echo "=== rerun: $build/fuzz-$1 $2"
 	echo "===    or: <meson-build-dir>/fuzz/fuzz-regress-$1 $2"
+	echo "=== once fixed, keep it: cp $2 fuzz/corpus/$1/regress-$(sha1sum <"$2" | cut -c1-16)"
 	failed=1
 }
 
@@ -92,10 +146,11 @@ for t in $targets; do
 	# New inputs go to the first directory (scratch); fuzz/corpus is
 	# only read.
 	rc=0 start=$SECONDS
+	# shellcheck disable=SC2046
 	"$build/fuzz-$t" -max_total_time="$per" -max_len="$(max_len "$t")" \
 		-dict=fuzz/pfi.dict -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$art/" \
-		"$work" "fuzz/corpus/$t" >"$log" 2>&1 || rc=$?
+		"$work" $(corpus_dirs "$t") >"$log" 2>&1 || rc=$?
 	took=$(( SECONDS - start ))
 	last=$(grep -E '^#[0-9]+.*cov: ' "$log" | tail -n 1 || true)
 	cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -163,24 +218,159 @@ else
 	echo "fuzz-campaign: AFL++ skipped (FUZZ_AFL_SECONDS=$afl_seconds, compiler '${afl_cc:-none}')"
 fi
 
+# ---- Perl decoders: differential against the C codec ----------------
+# The C side (fuzz/perl/request-oracle.c) runs under ASan+UBSan too.
+if [ "$perl_seconds" -gt 0 ]; then
+	art="$build/artifacts/perl-request" log="$build/logs/perl-request.log"
+	rm -rf "$art"
+	mkdir -p "$art"
+	# shellcheck disable=SC2086
+	"$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc \
+		fuzz/perl/request-oracle.c $codec_sources -o "$build/request-oracle" ||
+		die "building request-oracle failed"
+	echo "fuzz-campaign: Perl request decoder vs C for ${perl_seconds}s"
+	rc=0
+	perl fuzz/perl/fuzz_request.pl --oracle "$build/request-oracle" \
+		--seconds "$perl_seconds" --save "$art" \
+		fuzz/corpus/perl-request fuzz/corpus/request >"$log" 2>&1 || rc=$?
+	tail -n 1 "$log"
+	envlog="$build/logs/perl-env.log" erc=0
+	echo "fuzz-campaign: PREFORK_INTERP parser vs its model for ${perl_seconds}s"
+	perl fuzz/perl/fuzz_env.pl --seconds "$perl_seconds" >"$envlog" 2>&1 || erc=$?
+	tail -n 1 "$envlog"
+	if [ "$erc" -ne 0 ]; then
+		echo "fuzz-campaign: the PREFORK_INTERP parser and its model disagree (exit $erc); log $envlog"
+		failed=1
+	fi
+	if [ "$rc" -ne 0 ]; then
+		echo "fuzz-campaign: the Perl and C request decoders disagree (exit $rc); log $log:"
+		head -n 20 "$log"
+		for f in $(find "$art" -type f | sort); do
+			echo "=== rerun: perl fuzz/perl/fuzz_request.pl --oracle $build/request-oracle --iterations 0 $f"
+			echo "=== once fixed, keep it: cp $f fuzz/corpus/perl-request/"
+		done
+		failed=1
+	fi
+else
+	echo "fuzz-campaign: Perl differential fuzzing skipped (FUZZ_PERL_SECONDS=0)"
+fi
+
+# The AFL++ queue of a harness, if AFL++ ran.
+afl_queue() {
+	[ -d "$build/afl/$1/default/queue" ] && echo "$build/afl/$1/default/queue"
+	return 0
+}
+
+# ---- coverage per harness -------------------------------------------
+llvm_tool() {   # NAME: llvm-NAME or llvm-NAME-14
+	for c in "llvm-$1" "llvm-$1-14"; do
+		if command -v "$c" >/dev/null; then echo "$c"; return; fi
+	done
+}
+cov_tool=$(llvm_tool cov) profdata_tool=$(llvm_tool profdata)
+coverage="$build/logs/coverage.txt"
+if [ -n "$cov_tool" ] && [ -n "$profdata_tool" ]; then
+	printf '%-9s %-16s %9s %10s %9s %6s\n' harness source lines branches \
+		functions inputs >"$coverage"
+	mkdir -p "$build/cov"
+	for t in $targets; do
+		bin="$build/cov-$t" prof="$build/cov/$t"
+		# shellcheck disable=SC2086
+		"$cc" -g -O0 -fprofile-instr-generate -fcoverage-mapping \
+			-D_GNU_SOURCE -Isrc -Ifuzz "fuzz/fuzz_$t.c" \
+			fuzz/regress_main.c $codec_sources -o "$bin" \
+			>"$build/logs/cov-build-$t.log" 2>&1 ||
+			die "building cov-$t failed (see $build/logs/cov-build-$t.log)"
+		rm -f "$prof".*
+		# shellcheck disable=SC2046
+		LLVM_PROFILE_FILE="$prof.profraw" "$bin" $(corpus_dirs "$t") \
+			"$build/corpus/$t" $(afl_queue "$t") \
+			>"$build/logs/cov-run-$t.log" 2>&1 ||
+			die "the coverage run of $t failed (see $build/logs/cov-run-$t.log)"
+		"$profdata_tool" merge -sparse -o "$prof.profdata" "$prof.profraw"
+		src=$(target_source "$t")
+		# shellcheck disable=SC2046
+		inputs=$(find $(corpus_dirs "$t") "$build/corpus/$t" $(afl_queue "$t") \
+			-type f | wc -l)
+		"$cov_tool" report -show-functions "$bin" \
+			-instr-profile="$prof.profdata" "$src" \
+			>"$build/logs/cov-report-$t.txt" 2>&1 ||
+			die "llvm-cov report for $t failed (see $build/logs/cov-report-$t.txt)"
+		# Rows: name regions miss cover lines miss cover branches miss
+		# cover; summed over the functions the harness drives.
+		awk -v t="$t" -v src="$src" -v n="$inputs" -v want="$(target_functions "$t")" '
+			NF == 10 && $2 ~ /^[0-9]+$/ && $1 != "TOTAL" && $1 ~ want {
+				fn++; hit += ($5 > $6); l += $5; lm += $6; b += $8; bm += $9
+			}
+			function pct(all, miss) {
+				return all ? sprintf("%.1f%%", 100 * (all - miss) / all) : "-"
+			}
+			END {
+				printf "%-9s %-16s %9s %10s %9s %6s\n", t, src,
+				       pct(l, lm), pct(b, bm), hit "/" fn, n
+			}' "$build/logs/cov-report-$t.txt" >>"$coverage"
+	done
+	echo "fuzz-campaign: coverage of the functions each harness drives, over its whole corpus:"
+	cat "$coverage"
+else
+	echo "fuzz-campaign: coverage report skipped: llvm-cov/llvm-profdata not found (install llvm-14)"
+fi
+
+# ---- corpus cache (CI): keep what this run found ----------------------
+if [ -n "$cache" ] && [ "$failed" = 0 ]; then
+	for t in $targets; do
+		before=$(find "$cache/$t" -type f | wc -l)
+		# shellcheck disable=SC2046
+		"$build/fuzz-$t" -merge=1 -max_len="$(max_len "$t")" \
+			"$cache/$t" "$build/corpus/$t" $(afl_queue "$t") \
+			>"$build/logs/cache-$t.log" 2>&1 ||
+			die "merging $t into the cache failed (see $build/logs/cache-$t.log)"
+		after=$(find "$cache/$t" -type f | wc -l)
+		echo "fuzz-campaign: cache $t: $before -> $after files"
+	done
+fi
+
 # ---- merge (only on request, only when clean) -----------------------
+# The hand-made seed-* files and the regress-* findings stay as they
+# are; everything else in fuzz/corpus/<name> is replaced by a minimal
+# set (libFuzzer -merge=1 into a fresh directory holding only those)
+# that keeps all the coverage of the old files, this run's finds, the
+# cache and the AFL++ queue.
 if [ "$merge" = 1 ]; then
 	if [ "$failed" != 0 ]; then
 		echo "fuzz-campaign: not merging: the campaign found problems"
 	else
 		for t in $targets; do
-			before=$(find "fuzz/corpus/$t" -type f | wc -l)
-			queue="$build/afl/$t/default/queue"
-			[ -d "$queue" ] || queue=""
-			# shellcheck disable=SC2086
+			dir="fuzz/corpus/$t" fresh="$build/minimised/$t"
+			before=$(find "$dir" -type f | wc -l)
+			rm -rf "$fresh"
+			mkdir -p "$fresh"
+			find "$dir" -type f \( -name 'seed-*' -o -name 'regress-*' \) \
+				-exec cp {} "$fresh/" \;
+			# shellcheck disable=SC2046
 			"$build/fuzz-$t" -merge=1 -max_len="$(max_len "$t")" \
-				"fuzz/corpus/$t" "$build/corpus/$t" $queue \
-				>"$build/logs/merge-$t.log" 2>&1 ||
+				"$fresh" $(corpus_dirs "$t") "$build/corpus/$t" \
+				$(afl_queue "$t") >"$build/logs/merge-$t.log" 2>&1 ||
 				die "merge for $t failed (see $build/logs/merge-$t.log)"
-			after=$(find "fuzz/corpus/$t" -type f | wc -l)
-			echo "fuzz-campaign: merged $t: $before -> $after files"
+			find "$dir" -type f ! -name 'seed-*' ! -name 'regress-*' -delete
+			find "$fresh" -type f ! -name 'seed-*' ! -name 'regress-*' \
+				-exec cp {} "$dir/" \;
+			after=$(find "$dir" -type f | wc -l)
+			echo "fuzz-campaign: merged and minimised $t: $before -> $after files"
 		done
-		echo "fuzz-campaign: review and commit fuzz/corpus"
+		if [ "$commit" = 1 ]; then
+			git add -A fuzz/corpus
+			if git diff --cached --quiet -- fuzz/corpus; then
+				echo "fuzz-campaign: fuzz/corpus unchanged: nothing to commit"
+			else
+				git commit -q -m "fuzz: corpus merged and minimised after a ${fuzz_seconds}s campaign ($targets)" \
+					-- fuzz/corpus
+				echo "fuzz-campaign: committed $(git rev-parse --short HEAD)"
+			fi
+		else
+			echo "fuzz-campaign: review and commit fuzz/corpus (or run with --commit)"
+		fi
 	fi
 fi
 

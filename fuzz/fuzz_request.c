@@ -100,8 +100,8 @@ static long model_strings(const uint8_t *d, size_t len)
 			in_env = 0;
 		else if (in_env && !memchr(d + i, '=', j - i))
 			return -1;
-		else
-			strings++;
+		else if (++strings > PFI_REQUEST_MAX_STRINGS)
+			return -1;
 		i = j + 1;
 	}
 	return in_env ? -1 : strings;

@@ -24,8 +24,19 @@
  * headers). */
 static const char *const known_constants[] = {
 	"PROT_EXEC", "PROT_READ", "PROT_WRITE", "RLIMIT_CORE",
+	"MAP_TYPE", "MAP_PRIVATE", "MAP_SHARED", "MAP_ANONYMOUS", "MAP_FIXED",
+	"MAP_FIXED_NOREPLACE",
 	"MSG_NOSIGNAL", "STDIN_FILENO", "STDOUT_FILENO", "STDERR_FILENO",
 	NULL,
+};
+
+/* Values known only when the client loads the filter (policy-bpf.h). */
+static const struct {
+	const char *token;
+	const char *value;            /* enum pfi_bpf_value, by name */
+} load_time_values[] = {
+	{ "$pid", "PFI_BPF_PID" },    /* the client's own pid */
+	{ "$sock", "PFI_BPF_SOCK" },  /* the call socket's fd */
 };
 
 struct cond {
@@ -57,25 +68,66 @@ die_at(const char *fmt, ...)
 	exit(1);
 }
 
-/* A value: decimal or 0x number, a known constant, or $pid. */
-static void check_value(const char *tok, const char *what)
+static const char *load_time_value(const char *tok)
 {
-	if (!strcmp(tok, "$pid"))
-		return;
-	if (isdigit((unsigned char)tok[0])) {
+	for (size_t i = 0; i < sizeof load_time_values /
+			       sizeof load_time_values[0]; i++)
+		if (!strcmp(tok, load_time_values[i].token))
+			return load_time_values[i].value;
+	return NULL;
+}
+
+static void __attribute__((noreturn))
+die_unknown(const char *tok, const char *what)
+{
+	char known[512] = "";
+	for (const char *const *k = known_constants; *k; k++) {
+		strcat(known, ", ");
+		strcat(known, *k);
+	}
+	die_at("unknown constant '%s' in %s (known: a number, $pid or $sock "
+	       "as a whole value%s; join them with '|')", tok, what, known);
+}
+
+/* One term of a value: a decimal or 0x number, or a known constant. */
+static void check_term(const char *tok, size_t len, const char *what)
+{
+	char term[64];
+	if (len == 0 || len >= sizeof term)
+		die_at("empty or overlong term in %s", what);
+	memcpy(term, tok, len);
+	term[len] = 0;
+	if (isdigit((unsigned char)term[0])) {
 		char *end;
 		errno = 0;
-		(void)strtoull(tok, &end, 0);
+		(void)strtoull(term, &end, 0);
 		if (errno || *end)
-			die_at("bad number '%s' as %s", tok, what);
+			die_at("bad number '%s' in %s", term, what);
 		return;
 	}
 	for (const char *const *k = known_constants; *k; k++)
-		if (!strcmp(tok, *k))
+		if (!strcmp(term, *k))
 			return;
-	die_at("unknown constant '%s' as %s (known: a number, $pid, "
-	       "PROT_EXEC, PROT_READ, PROT_WRITE, RLIMIT_CORE, MSG_NOSIGNAL, "
-	       "STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO)", tok, what);
+	die_unknown(term, what);
+}
+
+/* A value: terms joined with '|' (MAP_PRIVATE|MAP_ANONYMOUS), or, as a
+ * whole value and never in a mask, one of the load-time values. */
+static void check_value(const char *tok, const char *what, int may_load)
+{
+	if (load_time_value(tok)) {
+		if (!may_load)
+			die_at("'%s' cannot be %s: it is known only when the "
+			       "filter is loaded", tok, what);
+		return;
+	}
+	for (const char *t = tok;;) {
+		size_t len = strcspn(t, "|");
+		check_term(t, len, what);
+		if (!t[len])
+			return;
+		t += len + 1;
+	}
 }
 
 static unsigned parse_arg(const char *tok)
@@ -145,14 +197,14 @@ static void parse_line(char *line, struct rule *rules, size_t *nrules)
 			if (i + 1 >= n)
 				die_at("'&' needs a mask");
 			c->masked = 1;
-			check_value(toks[i + 1], "a mask");
+			check_value(toks[i + 1], "a mask", 0);
 			copy_tok(c->mask, sizeof c->mask, toks[i + 1]);
 			i += 2;
 		}
 		if (i + 1 >= n || strcmp(toks[i], "=="))
 			die_at("expected 'arg%u == VALUE' or 'arg%u & MASK == "
 			       "VALUE'", c->arg, c->arg);
-		check_value(toks[i + 1], "a value");
+		check_value(toks[i + 1], "a value", 1);
 		copy_tok(c->value, sizeof c->value, toks[i + 1]);
 		i += 2;
 	}
@@ -161,7 +213,7 @@ static void parse_line(char *line, struct rule *rules, size_t *nrules)
 
 static void emit_datum(FILE *out, const char *tok)
 {
-	fprintf(out, "(scmp_datum_t)(%s)", strcmp(tok, "$pid") ? tok : "0");
+	fprintf(out, "(scmp_datum_t)(%s)", load_time_value(tok) ? "0" : tok);
 }
 
 int main(int argc, char **argv)
@@ -212,12 +264,13 @@ int main(int argc, char **argv)
 		fprintf(out, "\t{ \"%s\", SCMP_SYS(%s), %u, %u, {", r->name,
 			r->name, r->line, r->nconds);
 		if (!r->nconds)
-			fputs(" { 0, SCMP_CMP_EQ, 0, 0, 0 }", out);
+			fputs(" { 0, SCMP_CMP_EQ, PFI_BPF_NONE, 0, 0 }", out);
 		for (unsigned k = 0; k < r->nconds; k++) {
 			const struct cond *c = &r->conds[k];
-			fprintf(out, "%s{ %u, %s, %d, ", k ? ", " : " ", c->arg,
+			const char *load = load_time_value(c->value);
+			fprintf(out, "%s{ %u, %s, %s, ", k ? ", " : " ", c->arg,
 				c->masked ? "SCMP_CMP_MASKED_EQ" : "SCMP_CMP_EQ",
-				!strcmp(c->value, "$pid"));
+				load ? load : "PFI_BPF_NONE");
 			emit_datum(out, c->masked ? c->mask : "0");
 			fputs(", ", out);
 			emit_datum(out, c->value);

@@ -8,12 +8,15 @@
 #include <stddef.h>
 #include <seccomp.h>
 
+#include "policy-bpf.h"
+
 #define PFI_POLICY_MAX_CONDS 6
 
 struct pfi_policy_cond {
 	unsigned arg;                 /* 0..5 */
 	enum scmp_compare op;         /* SCMP_CMP_EQ or SCMP_CMP_MASKED_EQ */
-	int value_is_pid;             /* compare with the client's own pid */
+	enum pfi_bpf_value load_time; /* if not NONE, compare with this value
+	                                 instead of `value` */
 	scmp_datum_t mask;            /* for SCMP_CMP_MASKED_EQ */
 	scmp_datum_t value;
 };

@@ -6,7 +6,7 @@
 
 #include "protocol.h"
 #include "relay.h"
-#include "sandbox.h"
+#include "testhook.h"
 #include "wire.h"
 
 extern char **environ;
@@ -34,7 +34,7 @@ static int read_greeting(const struct pfi_reached *server, unsigned *features,
 		return problem_fail(p, EPROTO, "server hung up in the middle "
 				    "of its greeting (%zu of %d bytes)",
 				    server->head_len, PFI_GREETING_HEAD);
-	PFI_TEST_HOOK("decode-greeting");
+	PFI_TEST_HOOK("decode-greeting", server->fd);
 	int r = pfi_greeting_head_decode(server->head, server->head_len,
 					 &xdata_len);
 	if (r == -EMSGSIZE)
@@ -85,13 +85,14 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 	if (r < 0) {
 		free(buf);
 		return problem_fail(p, -r, "arguments and environment are too "
-				    "large to send (limit %u bytes)",
-				    PFI_REQUEST_MAX);
+				    "large to send (limits: %u bytes, %u "
+				    "strings)", PFI_REQUEST_MAX,
+				    PFI_REQUEST_MAX_STRINGS);
 	}
 	const uint8_t extensions = pfi_step2_encode(features);
 	if ((r = pfi_wire_write_all(fd, &extensions, 1, p)) == 0 &&
 	    (r = pfi_wire_send_stdio(fd, p)) == 0) {
-		PFI_TEST_HOOK("send-request");   /* a signal mid-request */
+		PFI_TEST_HOOK("send-request", fd);   /* a signal mid-request */
 		r = pfi_wire_write_all(fd, buf, size, p);
 	}
 	free(buf);

@@ -185,7 +185,7 @@ int main(int argc, char **argv)
 		fail(&p, 127);
 	pfi_rundir_close(&rd);
 
-	if (pfi_sandbox_enter(&p) < 0)
+	if (pfi_sandbox_enter(server.fd, &p) < 0)
 		fail(&p, 127);
 	if (pfi_call_run(&o, &server, &caller, &status, &p) < 0)
 		fail(&p, 127);

@@ -1,7 +1,10 @@
 #include "names.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char ident_chars[] =
 	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
@@ -35,4 +38,13 @@ int pfi_ident_same_prefix(const char *a, const char *b, size_t len)
 {
 	return pfi_ident_is_computed(a) && pfi_ident_is_computed(b) &&
 	       memcmp(a, b, len) == 0;
+}
+
+int pfi_names_remove_socket(const struct pfi_rundir *rd,
+                            const struct pfi_names *n, struct problem *p)
+{
+	if (unlinkat(rd->fd, n->sock, 0) < 0 && errno != ENOENT)
+		return problem_errno(p, errno, "cannot remove socket '%s/%s'",
+				     rd->path, n->sock);
+	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 
 #include "options.h"
+#include "problem.h"
+#include "rundir.h"
 
 #define PFI_IDENT_BUF (PFI_IDENT_MAX + 1)
 #define PFI_IDENT_SCRIPT_LEN 16
@@ -37,5 +39,10 @@ int pfi_ident_is_computed(const char *ident);
 
 /* Whether the computed idents a and b share their first `len` digits. */
 int pfi_ident_same_prefix(const char *a, const char *b, size_t len);
+
+/* Removes the socket if it is there: how both a failed start and --kill
+ * stop a server (its watcher sees the socket go and tells it to quit). */
+int pfi_names_remove_socket(const struct pfi_rundir *rd,
+                            const struct pfi_names *n, struct problem *p);
 
 #endif

@@ -167,7 +167,7 @@ static int put_string(const char *s, uint8_t *buf, size_t cap, size_t *used)
 int pfi_request_encode(const char *const *env, const char *const *args,
                        uint8_t *buf, size_t cap, size_t *size)
 {
-	size_t used = 4;
+	size_t used = 4, strings = 0;
 	int r;
 
 	if (buf && cap < 4)
@@ -175,14 +175,19 @@ int pfi_request_encode(const char *const *env, const char *const *args,
 	for (; env && *env; env++) {
 		if (!strchr(*env, '='))
 			continue;
+		if (++strings > PFI_REQUEST_MAX_STRINGS)
+			return -E2BIG;
 		if ((r = put_string(*env, buf, cap, &used)) < 0)
 			return r;
 	}
 	if ((r = put_string("", buf, cap, &used)) < 0)
 		return r;
-	for (; args && *args; args++)
+	for (; args && *args; args++) {
+		if (++strings > PFI_REQUEST_MAX_STRINGS)
+			return -E2BIG;
 		if ((r = put_string(*args, buf, cap, &used)) < 0)
 			return r;
+	}
 	if (buf)
 		put_be32(buf, (uint32_t)(used - 4));
 	*size = used;
@@ -202,11 +207,14 @@ int pfi_request_decode(const uint8_t *buf, size_t len,
 		return -EPROTO;
 
 	int in_env = 1, r;
+	size_t strings = 0;
 	while (p < end) {
 		const uint8_t *nul = memchr(p, '\0', (size_t)(end - p));
 		size_t n = (size_t)(nul - p);   /* nul exists: end[-1] == 0 */
 		if (in_env && n == 0) {
 			in_env = 0;
+		} else if (++strings > PFI_REQUEST_MAX_STRINGS) {
+			return -EPROTO;
 		} else if (in_env) {
 			if (!memchr(p, '=', n))
 				return -EPROTO;

@@ -16,7 +16,18 @@
 #define PFI_XDATA_MAX      4096       /* largest extension data we accept */
 #define PFI_FEATURE_MAX    32         /* longest feature token */
 #define PFI_STATUS_LEN     4
-#define PFI_REQUEST_MAX    (32u << 20) /* bound on the encoded request */
+/* Bounds on the request.  Linux starts a program with at most 6 MiB of
+ * argument and environment strings (3/4 of the 8 MiB stack limit that
+ * fs/exec.c assumes), and a request holds only such strings of the
+ * client, each once: PFI_REQUEST_MAX is that plus room.  Each string
+ * costs the kernel at least 9 bytes (a NUL and a pointer), so no real
+ * client has more than about 700,000; a server must turn each into a
+ * scripting language's string, 50 to 100 bytes each, so a lower cap,
+ * PFI_REQUEST_MAX_STRINGS (entries plus arguments), keeps the memory
+ * one exchange can make a server use to a small multiple of the
+ * request (SECURITY.md, "Bounded decoding"). */
+#define PFI_REQUEST_MAX    ((6u << 20) + (64u << 10))
+#define PFI_REQUEST_MAX_STRINGS (1u << 18)
 
 /* Features a server may offer in the greeting's xdata. */
 enum pfi_feature {
@@ -68,14 +79,16 @@ void pfi_status_encode(int wait_status, uint8_t out[PFI_STATUS_LEN]);
  * each environment entry NAME=value (entries without '=' are skipped,
  * as a v1 server would reject them), an empty string, then the
  * argument strings.  Returns the total encoded size (length prefix
- * included) in *size, or -E2BIG if it would exceed PFI_REQUEST_MAX.
- * `buf` may be NULL to only measure. */
+ * included) in *size, or -E2BIG if it would exceed PFI_REQUEST_MAX bytes
+ * or PFI_REQUEST_MAX_STRINGS entries and arguments.  `buf` may be NULL
+ * to only measure. */
 int pfi_request_encode(const char *const *env, const char *const *args,
                        uint8_t *buf, size_t cap, size_t *size);
 
 /* Callback-based decoder for a request (what the server does); used to
  * check round trips.  Calls on_env for each entry, then on_arg for each
- * argument.  Returns -EPROTO for a malformed body. */
+ * argument.  Returns -EPROTO for a malformed body, and for one with more
+ * than PFI_REQUEST_MAX_STRINGS entries and arguments. */
 struct pfi_request_visitor {
 	int (*on_env)(void *ctx, const char *entry, size_t len);
 	int (*on_arg)(void *ctx, const char *arg, size_t len);

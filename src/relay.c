@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <time.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -48,25 +49,25 @@ int pfi_relay_prepare(struct pfi_relay *r, struct problem *p)
 static int relay_pending(struct pfi_relay *r, int fd, int *got_cont,
                          struct problem *p)
 {
-	struct signalfd_siginfo info[16];
-	uint8_t bytes[16];
+	/* Taken with sigtimedwait, not read(2) from the signalfd: the
+	 * filter lets read(2) reach the call socket only, and the signalfd
+	 * serves to wake poll(2). */
+	static const struct timespec now = { 0, 0 };
+	siginfo_t info;
 	for (;;) {
-		ssize_t n = read(r->sigfd, info, sizeof info);
-		if (n < 0 && errno == EINTR)
+		int sig = sigtimedwait(&r->relayed, &info, &now);
+		if (sig < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EAGAIN)
+		if (sig < 0 && errno == EAGAIN)
 			return 0;
-		if (n < 0)
+		if (sig < 0)
 			return problem_errno(p, errno, "reading signals");
-		size_t count = (size_t)n / sizeof info[0], used = 0;
-		for (size_t i = 0; i < count; i++) {
-			int sig = (int)info[i].ssi_signo;
-			if (sig == SIGCONT && got_cont)
-				*got_cont = 1;
-			if (pfi_signal_byte_encode(sig, &bytes[used]) == 0)
-				used++;
-		}
-		int w = pfi_wire_write_all(fd, bytes, used, p);
+		if (sig == SIGCONT && got_cont)
+			*got_cont = 1;
+		uint8_t byte;
+		if (pfi_signal_byte_encode(sig, &byte) < 0)
+			continue;
+		int w = pfi_wire_write_all(fd, &byte, 1, p);
 		if (w < 0 && w != -EPIPE && w != -ECONNRESET)
 			return w;
 	}

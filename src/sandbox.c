@@ -87,16 +87,20 @@ static int drop_capabilities(struct problem *p)
 }
 
 /* Loads the program compiled at build time from policy/client.policy
- * (policy/gen-bpf.c), with our own pid patched in where the policy
- * compares with it. */
-static int install_filter(struct problem *p)
+ * (policy/gen-bpf.c), with our own pid and the call socket's fd patched
+ * in where the policy compares with $pid and $sock. */
+static int install_filter(int sock, struct problem *p)
 {
 	struct sock_filter prog[pfi_client_bpf_len];
-	const uint32_t self = (uint32_t)getpid();
+	uint32_t value[PFI_BPF_VALUES] = {
+		[PFI_BPF_PID] = (uint32_t)getpid(),
+		[PFI_BPF_SOCK] = (uint32_t)sock,
+	};
 
 	memcpy(prog, pfi_client_bpf, sizeof prog);
-	for (unsigned i = 0; i < pfi_client_bpf_pid_slots_len; i++)
-		prog[pfi_client_bpf_pid_slots[i]].k = self;
+	for (unsigned i = 0; i < pfi_client_bpf_slots_len; i++)
+		prog[pfi_client_bpf_slots[i].insn].k =
+			value[pfi_client_bpf_slots[i].value];
 	struct sock_fprog fprog = { .len = pfi_client_bpf_len,
 				    .filter = prog };
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &fprog) < 0)
@@ -105,95 +109,23 @@ static int install_filter(struct problem *p)
 	return 0;
 }
 
-int pfi_sandbox_enter(struct problem *p)
+int pfi_sandbox_enter(int sock, struct problem *p)
 {
 	int r;
 	if ((r = drop_capabilities(p)) < 0)
 		return r;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return problem_errno(p, errno, "cannot set no-new-privs");
-	return install_filter(p);
+	return install_filter(sock, p);
 }
 
 #else /* !PFI_SANDBOX: a debugging build, says so in --version */
 
-int pfi_sandbox_enter(struct problem *p)
+int pfi_sandbox_enter(int sock, struct problem *p)
 {
+	(void)sock;
 	(void)p;
 	return 0;
 }
 
-#endif
-
-#if defined(PFI_TEST_HOOKS) && PFI_TEST_HOOKS
-/* Only in prefork-interp-testhooks, never installed.
- * PFI_TEST_HOOK=WHERE:ACTION; at the hook named WHERE, announce on
- * stderr that the hook was reached, then try ACTION, and say on stderr
- * if we survived it.  Nothing here may use a system call before the
- * attempt except write(2), which the policy allows. */
-#include <fcntl.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/ptrace.h>
-#include <sys/resource.h>
-#include <sys/socket.h>
-
-static void say(const char *a, const char *b)
-{
-	if (write(2, a, strlen(a)) < 0 || write(2, b, strlen(b)) < 0 ||
-	    write(2, "\n", 1) < 0)
-		return;
-}
-
-void pfi_test_hook(const char *where)
-{
-	const char *spec = getenv("PFI_TEST_HOOK");
-	size_t wl = strlen(where);
-	if (!spec || strncmp(spec, where, wl) || spec[wl] != ':')
-		return;
-	const char *action = spec + wl + 1;
-	const char *target = getenv("PFI_TEST_HOOK_PID");
-	long r = 0;
-
-	say("pfi-test-hook: reached ", spec);
-	if (!strcmp(action, "none"))
-		return;
-	else if (!strcmp(action, "open"))
-		r = open("/etc/hostname", O_RDONLY);
-	else if (!strcmp(action, "socket"))
-		r = socket(AF_UNIX, SOCK_STREAM, 0);
-	else if (!strcmp(action, "exec")) {
-		char *const argv[] = { (char *)"true", NULL };
-		r = execve("/bin/true", argv, argv + 1);
-	} else if (!strcmp(action, "fork"))
-		r = syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-	else if (!strcmp(action, "ptrace"))
-		r = ptrace(PTRACE_TRACEME, 0, 0, 0);
-	else if (!strcmp(action, "mprotect"))
-		r = mprotect((void *)((uintptr_t)&say & ~(uintptr_t)4095), 4096,
-			     PROT_READ | PROT_WRITE | PROT_EXEC);
-	else if (!strcmp(action, "mmap-exec"))
-		r = (long)mmap(NULL, 4096, PROT_READ | PROT_EXEC,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	else if (!strcmp(action, "rlimit-nofile")) {
-		struct rlimit rl = { 1, 1 };
-		r = setrlimit(RLIMIT_NOFILE, &rl);
-	} else if (!strcmp(action, "write-stdout"))
-		r = write(1, "x", 1);
-	else if (!strcmp(action, "kill-self-0"))
-		r = kill(getpid(), 0);
-	else if (!strcmp(action, "kill-self-term"))
-		r = kill(getpid(), SIGTERM);
-	else if (!strcmp(action, "kill-other") && target)
-		r = kill((pid_t)atol(target), SIGUSR1);
-	else if (!strcmp(action, "kill-group"))
-		r = kill(0, 0);
-	else {
-		say("pfi-test-hook: unknown action ", action);
-		_exit(125);
-	}
-	say("pfi-test-hook: survived ", r < 0 ? "(call failed)" : "(call succeeded)");
-}
 #endif

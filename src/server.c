@@ -1,7 +1,6 @@
 #include "server.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include "lockfile.h"
@@ -45,7 +44,7 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
                        const struct pfi_names *names, struct pfi_reached *out,
                        int *setup_status, struct problem *p)
 {
-	int fd = pfi_spawn_server(o, rd, names->sock, setup_status, p);
+	int fd = pfi_spawn_server(o, rd, names, setup_status, p);
 	if (fd < 0)
 		return fd;
 	int r = read_head(fd, out, p);
@@ -53,7 +52,7 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
 		return 0;
 	close(fd);
 	struct problem ignored;
-	pfi_spawn_remove_socket(rd, names->sock, &ignored);
+	pfi_names_remove_socket(rd, names, &ignored);
 	if (r == 0)
 		r = problem_fail(p, EPROTO, "'%s' finished its setup without "
 				 "starting a server: does it call "

@@ -11,19 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "launder.h"
 #include "watcher.h"
-
-#define CLOSE_IF_OPEN(fd) do { if ((fd) >= 0) close(fd); (fd) = -1; } while (0)
-
-int pfi_spawn_remove_socket(const struct pfi_rundir *rd, const char *sock_name,
-                            struct problem *p)
-{
-	if (unlinkat(rd->fd, sock_name, 0) < 0 && errno != ENOENT)
-		return problem_errno(p, errno, "cannot remove socket '%s/%s'",
-				     rd->path, sock_name);
-	return 0;
-}
 
 /* The fds a setup process is handed, in chiark-utils' order. */
 struct setup_fds {
@@ -175,59 +165,57 @@ static int run_setup(const struct pfi_options *o, const struct setup_fds *f,
 	return 0;
 }
 
-int pfi_spawn_server(const struct pfi_options *o, const struct pfi_rundir *rd,
-                     const char *sock_name, int *setup_status,
-                     struct problem *p)
+/* Everything but the clean-up of the socket after a failure. */
+static int spawn(const struct pfi_options *o, const struct pfi_rundir *rd,
+                 const struct pfi_names *names, int *setup_status,
+                 struct problem *p)
 {
-	struct setup_fds f = { -1, -1, -1, -1 };
-	int watch_in[2] = { -1, -1 }, watch_err[2] = { -1, -1 };
-	int call[2] = { -1, -1 };
+	AUTO_CLOSE_PAIR int watch_in[2] = { -1, -1 };
+	AUTO_CLOSE_PAIR int watch_err[2] = { -1, -1 };
+	AUTO_CLOSE_PAIR int call[2] = { -1, -1 };
+	AUTO_CLOSE int listen_fd = -1;
 	struct stat bound;
 	int r;
 
-	*setup_status = 0;
-	if ((r = pfi_spawn_remove_socket(rd, sock_name, p)) < 0)
+	if ((r = pfi_names_remove_socket(rd, names, p)) < 0)
 		return r;
-	if ((r = make_listener(rd, sock_name, &bound, p)) < 0)
-		return r;
-	f.listen = r;
-
+	if ((listen_fd = make_listener(rd, names->sock, &bound, p)) < 0)
+		return listen_fd;
 	if (pipe2(watch_in, O_CLOEXEC) < 0 || pipe2(watch_err, O_CLOEXEC) < 0 ||
-	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call) < 0) {
-		r = problem_errno(p, errno, "cannot create the server's pipes");
-		goto out;
-	}
-	if (fcntl(watch_err[0], F_SETFL, O_NONBLOCK) < 0) {
-		r = problem_errno(p, errno, "fcntl");
-		goto out;
-	}
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, call) < 0)
+		return problem_errno(p, errno, "cannot create the server's pipes");
+	if (fcntl(watch_err[0], F_SETFL, O_NONBLOCK) < 0)
+		return problem_errno(p, errno, "fcntl");
 
 	struct pfi_watch w = {
-		.rd = rd, .sock_name = sock_name, .script = o->script,
+		.rd = rd, .sock_name = names->sock, .script = o->script,
 		.dev = bound.st_dev, .ino = bound.st_ino,
 		.stdin_fd = watch_in[0], .out_fd = watch_err[1],
 	};
 	if ((r = pfi_watcher_start(&w, p)) < 0)
-		goto out;
-	CLOSE_IF_OPEN(watch_in[0]);
-	CLOSE_IF_OPEN(watch_err[1]);
-
-	f.call = call[1];
-	f.watch_in = watch_in[1];
-	f.watch_err = watch_err[0];
-	r = run_setup(o, &f, &bound, setup_status, p);
-out:
-	CLOSE_IF_OPEN(f.listen);
-	CLOSE_IF_OPEN(watch_in[0]);
-	CLOSE_IF_OPEN(watch_in[1]);
-	CLOSE_IF_OPEN(watch_err[0]);
-	CLOSE_IF_OPEN(watch_err[1]);
-	CLOSE_IF_OPEN(call[1]);
-	if (r < 0) {
-		CLOSE_IF_OPEN(call[0]);
-		struct problem ignored;
-		pfi_spawn_remove_socket(rd, sock_name, &ignored);
 		return r;
+	/* The watcher's ends are its own: the setup must not inherit them. */
+	pfi_fd_close(&watch_in[0]);
+	pfi_fd_close(&watch_err[1]);
+
+	const struct setup_fds f = {
+		.listen = listen_fd, .call = call[1],
+		.watch_in = watch_in[1], .watch_err = watch_err[0],
+	};
+	if ((r = run_setup(o, &f, &bound, setup_status, p)) < 0)
+		return r;
+	return pfi_fd_take(&call[0]);
+}
+
+int pfi_spawn_server(const struct pfi_options *o, const struct pfi_rundir *rd,
+                     const struct pfi_names *names, int *setup_status,
+                     struct problem *p)
+{
+	*setup_status = 0;
+	int r = spawn(o, rd, names, setup_status, p);
+	if (r < 0) {
+		struct problem ignored;
+		pfi_names_remove_socket(rd, names, &ignored);
 	}
-	return call[0];
+	return r;
 }

@@ -195,7 +195,7 @@ int pfi_wire_write_all(int fd, const void *buf, size_t len,
 	return 0;
 }
 
-static int send_fd(int via, int payload, struct problem *p)
+ssize_t pfi_wire_sendmsg_fd(int via, int payload)
 {
 	union {
 		struct cmsghdr align;
@@ -213,9 +213,13 @@ static int send_fd(int via, int payload, struct problem *p)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &payload, sizeof payload);
+	return sendmsg(via, &msg, MSG_NOSIGNAL);
+}
 
+static int send_fd(int via, int payload, struct problem *p)
+{
 	for (;;) {
-		ssize_t n = sendmsg(via, &msg, MSG_NOSIGNAL);
+		ssize_t n = pfi_wire_sendmsg_fd(via, payload);
 		if (n == 1)
 			return 0;
 		if (n < 0 && errno == EINTR)

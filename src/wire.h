@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "problem.h"
 #include "rundir.h"
@@ -38,5 +39,9 @@ int pfi_wire_write_all(int fd, const void *buf, size_t len,
 
 /* Sends fds 0, 1, 2, each attached to a one-byte message. */
 int pfi_wire_send_stdio(int fd, struct problem *p);
+
+/* One such message: sendmsg(via, one byte + SCM_RIGHTS `payload`,
+ * MSG_NOSIGNAL), its result as is. */
+ssize_t pfi_wire_sendmsg_fd(int via, int payload);
 
 #endif

@@ -57,10 +57,7 @@ like +($P->can('check_initial_byte')->("\x01", 0))[1],
 like +($P->can('check_initial_byte')->("\x07", 3))[1],
     qr/initial byte is 0x07, but this server offered 0x03/, 'nor one more than offered';
 
-is_deeply [$P->can('decode_length')->(pack 'N', 32 << 20)], [32 << 20, undef], 'limit ok';
-my ($len, $lerr) = $P->can('decode_length')->(pack 'N', (32 << 20) + 1);
-ok !defined $len, 'over the limit refused';
-like $lerr, qr/exceeds/, 'and says so';
+# The length field and the limits: perl/t/31-request-reader.t.
 
 my $decode = $P->can('decode_request');
 my ($e, $a, $err) = $decode->("A=1\0B=x=y\0EMPTY=\0\0perl\0script\0arg one\0\0");

@@ -31,8 +31,20 @@ my $c = do { open my $f, '<', "$dir/real.c" or die $!; local $/; <$f> };
 for my $name (policy_syscalls()) {
 	like($c, qr/\{ "\Q$name\E", SCMP_SYS\(\Q$name\E\), \d+,/, "table has $name");
 }
-like($c, qr/"kill", SCMP_SYS\(kill\), \d+, 1, \{ \{ 0, SCMP_CMP_EQ, 1,/,
+like($c, qr/"kill", SCMP_SYS\(kill\), \d+, 1, \{ \{ 0, SCMP_CMP_EQ, PFI_BPF_PID,/,
      'kill is limited to arg0 == own pid');
+for my $name (qw(read sendto sendmsg)) {
+	like($c, qr/"$name", SCMP_SYS\($name\), \d+, \d+, \{ \{ 0, SCMP_CMP_EQ, PFI_BPF_SOCK,/,
+	     "$name is limited to arg0 == the call socket");
+}
+like($c, qr/"sendto", [^\n]*\{ 3, SCMP_CMP_EQ, PFI_BPF_NONE, [^}]*\(MSG_NOSIGNAL\) \}, \{ 4, SCMP_CMP_EQ, PFI_BPF_NONE, [^}]*\(0\) \}/,
+     'sendto: flags MSG_NOSIGNAL, no destination address');
+like($c, qr/"sendmsg", [^\n]*\{ 2, SCMP_CMP_EQ, PFI_BPF_NONE, [^}]*\(MSG_NOSIGNAL\) \}/,
+     'sendmsg: flags MSG_NOSIGNAL');
+like($c, qr/"mmap", [^\n]*\{ 3, SCMP_CMP_MASKED_EQ, PFI_BPF_NONE, \(scmp_datum_t\)\(MAP_TYPE\|MAP_ANONYMOUS\|MAP_FIXED\|MAP_FIXED_NOREPLACE\), \(scmp_datum_t\)\(MAP_PRIVATE\|MAP_ANONYMOUS\) \}/,
+     'mmap: private anonymous, not fixed');
+like($c, qr/"write", SCMP_SYS\(write\), \d+, 1, \{ \{ 0, SCMP_CMP_EQ, PFI_BPF_NONE, \(scmp_datum_t\)\(0\), \(scmp_datum_t\)\(2\) \}/,
+     'write: stderr only');
 
 my @bad = (
 	["read  # fine\nraed  # typo\n", qr/^policy\/test\.policy:2: unknown syscall 'raed'$/m, 'typo'],
@@ -43,6 +55,12 @@ my @bad = (
 	["kill arg9 == 1 # x\n", qr/:1: expected arg0\.\.arg5, not 'arg9'/, 'bad arg'],
 	["kill arg0 = 1 # x\n", qr/:1: expected 'arg0 == VALUE'/, 'bad operator'],
 	["mmap arg2 & PROT_EXECUTE == 0 # x\n", qr/:1: unknown constant 'PROT_EXECUTE'/, 'unknown constant'],
+	['read arg0 == $sock  # x' . "\n", undef, 'call socket'],
+	["mmap arg3 & MAP_TYPE|MAP_ANONYMOUS == MAP_PRIVATE|MAP_ANONYMOUS # x\n", undef, "constants joined with '|'"],
+	["mmap arg3 & MAP_TYPE|MAP_ANONYMUS == 0 # x\n", qr/:1: unknown constant 'MAP_ANONYMUS' in a mask/, "unknown constant in a '|' list"],
+	["mmap arg3 & MAP_TYPE| == 0 # x\n", qr/:1: empty or overlong term in a mask/, "empty term in a '|' list"],
+	['read arg0 & $sock == 3 # x' . "\n", qr/:1: '\$sock' cannot be a mask: it is known only when the filter is loaded/, 'load-time value as a mask'],
+	['read arg0 == $fd # x' . "\n", qr/:1: unknown constant '\$fd'/, 'unknown load-time value'],
 	["# only comments\n\n", qr/no system calls listed/, 'empty policy'],
 );
 for my $case (@bad) {

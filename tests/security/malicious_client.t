@@ -97,7 +97,7 @@ my @cases = (
 	['caller-state bit, then garbage', ["\x01garbage" x 100], qr/fd 0 carried no file descriptor|receiving fd 0: /],
 	['bytes where fds belong', ["\0", "\0\0\0\0", "junk"], qr/fd 0 carried no file descriptor|receiving fd 0: /],
 	['only one fd', ["\0", ['fd'], "\0\0\0\x05", "junk"], qr/fd 1 carried no file descriptor|receiving fd 1: /],
-	['request over 32 MiB', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 0x7fffffff)], qr/request length 2147483647 exceeds/],
+	['request length over the cap', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 0x7fffffff)], qr/request length 2147483647 exceeds/],
 	['request without a final NUL', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 3), "A=1"], qr/does not end with NUL/],
 	['request without end of environment', ["\0", ['fd'], ['fd'], ['fd'], req('A=1', 'B=2')], qr/no end of environment/],
 	['environment entry without =', ["\0", ['fd'], ['fd'], ['fd'], req('A', '', 'perl', $script)], qr/without "="/],

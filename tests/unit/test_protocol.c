@@ -411,6 +411,39 @@ static void test_request_encode_too_big(void **state)
 	free(big);
 }
 
+/* At most PFI_REQUEST_MAX_STRINGS entries and arguments, both ways. */
+static void test_request_too_many_strings(void **state)
+{
+	const size_t cap = PFI_REQUEST_MAX_STRINGS;
+	const char **args = calloc(cap + 2, sizeof *args);
+	const char *env[] = { "A=1", NULL };
+	size_t size = 0;
+	assert_non_null(args);
+	for (size_t i = 0; i < cap; i++)
+		args[i] = "";
+	assert_int_equal(pfi_request_encode(NULL, args, NULL, 0, &size), 0);
+	assert_int_equal(pfi_request_encode(env, args, NULL, 0, &size), -E2BIG);
+	args[cap] = "";
+	assert_int_equal(pfi_request_encode(NULL, args, NULL, 0, &size), -E2BIG);
+
+	/* The terminator and `cap` empty arguments, then one more. */
+	uint8_t *wire = calloc(4 + cap + 2, 1);
+	assert_non_null(wire);
+	wire[0] = (uint8_t)((cap + 1) >> 24);
+	wire[1] = (uint8_t)((cap + 1) >> 16);
+	wire[2] = (uint8_t)((cap + 1) >> 8);
+	wire[3] = (uint8_t)(cap + 1);
+	struct pfi_request_visitor none = { NULL, NULL, NULL };
+	assert_int_equal(pfi_request_decode(wire, 4 + cap + 1, &none), 0);
+	wire[0] = (uint8_t)((cap + 2) >> 24);
+	wire[1] = (uint8_t)((cap + 2) >> 16);
+	wire[2] = (uint8_t)((cap + 2) >> 8);
+	wire[3] = (uint8_t)(cap + 2);
+	assert_int_equal(pfi_request_decode(wire, 4 + cap + 2, &none), -EPROTO);
+	free(wire);
+	free(args);
+}
+
 static void test_request_round_trip(void **state)
 {
 	struct collected c;
@@ -699,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_request_encode),
 		cmocka_unit_test(test_request_encode_empty),
 		cmocka_unit_test(test_request_encode_too_big),
+		cmocka_unit_test(test_request_too_many_strings),
 		cmocka_unit_test(test_request_round_trip),
 		cmocka_unit_test(test_request_empty),
 		cmocka_unit_test(test_request_visitor_error),

@@ -517,14 +517,19 @@ on the caller's stderr and exit status 127. Without the block (for
 example from chiark-utils' client) the call runs with the server's
 process state.
 
-A malformed request (a first byte with a bit the server did not offer, a
-malformed caller-state block, a message without a
-file descriptor, an environment entry without C<=>, a request not
-ending in NUL, one longer than 32 MiB, or one not completed within
-C<request_timeout>) is logged; the connection is closed without a
-status. A connection whose peer runs under a different user id, group
-id or set of supplementary groups than the server (as reported by
-C<SO_PEERCRED> and C<SO_PEERGROUPS>) is refused and logged at
+A malformed request (a first byte with a bit the server did not offer,
+a malformed caller-state block, a stdio message carrying no file
+descriptor, more than one, or so many that the kernel truncated them
+(every fd it brought is closed), an environment entry without C<=>, a
+request not ending in NUL, one longer than 6 MiB + 64 KiB or with more
+than 262,144 entries and arguments (the C client's limits), or one not
+completed within C<request_timeout>) is logged; the connection is closed
+without a status. The request is checked as it arrives and kept as one
+buffer until the call has a running slot, so a call waiting in the
+exchange costs the server about the size of its request. A connection
+whose peer runs under a different user id, group id or set of
+supplementary groups than the server (as reported by C<SO_PEERCRED> and
+C<SO_PEERGROUPS>) is refused and logged at
 C<warning>.
 
 =head1 PERFORMANCE TIPS
@@ -568,6 +573,20 @@ the options and the environment and starts the server.
 The wire codec: C<PREFORK_INTERP> parsing, the greeting, request
 decoding, the status word. Pure functions on strings, no I/O
 (F<t/20-protocol.t>). A change to what is sent or accepted goes here.
+
+=item RequestReader
+
+The request decoded as it arrives (protocol step 4), pure: the limits
+shared with the C client (6 MiB + 64 KiB, 262,144 strings), a fault
+refused as soon as it arrives, one raw buffer until the call may run
+(F<t/31-request-reader.t>; fuzzed against the C decoder by
+F<fuzz/perl/fuzz_request.pl>). A change to how a request is read or
+bounded goes here.
+
+=item FdMessage
+
+One stdio message (protocol step 3): exactly one fd, or refused with
+every fd it brought closed (F<t/30-fd-message.t>).
 
 =item Loop
 

@@ -12,12 +12,14 @@ use warnings;
 use Errno qw(EINTR ECONNRESET);
 use IO::FDPass ();
 use POSIX ();
-use Socket qw(MSG_PEEK MSG_DONTWAIT SHUT_RDWR);
+use Socket qw(SHUT_RDWR);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Relay ();
+use Proc::Prefork::Interp::FdMessage ();
+use Proc::Prefork::Interp::RequestReader ();
 
 use constant READ_CHUNK => 65536;
 
@@ -80,13 +82,13 @@ sub _client_went_away { return { quiet => 1 } }
 sub _serve_call {
     my ($self, $call, $ctl) = @_;
     my $o = $self->{opts};
-    my ($fds, $env, $args, $state, $uses);
+    my ($fds, $request, $state, $uses);
     my $ok = eval {
         local $SIG{ALRM} = sub {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        ($fds, $env, $args, $state, $uses) = _read_request($call, $self->{offered});
+        ($fds, $request, $state, $uses) = _read_request($call, $self->{offered});
         alarm(0);
         1;
     };
@@ -112,6 +114,10 @@ sub _serve_call {
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';
     close $ctl;
+    # Only now, with a running slot, the request becomes Perl strings:
+    # while it waited it was one buffer, so a flood of pending exchanges
+    # costs what the clients sent, not 50 to 100 bytes per string.
+    my ($env, $args) = $request->request;
 
     unless (open(STDIN, '<&', $fds->[0]) && open(STDOUT, '>&', $fds->[1])
             && open(STDERR, '>&', $fds->[2])) {
@@ -124,8 +130,10 @@ sub _serve_call {
     Proc::Prefork::Interp::Log::close_log();
 
     %ENV  = %$env;
-    $0    = $args->[1];
-    @ARGV = @{$args}[2 .. $#$args];
+    # The decoded list becomes @ARGV itself, not a copy of each string
+    # (up to RequestReader::MAX_STRINGS of them).
+    (undef, $0) = splice @$args, 0, 2;
+    *ARGV = $args;
     $SIG{INT}  = 'DEFAULT';
     $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
@@ -142,23 +150,37 @@ sub _serve_call {
 }
 
 # Steps 2 to 4 of the exchange: the initial byte (the extensions the
-# client uses), three fds, the request. Dies with _protocol_error or
+# client uses), three fds, the request (decoded as it arrives, see
+# RequestReader), and the caller-state block if the client uses it.
+# Returns the fds, the complete reader, the state and the bits used.
+# Dies with _protocol_error or
 # _client_went_away.
 sub _read_request {
     my ($call, $offered) = @_;
     my ($used, $error) = Proc::Prefork::Interp::Protocol::check_initial_byte(
         _read_exact($call, 1, 'initial byte'), $offered);
     die _protocol_error($error) if defined $error;
-    my @fds = map { _recv_fd($call, $_) } 0 .. 2;
-    my ($len, $why) = Proc::Prefork::Interp::Protocol::decode_length(
-        _read_exact($call, 4, 'request length'));
-    die _protocol_error($why) unless defined $len;
-    my ($env, $args, $bad) = Proc::Prefork::Interp::Protocol::decode_request(
-        _read_exact($call, $len, 'request'));
-    die _protocol_error($bad) if defined $bad;
+    my @fds;
+    for my $which (0 .. 2) {
+        # Exactly one fd per message, or none at all reaches the script.
+        my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($call, $which);
+        if (!defined $fd) {
+            POSIX::close($_) for @fds;
+            die defined $why ? _protocol_error($why) : _client_went_away();
+        }
+        push @fds, $fd;
+    }
+    my $reader = Proc::Prefork::Interp::RequestReader->new;
+    while (my $want = $reader->wanted) {
+        $want = READ_CHUNK if $want > READ_CHUNK;
+        my $why = $reader->feed(_read_exact($call, $want, 'request'));
+        die _protocol_error($why) if defined $why;
+    }
+    my $why = $reader->call_fault;
+    die _protocol_error($why) if defined $why;
     my $state = $used & Proc::Prefork::Interp::CallerState::USE_BIT
         ? _read_caller_state($call) : undef;
-    return (\@fds, $env, $args, $state, $used);
+    return (\@fds, $reader, $state, $used);
 }
 
 # [caller-state] The block after the request (docs/protocol.md).
@@ -189,22 +211,6 @@ sub _read_exact {
         die _client_went_away() unless $n;
     }
     return $buf;
-}
-
-sub _recv_fd {
-    my ($call, $which) = @_;
-    my $fd;
-    do {
-        $! = 0;
-        $fd = IO::FDPass::recv(fileno $call);
-    } while ($fd < 0 && $! == EINTR);
-    return $fd if $fd >= 0;
-    die _client_went_away() if $! == ECONNRESET;
-    die _protocol_error("receiving fd $which: $!") if $!;
-    # Either EOF or a byte that carried no fd: EOF stays EOF on a re-read.
-    my $peer = recv($call, my $next, 1, MSG_PEEK | MSG_DONTWAIT);
-    die _client_went_away() if defined $peer && $next eq '';
-    die _protocol_error("message for fd $which carried no file descriptor");
 }
 
 sub _reseed {

@@ -9,6 +9,7 @@ use warnings;
 
 use Fcntl qw(O_ACCMODE O_RDONLY O_WRONLY);
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::RequestReader ();
 
 use constant {
     ENV_NAME     => 'PREFORK_INTERP',
@@ -20,7 +21,8 @@ use constant {
     # chiark-utils' client reads that length in host byte order, so it
     # must get empty xdata; it never sets this item.
     XDATA_MARKER => 'xdata',
-    MAX_REQUEST  => 32 * 1024 * 1024,
+    # The C client's PFI_REQUEST_MAX; see RequestReader.
+    MAX_REQUEST  => Proc::Prefork::Interp::RequestReader::MAX_REQUEST,
 };
 
 # PREFORK_INTERP's syntax: (\%parsed, undef) or (undef, $why). The four
@@ -96,36 +98,16 @@ sub check_initial_byte {
                            $used, $offered // 0);
 }
 
-# The request length field: ($len, undef) or (undef, $why).
-sub decode_length {
-    my ($bytes) = @_;
-    my $len = unpack 'N', $bytes;
-    return (undef, "request length $len exceeds " . MAX_REQUEST)
-        if $len > MAX_REQUEST;
-    return ($len, undef);
-}
-
-# The request: environment then argument strings, each NUL-terminated,
-# the environment ended by an empty string. (\%env, \@args, undef) or
-# (undef, undef, $why).
+# The request, whole (for tests and tools: the server reads it as it
+# arrives, with RequestReader, the one decoder): environment then
+# argument strings, each NUL-terminated, the environment ended by an
+# empty string. (\%env, \@args, undef) or (undef, undef, $why).
 sub decode_request {
     my ($req) = @_;
-    my $bad = sub { return (undef, undef, $_[0]) };
-    $req =~ /\0\z/ or return $bad->('request does not end with NUL');
-    my @strings = split /\0/, substr($req, 0, -1), -1;
-    my %env;
-    for (;;) {
-        @strings or return $bad->('request has no end of environment');
-        my $entry = shift @strings;
-        last if $entry eq '';
-        my $eq = index $entry, '=';
-        $eq >= 0 or return $bad->('environment entry without "="');
-        $env{substr $entry, 0, $eq} = substr $entry, $eq + 1;
-    }
-    @strings >= 2 or return $bad->(
-        'request has ' . scalar(@strings)
-        . ' argument strings; interpreter and script are required');
-    return (\%env, \@strings, undef);
+    my $reader = Proc::Prefork::Interp::RequestReader->new;
+    my $why = $reader->feed(pack('N', length $req) . $req);
+    return (undef, undef, $why) if defined $why;
+    return $reader->request;
 }
 
 # The call's end, as the client reads it: the wait status.

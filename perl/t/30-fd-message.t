@@ -1,0 +1,83 @@
+# Proc::Prefork::Interp::FdMessage: a stdio message must carry exactly
+# one fd; anything else is refused and every fd it brought is closed.
+use strict;
+use warnings;
+use Test::More;
+use Fcntl qw(F_GETFD FD_CLOEXEC);
+use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC SOL_SOCKET SCM_RIGHTS);
+use Socket::MsgHdr ();
+use Proc::Prefork::Interp::FdMessage ();
+
+sub open_fds {
+    opendir my $d, '/proc/self/fd' or die $!;
+    return join ',', sort { $a <=> $b } grep { /^\d+$/ } readdir $d;
+}
+
+# Sends one message: $bytes of data, with @fds attached if any.
+sub send_msg {
+    my ($s, $bytes, @fds) = @_;
+    my $hdr = Socket::MsgHdr->new(buf => $bytes);
+    $hdr->cmsghdr(SOL_SOCKET, SCM_RIGHTS, pack('i*', @fds)) if @fds;
+    defined Socket::MsgHdr::sendmsg($s, $hdr, 0) or die "sendmsg: $!";
+}
+
+sub pair {
+    socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
+    return ($a, $b);
+}
+
+open my $passed, '<', '/dev/null' or die $!;
+my $pfd = fileno $passed;
+
+{
+    my ($c, $s) = pair();
+    send_msg($c, "\0", $pfd);
+    my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 0);
+    ok(defined $fd && !defined $why, 'one fd: received');
+    ok(open(my $fh, '<&=', $fd), 'and it is a real fd');
+    ok(fcntl($fh, F_GETFD, 0) & FD_CLOEXEC, 'close-on-exec until installed');
+    close $fh;
+}
+
+for my $case ([2, qr/^message for fd 1 carried 2 file descriptors, not one$/],
+              [0, qr/^message for fd 1 carried no file descriptor$/],
+              [100, qr/^message for fd 1 had its control data truncated \(too many fds\)$/]) {
+    my ($n, $want) = @$case;
+    my ($c, $s) = pair();
+    my $before = open_fds();
+    send_msg($c, "\0", ($pfd) x $n);
+    my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 1);
+    ok(!defined $fd, "$n fds: refused");
+    like($why // '', $want, "$n fds: says why");
+    is(open_fds(), $before, "$n fds: every fd received is closed again");
+}
+
+{
+    my ($c, $s) = pair();
+    send_msg($c, "\0", $pfd);
+    send_msg($c, "\0", $pfd, $pfd);
+    my ($fd) = Proc::Prefork::Interp::FdMessage::receive($s, 0);
+    ok(defined $fd, 'a good message followed by a bad one: the good one is read alone');
+    POSIX::close($fd);
+    my $before = open_fds();
+    my ($fd2, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 1);
+    like($why // '', qr/carried 2 file descriptors/, 'and the bad one is refused');
+    is(open_fds(), $before, 'with its fds closed');
+}
+
+{
+    my ($c, $s) = pair();
+    close $c;
+    my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 2);
+    ok(!defined $fd && !defined $why, 'EOF: the client is gone, quietly');
+}
+
+# The decision itself, on numbers.
+my $f = \&Proc::Prefork::Interp::FdMessage::_fault;
+is($f->(1, 0, 1, 0, 0), undef, 'one byte, one fd: fine');
+is($f->(0, 0, 0, 0, 0), undef, 'nothing at all: EOF, not a fault');
+like($f->(1, 1, 1, 0, 0), qr/truncated/, 'truncated wins over a count of one');
+like($f->(1, 0, 1, 1, 0), qr/other than fds/, 'other control data');
+like($f->(0, 0, 1, 0, 0), qr/no byte/, 'an fd without its byte');
+
+done_testing();

@@ -1,0 +1,75 @@
+# A client's three stdio messages must each carry exactly one fd
+# (SECURITY.md, "Bounded decoding"; README: "only fds 0, 1 and 2 reach
+# the script").  A message with two fds, with none, or with so many that
+# the kernel truncates the control data is refused: logged, nothing
+# runs, no status, and the server keeps serving with the processes and
+# fds it had.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use Socket qw(SOL_SOCKET SCM_RIGHTS);
+use Socket::MsgHdr ();
+use Test::More;
+use Time::HiRes qw(sleep);
+
+need_root();
+
+my $env = new_env();
+my $client = client_path();
+my $log = "$env->{dir}/log";
+my ($script, $marker) = victim($env, 'logger => \\&logger, request_timeout => 3, '
+				 . 'max_servers => 2, prefork_spares => 1');
+my @cmd = ($client, '-U', '-g', 'fds', 'perl', $script);
+my $sock = "$env->{run}/sfds";
+
+my $r = run_call([@cmd, 'first'], dir => $env->{dir});
+is($r->{status}, 0, 'the server runs') or diag $r->{err};
+my $server = server_pid_of($script);
+ok($server, 'found the server');
+sleep 0.5;
+my $kids0 = scalar descendants($server);
+my $fds0 = fd_count($server);
+unlink $marker;
+
+sub req { my $b = join '', map { "$_\0" } @_; return pack('N', length $b) . $b }
+
+open my $extra, '<', '/dev/null' or die $!;
+# One stdio message: a byte with $n fds (each a copy of /dev/null).
+sub fd_message {
+	my ($s, $n) = @_;
+	my $hdr = Socket::MsgHdr->new(buf => "\0");
+	$hdr->cmsghdr(SOL_SOCKET, SCM_RIGHTS, pack('i*', (fileno $extra) x $n)) if $n;
+	return defined Socket::MsgHdr::sendmsg($s, $hdr, 0);
+}
+
+for my $case ([0, 2], [1, 2], [2, 2], [1, 0], [0, 100]) {
+	my ($which, $n) = @$case;
+	my $label = "message for fd $which with $n fds";
+	my $s = connect_path($sock) or die "connect: $!";
+	is(read_n($s, 17, 5), "PFI\n\0\0\0\x09full-argv", "$label: got the greeting");
+	send_all($s, "\0");
+	fd_message($s, $_ == $which ? $n : 1) or last for 0 .. 2;
+	# A good request after the bad message: had the fds been taken, the
+	# script would run and see them.
+	send_all($s, req('A=1', '', 'perl', $script, 'evil'));
+	is(read_n($s, 4, 8), '', "$label: no status sent back");
+	close $s;
+	my $want = $n == 100 ? qr/message for fd $which had its control data truncated/
+		 : $n == 0 ? qr/message for fd $which carried no file descriptor/
+		 : qr/message for fd $which carried $n file descriptors, not one/;
+	ok(wait_for(sub { slurp_file($log) =~ $want }, 5), "$label: refused and logged")
+		or diag 'log: ' . slurp_file($log);
+	ok(!-e $marker, "$label: the script did not run");
+	my $x = run_call([@cmd, 'good'], dir => $env->{dir});
+	ok($x->{status} == 0 && $x->{out} eq "ran good\n", "$label: a good call is still served")
+		or diag "status $x->{status} err '$x->{err}'";
+	unlink $marker;
+}
+
+ok(wait_for(sub { descendants($server) == $kids0 }, 10), 'no process leaked');
+ok(wait_for(sub { fd_count($server) == $fds0 }, 10), 'no fd leaked')
+	or diag 'fds now ' . fd_count($server) . ", before $fds0";
+is(server_pid_of($script), $server, 'the same server served throughout');
+done_testing();
