@@ -49,7 +49,7 @@ for my $mode ('-U', '-L') {
 	   "$mode: the watcher's title names the script") or diag join "\n", @all;
 	my @server = grep { /\Q$script\E/ && !/watcher/ } @all;
 	ok(@server >= 2, "$mode: server and spares found") or diag join "\n", @all;
-	ok(!(grep { !/^\d+: \Q$script\E \[prefork (?:server|spare)\] *\z/ } @server),
+	ok(!(grep { !/^\d+: \Q$script\E \[prefork (?:server|spare)\](?: \d+ calls?)? *\z/ } @server),
 	   "$mode: server and spares show only the script") or diag join "\n", @server;
 	kill_servers($env);
 }
