@@ -71,10 +71,10 @@ SKIP: {
 {
     my $s = $t->call_sock;
     ok defined PFITest::read_greeting($s), 'greeting';
-    PFITest::send_all($s, "\x02");
+    PFITest::send_all($s, "\x04");
     my $x = PFITest::read_n($s, 4, 5);
     ok !defined $x || $x eq '', 'unoffered step-2 bit: no status';
-    like $t->log_text // '', qr/initial byte is 0x02, but this server offered 0x01/,
+    like $t->log_text // '', qr/initial byte is 0x04, but this server offered 0x03/,
         'unoffered step-2 bit: logged';
 }
 
