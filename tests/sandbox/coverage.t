@@ -35,6 +35,7 @@ use Proc::Prefork::Interp;
 prefork_initialisation_complete();
 my ($how, $arg) = @ARGV;
 if (($how // '') eq 'kill') { kill $arg, $$; sleep 5 }
+if (($how // '') eq 'usr1') { $SIG{USR1} = sub { exit 7 }; sleep 10; exit 1 }
 exit(($how // '') eq 'exit' ? $arg : 0);
 EOS
 is(run_call([$script, 'exit', 0], dir => $env->{dir})->{status}, 0, 'server is warm');
@@ -66,6 +67,23 @@ sub traced {
 
 my $r = traced('normal exit', [$script, 'exit', 3]);
 is(describe_status($r->{status}), 'exit 3', 'normal exit: status');
+
+# signals extension: a signal sent to the client is taken with
+# rt_sigtimedwait (the signalfd only wakes poll) and relayed.
+$r = traced('signal relayed', [$script, 'usr1'], during => sub {
+	my ($log) = @_;
+	my $relaying = sub {
+		open my $fh, '<', $log or return 0;
+		my @l = <$fh>;
+		my ($f) = grep { $l[$_] =~ /signalfd4?\(/ } 0 .. $#l;
+		return defined $f && grep { /^\d+\s+poll\(/ } @l[$f .. $#l];
+	};
+	wait_for($relaying, 10) or diag 'client never waited with its signalfd';
+	my ($pid) = do { open my $fh, '<', $log; <$fh> } =~ /^(\d+)/;
+	sleep 0.3;
+	kill 'USR1', $pid;
+});
+is(describe_status($r->{status}), 'exit 7', 'signal relayed: the script handled it');
 
 $r = traced('signal death', [$script, 'kill', 'TERM']);
 is(describe_status($r->{status}), 'signal 15', 'signal death: reproduced');
