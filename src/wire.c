@@ -61,6 +61,25 @@ static int peer_groups(int fd, gid_t **groups, size_t *n, struct problem *p)
 	}
 }
 
+/* Whether two sorted supplementary-group lists grant the same access
+ * for a process whose gid is `gid`: a listed group equal to the gid
+ * adds nothing (Perl's $) = "G G", for one, lists it). */
+static int same_groups(gid_t gid, const gid_t *a, size_t na, const gid_t *b,
+                       size_t nb)
+{
+	size_t i = 0, j = 0;
+	for (;;) {
+		while (i < na && a[i] == gid)
+			i++;
+		while (j < nb && b[j] == gid)
+			j++;
+		if (i == na || j == nb)
+			return i == na && j == nb;
+		if (a[i++] != b[j++])
+			return 0;
+	}
+}
+
 int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p)
 {
 	struct ucred cred;
@@ -77,8 +96,9 @@ int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p)
 	if (n_ours < 0 || !ours) {
 		r = problem_errno(p, n_ours < 0 ? errno : ENOMEM,
 				  "cannot read our groups");
-	} else if (cred.gid != getegid() || (size_t)n_ours != n_theirs ||
-		   memcmp(ours, theirs, n_theirs * sizeof *ours) != 0) {
+	} else if (cred.gid != getegid() ||
+		   !same_groups(cred.gid, ours, (size_t)n_ours, theirs,
+				n_theirs)) {
 		/* Both lists come sorted from the kernel's group_info. */
 		r = problem_fail(p, EXDEV, "%s runs with other groups (gid %u "
 				 "and %zu supplementary) than you (gid %u and "

@@ -42,16 +42,26 @@ sub differ {
     # The server's own do not change once it serves.
     $own //= do {
         my ($egid, @groups) = split ' ', $);
-        [$egid, join ',', sort { $a <=> $b } @groups];
+        [$egid, _group_list($egid, @groups)];
     };
     my ($egid, $mine) = @$own;
     return "$who: another gid (this server runs as gid $egid)" if $gid != $egid;
     my $theirs = peer_groups($sock)
         // return "$who: cannot read its groups: $!";
-    return "$who: groups " . join(',', @$theirs) . " (this server has "
+    my $list = _group_list($gid, @$theirs);
+    return "$who: groups " . ($list eq '' ? 'none' : $list) . " (this server has "
         . ($mine eq '' ? 'none' : $mine) . ')'
-        if join(',', @$theirs) ne $mine;
+        if $list ne $mine;
     return undef;
+}
+
+# The supplementary groups that add access to gid $gid, sorted, unique,
+# as text: a listed group equal to the gid adds nothing (as src/wire.c).
+sub _group_list {
+    my ($gid, @groups) = @_;
+    my %seen;
+    return join ',', sort { $a <=> $b }
+        grep { $_ != $gid && !$seen{$_}++ } @groups;
 }
 
 1;
