@@ -1,0 +1,149 @@
+"""prefork_interp: run a Python script as a prefork-interp server.
+
+    #!/usr/bin/prefork-interp -U,python3
+    import prefork_interp
+    import heavy_modules                   # loaded once, by the server
+    TABLE = load_table()                   # computed once
+    prefork_interp.initialisation_complete()
+    main()                                 # once per call
+
+Run without prefork-interp (`python3 script`), initialisation_complete()
+returns at once and the script runs standalone.  See python/README.md.
+"""
+
+import os
+import sys
+import threading
+
+from . import callstate, linux, options as _options, protocol
+
+__all__ = ["initialisation_complete", "autoreload_also_check"]
+__version__ = "0.1.0"
+
+# Taken at import, to tell what the script's initialisation changed.
+_SIGNALS_AT_IMPORT = callstate.dispositions()
+_ARGV_AT_IMPORT = list(sys.argv)
+_also_check = []
+
+
+def autoreload_also_check(*paths):
+    """Adds files to the set whose change makes the server reload (call
+    before initialisation_complete).  The paths need not exist yet."""
+    _also_check.extend(os.fspath(p) for p in paths)
+
+
+class _Context:
+    """What an executor needs from the server's set-up."""
+
+
+def initialisation_complete(**opts):
+    """Ends the script's initialisation.
+
+    Standalone (no PREFORK_INTERP in the environment): returns at once.
+    Under prefork-interp: the setup process exits 0, its child becomes
+    the server, and this function returns once in each call's process,
+    never in the setup or the server."""
+    value = os.environ.get(protocol.ENV_NAME)
+    if value is None:
+        return
+    options = _options.check(opts)
+    startup = _parse_startup_or_exit(value)
+    _refuse_threads(options)
+
+    from . import log as _log, server as _server
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    log = _log.Log(options.logger, options.log_facility, f"{script}: ")
+    context = _Context()
+    context.log = log
+    context.options = options
+    context.offered_bits = 0
+    context.script_signals = callstate.script_handlers(
+        _SIGNALS_AT_IMPORT, callstate.dispositions())
+    context.interp_options = list(
+        sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
+    context.u_flag = "-u" in context.interp_options
+    context.comm = linux.get_comm()
+    del os.environ[protocol.ENV_NAME]
+
+    from . import autoreload
+    files = autoreload.initial_files(script, options, _also_check)
+    server = _server.Server(startup, _startup_fds(startup), options, log, files)
+    log.open()
+
+    # Output buffered by the initialisation must come out once, here.
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    if os.fork():
+        os._exit(0)          # the client waits for the setup to exit 0
+    _become_server()
+    from .pool import BecomeExecutor
+    try:
+        try:
+            server.run()
+        except BecomeExecutor:
+            raise
+        except BaseException as e:
+            log("err", f"server failed: {e!r}; quitting")
+            os._exit(1)
+    except BecomeExecutor as job:
+        call, ctl = job.call, job.ctl
+    from . import executor
+    executor.serve(call, ctl, context)
+
+
+def _parse_startup_or_exit(value):
+    try:
+        startup = protocol.parse_startup(value)
+        for fd in (startup.listen, startup.call) + startup.watch_fds:
+            try:
+                linux.access_mode(fd)
+            except OSError:
+                raise protocol.MalformedStartup(f"fd {fd} is not open") from None
+    except protocol.MalformedStartup as e:
+        sys.exit(f"prefork_interp: malformed {protocol.ENV_NAME} "
+                 f"\"{value}\": {e} (run the script through prefork-interp, "
+                 f"or unset {protocol.ENV_NAME})")
+    return startup
+
+
+def _startup_fds(startup):
+    watchi, watche = protocol.order_watchers(startup.watch_fds,
+                                             linux.access_mode)
+    fds = {"listen": startup.listen, "call": startup.call,
+           "watchi": watchi, "watche": watche}
+    for fd in fds.values():
+        os.set_inheritable(fd, False)
+    return fds
+
+
+def _refuse_threads(options):
+    """Threads do not survive fork: a call would run without them, and a
+    lock one of them held stays locked forever in every call."""
+    try:
+        tasks = len(os.listdir("/proc/self/task"))
+    except OSError:
+        tasks = threading.active_count()
+    if tasks <= 1 or options.allow_threads:
+        return
+    names = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread()]
+    sys.exit(f"prefork_interp: {tasks - 1} thread(s) running "
+             f"({', '.join(names) or 'not started from Python'}) at "
+             "initialisation_complete(): threads do not survive the fork "
+             "into each call; start them after it (or pass "
+             "allow_threads=True to go on without them)")
+
+
+def _become_server():
+    """The server is a session leader with its stdio on /dev/null; it
+    reports through syslog (or the logger option) only."""
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    linux.set_comm(b"pfi-server")
