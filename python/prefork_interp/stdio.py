@@ -4,8 +4,8 @@ interpreter would make them for the caller's fds and environment.
 A fresh CPython (3.11) chooses, for its standard streams:
   encoding  PYTHONIOENCODING's encoding part, else UTF-8 in UTF-8 mode,
             else the LC_CTYPE locale's encoding;
-  errors    stdin/stdout: PYTHONIOENCODING's errors part, else
-            surrogateescape in UTF-8 mode or a C, POSIX or C.UTF-8-like
+  errors    stdin/stdout: PYTHONIOENCODING's errors part (strict if
+            it names only an encoding), else surrogateescape in UTF-8 mode or a C, POSIX or C.UTF-8-like
             locale, else strict; stderr: always backslashreplace;
   buffers   stdout and stderr unbuffered (write_through) with -u or
             PYTHONUNBUFFERED; else line-buffered when the fd is a
@@ -63,7 +63,8 @@ def settings(env, ignore_env, xoptions, u_flag, ctype_name, utf8,
     if not ignore_env and env.get("PYTHONIOENCODING"):
         enc, _colon, err = env["PYTHONIOENCODING"].partition(":")
         encoding = enc or None
-        errors = err or None
+        # PYTHONIOENCODING=latin-1 means latin-1:strict.
+        errors = err or ("strict" if enc else None)
     if encoding is None:
         encoding = "utf-8" if utf8 else locale_encoding
     encoding = codecs.lookup(encoding).name
