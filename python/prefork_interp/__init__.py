@@ -12,6 +12,7 @@ returns at once and the script runs standalone.  See python/README.md.
 """
 
 import os
+import signal
 import sys
 import threading
 
@@ -141,6 +142,16 @@ def _become_server():
     """The server is a session leader with its stdio on /dev/null; it
     reports through syslog (or the logger option) only."""
     os.setsid()
+    # The script's handlers are for its calls (callstate restores them);
+    # the server runs with the interpreter's dispositions, SIGINT at its
+    # default too: a child that the server interrupts (its client went
+    # away) before it becomes the call must just end.
+    for signum, handler in callstate.dispositions().items():
+        if handler is not None and signum != signal.SIGPIPE:
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
