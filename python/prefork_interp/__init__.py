@@ -11,6 +11,7 @@ Run without prefork-interp (`python3 script`), initialisation_complete()
 returns at once and the script runs standalone.  See python/README.md.
 """
 
+import gc
 import os
 import signal
 import sys
@@ -25,6 +26,11 @@ __version__ = "0.1.0"
 _SIGNALS_AT_IMPORT = callstate.dispositions()
 _ARGV_AT_IMPORT = list(sys.argv)
 _also_check = []
+# Taken out of the environment at once: processes that the script's
+# initialisation starts (subprocess, multiprocessing's fork server or
+# spawned children, which import __main__ again) must not try to use
+# the server's fds, and the calls must not see it.
+_STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
 
 
 def autoreload_also_check(*paths):
@@ -44,7 +50,8 @@ def initialisation_complete(**opts):
     Under prefork-interp: the setup process exits 0, its child becomes
     the server, and this function returns once in each call's process,
     never in the setup or the server."""
-    value = os.environ.get(protocol.ENV_NAME)
+    global _STARTUP_VALUE
+    value, _STARTUP_VALUE = _STARTUP_VALUE, None
     if value is None:
         return
     options = _options.check(opts)
@@ -64,13 +71,18 @@ def initialisation_complete(**opts):
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = "-u" in context.interp_options
     context.comm = linux.get_comm()
-    del os.environ[protocol.ENV_NAME]
 
     from . import autoreload
     files = autoreload.initial_files(script, options, _also_check)
     server = _server.Server(startup, _startup_fds(startup), options, log, files)
     log.open()
 
+    # A fork server or resource tracker started by the initialisation
+    # would hold the first caller's stderr for the server's lifetime
+    # (collected garbage first: a finalised object tells a resource
+    # tracker it is done with its resources).
+    gc.collect()
+    callstate.forget_multiprocessing_helpers()
     # Output buffered by the initialisation must come out once, here.
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:

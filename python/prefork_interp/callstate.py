@@ -77,9 +77,11 @@ def reseed():
 
 def forget_multiprocessing_helpers():
     """A resource tracker or fork server started during initialisation
-    belongs to the server: a call that needs one starts its own, in its
-    own process group, as a standalone run would; and the server's
-    children are not the call's."""
+    is let go (closing our end makes it exit) before the server forks:
+    it would hold the first caller's stderr open for as long as the
+    server lives.  A call that needs one starts its own, in its own
+    process group, as a standalone run would.  Called again in each
+    call: the server's children are not the call's."""
     mp = sys.modules.get("multiprocessing.process")
     if mp is not None and isinstance(getattr(mp, "_children", None), set):
         mp._children = set()
