@@ -92,6 +92,10 @@ def initialisation_complete(**opts):
     if os.fork():
         os._exit(0)          # the client waits for the setup to exit 0
     _become_server()
+    # Objects of the initialisation leave the collector's generations:
+    # a call's collections then neither traverse them nor write to their
+    # pages, which the call shares copy-on-write with the server.
+    gc.freeze()
     from .pool import BecomeExecutor
     try:
         try:

@@ -12,7 +12,7 @@ import socket
 import sys
 import time
 
-from . import callstate, linux, protocol, stdio
+from . import callstate, linux, prefault, protocol, stdio
 
 
 class ClientGone(Exception):
@@ -104,9 +104,20 @@ def read_request(call, offered, timeout):
     return Request(uses, fds, env, args)
 
 
-def wait_for_call(ctl):
+def wait_for_call(ctl, budget):
     """In a spare: the call's socket from the server, or exit if the
-    server retired this spare (EOF)."""
+    server retired this spare (EOF).  Prefaults when the server allows
+    it ('P'), until done or a call arrives."""
+    while budget:
+        try:
+            byte = ctl.recv(1, socket.MSG_PEEK)
+        except OSError:
+            os._exit(0)
+        if byte != b"P":
+            break
+        ctl.recv(1)
+        prefault.prefault(ctl, budget)
+        budget = 0
     try:
         msg, fds, _flags, _addr = socket.recv_fds(ctl, 1, 1)
     except OSError:
@@ -123,7 +134,7 @@ def serve(call, ctl, context):
     context: the server-side facts the call needs (see __init__)."""
     linux.set_comm(b"pfi-spare" if call is None else b"pfi-call")
     if call is None:
-        call = wait_for_call(ctl)
+        call = wait_for_call(ctl, int(context.options.prefault * (1 << 20)))
         linux.set_comm(b"pfi-call")
     call.setblocking(True)
     log = context.log

@@ -13,6 +13,7 @@ DEFAULTS = {
     "max_pending": 16,
     "pending_grace": 1.0,
     "prefork_spares": 1,
+    "prefault": 64,
     "idle_timeout": 1_000_000,
     "request_timeout": 30,
     "max_errors": 100,
@@ -24,6 +25,7 @@ DEFAULTS = {
 }
 
 NUMBERS = ("max_servers", "max_pending", "pending_grace", "prefork_spares",
+           "prefault",
            "idle_timeout", "request_timeout", "max_errors")
 
 

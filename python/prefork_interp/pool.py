@@ -16,8 +16,8 @@ States of a child (Kid.state):
   running  runs the per-call code
   dead     killed, waiting to be reaped
 
-Control bytes: server -> child: 'C' with the call's fd (hand-off), 'G'
-(go ahead).  child -> server: 'R' (request complete).  EOF either way:
+Control bytes: server -> child: 'P' (a spare may prefault now), 'C' with
+the call's fd (hand-off), 'G' (go ahead).  child -> server: 'R' (request complete).  EOF either way:
 the other side is gone.
 """
 
@@ -51,6 +51,7 @@ class Kid:
         self.since = time.monotonic()
         self.ctl = ctl
         self.call = None
+        self.prefault_sent = False   # told it may prefault ('P')
         self.gone = None      # when the client went away
         self.killed = False   # SIGKILL sent after KILL_GRACE
 
@@ -305,6 +306,20 @@ class Pool:
                     and now >= kid.gone + KILL_GRACE:
                 kid.killed = True
                 _kill(kid.pid, signal.SIGKILL, group=True)
+
+    def allow_prefault(self):
+        """Prefaulting takes CPU time: spares are told to start only
+        while no call is running, so that under load they do not compete
+        with calls (see prefault.py)."""
+        if self.options.prefault <= 0 or self.busy_count():
+            return
+        for kid in self.spares:
+            if not kid.prefault_sent:
+                kid.prefault_sent = True
+                try:
+                    kid.ctl.send(b"P", socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+                except OSError:
+                    pass
 
     def retire_spares(self):
         for kid in self.spares:

@@ -74,6 +74,7 @@ class Server:
         for kid in [k for k in pool.kids.values() if k.pidfd is None]:
             pool.reap(kid)
         pool.replenish_spares()
+        pool.allow_prefault()
         if self.quitting() and not pool.kids:
             self.final_exit()
         pool.start_ready()

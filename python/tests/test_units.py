@@ -111,3 +111,28 @@ def test_stdio_settings_match_fresh_interpreter(env):
                           env={"PYTHONPATH": pkg, "LANG": "C.UTF-8"},
                           capture_output=True, check=True)
     assert json.loads(mine.stdout) == want
+
+
+MAPS = """\
+55d0c0000000-55d0c0001000 r--p 00000000 fe:01 123 /usr/bin/python3.11
+55d0c0100000-55d0c0103000 rw-p 00100000 fe:01 123 /usr/bin/python3.11
+55d0c1000000-55d0c1400000 rw-p 00000000 00:00 0 [heap]
+7f0000000000-7f0000200000 rw-p 00000000 00:00 0
+7f0000200000-7f0000201000 ---p 00000000 00:00 0
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]
+7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]
+"""
+
+
+def test_prefault_regions_and_plan():
+    from prefork_interp import prefault
+    regions = prefault.writable_regions(MAPS)
+    assert regions == [(0x55d0c1000000, 0x55d0c1400000),      # heap first
+                       (0x55d0c0100000, 0x55d0c0103000),
+                       (0x7f0000000000, 0x7f0000200000)]
+    assert prefault.plan(regions, 0) == []
+    assert prefault.plan(regions, 1 << 30) == regions
+    # 4 MB heap whole, then the data segment, then 1 MB of the last.
+    budget = (4 << 20) + 0x3000 + (1 << 20) + 100
+    assert prefault.plan(regions, budget) == [
+        regions[0], regions[1], (0x7f0000000000, 0x7f0000100000)]
