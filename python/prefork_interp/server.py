@@ -138,12 +138,14 @@ class Server:
         ready = set()
         for fd, _revents in events:
             role, kid = roles[fd]
+            if kid is not None and pool.kids.get(kid.pid) is not kid:
+                continue    # reaped by an earlier event: its pid is free
             if role == "child":
                 pool.reap(kid)
             elif role == "call":
                 pool.client_gone(kid)
             elif role == "control":
-                if kid.pid in pool.kids and kid.ctl is not None:
+                if kid.ctl is not None:
                     pool.control_readable(kid)
             else:
                 ready.add(role)

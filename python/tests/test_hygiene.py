@@ -6,7 +6,6 @@ script run standalone."""
 import json
 import os
 import signal
-import subprocess
 
 import pytest
 

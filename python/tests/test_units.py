@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from prefork_interp import autoreload, callstate, linux, options, stdio
+from prefork_interp import autoreload, callstate, linux, options
 
 
 def event(wd, mask, name=b""):
