@@ -2,6 +2,7 @@
 running slots (max_servers) than callers."""
 
 import concurrent.futures
+import os
 
 import harness
 
@@ -35,3 +36,28 @@ def test_parallel_callers(pfi):
     assert [b for r in results for b in r] == []
     srv = harness.server_of(pfi, script)
     assert srv is not None, "one server served them all"
+
+
+SERIAL = r'''
+import os, sys, time
+import prefork_interp
+prefork_interp.initialisation_complete(max_servers=1)
+marks = {marks!r}
+others = os.listdir(marks)
+mine = os.path.join(marks, str(os.getpid()))
+open(mine, "w").close()
+time.sleep(0.2)
+os.unlink(mine)
+print("alone" if not others else "overlapped %s" % others)
+'''
+
+
+def test_max_servers_one_runs_calls_one_at_a_time(pfi):
+    marks = pfi.path("marks")
+    os.mkdir(marks)
+    script = pfi.script("serial.py", SERIAL.format(marks=marks))
+    assert pfi.call([script]).out == b"alone\n"
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: pfi.call([script]), range(8)))
+    assert [r.status for r in results] == ["exit 0"] * 8
+    assert [r.out for r in results] == [b"alone\n"] * 8
