@@ -303,6 +303,9 @@ if how == "cat":
     sys.stdout.buffer.write(data)
     sys.stderr.write("read %d\n" % len(data))
     sys.exit(0)
+if how == "sleep":
+    time.sleep(float(arg))
+    sys.exit(0)
 if how == "ppid":
     print(os.getppid())
     sys.exit(0)

@@ -33,6 +33,19 @@ def test_fds_signals_group_as_standalone(pfi, script):
     assert got["cwd"] == want["cwd"]
 
 
+def test_no_fd_of_another_call(pfi, script):
+    """While other calls run, a call still holds only its own fds."""
+    sleepers = [pfi.start([script, "sleep", "3"]) for _ in range(2)]
+    try:
+        got = state(pfi, [script])
+        want = state(pfi, [harness.PYTHON, script])
+        assert got["fds"] == want["fds"]
+    finally:
+        for p in sleepers:
+            p.communicate(timeout=60)
+    assert all(p.returncode == 0 for p in sleepers)
+
+
 def test_first_caller_ignoring_and_blocking_signals_does_not_leak(pfi):
     s = harness.callee(pfi, "sigs.py")
 

@@ -48,7 +48,8 @@ def test_pip_install_into_venv(tmp_path, pfi):
 
 
 def test_meson_install(tmp_path):
-    build = os.environ.get("MESON_BUILD_ROOT") or os.path.join(
+    # meson test passes the build tree as PFI_TEST_BASE.
+    build = os.environ.get("PFI_TEST_BASE") or os.path.join(
         harness.SOURCE_ROOT, "build")
     if not os.path.exists(os.path.join(build, "build.ninja")):
         pytest.skip(f"no meson build tree at {build}")

@@ -213,8 +213,20 @@ def test_client_vanishes_mid_call(pfi, victim):
 
 
 def test_flood_of_silent_connections(pfi, victim):
-    socks = [abuse(victim, [], read_greeting=False) for _ in range(12)]
+    """The server's processes stay within max_servers + max_pending +
+    prefork_spares (2 + 4 + 1) while a flood of connections never
+    completes, and a good call is still served."""
+    bound = 2 + 4 + 1
+    socks, seen = [], []
+    for _ in range(12):
+        socks.append(abuse(victim, [], read_greeting=False))
+        seen.append(len(harness.children_of(victim.server)))
     still_serves(pfi, victim)
+    seen.append(len(harness.children_of(victim.server)))
+    # Dropped children are SIGKILLed at once; allow them to be reaped.
+    assert harness.wait_for(10, lambda: len(harness.children_of(victim.server))
+                            <= bound)
+    assert max(seen) <= bound + 2, seen
     for s in socks:
         s.close()
 
