@@ -17,7 +17,11 @@ import signal
 import sys
 import threading
 
-from . import callstate, linux, options as _options, protocol
+# Everything a call needs is imported here, by the server, not in
+# every call.
+from . import (autoreload, callstate, executor, linux, log as _log,
+               options as _options, protocol, server as _server)
+from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
 __version__ = "0.1.0"
@@ -58,9 +62,22 @@ def initialisation_complete(**opts):
     startup = _parse_startup_or_exit(value)
     _refuse_threads(options)
 
-    from . import log as _log, server as _server
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     log = _log.Log(options.logger, options.log_facility, f"{script}: ")
+    context = _call_context(options, log)
+    files = autoreload.initial_files(script, options, _also_check)
+    server = _server.Server(startup, _startup_fds(startup), options, log, files)
+    log.open()
+    _let_go_of_the_setup()
+    if os.fork():
+        os._exit(0)          # the client waits for the setup to exit 0
+    _become_server()
+    call, ctl = _serve(server, log)
+    executor.serve(call, ctl, context)
+
+
+def _call_context(options, log):
+    """What each call needs from the initialisation (see executor.py)."""
     context = _Context()
     context.log = log
     context.options = options
@@ -71,12 +88,11 @@ def initialisation_complete(**opts):
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = "-u" in context.interp_options
     context.comm = linux.get_comm()
+    return context
 
-    from . import autoreload
-    files = autoreload.initial_files(script, options, _also_check)
-    server = _server.Server(startup, _startup_fds(startup), options, log, files)
-    log.open()
 
+def _let_go_of_the_setup():
+    """What the setup holds that must not outlive it."""
     # A fork server or resource tracker started by the initialisation
     # would hold the first caller's stderr for the server's lifetime
     # (collected garbage first: a finalised object tells a resource
@@ -89,26 +105,22 @@ def initialisation_complete(**opts):
             stream.flush()
         except Exception:
             pass
-    if os.fork():
-        os._exit(0)          # the client waits for the setup to exit 0
-    _become_server()
+
+
+def _serve(server, log):
+    """Runs the server; returns (call, control socket) in each child
+    that is to become a call's process, never in the server."""
     # Objects of the initialisation leave the collector's generations:
     # a call's collections then neither traverse them nor write to their
     # pages, which the call shares copy-on-write with the server.
     gc.freeze()
-    from .pool import BecomeExecutor
     try:
-        try:
-            server.run()
-        except BecomeExecutor:
-            raise
-        except BaseException as e:
-            log("err", f"server failed: {e!r}; quitting")
-            os._exit(1)
+        server.run()
     except BecomeExecutor as job:
-        call, ctl = job.call, job.ctl
-    from . import executor
-    executor.serve(call, ctl, context)
+        return job.call, job.ctl
+    except BaseException as e:
+        log("err", f"server failed: {e!r}; quitting")
+    os._exit(1)
 
 
 def _parse_startup_or_exit(value):

@@ -7,6 +7,7 @@ client that went away ends it quietly.
 """
 
 import array
+import locale
 import os
 import socket
 import sys
@@ -193,7 +194,6 @@ def become_caller(call, request, context):
     flags = sys.flags
     ctype, utf8 = stdio.apply_locale(os.environ, flags.ignore_environment,
                                      sys._xoptions)
-    import locale
     settings = stdio.settings(os.environ, flags.ignore_environment,
                               sys._xoptions, context.u_flag, ctype, utf8,
                               locale.getencoding())

@@ -6,9 +6,8 @@ socket and select already.  Each wrapper returns None or raises OSError
 with the errno, so callers decide what a failure means.
 """
 
-import ctypes
-import ctypes.util
 import errno
+import fcntl
 import os
 import socket
 import struct
@@ -29,22 +28,22 @@ IN_IGNORED = 0x00008000
 IN_NONBLOCK = os.O_NONBLOCK
 IN_CLOEXEC = os.O_CLOEXEC
 
-PR_SET_NAME = 15
-PR_GET_NAME = 16
-
 _libc = None
 
 
 def _c():
+    """libc through ctypes, imported only where needed (the server and
+    spares): a standalone run of the script does not pay for it."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6",
-                            use_errno=True)
+        import ctypes
+        _libc = ctypes.CDLL(None, use_errno=True)   # the loaded libc
     return _libc
 
 
 def _check(result):
     if result < 0:
+        import ctypes
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return result
@@ -57,22 +56,29 @@ def inotify_init():
 
 def inotify_add_watch(fd, path, mask):
     """Adds a watch; returns its watch descriptor."""
+    import ctypes
     return _check(_c().inotify_add_watch(fd, os.fsencode(path),
                                          ctypes.c_uint32(mask)))
 
 
 def get_comm():
     """This process's name as ps shows it (at most 15 bytes)."""
-    name = ctypes.create_string_buffer(16)
-    if _c().prctl(PR_GET_NAME, name, 0, 0, 0) != 0:
+    try:
+        with open("/proc/self/comm", "rb") as f:
+            return f.read().rstrip(b"\n")
+    except OSError:
         return None
-    return name.value
 
 
 def set_comm(name):
     """Sets the name ps shows; a failure only costs that display."""
-    if name is not None:
-        _c().prctl(PR_SET_NAME, ctypes.c_char_p(name[:15]), 0, 0, 0)
+    if name is None:
+        return
+    try:
+        with open("/proc/self/comm", "wb") as f:
+            f.write(name[:15])
+    except OSError:
+        pass
 
 
 def peer_credentials(sock):
@@ -97,5 +103,4 @@ def pidfd_open(pid):
 
 def access_mode(fd):
     """O_ACCMODE bits of an open fd; raises OSError if fd is not open."""
-    import fcntl
     return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE

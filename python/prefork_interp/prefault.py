@@ -11,7 +11,6 @@ a call arrives.  Nothing the per-call code sees changes; each idle spare
 that has finished holds a private copy of up to `prefault` MB.
 """
 
-import ctypes
 import select
 
 from . import linux
@@ -52,6 +51,7 @@ def plan(regions, budget):
 
 
 def _madvise():
+    import ctypes
     libc = linux._c()
     fn = libc.madvise
     fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
