@@ -126,3 +126,15 @@ def test_closed_caller_fd_becomes_dev_null(pfi, script):
                    preexec_fn=lambda: os.close(0))
     assert got.status == "exit 0", got
     assert json.loads(got.out)["stdin"]["fileno"] == 0
+
+
+def test_interpreter_options_in_the_hash_bang_line(pfi):
+    """-u in the #! line makes stdout unbuffered, as for python3 -u."""
+    script = harness.callee(pfi, "unbuffered.py", interp=f"-U,{harness.PYTHON},-u")
+    got = pfi.call([script, "state"])
+    want = pfi.call([harness.PYTHON, "-u", script, "state"])
+    assert got.status == want.status == "exit 0", got
+    got, want = json.loads(got.out), json.loads(want.out)
+    assert got["stdout"] == want["stdout"] and got["stdout"]["write_through"]
+    assert got["stderr"] == want["stderr"]
+    assert got["argv"] == want["argv"]
