@@ -204,8 +204,8 @@ def server_of(env, script):
     return None
 
 
-def children_of(pid):
-    kids = []
+def live_processes():
+    """(pid, ppid, pgid) of every process that is not a zombie."""
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -214,9 +214,16 @@ def children_of(pid):
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            kids.append(int(entry))
-    return kids
+        if fields[0] != "Z":
+            yield int(entry), int(fields[1]), int(fields[2])
+
+
+def children_of(pid):
+    return [p for p, ppid, _pgid in live_processes() if ppid == pid]
+
+
+def group_alive(pgid):
+    return any(g == pgid for _p, _ppid, g in live_processes())
 
 
 def fd_count(pid):

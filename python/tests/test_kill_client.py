@@ -29,20 +29,6 @@ except KeyboardInterrupt:
 '''
 
 
-def group_alive(pgid):
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            return True
-    return False
-
-
 @pytest.fixture(scope="module")
 def script(pfi):
     return pfi.script("sleeper.py", BODY)
@@ -63,7 +49,7 @@ def one_round(pfi, script, sig, mode, ignore_int_in_caller=False):
     assert pgid not in (client.pid, os.getpgrp())
     client.send_signal(sig)
     client.wait()
-    assert harness.wait_for(10, lambda: not group_alive(pgid)), \
+    assert harness.wait_for(10, lambda: not harness.group_alive(pgid)), \
         f"group {pgid} still alive"
     return os.path.exists(marker)
 
