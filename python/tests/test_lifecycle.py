@@ -4,6 +4,7 @@ earlier on sys.path), quitting when its socket is removed, --kill, -f,
 idle_timeout."""
 
 import os
+import re
 import time
 
 import pytest
@@ -118,3 +119,40 @@ def test_autoreload_also_check(pfi, lib):
     newer_than_server()
     pfi.write("data.txt", "2\n")
     assert call(pfi, [script])["boot"] != o1["boot"]
+
+
+def test_no_stat_per_call(pfi, lib):
+    """Auto-reload costs the server one inotify read per call, not a
+    stat of every checked file: strace on the server shows none."""
+    import shutil
+    import signal
+    import subprocess
+    if shutil.which("strace") is None:
+        pytest.skip("needs strace (Debian strace; setup-and-demo installs it)")
+    write_module(pfi, lib, "N")
+    script = pfi.script("nostat.py", BODY.format(lib=lib, opts="", tag="N"))
+    srv = int(call(pfi, [script])["srv"])
+    out = pfi.path("strace.out")
+    tracer = subprocess.Popen(["strace", "-qq", "-o", out, "-e", "signal=none",
+                               "-e", "trace=%%stat,read,accept4,accept",
+                               "-p", str(srv)])
+    try:
+        assert harness.wait_for(10, lambda: os.path.exists(out)
+                                and _traced(srv)), "strace attached"
+        for _ in range(5):
+            call(pfi, [script])
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    with open(out) as f:
+        trace = f.read()
+    assert trace.count("accept") >= 5, trace
+    stats = [line for line in trace.splitlines()
+             if re.match(r"\w*stat\w*\(", line)]
+    assert stats == [], stats
+
+
+def _traced(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return any(line.startswith("TracerPid:") and line.split()[1] != "0"
+                   for line in f)
