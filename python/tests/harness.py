@@ -146,8 +146,16 @@ class Env:
                                 stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, **kw)
 
+    def sockdir(self):
+        """Where the client keeps the sockets: its own subdirectory
+        prefork-interp-UID of the run directory (older clients: the
+        run directory itself)."""
+        sub = os.path.join(self.run, f"prefork-interp-{os.geteuid()}")
+        return sub if os.path.isdir(sub) else self.run
+
     def sockets(self):
-        return [n for n in os.listdir(self.run) if n.startswith("s")]
+        return [n for n in os.listdir(self.sockdir()) if n.startswith("s")
+                and not os.path.isdir(os.path.join(self.sockdir(), n))]
 
     def processes(self):
         """pids of processes whose command line names this directory."""
@@ -157,7 +165,7 @@ class Env:
         """Removes every server socket, which makes each watcher tell
         its server to quit; then waits for them to go."""
         for name in self.sockets():
-            os.unlink(os.path.join(self.run, name))
+            os.unlink(os.path.join(self.sockdir(), name))
         return wait_for(seconds, lambda: not self.processes())
 
     def cleanup(self):

@@ -54,7 +54,7 @@ def victim(pfi):
     harness.wait_for(10, lambda: len(harness.children_of(server)) == 1)
     v = type("Victim", (), {})()
     v.script, v.log, v.marker, v.cmd = script, log, marker, cmd
-    v.sock = os.path.join(pfi.run, sock)
+    v.sock = os.path.join(pfi.sockdir(), sock)
     v.server = server
     v.kids0 = len(harness.children_of(server))
     v.fds0 = harness.fd_count(server)
