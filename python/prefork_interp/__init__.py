@@ -1,0 +1,188 @@
+"""prefork_interp: run a Python script as a prefork-interp server.
+
+    #!/usr/bin/prefork-interp -U,python3
+    import prefork_interp
+    import heavy_modules                   # loaded once, by the server
+    TABLE = load_table()                   # computed once
+    prefork_interp.initialisation_complete()
+    main()                                 # once per call
+
+Run without prefork-interp (`python3 script`), initialisation_complete()
+returns at once and the script runs standalone.  See python/README.md.
+"""
+
+import gc
+import os
+import signal
+import sys
+import threading
+
+# Everything a call needs is imported here, by the server, not in
+# every call.
+from . import (autoreload, callstate, executor, linux, log as _log,
+               options as _options, protocol, server as _server)
+from .pool import BecomeExecutor
+
+__all__ = ["initialisation_complete", "autoreload_also_check"]
+__version__ = "0.1.0"
+
+# Taken at import, to tell what the script's initialisation changed.
+_SIGNALS_AT_IMPORT = callstate.dispositions()
+_ARGV_AT_IMPORT = list(sys.argv)
+_also_check = []
+# Taken out of the environment at once: processes that the script's
+# initialisation starts (subprocess, multiprocessing's fork server or
+# spawned children, which import __main__ again) must not try to use
+# the server's fds, and the calls must not see it.
+_STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
+
+
+def autoreload_also_check(*paths):
+    """Adds files to the set whose change makes the server reload (call
+    before initialisation_complete).  The paths need not exist yet."""
+    _also_check.extend(os.fspath(p) for p in paths)
+
+
+class _Context:
+    """What an executor needs from the server's set-up."""
+
+
+def initialisation_complete(**opts):
+    """Ends the script's initialisation.
+
+    Standalone (no PREFORK_INTERP in the environment): returns at once.
+    Under prefork-interp: the setup process exits 0, its child becomes
+    the server, and this function returns once in each call's process,
+    never in the setup or the server."""
+    global _STARTUP_VALUE
+    value, _STARTUP_VALUE = _STARTUP_VALUE, None
+    if value is None:
+        return
+    options = _options.check(opts)
+    startup = _parse_startup_or_exit(value)
+    _refuse_threads(options)
+
+    script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    log = _log.Log(options.logger, options.log_facility, f"{script}: ")
+    context = _call_context(options, log)
+    files = autoreload.initial_files(script, options, _also_check)
+    server = _server.Server(startup, _startup_fds(startup), options, log, files)
+    log.open()
+    _let_go_of_the_setup()
+    if os.fork():
+        os._exit(0)          # the client waits for the setup to exit 0
+    _become_server()
+    call, ctl = _serve(server, log)
+    executor.serve(call, ctl, context)
+
+
+def _call_context(options, log):
+    """What each call needs from the initialisation (see executor.py)."""
+    context = _Context()
+    context.log = log
+    context.options = options
+    context.offered_bits = 0
+    context.script_signals = callstate.script_handlers(
+        _SIGNALS_AT_IMPORT, callstate.dispositions())
+    context.interp_options = list(
+        sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
+    context.u_flag = "-u" in context.interp_options
+    context.comm = linux.get_comm()
+    return context
+
+
+def _let_go_of_the_setup():
+    """What the setup holds that must not outlive it."""
+    # A fork server or resource tracker started by the initialisation
+    # would hold the first caller's stderr for the server's lifetime
+    # (collected garbage first: a finalised object tells a resource
+    # tracker it is done with its resources).
+    gc.collect()
+    callstate.forget_multiprocessing_helpers()
+    # Output buffered by the initialisation must come out once, here.
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _serve(server, log):
+    """Runs the server; returns (call, control socket) in each child
+    that is to become a call's process, never in the server."""
+    # Objects of the initialisation leave the collector's generations:
+    # a call's collections then neither traverse them nor write to their
+    # pages, which the call shares copy-on-write with the server.
+    gc.freeze()
+    try:
+        server.run()
+    except BecomeExecutor as job:
+        return job.call, job.ctl
+    except BaseException as e:
+        log("err", f"server failed: {e!r}; quitting")
+    os._exit(1)
+
+
+def _parse_startup_or_exit(value):
+    try:
+        startup = protocol.parse_startup(value)
+        for fd in (startup.listen, startup.call) + startup.watch_fds:
+            try:
+                linux.access_mode(fd)
+            except OSError:
+                raise protocol.MalformedStartup(f"fd {fd} is not open") from None
+    except protocol.MalformedStartup as e:
+        sys.exit(f"prefork_interp: malformed {protocol.ENV_NAME} "
+                 f"\"{value}\": {e} (run the script through prefork-interp, "
+                 f"or unset {protocol.ENV_NAME})")
+    return startup
+
+
+def _startup_fds(startup):
+    watchi, watche = protocol.order_watchers(startup.watch_fds,
+                                             linux.access_mode)
+    fds = {"listen": startup.listen, "call": startup.call,
+           "watchi": watchi, "watche": watche}
+    for fd in fds.values():
+        os.set_inheritable(fd, False)
+    return fds
+
+
+def _refuse_threads(options):
+    """Threads do not survive fork: a call would run without them, and a
+    lock one of them held stays locked forever in every call."""
+    try:
+        tasks = len(os.listdir("/proc/self/task"))
+    except OSError:
+        tasks = threading.active_count()
+    if tasks <= 1 or options.allow_threads:
+        return
+    names = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread()]
+    sys.exit(f"prefork_interp: {tasks - 1} thread(s) running "
+             f"({', '.join(names) or 'not started from Python'}) at "
+             "initialisation_complete(): threads do not survive the fork "
+             "into each call; start them after it (or pass "
+             "allow_threads=True to go on without them)")
+
+
+def _become_server():
+    """The server is a session leader with its stdio on /dev/null; it
+    reports through syslog (or the logger option) only."""
+    os.setsid()
+    # The script's handlers are for its calls (callstate restores them);
+    # the server runs with the interpreter's dispositions, SIGINT at its
+    # default too: a child that the server interrupts (its client went
+    # away) before it becomes the call must just end.
+    for signum, handler in callstate.dispositions().items():
+        if handler is not None and signum != signal.SIGPIPE:
+            try:
+                signal.signal(signum, signal.SIG_DFL)
+            except (OSError, ValueError):
+                pass
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+    linux.set_comm(b"pfi-server")

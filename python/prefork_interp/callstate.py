@@ -1,0 +1,107 @@
+"""The process state a call starts with, apart from its stdio, argv and
+environment (executor.py): signal dispositions and mask, the random
+number generator, multiprocessing's helper processes.
+
+Signals: a standalone `python3 script` starts with SIGINT raising
+KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored, every other signal at
+its default, plus whatever the script's initialisation installed.  The
+server changes dispositions for itself, and the first caller's ignored
+signals were inherited by the setup; so each call gets exactly that
+standalone set: the handlers the script installed during its
+initialisation (told apart by comparing with the dispositions found
+when prefork_interp was imported), the interpreter's defaults for the
+rest, and an empty signal mask.
+"""
+
+import os
+import random
+import signal
+import sys
+
+UNCATCHABLE = (signal.SIGKILL, signal.SIGSTOP)
+PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
+
+
+def catchable_signals():
+    return [s for s in signal.valid_signals() if s not in UNCATCHABLE]
+
+
+def dispositions():
+    """{signal: disposition} for every catchable signal; None where the
+    handler was not installed from Python."""
+    found = {}
+    for signum in catchable_signals():
+        try:
+            found[signum] = signal.getsignal(signum)
+        except (OSError, ValueError):
+            pass
+    return found
+
+
+def standalone_default(signum):
+    if signum == signal.SIGINT:
+        return signal.default_int_handler
+    if signum in PYTHON_IGNORES:
+        return signal.SIG_IGN
+    return signal.SIG_DFL
+
+
+def script_handlers(at_import, at_init):
+    """The dispositions the script set between importing prefork_interp
+    and initialisation_complete()."""
+    return {s: h for s, h in at_init.items()
+            if h is not None and at_import.get(s) is not h}
+
+
+def call_dispositions(script_set):
+    """Every catchable signal's disposition for a call."""
+    wanted = {s: standalone_default(s) for s in catchable_signals()}
+    wanted.update(script_set)
+    return wanted
+
+
+def reset_signals(script_set):
+    for signum, handler in call_dispositions(script_set).items():
+        try:
+            signal.signal(signum, handler)
+        except (OSError, ValueError):
+            pass    # real-time signals glibc keeps for itself
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def reseed():
+    """random's global generator from os.urandom.  (random also reseeds
+    itself at fork; the hash seed cannot change: see README.)"""
+    random.seed()
+
+
+def forget_multiprocessing_helpers():
+    """A resource tracker or fork server started during initialisation
+    is let go (closing our end makes it exit) before the server forks:
+    it would hold the first caller's stderr open for as long as the
+    server lives.  A call that needs one starts its own, in its own
+    process group, as a standalone run would.  Called again in each
+    call: the server's children are not the call's."""
+    mp = sys.modules.get("multiprocessing.process")
+    if mp is not None and isinstance(getattr(mp, "_children", None), set):
+        mp._children = set()
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
+    inst = getattr(tracker, "_resource_tracker", None)
+    if inst is not None and getattr(inst, "_fd", None) is not None:
+        _close_quietly(inst._fd)
+        inst._fd = None
+        inst._pid = None
+    forkserver = sys.modules.get("multiprocessing.forkserver")
+    inst = getattr(forkserver, "_forkserver", None)
+    if inst is not None and getattr(inst, "_forkserver_alive_fd", None) is not None:
+        _close_quietly(inst._forkserver_alive_fd)
+        inst._forkserver_alive_fd = None
+        inst._forkserver_address = None
+        inst._forkserver_pid = None
+
+
+def _close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass

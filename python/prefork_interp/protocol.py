@@ -1,0 +1,185 @@
+"""Wire codec for the prefork-interp v1 protocol and our extensions.
+
+Pure functions over strings and bytes: nothing here touches a socket or
+a file descriptor, so every decoder is unit-tested on byte strings
+(python/tests/test_protocol.py).  Every length a peer chooses is checked
+against a hard limit before it is used.
+"""
+
+import struct
+
+ENV_NAME = "PREFORK_INTERP"
+MAGIC = b"PFI\n"
+# Item in PREFORK_INTERP's first word by which a client that decodes the
+# greeting's xdata length correctly (big-endian) says so.  chiark-utils'
+# client reads that length in host byte order, so it must get empty
+# xdata; it never sets this item.
+XDATA_MARKER = "xdata"
+FULL_ARGV = "full-argv"
+MAX_REQUEST = 32 * 1024 * 1024
+STATUS_LEN = 4
+LENGTH_LEN = 4
+
+# Bits of the client's step-2 byte: the extensions it uses.  A bit may
+# only be set for an extension the greeting offered.
+USE_BITS = {
+    "caller-state": 0x01,
+    "signals": 0x02,
+}
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol; the message says how."""
+
+
+class MalformedStartup(ValueError):
+    """PREFORK_INTERP cannot be used; the message says why."""
+
+
+class Startup:
+    """What the client told the setup in PREFORK_INTERP."""
+
+    def __init__(self, secs, nsecs, fds, client_reads_xdata):
+        self.secs = secs
+        self.nsecs = nsecs
+        self.listen, self.call = fds[0], fds[1]
+        # The two watcher fds, in the order given; see order_watchers.
+        self.watch_fds = (fds[2], fds[3])
+        self.client_reads_xdata = client_reads_xdata
+
+    @property
+    def start_ns(self):
+        """The socket's mtime when the script started, in nanoseconds."""
+        return self.secs * 1_000_000_000 + self.nsecs
+
+
+def parse_startup(value):
+    """Parses PREFORK_INTERP: "v1,SECS.NSECS[,more] L,C,W,W[,more][ more]".
+
+    Unknown extra items and words are ignored, as the protocol says.
+    Raises MalformedStartup naming the problem."""
+    words = value.split(" ")
+    if len(words) < 2:
+        raise MalformedStartup("expected at least two space-separated words")
+    version = words[0].split(",")
+    if len(version) < 2 or version[0] != "v1":
+        raise MalformedStartup('first word must be "v1,SECS.NSECS" (protocol v1)')
+    secs, dot, nsecs = version[1].partition(".")
+    if (not _is_digits(secs, 20) or (dot and not _is_digits(nsecs, 9))):
+        raise MalformedStartup(f'startup time "{version[1]}" is not SECS.NSECS')
+    nsecs = (nsecs + "000000000")[:9]
+    items = words[1].split(",")
+    if len(items) < 4:
+        raise MalformedStartup("second word must list at least four fds")
+    fds = []
+    for item in items[:4]:
+        if not _is_digits(item, 9):
+            raise MalformedStartup(f'"{item}" is not an fd number')
+        fd = int(item)
+        if fd <= 2:
+            raise MalformedStartup(f"fd {fd} is a standard stream")
+        if fd in fds:
+            raise MalformedStartup(f"fd {fd} is listed twice")
+        fds.append(fd)
+    return Startup(int(secs), int(nsecs), fds, XDATA_MARKER in version[2:])
+
+
+def _is_digits(text, max_len):
+    return 0 < len(text) <= max_len and text.isascii() and text.isdigit()
+
+
+READ_ONLY, WRITE_ONLY = 0, 1   # O_RDONLY, O_WRONLY access modes
+
+
+def order_watchers(watch_fds, access_mode):
+    """Returns (watchi, watche) from the two watcher fds.
+
+    chiark-utils passes WATCHI before WATCHE; the access modes say which
+    is which whatever the order (WATCHE is the read end of the watcher's
+    stderr, WATCHI the write end of its stdin), so only an undecidable
+    case uses the order.  access_mode maps an fd to its O_ACCMODE bits."""
+    first, second = watch_fds
+    if access_mode(first) == READ_ONLY and access_mode(second) == WRITE_ONLY:
+        return second, first
+    return first, second
+
+
+def encode_greeting(features):
+    """The greeting: magic, 4-byte big-endian xdata length, xdata (the
+    offered feature tokens separated by single spaces)."""
+    xdata = " ".join(features).encode("ascii")
+    return MAGIC + struct.pack(">I", len(xdata)) + xdata
+
+
+def offered_bits(features):
+    """The step-2 bits a client may set given the offered features."""
+    bits = 0
+    for name in features:
+        bits |= USE_BITS.get(name, 0)
+    return bits
+
+
+def decode_use_byte(data, offered):
+    """Decodes the client's step-2 byte: the set of extensions it uses.
+
+    Raises ProtocolError for a bit of an extension that was not offered
+    (plain v1 clients always send 0)."""
+    if len(data) != 1:
+        raise ProtocolError("initial byte missing")
+    bits = data[0]
+    if bits & ~offered:
+        raise ProtocolError(
+            f"initial byte is 0x{bits:02x}; only 0x{offered:02x} may be set")
+    return bits
+
+
+def decode_length(data, limit, what):
+    """Decodes a 4-byte big-endian length and checks it against limit."""
+    if len(data) != LENGTH_LEN:
+        raise ProtocolError(f"{what} length is {len(data)} bytes, not 4")
+    (length,) = struct.unpack(">I", data)
+    if length > limit:
+        raise ProtocolError(f"{what} length {length} exceeds {limit}")
+    return length
+
+
+def decode_request(data):
+    """Decodes the request: NUL-terminated strings, each environment
+    entry NAME=value, an empty string, then the argument strings.
+
+    Returns (env, args): env a list of (name, value) byte pairs in the
+    order sent, args the list of argument byte strings.  With our server
+    the arguments are "interpreter, script, args..." (full-argv; also
+    what chiark-utils' client sends), so at least two are required."""
+    if not data.endswith(b"\0"):
+        raise ProtocolError("request does not end with NUL")
+    strings = data[:-1].split(b"\0")
+    env = []
+    for index, entry in enumerate(strings):
+        if entry == b"":
+            args = strings[index + 1:]
+            break
+        name, eq, val = entry.partition(b"=")
+        if not eq:
+            raise ProtocolError('environment entry without "="')
+        env.append((name, val))
+    else:
+        raise ProtocolError("request has no end of environment")
+    if len(args) < 2:
+        raise ProtocolError(f"request has {len(args)} argument strings; "
+                            "interpreter and script are required")
+    return env, args
+
+
+def encode_request(env, args):
+    """Encodes a request with its length prefix (for tests and tools)."""
+    body = b"".join(name + b"=" + val + b"\0" for name, val in env)
+    body += b"\0" + b"".join(arg + b"\0" for arg in args)
+    return struct.pack(">I", len(body)) + body
+
+
+def encode_status(wait_status):
+    """A wait status as the 4-byte big-endian word of step 5."""
+    if not 0 <= wait_status <= 0xFFFF:
+        raise ValueError(f"impossible wait status {wait_status:#x}")
+    return struct.pack(">I", wait_status)

@@ -1,0 +1,252 @@
+"""The server: one poll loop over the listening socket, the watcher,
+inotify, and each child's pidfd, call socket and control socket.
+
+It runs in the setup's child, a session leader whose standard streams
+are /dev/null.  It never returns: it exits with os._exit once it has
+quit and every running call has ended, or its children leave it by
+raising pool.BecomeExecutor.
+"""
+
+import os
+import select
+import socket
+import time
+
+from . import linux, protocol
+from .autoreload import Autoreload
+from .pool import Pool
+
+NOPIDFD_TICK = 0.1     # poll bound when a child has no pidfd
+
+
+class Server:
+    def __init__(self, startup, fds, options, log, autoreload_files):
+        self.options = options
+        self.log = log
+        self.startup = startup
+        self.listen = socket.socket(fileno=fds["listen"])
+        self.listen.setblocking(False)
+        os.set_blocking(fds["watche"], False)
+        self.watche = fds["watche"]
+        self.watchi = fds["watchi"]
+        features = [protocol.FULL_ARGV] if startup.client_reads_xdata else []
+        self.greeting = protocol.encode_greeting(features)
+        self.first_call = socket.socket(fileno=fds["call"])
+        self.first_call.setblocking(True)
+        self.autoreload_files = autoreload_files
+        self.autoreload = None
+        self.pool = Pool(options, log)
+        self.pool.on_fork = self._drop_state
+        self.errors = 0
+
+    # ------------------------------------------------------------ in a child
+
+    def _drop_state(self, call, ctl):
+        """In a freshly forked child: close everything the server holds,
+        so that the per-call code has only its caller's fds and the
+        script's own."""
+        for fd in (self.watche, self.watchi):
+            if fd is not None:
+                os.close(fd)
+        if self.listen is not None:
+            self.listen.close()
+        if self.autoreload is not None:
+            self.autoreload.close()
+        self.pool.close_all(keep=call)
+        self.log.close()
+
+    # ------------------------------------------------------------ the loop
+
+    def run(self):
+        self.dispatch(self.first_call)
+        self.first_call = None
+        # Made after the first call's hand-off: that call need not wait
+        # for hundreds of inotify watches to be set up.
+        self.autoreload = Autoreload(self.autoreload_files,
+                                     self.startup.start_ns, self.log)
+        if self.autoreload.newer(self.autoreload.files):
+            self.begin_quit()
+        while True:
+            self.step()
+
+    def step(self):
+        pool, opts = self.pool, self.options
+        for kid in [k for k in pool.kids.values() if k.pidfd is None]:
+            pool.reap(kid)
+        pool.replenish_spares()
+        pool.allow_prefault()
+        if self.quitting() and not pool.kids:
+            self.final_exit()
+        pool.start_ready()
+
+        now = time.monotonic()
+        deadlines = []
+        poller = select.poll()
+        roles = {}
+
+        def watch(fd, events, role, kid=None):
+            poller.register(fd, events)
+            roles[fd] = (role, kid)
+
+        pending = pool.pending()
+        if self.listen is not None:
+            if len(pending) < opts.max_pending or pool.evictable():
+                watch(self.listen.fileno(), select.POLLIN, "listen")
+            else:
+                # Full: wake when the oldest pending call may be dropped.
+                oldest = min((k.since for k in pending if k.in_exchange()),
+                             default=None)
+                if oldest is not None:
+                    deadlines.append(oldest + opts.pending_grace)
+        if self.watche is not None:
+            watch(self.watche, select.POLLIN, "watche")
+        if self.autoreload is not None and self.autoreload.fileno() is not None:
+            watch(self.autoreload.fileno(), select.POLLIN, "inotify")
+        for kid in pool.kids.values():
+            if kid.pidfd is not None:
+                watch(kid.pidfd, select.POLLIN, "child", kid)
+            else:
+                deadlines.append(now + NOPIDFD_TICK)
+            if kid.call is not None and kid.gone is None:
+                watch(kid.call.fileno(), linux.POLLRDHUP, "call", kid)
+            if kid.ctl is not None and kid.in_exchange():
+                watch(kid.ctl.fileno(), select.POLLIN, "control", kid)
+            if kid.gone is not None and not kid.killed:
+                deadlines.append(kid.gone + 0.5)
+        if any(k.state == "ready" for k in pool.kids.values()):
+            oldest = min((k.since for k in pool.kids.values()
+                          if k.state == "granted"), default=None)
+            if oldest is not None:
+                deadlines.append(oldest + opts.pending_grace)
+        if self.listen is not None and not pool.busy_count() \
+                and opts.idle_timeout >= 0:
+            deadlines.append(pool.last_active + opts.idle_timeout)
+        if pool.spare_retry is not None:
+            deadlines.append(pool.spare_retry)
+
+        timeout = None
+        if deadlines:
+            timeout = max(0, min(deadlines) - now) * 1000 + 1
+            timeout = min(timeout, 0x7FFFFFFF)
+        try:
+            events = poller.poll(timeout)
+        except OSError as e:
+            self.log("err", f"poll failed: {e.strerror}; quitting")
+            self.begin_quit()
+            return
+
+        ready = set()
+        for fd, _revents in events:
+            role, kid = roles[fd]
+            if kid is not None and pool.kids.get(kid.pid) is not kid:
+                continue    # reaped by an earlier event: its pid is free
+            if role == "child":
+                pool.reap(kid)
+            elif role == "call":
+                pool.client_gone(kid)
+            elif role == "control":
+                if kid.ctl is not None:
+                    pool.control_readable(kid)
+            else:
+                ready.add(role)
+        pool.escalate_kills()
+        if "watche" in ready:
+            self.watcher_readable()
+        if "inotify" in ready and self.autoreload.changed():
+            self.begin_quit()
+        if "listen" in ready and self.listen is not None:
+            # Stale code must not serve this call: check before accepting.
+            if self.autoreload.changed():
+                self.begin_quit()
+            elif len(pool.pending()) >= opts.max_pending:
+                old = pool.evictable()
+                if old is not None:
+                    pool.evict(old)
+            if self.listen is not None \
+                    and len(pool.pending()) < opts.max_pending:
+                self.accept_one()
+        if self.listen is not None and not pool.busy_count() \
+                and opts.idle_timeout >= 0 \
+                and time.monotonic() >= pool.last_active + opts.idle_timeout:
+            self.log("info", f"idle for {opts.idle_timeout} s, quitting")
+            self.begin_quit()
+
+    # ------------------------------------------------------------ calls
+
+    def accept_one(self):
+        try:
+            call, _addr = self.listen.accept()
+        except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+            return
+        except OSError as e:
+            self.log("warning", f"accept failed: {e.strerror}")
+            self.errors += 1
+            if self.errors > self.options.max_errors:
+                self.log("err", "too many accept failures, quitting")
+                self.begin_quit()
+            return
+        self.errors = 0
+        call.setblocking(True)
+        self.dispatch(call)
+
+    def dispatch(self, call):
+        """Checks the caller's uid, greets it and hands it to a child."""
+        try:
+            peer_pid, peer_uid, _gid = linux.peer_credentials(call)
+        except OSError:
+            peer_pid = peer_uid = None
+        if peer_uid != os.geteuid():
+            self.log("warning", f"refused a call from pid {peer_pid} uid "
+                     f"{peer_uid} (this server runs as uid {os.geteuid()})")
+            call.close()
+            return
+        # The greeting goes out from here, at once, so that the client
+        # reads it while the executor is still waking up.  A fresh
+        # connection's buffer always has room; failing means it is gone.
+        try:
+            call.send(self.greeting, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except OSError:
+            call.close()
+            return
+        self.pool.hand_over(call)
+
+    # ------------------------------------------------------------ quitting
+
+    def watcher_readable(self):
+        try:
+            data = os.read(self.watche, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as e:
+            self.log("err", f"reading from watcher: {e.strerror}; quitting")
+            data = None
+        if data:
+            text = data.decode("utf-8", "replace").rstrip()
+            self.log("err", f"watcher: {text}")
+        elif data is not None:
+            self.log("info", "socket removed or replaced, quitting")
+        self.begin_quit()
+
+    def quitting(self):
+        return self.pool.quitting
+
+    def begin_quit(self):
+        """Stops taking calls; the loop exits once every running call
+        has ended and reported its status."""
+        if self.pool.quitting:
+            return
+        self.pool.quitting = True
+        if self.listen is not None:
+            self.listen.close()
+            self.listen = None
+        if self.watche is not None:
+            os.close(self.watche)
+            self.watche = None
+        if self.autoreload is not None:
+            self.autoreload.close()
+        self.pool.retire_spares()
+
+    def final_exit(self):
+        if self.watchi is not None:
+            os.close(self.watchi)
+        os._exit(0)

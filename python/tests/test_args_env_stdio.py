@@ -1,0 +1,140 @@
+"""A call sees its caller's argv, environment and stdio exactly as a
+standalone run would: sys.argv (sys.argv[0] the script path as given),
+os.environ, and sys.stdin/stdout/stderr made for the caller's fds with
+the encoding, errors and buffering a fresh interpreter chooses."""
+
+import json
+import os
+import pty
+import subprocess
+
+import pytest
+
+import harness
+
+
+@pytest.fixture(scope="module")
+def script(pfi):
+    return harness.callee(pfi)
+
+
+def states(pfi, script, args=(), **kw):
+    got = pfi.call([script, "state", *args], **kw)
+    want = pfi.standalone(script, ["state", *args], **kw)
+    assert got.status == want.status == "exit 0", (got, want)
+    return json.loads(got.out), json.loads(want.out)
+
+
+ODD_ARGS = ["", " two words ", "-c", "--", "ünïcode", "new\nline", "*", "$HOME"]
+
+
+def test_argv_exact(pfi, script):
+    got, want = states(pfi, script, ODD_ARGS)
+    assert got["argv"] == want["argv"] == [script, "state", *ODD_ARGS]
+    assert got["orig_argv_tail"] == want["orig_argv_tail"]
+    assert got["main_file"] == want["main_file"]
+    assert got["name"] == "__main__"
+
+
+def test_argv_relative_script_path(pfi, script):
+    rel = os.path.basename(script)
+    got = pfi.call(["./" + rel, "state"])
+    assert json.loads(got.out)["argv"][0] == "./" + rel
+
+
+def test_argv_not_utf8(pfi, script):
+    raw = b"\xff\xfe-latin1-\xe9"
+    got = pfi.call([script.encode(), b"state", raw])
+    want = pfi.call([harness.PYTHON.encode(), script.encode(), b"state", raw])
+    assert json.loads(got.out)["argv"] == json.loads(want.out)["argv"]
+
+
+def test_environment_exact(pfi, script):
+    extra = {"PFI_A": "1", "PFI_EMPTY": "", "PFI_SPACES": " a  b ",
+             "PFI_EQ": "x=y=z", "PFI_UNI": "ünï"}
+    got, want = states(pfi, script, env=extra, unset=["HOME"])
+    assert got["environ"] == want["environ"]
+    for k, v in extra.items():
+        assert got["environ"][k] == v
+    assert "HOME" not in got["environ"]
+    assert "PREFORK_INTERP" not in got["environ"]
+
+
+def test_environment_differs_per_call(pfi, script):
+    a, _ = states(pfi, script, env={"PFI_X": "first"})
+    b, _ = states(pfi, script, env={"PFI_X": "second"})
+    assert (a["environ"]["PFI_X"], b["environ"]["PFI_X"]) == ("first", "second")
+
+
+STDIO_ENVS = [
+    {}, {"LANG": "C"}, {"LC_ALL": "C"}, {"LC_ALL": "POSIX"},
+    {"PYTHONIOENCODING": "latin-1"}, {"PYTHONIOENCODING": ":replace"},
+    {"PYTHONIOENCODING": "ascii:ignore"}, {"PYTHONUNBUFFERED": "1"},
+    {"PYTHONUTF8": "0", "LANG": "C"}, {"PYTHONCOERCECLOCALE": "0", "LANG": "C"},
+]
+
+
+@pytest.mark.parametrize("extra", STDIO_ENVS, ids=lambda e: " ".join(
+    f"{k}={v}" for k, v in e.items()) or "default")
+def test_stdio_on_pipes_as_fresh_interpreter(pfi, script, extra):
+    got, want = states(pfi, script, env=extra)
+    for name in ("stdin", "stdout", "stderr"):
+        assert got[name] == want[name], name
+    assert got["environ"] == want["environ"]
+
+
+def test_stdio_on_a_terminal(pfi, script):
+    """A terminal stdout is line-buffered, as in a fresh interpreter."""
+    results = []
+    for argv in ([script, "state"], [harness.PYTHON, script, "state"]):
+        main, tty = pty.openpty()
+        out = pfi.path("tty-out")
+        environ = dict(pfi.environ, PFI_STATE_FILE=out)
+        proc = subprocess.run(argv, stdin=tty, stdout=tty, stderr=tty,
+                              env=environ, cwd=pfi.dir, timeout=60)
+        os.close(tty)
+        os.close(main)
+        assert proc.returncode == 0
+        with open(out) as f:
+            results.append(json.load(f))
+    got, want = results
+    for name in ("stdin", "stdout", "stderr"):
+        assert got[name] == want[name], name
+    assert got["stdout"]["isatty"] and got["stdout"]["line_buffering"]
+    assert got["stderr"]["isatty"]
+
+
+def test_stdin_and_large_stdout(pfi, script):
+    data = os.urandom(3 << 20)
+    got = pfi.call([script, "cat"], stdin=data)
+    assert got.status == "exit 0"
+    assert got.out == data
+    assert got.err == b"read %d\n" % len(data)
+
+
+def test_stdout_order_with_stderr_unbuffered(pfi):
+    body = ("import sys, prefork_interp\nprefork_interp.initialisation_complete()\n"
+            "print('out1'); sys.stderr.write('err1\\n'); print('out2', flush=True)\n")
+    s = pfi.script("order.py", body)
+    assert pfi.call([s]).out == pfi.standalone(s).out == b"out1\nout2\n"
+
+
+def test_closed_caller_fd_becomes_dev_null(pfi, script):
+    """A documented difference: standalone, a closed fd 0 gives
+    sys.stdin None; through the client it is /dev/null."""
+    got = pfi.call([script, "state"], stdin=None,
+                   preexec_fn=lambda: os.close(0))
+    assert got.status == "exit 0", got
+    assert json.loads(got.out)["stdin"]["fileno"] == 0
+
+
+def test_interpreter_options_in_the_hash_bang_line(pfi):
+    """-u in the #! line makes stdout unbuffered, as for python3 -u."""
+    script = harness.callee(pfi, "unbuffered.py", interp=f"-U,{harness.PYTHON},-u")
+    got = pfi.call([script, "state"])
+    want = pfi.call([harness.PYTHON, "-u", script, "state"])
+    assert got.status == want.status == "exit 0", got
+    got, want = json.loads(got.out), json.loads(want.out)
+    assert got["stdout"] == want["stdout"] and got["stdout"]["write_through"]
+    assert got["stderr"] == want["stderr"]
+    assert got["argv"] == want["argv"]

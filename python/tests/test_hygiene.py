@@ -1,0 +1,190 @@
+"""Per-call hygiene and Python's own pitfalls: fds, signals, process
+group, random seed, threads before the fork, atexit handlers, output
+buffered by the initialisation, __pycache__, multiprocessing; and the
+script run standalone."""
+
+import json
+import os
+import signal
+
+import pytest
+
+import harness
+
+
+@pytest.fixture(scope="module")
+def script(pfi):
+    return harness.callee(pfi)
+
+
+def state(pfi, argv, **kw):
+    r = pfi.call(argv + ["state"], **kw)
+    assert r.status == "exit 0", r
+    return json.loads(r.out)
+
+
+def test_fds_signals_group_as_standalone(pfi, script):
+    got = state(pfi, [script])
+    want = state(pfi, [harness.PYTHON, script])
+    assert got["fds"] == want["fds"], "only the caller's 0-2 (and the listing's own)"
+    assert got["signals"] == want["signals"]
+    assert got["sigmask"] == want["sigmask"] == []
+    assert got["own_group"], "the call leads its own process group"
+    assert got["cwd"] == want["cwd"]
+
+
+def test_no_fd_of_another_call(pfi, script):
+    """While other calls run, a call still holds only its own fds."""
+    sleepers = [pfi.start([script, "sleep", "3"]) for _ in range(2)]
+    try:
+        got = state(pfi, [script])
+        want = state(pfi, [harness.PYTHON, script])
+        assert got["fds"] == want["fds"]
+    finally:
+        for p in sleepers:
+            p.communicate(timeout=60)
+    assert all(p.returncode == 0 for p in sleepers)
+
+
+def test_first_caller_ignoring_and_blocking_signals_does_not_leak(pfi):
+    s = harness.callee(pfi, "sigs.py")
+
+    def ignore_and_block():
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGHUP})
+
+    first = pfi.call([s, "exit", "0"], preexec_fn=ignore_and_block)
+    assert first.status == "exit 0", first
+    got = state(pfi, [s])
+    want = state(pfi, [harness.PYTHON, s])
+    assert got["signals"] == want["signals"]
+    assert got["signals"][str(int(signal.SIGINT))] == "default_int_handler"
+    assert got["sigmask"] == []
+
+
+def test_script_handlers_kept(pfi):
+    body = ("import os, signal, sys, prefork_interp\n"
+            "def on_usr1(s, f):\n    print('usr1 handled', flush=True)\n"
+            "signal.signal(signal.SIGUSR1, on_usr1)\n"
+            "signal.signal(signal.SIGUSR2, signal.SIG_IGN)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "os.kill(os.getpid(), signal.SIGUSR1)\n"
+            "os.kill(os.getpid(), signal.SIGUSR2)\n"
+            "print('survived')\n")
+    s = pfi.script("handlers.py", body)
+    want = pfi.standalone(s)
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.out) == (want.status, want.out) == (
+            "exit 0", b"usr1 handled\nsurvived\n")
+
+
+def test_random_differs_between_calls(pfi, script):
+    values = {state(pfi, [script])["random"] for _ in range(5)}
+    assert len(values) == 5
+
+
+def test_threads_before_initialisation_refused(pfi):
+    body = ("import threading, time, prefork_interp\n"
+            "threading.Thread(target=time.sleep, args=(60,), daemon=True,"
+            " name='busy').start()\n"
+            "prefork_interp.initialisation_complete(%s)\nprint('ran')\n")
+    s = pfi.script("threads.py", body % "")
+    r = pfi.call([s])
+    assert r.status != "exit 0" and r.out == b""
+    lines = [l for l in r.err.decode().splitlines() if "prefork_interp" in l]
+    assert len(lines) == 1 and "thread" in lines[0] and "busy" in lines[0], r
+    assert pfi.standalone(s).out == b"ran\n", "standalone it just runs"
+    allowed = pfi.script("threads-ok.py", body % "allow_threads=True")
+    assert pfi.call([allowed]).out == b"ran\n"
+
+
+def test_atexit_runs_once_per_call_never_in_server(pfi):
+    marker = pfi.path("atexit-marker")
+    body = ("import atexit, os, prefork_interp\n"
+            f"def bye():\n    open({marker!r}, 'a').write('%d\\n' % os.getpid())\n"
+            "    print('bye')\n"
+            "atexit.register(bye)\n"
+            "prefork_interp.initialisation_complete()\nprint('hello')\n")
+    s = pfi.script("atexit.py", body)
+    want = pfi.standalone(s)
+    assert want.out == b"hello\nbye\n"
+    os.unlink(marker)
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.out) == ("exit 0", want.out)
+    pfi.kill_servers()
+    with open(marker) as f:
+        pids = f.read().split()
+    assert len(pids) == 3 and len(set(pids)) == 3, "once in each call only"
+
+
+def test_initialisation_output_comes_out_once(pfi):
+    body = ("import sys, prefork_interp\nprint('init-out')\n"
+            "sys.stderr.write('init-err')\n"
+            "prefork_interp.initialisation_complete()\nprint('call')\n")
+    s = pfi.script("initout.py", body)
+    first, second = pfi.call([s]), pfi.call([s])
+    # The setup's stdout is the first caller's stderr (the client's rule).
+    assert (first.out, first.err.count(b"init-out"),
+            first.err.count(b"init-err")) == (b"call\n", 1, 1)
+    assert (second.out, second.err) == (b"call\n", b"")
+
+
+def test_pycache_written_per_call_does_not_reload(pfi):
+    os.makedirs(pfi.path("lazy"), exist_ok=True)
+    pfi.write("lazy/lazymod.py", "X = 1\n")
+    body = ("import os, sys, prefork_interp\n"
+            f"sys.path.insert(0, {pfi.path('lazy')!r})\n"
+            "BOOT = os.getpid()\n"
+            "prefork_interp.initialisation_complete()\n"
+            "import lazymod\nprint(BOOT)\n")
+    s = pfi.script("lazy.py", body)
+    env = {"PYTHONDONTWRITEBYTECODE": ""}
+    boots = {pfi.call([s], env=env).out for _ in range(3)}
+    assert os.path.isdir(pfi.path("lazy/__pycache__"))
+    assert len(boots) == 1, "the same server served every call"
+
+
+def test_multiprocessing_per_call(pfi):
+    body = ("import multiprocessing as mp, os, sys, prefork_interp\n"
+            "def square(x):\n    return x * x\n"
+            "if __name__ == '__main__':\n"
+            "    mp.set_start_method(sys.argv[1])\n"
+            "    with mp.Pool(2) as p:\n"
+            "        p.map(square, [1])\n"
+            "prefork_interp.initialisation_complete(allow_threads=True)\n"
+            "if __name__ == '__main__':\n"
+            "    with mp.Pool(2) as p:\n"
+            "        print(sum(p.map(square, range(10))))\n")
+    for method in ("fork", "forkserver", "spawn"):
+        s = pfi.script(f"mp-{method}.py", body)
+        want = pfi.standalone(s, [method])
+        assert want.out == b"285\n", want
+        for _ in range(2):
+            got = pfi.call([s, method])
+            assert (got.status, got.out) == ("exit 0", b"285\n"), (method, got)
+
+
+def test_standalone_returns_at_once(pfi, script):
+    r = pfi.standalone(script, ["exit", "9"])
+    assert r.status == "exit 9"
+    assert harness.server_of(pfi, script + "-none") is None
+
+
+def test_malformed_prefork_interp_one_line(pfi, script):
+    r = pfi.standalone(script, env={"PREFORK_INTERP": "v2,1.0 3,4,5,6"})
+    assert r.status == "exit 1"
+    assert r.err.count(b"\n") == 1
+    assert r.err.startswith(b"prefork_interp: malformed PREFORK_INTERP")
+    r = pfi.standalone(script, env={"PREFORK_INTERP": "v1,1.0 30,31,32,33"})
+    assert r.err.startswith(b"prefork_interp: malformed") and b"fd 30 is not open" in r.err
+
+
+def test_bad_option_raises_in_setup(pfi):
+    s = pfi.script("badopt.py", "import prefork_interp\n"
+                   "prefork_interp.initialisation_complete(max_servrs=3)\n")
+    assert pfi.standalone(s).status == "exit 0", "standalone: options unchecked"
+    r = pfi.call([s])
+    assert r.status != "exit 0" and b"unknown option 'max_servrs'" in r.err

@@ -1,0 +1,138 @@
+"""Unit tests of the pure parts outside the codec: inotify event
+parsing, options, signal dispositions, and the stdio settings compared
+with what real fresh interpreters choose."""
+
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from prefork_interp import autoreload, callstate, linux, options
+
+
+def event(wd, mask, name=b""):
+    padded = name + b"\0" * (-len(name) % 16 or (16 if name else 0))
+    return struct.pack("iIII", wd, mask, 0, len(padded)) + padded
+
+
+def test_parse_events():
+    buf = event(1, linux.IN_MODIFY) + event(2, linux.IN_CREATE, b"mod.py")
+    assert autoreload.parse_events(buf) == [
+        (1, linux.IN_MODIFY, b""), (2, linux.IN_CREATE, b"mod.py")]
+    assert autoreload.parse_events(buf[:10]) == []
+
+
+def test_autoreload_relevance(tmp_path):
+    mod = tmp_path / "mod.py"
+    mod.write_text("x = 1\n")
+    logged = []
+    ar = autoreload.Autoreload([str(mod)], start_ns=0,
+                               log=lambda *a: logged.append(a))
+    try:
+        (file_wd,) = ar.wd_file
+        (dir_wd,) = ar.wd_dir
+        touched = set()
+        assert not ar._note([(dir_wd, linux.IN_CREATE, b"other.py")], touched)
+        assert ar._note([(dir_wd, linux.IN_MOVED_TO, b"mod.py")], touched)
+        assert ar._note([(file_wd, linux.IN_MODIFY, b"")], touched)
+        assert touched == {str(mod)}
+        assert ar.newer([str(mod)])         # start time 0: everything is newer
+        assert not ar.newer([str(tmp_path / "missing.py")])
+    finally:
+        ar.close()
+
+
+def test_options():
+    o = options.check({})
+    assert (o.max_servers, o.prefork_spares, o.log_facility) == (4, 1, 8)
+    assert options.check({"max_servers": 0}).max_servers == 1
+    assert options.check({"log_facility": ""}).log_facility is None
+    assert options.check({"log_facility": "daemon"}).log_facility == 24
+    for bad, exc in [({"nope": 1}, TypeError), ({"max_servers": "4"}, TypeError),
+                     ({"prefork_spares": -1}, ValueError),
+                     ({"logger": 3}, TypeError),
+                     ({"autoreload_extra": "a.py"}, TypeError),
+                     ({"log_facility": "LOG_NOPE"}, ValueError)]:
+        with pytest.raises(exc):
+            options.check(bad)
+
+
+def test_call_dispositions():
+    def handler(signum, frame):
+        pass
+    at_import = {signal.SIGINT: signal.default_int_handler,
+                 signal.SIGTERM: signal.SIG_DFL, signal.SIGUSR1: signal.SIG_IGN}
+    at_init = {signal.SIGINT: signal.default_int_handler,
+               signal.SIGTERM: handler, signal.SIGUSR1: signal.SIG_IGN}
+    script = callstate.script_handlers(at_import, at_init)
+    assert script == {signal.SIGTERM: handler}
+    wanted = callstate.call_dispositions(script)
+    assert wanted[signal.SIGTERM] is handler
+    assert wanted[signal.SIGINT] is signal.default_int_handler
+    assert wanted[signal.SIGPIPE] == signal.SIG_IGN
+    assert wanted[signal.SIGUSR1] == signal.SIG_DFL   # inherited, not the script's
+    assert signal.SIGKILL not in wanted
+
+
+PROBE = ("import json,sys,locale,os; print(json.dumps([sys.stdout.encoding,"
+         "sys.stdout.errors, sys.stdout.write_through,"
+         "locale.setlocale(locale.LC_CTYPE), sys.flags.utf8_mode,"
+         "os.environ.get('LC_CTYPE')]))")
+
+ENVS = [{}, {"LANG": "C"}, {"LANG": "C.UTF-8"}, {"LC_ALL": "C"},
+        {"LC_ALL": "POSIX"}, {"LANG": "C", "PYTHONUTF8": "0"},
+        {"LANG": "C", "PYTHONCOERCECLOCALE": "0"},
+        {"PYTHONIOENCODING": "latin-1"}, {"PYTHONIOENCODING": "utf-16:ignore"},
+        {"PYTHONIOENCODING": ":replace", "LANG": "C"},
+        {"PYTHONUNBUFFERED": "1"}, {"PYTHONUTF8": "1", "LC_ALL": "C"}]
+
+
+@pytest.mark.parametrize("env", ENVS, ids=lambda e: " ".join(
+    f"{k}={v}" for k, v in e.items()) or "empty")
+def test_stdio_settings_match_fresh_interpreter(env):
+    fresh = subprocess.run([sys.executable, "-c", PROBE], env=env,
+                           capture_output=True, check=True)
+    want = json.loads(fresh.stdout)
+    # Computed in a child, since it changes the process's locale; the
+    # child replaces its environment as an executor does.
+    code = ("import json,sys,locale; from prefork_interp import stdio;"
+            "import os; env=json.loads(sys.argv[1]);"
+            "os.environ.clear(); os.environ.update(env);"
+            "name,utf8=stdio.apply_locale(os.environ,False,{});"
+            "s=stdio.settings(env,False,{},False,name,utf8,locale.getencoding());"
+            "print(json.dumps([s.encoding,s.errors,s.unbuffered,name,int(utf8),"
+            "os.environ.get('LC_CTYPE')]))")
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    mine = subprocess.run([sys.executable, "-c", code, json.dumps(env)],
+                          env={"PYTHONPATH": pkg, "LANG": "C.UTF-8"},
+                          capture_output=True, check=True)
+    assert json.loads(mine.stdout) == want
+
+
+MAPS = """\
+55d0c0000000-55d0c0001000 r--p 00000000 fe:01 123 /usr/bin/python3.11
+55d0c0100000-55d0c0103000 rw-p 00100000 fe:01 123 /usr/bin/python3.11
+55d0c1000000-55d0c1400000 rw-p 00000000 00:00 0 [heap]
+7f0000000000-7f0000200000 rw-p 00000000 00:00 0
+7f0000200000-7f0000201000 ---p 00000000 00:00 0
+7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0 [stack]
+7ffc00100000-7ffc00102000 r-xp 00000000 00:00 0 [vdso]
+"""
+
+
+def test_prefault_regions_and_plan():
+    from prefork_interp import prefault
+    regions = prefault.writable_regions(MAPS)
+    assert regions == [(0x55d0c1000000, 0x55d0c1400000),      # heap first
+                       (0x55d0c0100000, 0x55d0c0103000),
+                       (0x7f0000000000, 0x7f0000200000)]
+    assert prefault.plan(regions, 0) == []
+    assert prefault.plan(regions, 1 << 30) == regions
+    # 4 MB heap whole, then the data segment, then 1 MB of the last.
+    budget = (4 << 20) + 0x3000 + (1 << 20) + 100
+    assert prefault.plan(regions, budget) == [
+        regions[0], regions[1], (0x7f0000000000, 0x7f0000100000)]
