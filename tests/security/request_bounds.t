@@ -81,7 +81,9 @@ for my $case (['a million empty arguments (1 MB of NULs)', pack('N', 1 << 20) . 
 	       qr/request length 6356993 exceeds 6356992/]) {
 	my ($label, $request, $want) = @$case;
 	my $s = connect_path($sock) or die "connect $sock: $!";
-	is(read_n($s, 17, 5), "PFI\n\0\0\0\x09full-argv", "$label: got the greeting");
+	my $xdata = 'full-argv caller-state signals';
+	is(read_n($s, 8 + length $xdata, 5), "PFI\n" . pack('N', length $xdata) . $xdata,
+	   "$label: got the greeting");
 	send_all($s, "\0");
 	IO::FDPass::send(fileno $s, 1) for 0 .. 2;
 	send_all($s, $request);
