@@ -7,7 +7,8 @@ use warnings;
 use Test::More;
 use File::Find qw(find);
 use File::Temp qw(tempdir);
-use lib "$ENV{PFI_SOURCE_ROOT}/tests/lib";
+use FindBin;
+use lib "$FindBin::Bin/../lib";
 use PFIHarness;
 
 my $src = $ENV{PFI_SOURCE_ROOT};
