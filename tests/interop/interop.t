@@ -54,8 +54,8 @@ sub pairing {
 	my ($label, $cmd_for, $module, $kill, %o) = @_;
 	my $s = script("$o{name}.pl", 1);
 	my @cmd = $cmd_for->($s);
-	my %run = (dir => $env->{dir}, stdin => "hello\n", env => { PFI_INTEROP => 'v=1 x' },
-		   %{ $o{run} // {} });
+	my %run = (dir => $env->{dir}, stdin => "hello\n", %{ $o{run} // {} });
+	$run{env} = { PFI_INTEROP => 'v=1 x', %{ $o{run}{env} // {} } };
 
 	my $r1 = run_call([@cmd, 'fast', 7, 'a b', ''], %run);
 	is(field($r1->{out}, 'module'), $module, "$label: served by the expected module");
