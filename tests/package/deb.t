@@ -91,7 +91,7 @@ sub purge_ours {
 	return 1 unless @purge;
 	return system("dpkg --purge @purge >'$tmp/purge.log' 2>&1") == 0;
 }
-END { purge_ours() if $> == 0 && %was_installed }
+END { local $?; purge_ours() if $> == 0 && %was_installed }    # keep the exit status
 is(`dpkg -S $our_client 2>&1` =~ s/:.*//sr, 'prefork-interp-hardened', "$our_client belongs to our package");
 SKIP: {
 	skip 'chiark-utils-bin and chiark-scripts are not installed (./setup-tests installs them)', 2 unless $chiark;
