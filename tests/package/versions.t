@@ -35,8 +35,15 @@ is(first_line_matching("$src/NEWS", qr/^(\d\S*)\s/), $want, 'NEWS: newest entry'
 is(first_line_matching("$src/debian/changelog", qr/^\S+ \(([^)-]+)/), $want,
    'debian/changelog: newest entry (upstream part)');
 
+# The Python side, once it is there: its packaging and __version__.
 for my $py (grep { -f } "$src/python/pyproject.toml", "$src/python/setup.cfg") {
-	is(first_line_matching($py, qr/^version\s*=\s*["']?([^"'\s]+)/), $want, "$py: version");
+	(my $rel = $py) =~ s{^\Q$src/\E}{};
+	is(first_line_matching($py, qr/^version\s*=\s*["']?([^"'\s]+)/), $want, "$rel: version");
+}
+for my $init (glob "$src/python/*/__init__.py") {
+	(my $rel = $init) =~ s{^\Q$src/\E}{};
+	my $v = first_line_matching($init, qr/^__version__\s*=\s*["']([^"']+)/);
+	is($v, $want, "$rel: __version__") unless $v =~ /^\(no version line/;
 }
 
 my $out = `'$ENV{PFI_CLIENT}' --version`;
