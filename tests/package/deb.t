@@ -82,14 +82,29 @@ SKIP: {
 # Install beside chiark-utils.
 my %was_installed = map { $_ => installed($_) } @ours;
 my $chiark = installed('chiark-utils-bin') && installed('chiark-scripts');
-my $out = `dpkg -i $deb{'prefork-interp-hardened'} $deb{'libproc-prefork-interp-perl'} 2>&1`;
-ok($? == 0, 'dpkg -i installs both packages') or diag $out;
+# dpkg, waiting out another user of the dpkg lock (apt on a shared
+# machine) for up to two minutes; returns (success, output).
+sub dpkg_run {
+	my ($args) = @_;
+	my $out;
+	for my $try (1 .. 7) {
+		$out = `dpkg $args 2>&1`;
+		return (1, $out) if $? == 0;
+		last unless $out =~ /dpkg frontend lock|lock-frontend|dpkg status database is locked/;
+		sleep 20;
+	}
+	return (0, $out);
+}
+my ($ok, $out) = dpkg_run("-i $deb{'prefork-interp-hardened'} $deb{'libproc-prefork-interp-perl'}");
+ok($ok, 'dpkg -i installs both packages') or diag $out;
 # Leave the machine as found: purge what this test installed (at the
 # end, or on the way out if a test bails out before).
 sub purge_ours {
 	my @purge = grep { !$was_installed{$_} && installed($_) } @ours;
 	return 1 unless @purge;
-	return system("dpkg --purge @purge >'$tmp/purge.log' 2>&1") == 0;
+	my ($ok, $out) = dpkg_run("--purge @purge");
+	diag $out unless $ok;
+	return $ok;
 }
 END { local $?; purge_ours() if $> == 0 && %was_installed }    # keep the exit status
 is(`dpkg -S $our_client 2>&1` =~ s/:.*//sr, 'prefork-interp-hardened', "$our_client belongs to our package");
@@ -158,7 +173,7 @@ for my $case (@cases) {
 	run_call($kill->($script), dir => $env->{dir});
 	ok(wait_gone($script, 10), "'#!$path': --kill stopped the server");
 }
-ok(purge_ours(), 'our packages purge cleanly') or diag `cat '$tmp/purge.log'`;
+ok(purge_ours(), 'our packages purge cleanly');
 ok(!-e $our_client, "$our_client is gone with them") unless $was_installed{'prefork-interp-hardened'};
 SKIP: {
 	skip 'chiark-utils-bin and chiark-scripts are not installed', 1 unless $chiark;
