@@ -171,7 +171,7 @@ for my $case (@cases) {
 	}
 	ok(@boots == 2 && $boots[0] == $boots[1], "'#!$path': the second call reuses the server");
 	run_call($kill->($script), dir => $env->{dir});
-	ok(wait_gone($script, 10), "'#!$path': --kill stopped the server");
+	ok(wait_processes_gone($script, 10), "'#!$path': --kill stopped the server");
 }
 ok(purge_ours(), 'our packages purge cleanly');
 ok(!-e $our_client, "$our_client is gone with them") unless $was_installed{'prefork-interp-hardened'};
