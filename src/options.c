@@ -26,7 +26,7 @@ const char pfi_usage[] =
 "  -f             replace any running server with a fresh one, then run\n"
 "  --kill         stop this script's servers (started from any directory,\n"
 "                 with any -E values); run nothing.  The interpreter may be\n"
-"                 left out: prefork-interp --kill SCRIPT\n"
+"                 left out: " PFI_PROGRAM " --kill SCRIPT\n"
 "  --kill-all     stop all of your servers in the run directory\n"
 "  --list         list your servers: pid, start, idle time, calls, memory,\n"
 "                 title, directory\n"

@@ -13,7 +13,7 @@ sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return
 
 my $help = `'$ENV{PFI_CLIENT}' --help`;
 is($?, 0, '--help exits 0');
-my @options = $help =~ /^  (--?[A-Za-z][-A-Za-z]*)/mg;
+my @options = $help =~ /^  (--?[A-Za-z][-A-Za-z]*)/mg;    # --fallback=... counts as --fallback
 cmp_ok(scalar @options, '>=', 5, 'found the options in --help: ' . join(' ', @options));
 
 my $pod = slurp("$src/docs/prefork-interp-hardened.pod");
@@ -23,7 +23,7 @@ ok(defined $table, 'README has a "Client usage" section');
 $table //= '';
 for my $opt (@options) {
 	like($pod, qr/^=item B<\Q$opt\E>/m, "manual page documents $opt");
-	like($table, qr/^\| [^|]*`\Q$opt\E[ `]/m, "README option table documents $opt");
+	like($table, qr/^\| [^|]*`\Q$opt\E[ `=]/m, "README option table documents $opt");
 }
 
 # The '#!' path: --help says the configured one; the documents say the
