@@ -1,4 +1,4 @@
-#!/usr/bin/prefork-interp -U,perl
+#!/usr/bin/prefork-interp-hardened -U,perl
 # Example: the modules load once, in the server; each call only runs
 # the part after prefork_initialisation_complete().
 use strict;

@@ -1,7 +1,7 @@
 /* Greeting: what a client reads first from a server it has just
  * connected to.  The input is the whole greeting as sent (8-byte head,
  * then xdata); the harness decodes it the way the client does and
- * checks the head decoder against the format in DESIGN.md section 3. */
+ * checks the head decoder against the format in docs/design.md section 3. */
 #include "fuzz.h"
 #include "protocol.h"
 

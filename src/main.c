@@ -136,8 +136,12 @@ int main(int argc, char **argv)
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (o.want_version) {
-		printf("prefork-interp %s (sandbox %s)\n", PFI_VERSION,
-		       pfi_sandbox_built_in() ? "on" : "off (debug build)");
+		printf("%s %s (sandbox %s)\n"
+		       "expects Proc::Prefork::Interp %s (protocol v1 with "
+		       "extensions; other v1 servers work too)\n",
+		       PFI_PROGRAM, PFI_VERSION,
+		       pfi_sandbox_built_in() ? "on" : "off (debug build)",
+		       PFI_MODULE_VERSION);
 		return fflush(stdout) == 0 ? 0 : 1;
 	}
 

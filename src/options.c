@@ -1,17 +1,18 @@
 /* Client option parsing: see options.h. */
 #include "options.h"
+#include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 const char pfi_usage[] =
-"usage: prefork-interp [OPTION ...] INTERP SCRIPT [ARGS...]\n"
-"       prefork-interp OPTION,...,INTERP[,INTERP-ARG...] SCRIPT [ARGS...]\n"
-"       prefork-interp 'OPTION ... INTERP [INTERP-ARG...]' SCRIPT [ARGS...]\n"
-"  in a script:  #!/usr/bin/prefork-interp -U,perl[,-w]\n"
+"usage: " PFI_PROGRAM " [OPTION ...] INTERP SCRIPT [ARGS...]\n"
+"       " PFI_PROGRAM " OPTION,...,INTERP[,INTERP-ARG...] SCRIPT [ARGS...]\n"
+"       " PFI_PROGRAM " 'OPTION ... INTERP [INTERP-ARG...]' SCRIPT [ARGS...]\n"
+"  in a script:  #!" PFI_SHEBANG_PATH " -U,perl[,-w]\n"
 "  CGI and other hosts that call with untrusted environments:\n"
-"                 #!/usr/bin/prefork-interp -L,perl[,-w]\n"
+"                 #!" PFI_SHEBANG_PATH " -L,perl[,-w]\n"
 "\n"
 "Runs SCRIPT through a persistent server that has already done the\n"
 "script's initialisation (see Proc::Prefork::Interp).\n"
@@ -25,7 +26,7 @@ const char pfi_usage[] =
 "  -f             replace any running server with a fresh one, then run\n"
 "  --kill         stop this script's servers (started from any directory,\n"
 "                 with any -E values); run nothing.  The interpreter may be\n"
-"                 left out: prefork-interp --kill SCRIPT\n"
+"                 left out: " PFI_PROGRAM " --kill SCRIPT\n"
 "  --kill-all     stop all of your servers in the run directory\n"
 "  --list         list your servers: pid, start, idle time, calls, memory,\n"
 "                 title, directory\n"
@@ -43,10 +44,12 @@ const char pfi_usage[] =
 "                 default), silently (quiet), or fail (refuse); also from\n"
 "                 $PREFORK_INTERP_FALLBACK\n"
 "  --help         show this text\n"
-"  --version      show the version and build settings\n"
+"  --version      show the version, build settings and the module version\n"
+"                 this client expects\n"
 "\n"
 "In the first form the first argument must not contain ',' or ' ';\n"
-"interpreter arguments can only be given in the combined forms.\n";
+"interpreter arguments can only be given in the combined forms.\n"
+"Manual: man " PFI_PROGRAM "; the Perl side: man Proc::Prefork::Interp.\n";
 
 static int split_words(const char *arg, char sep, struct pfi_options *o,
                        struct problem *p)

@@ -1,4 +1,4 @@
-/* Command line of the client, in the three usage forms of DESIGN.md
+/* Command line of the client, in the three usage forms of docs/design.md
  * section 4:
  *
  *   prefork-interp [OPTION ...] INTERP SCRIPT [ARGS...]

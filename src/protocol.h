@@ -1,4 +1,4 @@
-/* Wire codec for the prefork-interp v1 protocol (DESIGN.md section 3).
+/* Wire codec for the prefork-interp v1 protocol (docs/design.md section 3).
  *
  * Pure functions over byte buffers: nothing here reads or writes a
  * socket, so every decoder can be unit-tested and fuzzed on plain

@@ -1,5 +1,5 @@
 /* The per-user run directory that holds sockets and locks, found and
- * verified component by component (DESIGN.md section 5).  Everything
+ * verified component by component (docs/design.md section 5).  Everything
  * after this works relative to the verified directory fd, so nobody can
  * swap a path component between the check and the use. */
 #ifndef PFI_RUNDIR_H

@@ -1,6 +1,6 @@
 /* The sandbox the client enters once it holds its connected, verified
  * call socket and before it decodes anything the server sent
- * (DESIGN.md section 5, "Sandbox"; docs/sandbox.md). */
+ * (docs/design.md section 5, "Sandbox"; docs/sandbox.md). */
 #ifndef PFI_SANDBOX_H
 #define PFI_SANDBOX_H
 

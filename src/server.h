@@ -1,5 +1,5 @@
 /* Reaching a live server: connect to the existing one, or start a fresh
- * one under the lock (DESIGN.md section 4).  Only raw bytes are read
+ * one under the lock (docs/design.md section 4).  Only raw bytes are read
  * here; decoding happens later, inside the sandbox. */
 #ifndef PFI_SERVER_H
 #define PFI_SERVER_H

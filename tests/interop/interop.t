@@ -11,9 +11,10 @@ use Test::More;
 use Time::HiRes qw(sleep);
 
 my $chiark_client = '/usr/bin/prefork-interp';
-my $chiark_module = '/usr/share/perl5/Proc/Prefork/Interp.pm';
+my $chiark_inc = '/usr/share/perl5';
+my $chiark_module = "$chiark_inc/Proc/Prefork/Interp.pm";
 plan skip_all => "chiark-utils not installed ($chiark_client from chiark-utils-bin and "
-	. "$chiark_module from chiark-scripts are needed; ./setup-and-demo installs them)"
+	. "$chiark_module from chiark-scripts are needed; ./setup-tests installs them)"
 	unless -x $chiark_client && -f $chiark_module;
 
 my $env = new_env();
@@ -53,8 +54,8 @@ sub pairing {
 	my ($label, $cmd_for, $module, $kill, %o) = @_;
 	my $s = script("$o{name}.pl", 1);
 	my @cmd = $cmd_for->($s);
-	my %run = (dir => $env->{dir}, stdin => "hello\n", env => { PFI_INTEROP => 'v=1 x' },
-		   %{ $o{run} // {} });
+	my %run = (dir => $env->{dir}, stdin => "hello\n", %{ $o{run} // {} });
+	$run{env} = { PFI_INTEROP => 'v=1 x', %{ $o{run}{env} // {} } };
 
 	my $r1 = run_call([@cmd, 'fast', 7, 'a b', ''], %run);
 	is(field($r1->{out}, 'module'), $module, "$label: served by the expected module");
@@ -105,12 +106,14 @@ sub pairing {
 
 my $client = client_path();
 
-# A: our client, chiark-utils' module from the system path only.
+# A: our client, chiark-utils' module from its system directory, put
+# first: an installed copy of our module (meson install, the Debian
+# package) comes before /usr/share/perl5 in @INC and would serve instead.
 pairing('our client + chiark module',
 	sub { ($_[0]) },
 	$chiark_module,
 	sub { ($client, '--kill,-U,perl', $_[0]) },
-	name => 'a', run => { unset => ['PERL5LIB'] },
+	name => 'a', run => { env => { PERL5LIB => $chiark_inc } },
 	# our client sees no 'full-argv' offer and sends only the arguments
 	argv_fast => 'fast|7|a b|', exit_race => 1);
 

@@ -20,14 +20,14 @@ my ($dir, $why) = nobody_dir(suid => 1);
 plan skip_all => "no directory for a set-uid copy: $why" unless $dir;
 
 my @as_nobody = ('setpriv', '--reuid=65534', '--regid=65534', '--clear-groups');
-my $copy = "$dir/prefork-interp";
+my $copy = "$dir/prefork-interp-hardened";
 copy(client_path(), $copy) or die "copy: $!";
 chown 0, 0, $copy;
 chmod 0755, $copy;
 
 my $r = run_call([@as_nobody, $copy, '--version']);
 is(describe_status($r->{status}), 'exit 0', 'control: no set-id bit, runs');
-like($r->{out}, qr/^prefork-interp /, 'control: prints its version');
+like($r->{out}, qr/^prefork-interp-hardened /, 'control: prints its version');
 
 for my $case (['set-uid root', 04755], ['set-gid root', 02755]) {
 	my ($what, $mode) = @$case;

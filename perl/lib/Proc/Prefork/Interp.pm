@@ -9,7 +9,8 @@ package Proc::Prefork::Interp;
 use strict;
 use warnings;
 
-our $VERSION = '0.01';
+# The same version as meson.build (tests/package/versions.t checks).
+our $VERSION = '0.1.0';
 
 use Exporter qw(import);
 our @EXPORT = qw(prefork_initialisation_complete prefork_autoreload_also_check);
@@ -162,12 +163,13 @@ Proc::Prefork::Interp - run a Perl script as a prefork-interp server
 
 =head1 SYNOPSIS
 
-    #!/usr/bin/prefork-interp -U,perl
+    #!/usr/bin/prefork-interp-hardened -U,perl
     use strict;
     use Proc::Prefork::Interp;
 
     use Some::Slow::Module;          # loaded once, by the server
-    my $table = build_big_table();   # computed once
+    our $table = build_big_table();  # computed once (a package variable:
+                                     # see PERFORMANCE TIPS)
 
     prefork_initialisation_complete(max_servers => 8);
 
@@ -177,8 +179,9 @@ Proc::Prefork::Interp - run a Perl script as a prefork-interp server
 
 =head1 DESCRIPTION
 
-C<prefork-interp> is a small client program named in a script's C<#!>
-line. The first time the script is run, the client starts it in the
+C<prefork-interp-hardened> (installed as
+F</usr/bin/prefork-interp-hardened>, see L<prefork-interp-hardened(1)>)
+is a small client program named in a script's C<#!> line. The first time the script is run, the client starts it in the
 ordinary way; the script loads whatever it needs and then calls
 C<prefork_initialisation_complete>, which turns it into a persistent
 server listening on a Unix socket. Later invocations of the script only
@@ -659,7 +662,16 @@ then runs it and returns to the per-call code.
 
 =head1 SEE ALSO
 
-prefork-interp(1), L<IO::FDPass>, L<Sys::Syslog>.
+L<prefork-interp-hardened(1)> (the client), L<IO::FDPass>,
+L<Sys::Syslog>; F<docs/design.md> in the source (installed in
+F</usr/share/doc/prefork-interp-hardened/>) for the design, protocol and
+security model.
+
+chiark-utils' C<prefork-interp> (Debian B<chiark-utils-bin>, installed as
+F</usr/bin/prefork-interp>) speaks the same protocol and can run scripts
+that use this module; its own module of the same name (B<chiark-scripts>)
+lives in F</usr/share/perl5>, which comes after the directories this
+module is installed into.
 
 =head1 LICENCE
 

@@ -1,0 +1,41 @@
+# Every option the client's --help lists is documented in its manual
+# page (docs/prefork-interp-hardened.pod) and in the README's option
+# table, and all three name the same '#!' path: one place to forget is
+# caught here, not by a user.
+use strict;
+use warnings;
+use Test::More;
+
+my $src = $ENV{PFI_SOURCE_ROOT} // die "run via meson test\n";
+my $shebang = $ENV{PFI_SHEBANG_PATH};
+
+sub slurp { my ($f) = @_; open my $fh, '<', $f or die "$f: $!"; local $/; return <$fh> }
+
+my $help = `'$ENV{PFI_CLIENT}' --help`;
+is($?, 0, '--help exits 0');
+my @options = $help =~ /^  (--?[A-Za-z][-A-Za-z]*)/mg;    # --fallback=... counts as --fallback
+cmp_ok(scalar @options, '>=', 5, 'found the options in --help: ' . join(' ', @options));
+
+my $pod = slurp("$src/docs/prefork-interp-hardened.pod");
+my $readme = slurp("$src/README.md");
+my ($table) = $readme =~ /^## Client usage\n(.*?)^## /ms;
+ok(defined $table, 'README has a "Client usage" section');
+$table //= '';
+for my $opt (@options) {
+	like($pod, qr/^=item B<\Q$opt\E>/m, "manual page documents $opt");
+	like($table, qr/^\| [^|]*`\Q$opt\E[ `=]/m, "README option table documents $opt");
+}
+
+# The '#!' path: --help says the configured one; the documents say the
+# default, which the manual page gets substituted at build time.
+like($help, qr/#!\Q$shebang\E -U,perl/, "--help names $shebang");
+like($pod, qr/^    #!\@SHEBANG_PATH\@ -U,perl$/m, "the manual page's SYNOPSIS uses the configured path");
+my $default = '/usr/bin/prefork-interp-hardened';
+for my $doc ('README.md', 'perl/lib/Proc/Prefork/Interp.pm', 'perl/README', 'examples/hello.pl') {
+	my $text = slurp("$src/$doc");
+	my @lines = $text =~ /^\s*(#!\S*prefork-interp\S*)/mg;
+	ok(@lines, "$doc has a '#!' line");
+	is(join(' ', grep { $_ ne "#!$default" } @lines), '', "$doc: every '#!' line names $default");
+}
+
+done_testing;
