@@ -530,6 +530,11 @@ sub source {
             if $kid->{gone} && !$kid->{killed};
     }
     push @deadlines, $now + NOPIDFD_TICK if $no_pidfd;
+    # [signals] a call that has just begun to relay is looked at in the
+    # next pass whatever wakes the loop: its 'S' may have been read in
+    # this pass's steps, after reap_unwatched ran, and a stop it made
+    # before that sent its SIGCHLD to nobody.
+    push @deadlines, $now if $self->{relay_check};
     # [signals] stops and continues of relaying calls
     if ($self->{child_events}) {
         push @watches, [fileno($self->{child_events}), POLLIN,
