@@ -136,7 +136,10 @@ sub report_of {
 }
 
 sub stop_servers {
-    for my $dir (values %run) {
+    # The client keeps its sockets in its own subdirectory of an
+    # overridden run directory (run_subdir).
+    for my $who (keys %run) {
+        my $dir = run_subdir($run{$who}, $who eq 'root' ? 0 : $uid);
         opendir my $d, $dir or next;
         unlink map { "$dir/$_" } grep { /^s/ } readdir $d;
     }
