@@ -122,8 +122,19 @@ show_reproducer() {   # HARNESS FILE
 }
 
 # ---- build ----------------------------------------------------------
+# options.c includes meson's config.h; these direct builds get one of
+# their own with the same names (the values only show in --help text).
+mkdir -p "$build/config"
+cat >"$build/config/config.h" <<'EOF_CONFIG'
+#pragma once
+#define PFI_MODULE_VERSION "fuzz"
+#define PFI_PROGRAM "prefork-interp-hardened"
+#define PFI_SANDBOX 1
+#define PFI_SHEBANG_PATH "/usr/bin/prefork-interp-hardened"
+#define PFI_VERSION "fuzz"
+EOF_CONFIG
 flags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined
-       -fno-sanitize-recover=all -D_GNU_SOURCE -Isrc -Ifuzz"
+       -fno-sanitize-recover=all -D_GNU_SOURCE -Isrc -Ifuzz -I$build/config"
 echo "fuzz-campaign: building libFuzzer harnesses with $cc into $build"
 for t in $targets; do
 	# shellcheck disable=SC2086
@@ -184,7 +195,7 @@ then
 		# -fsanitize=fuzzer makes afl-clang-* link AFL++'s libAFLDriver.
 		# shellcheck disable=SC2086
 		AFL_QUIET=1 AFL_USE_ASAN=1 AFL_USE_UBSAN=1 "$afl_cc" -g -O1 \
-			-fsanitize=fuzzer -D_GNU_SOURCE -Isrc -Ifuzz \
+			-fsanitize=fuzzer -D_GNU_SOURCE -Isrc -Ifuzz -I"$build/config" \
 			"fuzz/fuzz_$t.c" $codec_sources -o "$build/afl-$t" \
 			>"$build/logs/afl-build-$t.log" 2>&1 ||
 			die "building afl-$t failed (see $build/logs/afl-build-$t.log)"
@@ -226,7 +237,7 @@ if [ "$perl_seconds" -gt 0 ]; then
 	mkdir -p "$art"
 	# shellcheck disable=SC2086
 	"$cc" -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
-		-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc \
+		-fno-sanitize-recover=all -D_GNU_SOURCE -Isrc -I"$build/config" \
 		fuzz/perl/request-oracle.c $codec_sources -o "$build/request-oracle" ||
 		die "building request-oracle failed"
 	echo "fuzz-campaign: Perl request decoder vs C for ${perl_seconds}s"
@@ -278,7 +289,7 @@ if [ -n "$cov_tool" ] && [ -n "$profdata_tool" ]; then
 		bin="$build/cov-$t" prof="$build/cov/$t"
 		# shellcheck disable=SC2086
 		"$cc" -g -O0 -fprofile-instr-generate -fcoverage-mapping \
-			-D_GNU_SOURCE -Isrc -Ifuzz "fuzz/fuzz_$t.c" \
+			-D_GNU_SOURCE -Isrc -Ifuzz -I"$build/config" "fuzz/fuzz_$t.c" \
 			fuzz/regress_main.c $codec_sources -o "$bin" \
 			>"$build/logs/cov-build-$t.log" 2>&1 ||
 			die "building cov-$t failed (see $build/logs/cov-build-$t.log)"
