@@ -23,7 +23,7 @@ sub quiet { my $cmd = shift; return system("($cmd) >'$tmp/log' 2>&1") == 0 }
 
 ok(quiet("git clone --quiet --no-hardlinks '$src' '$clone'"), 'cloned under /tmp')
 	or diag `cat '$tmp/log'`;
-ok(quiet("cd '$clone' && meson setup build && meson compile -C build prefork-interp"),
+ok(quiet("cd '$clone' && meson setup build && meson compile -C build prefork-interp-hardened"),
    'the client builds there') or diag `tail -20 '$tmp/log'`;
 my $ok = quiet("cd '$clone' && env -u PFI_TEST_BASE -u MESON_BUILD_ROOT -u PFI_CLIENT -u PFI_PERL_LIB "
 	       . "meson test -C build --no-rebuild --print-errorlogs integration-args_env_stdio integration-fallback");
