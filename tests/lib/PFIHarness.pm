@@ -44,7 +44,7 @@ our @EXPORT = qw(client_path perl_lib new_env write_script run_call
 		 logging_script_header victim
 		 hooks_client policy_file policy_gen policy_syscalls sandbox_off
 		 have_program nobody_dir nosuid_mount have_strace strace_calls
-		 group_alive run_subdir);
+		 group_alive run_subdir OUR_GREETING);
 
 # The raw client: the module's own tests' (perl/t/lib/PFITest.pm).
 *connect_path = \&PFITest::connect_path;
@@ -129,6 +129,11 @@ sub new_env {
 }
 
 # Where the client keeps uid $uid's files given --run-dir $dir.
+# The greeting our module sends to our client: one place to change
+# when an extension is added (docs/protocol.md).
+use constant OUR_XDATA => 'full-argv caller-state signals';
+use constant OUR_GREETING => "PFI\n" . pack('N', length OUR_XDATA) . OUR_XDATA;
+
 sub run_subdir {
 	my ($dir, $uid) = @_;
 	return "$dir/prefork-interp-$uid";

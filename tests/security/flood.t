@@ -51,7 +51,7 @@ sub peak_during {
 for my $case (['silent connections', sub { }],
 	      ['connections that stall mid-request', sub {
 		      my ($s) = @_;
-		      read_n($s, 8 + length("full-argv caller-state signals"), 2);   # the greeting
+		      read_n($s, length OUR_GREETING, 2);
 		      send_all($s, "\0");
 		      IO::FDPass::send(fileno $s, 0);
 	      }]) {

@@ -49,10 +49,8 @@ sub still_serves {
 sub abuse {
 	my ($label, $steps, %o) = @_;
 	my $s = connect_path($sock) or die "connect: $!";
-	my $xdata = 'full-argv caller-state signals';
-	my $greeting = $o{skip_greeting} ? '' : read_n($s, 8 + length $xdata, 5);
-	is($greeting, "PFI\n" . pack('N', length $xdata) . $xdata,
-	   "$label: got the greeting") unless $o{skip_greeting};
+	my $greeting = $o{skip_greeting} ? '' : read_n($s, length OUR_GREETING, 5);
+	is($greeting, OUR_GREETING, "$label: got the greeting") unless $o{skip_greeting};
 	for my $step (@$steps) {
 		if (ref $step) {
 			IO::FDPass::send(fileno $s, 1) or last;

@@ -48,9 +48,7 @@ for my $case ([0, 2], [1, 2], [2, 2], [1, 0], [0, 100]) {
 	my ($which, $n) = @$case;
 	my $label = "message for fd $which with $n fds";
 	my $s = connect_path($sock) or die "connect: $!";
-	my $xdata = 'full-argv caller-state signals';
-	is(read_n($s, 8 + length $xdata, 5), "PFI\n" . pack('N', length $xdata) . $xdata,
-	   "$label: got the greeting");
+	is(read_n($s, length OUR_GREETING, 5), OUR_GREETING, "$label: got the greeting");
 	send_all($s, "\0");
 	fd_message($s, $_ == $which ? $n : 1) or last for 0 .. 2;
 	# A good request after the bad message: had the fds been taken, the
