@@ -10,7 +10,8 @@
 # artifacts and logs.  Environment:
 #   FUZZ_SECONDS   total libFuzzer time, split over the harnesses (120)
 #   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
-#   FUZZ_TARGETS   harnesses to run (greeting xdata status request options)
+#   FUZZ_TARGETS   harnesses to run (all of fuzz/fuzz_*.c: greeting xdata
+#                  status request options word callerstate)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
 #   FUZZ_PERL_SECONDS  time for each Perl decoder fuzzer (fuzz/perl/:
 #                  request, differential; PREFORK_INTERP, model); 0 skips (30)
@@ -50,7 +51,7 @@ build=${1:-build-fuzz}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 
-targets=${FUZZ_TARGETS:-greeting xdata status request options}
+targets=${FUZZ_TARGETS:-greeting xdata status request options word callerstate}
 fuzz_seconds=${FUZZ_SECONDS:-120}
 afl_seconds=${FUZZ_AFL_SECONDS:-50}
 perl_seconds=${FUZZ_PERL_SECONDS:-30}
@@ -95,6 +96,8 @@ target_functions() {
 	xdata) echo 'xdata|token_char_ok|feature_bit' ;;
 	status) echo 'status|signal_can_kill|be32' ;;
 	request) echo 'request|put_string|be32' ;;
+	word) echo 'call_word|stopped_word|signal_stops|status|signal_can_kill|be32' ;;
+	callerstate) echo 'caller_state|state_valid|put_entry|limit_text|parse_|umask_decode|key_slot' ;;
 	*) echo '.' ;;
 	esac
 }
@@ -102,7 +105,7 @@ target_functions() {
 max_len() {
 	case $1 in
 	greeting|xdata) echo 4200 ;;   # room for xdata past PFI_XDATA_MAX
-	status) echo 64 ;;
+	status|word) echo 64 ;;
 	options) echo 1024 ;;
 	*) echo 4096 ;;
 	esac

@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = pfi_xdata_decode(xdata, xdata_len, &features);
 	FUZZ_CHECK(r == 0 || r == -EPROTO);
 	FUZZ_CHECK(r == 0 ? (features & ~(PFI_FEATURE_FULL_ARGV |
+					  PFI_FEATURE_CALLER_STATE |
 					  PFI_FEATURE_SIGNALS)) == 0
 			  : features == 0);
 	if (xdata_len == 0)

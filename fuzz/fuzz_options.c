@@ -3,7 +3,8 @@
  *
  * Checks: the parser never writes to argv; a failure always comes with
  * a problem code equal to the returned one and a message; on success
- * (other than --help/--version) exactly one of -U and -L is set,
+ * (other than --help/--version, --list, --kill-all and --kill, which
+ * run nothing and have their own checks) exactly one of -U and -L is set,
  * interpreter and script are non-empty, and every pointer it returns points into an argv string or
  * into its own copy of the combined argument, with the lists
  * NULL-terminated and counted right; -E/-G/-g values obey their rules.
@@ -70,7 +71,8 @@ static void check_success(const struct argv_copy *a,
                           const struct pfi_options *o)
 {
 	FUZZ_CHECK(o->mode == PFI_MODE_NORMAL || o->mode == PFI_MODE_FRESH ||
-		   o->mode == PFI_MODE_KILL);
+		   o->mode == PFI_MODE_KILL || o->mode == PFI_MODE_KILL_ALL ||
+		   o->mode == PFI_MODE_LIST);
 	for (size_t i = 0; i < o->n_items; i++) {
 		const struct pfi_ident_item *it = &o->items[i];
 		FUZZ_CHECK(it->kind == 'E' || it->kind == 'G');
@@ -89,6 +91,24 @@ static void check_success(const struct argv_copy *a,
 		FUZZ_CHECK(owned_string(o->run_dir, a, o));
 	if (o->want_help || o->want_version)
 		return;
+	switch (o->mode) {
+	case PFI_MODE_LIST:
+	case PFI_MODE_KILL_ALL:
+		/* these act on all of the user's servers: nothing to run */
+		FUZZ_CHECK(!o->interp && !o->script);
+		return;
+	case PFI_MODE_KILL:
+		/* --kill SCRIPT or --kill -g NAME; -U/-L play no part */
+		FUZZ_CHECK(o->script || o->explicit_ident);
+		if (o->script)
+			FUZZ_CHECK(owned_string(o->script, a, o) &&
+				   *o->script);
+		if (o->interp)
+			FUZZ_CHECK(owned_string(o->interp, a, o));
+		return;
+	default:
+		break;
+	}
 
 	FUZZ_CHECK(!!o->unlaundered + !!o->laundered == 1);
 	FUZZ_CHECK(owned_string(o->interp, a, o) && *o->interp);
