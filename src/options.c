@@ -253,7 +253,7 @@ static int finish(struct pfi_options *o, struct problem *p)
 	if (o->want_help || o->want_version)
 		return 0;
 	if (o->mode == PFI_MODE_LIST || o->mode == PFI_MODE_KILL_ALL) {
-		if (o->interp)
+		if (o->interp || o->script)
 			return problem_fail(p, EINVAL, "%s takes no interpreter "
 				"or script", o->mode == PFI_MODE_LIST
 				? "--list" : "--kill-all");

@@ -384,6 +384,13 @@ static void test_management_modes(void **state)
 	PARSE("--list", "perl", "s");
 	expect_failure("--list takes no interpreter or script");
 	pfi_options_free(&parsed.o);
+	/* combined form: the word after it would be the script */
+	PARSE("-U,--list", "s");
+	expect_failure("--list takes no interpreter or script");
+	pfi_options_free(&parsed.o);
+	PARSE("-U,--kill-all", "s");
+	expect_failure("--kill-all takes no interpreter or script");
+	pfi_options_free(&parsed.o);
 	PARSE("--list", "--kill");
 	expect_failure("cannot be combined");
 	pfi_options_free(&parsed.o);
