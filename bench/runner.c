@@ -9,6 +9,18 @@
  *                               server does after answering (reaping,
  *                               teardown, refilling) does not land on the
  *                               next variant's trial
+ *   runner blocks ROUNDS BLOCK PAUSE_MS SETTLE_MS FILE
+ *                               blocks of consecutive calls: each round
+ *                               runs, for every command of FILE in an
+ *                               order rotated by one per round, BLOCK
+ *                               calls of that command, each followed by
+ *                               an untimed PAUSE_MS (0: back to back),
+ *                               then an untimed SETTLE_MS before the
+ *                               next command's block (so that no server
+ *                               is charged for another's aftermath);
+ *                               prints "ROUND INDEX POSITION NANOSECONDS
+ *                               STATUS" lines (POSITION 0 is the block's
+ *                               first call, which follows the settle)
  *   runner par WORKERS SECONDS FILE
  *                               WORKERS processes each run the first
  *                               command of FILE in a loop for SECONDS;
@@ -117,6 +129,12 @@ static long long now_ns(void)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+static struct timespec ms_to_ts(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+	return ts;
+}
+
 static posix_spawn_file_actions_t fa;
 
 static int run(const struct cmd *c)
@@ -147,8 +165,7 @@ int main(int argc, char **argv)
 		int rounds = atoi(argv[2]);
 		const char *settle_env = getenv("BENCH_SETTLE_MS");
 		long settle_ms = settle_env ? atol(settle_env) : 0;
-		struct timespec settle = { settle_ms / 1000,
-					   (settle_ms % 1000) * 1000000L };
+		struct timespec settle = ms_to_ts(settle_ms);
 		load(argv[3]);
 		for (int r = 0; r < rounds; r++)
 			for (int k = 0; k < ncmds; k++) {
@@ -159,6 +176,27 @@ int main(int argc, char **argv)
 				printf("%d %d %lld %d\n", r, i, t1 - t0, st);
 				if (settle_ms > 0)
 					nanosleep(&settle, NULL);
+			}
+		return 0;
+	}
+	if (strcmp(argv[1], "blocks") == 0 && argc >= 7) {
+		int rounds = atoi(argv[2]), block = atoi(argv[3]);
+		struct timespec pause = ms_to_ts(atol(argv[4]));
+		struct timespec settle = ms_to_ts(atol(argv[5]));
+		load(argv[6]);
+		for (int r = 0; r < rounds; r++)
+			for (int k = 0; k < ncmds; k++) {
+				int i = (r + k) % ncmds;
+				for (int pos = 0; pos < block; pos++) {
+					long long t0 = now_ns();
+					int st = run(&cmds[i]);
+					long long t1 = now_ns();
+					printf("%d %d %d %lld %d\n", r, i, pos,
+					       t1 - t0, st);
+					if (pause.tv_sec || pause.tv_nsec)
+						nanosleep(&pause, NULL);
+				}
+				nanosleep(&settle, NULL);
 			}
 		return 0;
 	}

@@ -48,4 +48,11 @@ is_deeply [$plan->(12288 + 1 * $MB, @r)],
     'less than two huge pages left: halves in 4 kB pages';
 is_deeply [$plan->(4095, @r)], [], 'less than a page: nothing';
 
+my $cpus = Proc::Prefork::Interp::Linux->can('cpus_allowed');
+is $cpus->("Name:\tx\nCpus_allowed_list:\t0-3,8,10-11\n"), 7, 'CPUs allowed: ranges and singles';
+is $cpus->("Cpus_allowed_list:\t5\n"), 1, 'one CPU';
+is $cpus->("Name:\tx\n"), 1, 'no list: 1';
+is $cpus->("Cpus_allowed_list:\tgarbage\n"), 1, 'unreadable list: 1';
+cmp_ok $cpus->(), '>=', 1, 'this process: at least one';
+
 done_testing;

@@ -7,6 +7,8 @@ use warnings;
 use Data::Dumper;
 use POSIX ();
 use Time::HiRes ();
+# An END block compiled before the module's: with fast_exit too it runs.
+END { print "early END\n" if ($ARGV[0] // '') eq 'ending' }
 use Proc::Prefork::Interp;
 
 my %opts;
@@ -109,9 +111,26 @@ if ($cmd eq 'argv') {
     my $start = Time::HiRes::time();
     Time::HiRes::sleep($ARGV[1]);
     printf "%.6f %.6f\n", $start, Time::HiRes::time();
+} elsif ($cmd eq 'ending') {
+    # How a call ends (fast_exit): buffered output on STDOUT and on a
+    # lexical handle left open, an END block compiled during the call,
+    # an object alive at the end; ARGV: file for the lexical handle,
+    # exit status, status an END block sets instead (optional).
+    $| = 0;
+    print "buffered\n";
+    open(my $fh, '>', $ARGV[1]) or die "open $ARGV[1]: $!";
+    print $fh "lexical\n";
+    our $keep_open = $fh;
+    our $object = bless {}, 'PFITestEnding';
+    my $override = $ARGV[3];
+    eval 'END { print "call END\n"; $? = $override if defined $override } 1' or die $@;
+    exit $ARGV[2];
 } elsif ($cmd eq 'noop') {
     print "ok\n";
 } else {
     die "unknown command $cmd\n";
 }
 exit 0;
+
+package PFITestEnding;
+sub DESTROY { print "DESTROY\n" }

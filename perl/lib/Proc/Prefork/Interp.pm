@@ -25,6 +25,8 @@ use Proc::Prefork::Interp::Log ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::FastExit ();
+use Proc::Prefork::Interp::MainConstants ();
 
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
@@ -40,6 +42,7 @@ my %DEFAULTS = (
     prefault         => 64,
     hugepages        => 1,
     idle_timeout     => 600,         # ten minutes
+    fast_exit        => 0,
     request_timeout  => 30,
     max_errors       => 100,
     log_facility     => 'LOG_USER',
@@ -83,6 +86,10 @@ sub prefork_initialisation_complete {
     defined $pid or croak "Proc::Prefork::Interp: fork: $!";
     POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
 
+    # Each call's end would free the main program's constants (see
+    # MainConstants): the server keeps them.
+    Proc::Prefork::Interp::MainConstants::retain();
+
     my @files = ($script);
     push @files, values %INC if $o->{autoreload_inc};
     push @files, @{$o->{autoreload_extra}}, @also_check;
@@ -94,6 +101,7 @@ sub prefork_initialisation_complete {
     # Only in an executor, once per call: it waits for its call and sets
     # up the call's state; the per-call code follows.
     $executor->run;
+    Proc::Prefork::Interp::FastExit::arm() if $o->{fast_exit};
     return;
 }
 
@@ -278,9 +286,14 @@ How much of its memory each idle spare copies in advance, in
 megabytes (default 64; 0 turns prefaulting off). Ending a call, and
 perl's global destruction in particular, writes to memory the executor
 still shares copy-on-write with the server; each first write to a page
-costs a page fault and a copy on the caller's time. So, while no call
-is running, each idle spare copies its pages in advance, a chunk at a
-time, stopping as soon as a call arrives. Each whole 2 MB of a region
+costs a page fault and a copy on the caller's time. So each spare
+copies pages in advance, stopping as soon as a call arrives. First, at
+once, the pages perl's ending writes whatever the call did: the heads
+of all globs, which perl touches before it runs DESTROY methods (a few
+hundred pages). Then, while a CPU is free (fewer calls in progress than
+CPUs this process may use: with calls coming one after another, during
+the call before the spare's own), up to I<MB> of the rest, a chunk at a
+time. Each whole 2 MB of a region
 is copied into a private transparent huge page where the kernel can
 (C<madvise(MADV_COLLAPSE)>, Linux 6.1 or later), the rest in 4 kB pages
 (C<MADV_POPULATE_WRITE>, Linux 5.14 or later): with huge pages the
@@ -296,7 +309,15 @@ same way, so that its next accept takes no page faults. Nothing the
 per-call code sees changes. The cost: every idle spare that has
 finished holds a private copy of up to I<MB> (rounded up to whole 2 MB
 pages, times C<prefork_spares>), and copying it takes CPU time (about
-8 ms for 25 MB) while the server is otherwise idle.
+8 ms for 25 MB) on a CPU no call is using. With C<prefault =E<gt> 0> a
+spare shares all its memory with the server until its call writes to
+it (C<bench/bench> reports the memory of a server with and without its
+spare).
+
+Whatever this is set to, the server keeps the main program's constants
+(constant folding puts a whole list such as C<1 .. 300_000> in the
+main program), which perl's ending would otherwise free in every
+call, writing to each element.
 
 =item hugepages => BOOL
 
@@ -307,6 +328,26 @@ the kernel declines tried again once the server is idle), so that
 forking an executor and ending it cost per 2 MB rather than per 4 kB
 page. This takes some time once, at startup (about 1.5 ms per MB), and
 may round memory use up to whole 2 MB pages.
+
+=item fast_exit => BOOL
+
+Opt-in (default false): end each call without perl's global
+destruction. What still happens, in this order: every END block runs,
+in perl's order (the fast ending is queued after all of them, also
+after END blocks compiled during the call); every perl file handle is
+flushed, lexical ones included; the process ends with C<_exit> and the
+status perl would have used (C<$?> as the END blocks leave it). What is
+skipped: C<DESTROY> of objects still alive at the end, closing handles
+beyond flushing them (a PerlIO layer that writes a trailer on close does
+not write it), C<atexit> handlers and destructors of XS modules, and the
+C<DESTRUCT> phase. If an END block dies, perl abandons the queue and the
+call ends the ordinary way. Standalone runs (without the client) always
+end the ordinary way.
+
+Use it for scripts that keep no objects whose destructors matter at
+exit: ending a call then costs what an C<exit> costs, where perl's
+destruction writes to memory across the server's heap. C<bench/bench>
+measures it separately.
 
 =item idle_timeout => SECONDS
 

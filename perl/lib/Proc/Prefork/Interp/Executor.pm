@@ -28,7 +28,8 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_budget in bytes; retired: the server's state;
+# handlers); prefault_budget in bytes; prefault_ending: the ranges a
+# spare copies at once (Memory::prefault_ending); retired: the server's state;
 # offered: the step-2 bits the greeting offered.
 sub new {
     my ($class, %args) = @_;
@@ -44,6 +45,7 @@ sub run {
     my ($call, $ctl) = @$self{qw(call ctl)};
     unless ($call) {
         $0 = "$self->{script} [prefork spare]";
+        Proc::Prefork::Interp::Memory::prefault_ending($ctl, $self->{prefault_ending});
         Proc::Prefork::Interp::Memory::prefault_when_allowed($ctl, $self->{prefault_budget})
             if $self->{prefault_budget};
         my $fd;

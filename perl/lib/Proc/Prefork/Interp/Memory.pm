@@ -98,6 +98,21 @@ sub prefault_plan {
     return @plan;
 }
 
+# Page-aligned [start, end] ranges covering the given addresses, merged
+# where they touch.
+sub page_ranges {
+    my (@addresses) = @_;
+    my @ranges;
+    for my $page (sort { $a <=> $b } map { $_ & ~(PAGE - 1) } @addresses) {
+        if (@ranges && $page <= $ranges[-1][1]) {
+            $ranges[-1][1] = $page + PAGE if $page + PAGE > $ranges[-1][1];
+        } else {
+            push @ranges, [$page, $page + PAGE];
+        }
+    }
+    return @ranges;
+}
+
 sub writable_regions {
     open(my $maps, '<', '/proc/self/maps') or return;
     local $/;
@@ -112,7 +127,7 @@ sub writable_regions {
 sub new {
     my ($class, %args) = @_;
     return bless { opts => $args{opts}, call_waiting => $args{call_waiting},
-                   prefault => 0, small => 0 }, $class;
+                   prefault => 0, small => 0, ending => [] }, $class;
 }
 
 # At startup. Spares prefault up to 'prefault' MB whatever the size (see
@@ -124,6 +139,7 @@ sub start {
     return unless have_madvise();
     my @regions = writable_regions();
     $self->{prefault} = 1 if $o->{prefault} > 0;
+    $self->{ending} = [page_ranges(glob_addresses())] if $self->{prefault};
     $self->{small} = is_small($o->{prefault}, @regions);
     return unless $o->{hugepages} && !$self->{small};
     local $!;
@@ -143,6 +159,10 @@ sub start {
 }
 
 sub prefaulting   { return $_[0]{prefault} }
+
+# The pages a spare copies first (prefault_ending), worked out once in
+# the server, after the script's initialisation.
+sub ending_ranges { return $_[0]{ending} }
 sub small         { return $_[0]{small} }
 sub collapse_todo { return !!$_[0]{collapse_retry} }
 
@@ -188,7 +208,62 @@ sub own_prefault {
     return;
 }
 
+# Where perl's ordinary ending writes whatever the call did. Before it
+# runs DESTROY methods, perl visits every glob and takes and drops a
+# reference to it while it clears its slots (sv_clean_objs): a write to
+# the head of every glob of every package, spread over the heap with
+# the rest of the interpreter's values. In an executor each is a
+# copy-on-write fault, about a thousand a call for a script with a
+# hundred modules loaded, and what a spare copies first (prefault_ending).
+sub glob_addresses {
+    require B;
+    my @addresses;
+    my @packages = ('main::');
+    while (defined(my $package = shift @packages)) {
+        no strict 'refs';
+        my $stash = \%{$package};
+        for my $name (keys %$stash) {
+            my $gv = B::svref_2object(\$stash->{$name});
+            next unless $gv->isa('B::GV');
+            push @addresses, $$gv;
+            # Nested packages; main:: holds itself.
+            push @packages, ($package eq 'main::' ? '' : $package) . $name
+                if $name =~ /::\z/ && $name ne 'main::';
+        }
+    }
+    return @addresses;
+}
+
 #---------------------------------------------------------------- spare side
+
+# In a spare, at once: copies the pages the ending of its call will write
+# whatever the call does ($ranges from page_ranges(glob_addresses())),
+# stopping for a call. Bounded and needed by the next call, this is not
+# left for idle time: a spare forked while a call runs does it then, on
+# a CPU the call leaves free.
+sub prefault_ending {
+    my ($ctl, $ranges) = @_;
+    local $!;
+    my $since_check = 0;
+    for my $r (@$ranges) {
+        if (($since_check += $r->[1] - $r->[0]) >= PREFAULT_CHUNK) {
+            return 0 if _call_arrived($ctl);
+            $since_check = 0;
+        }
+        madvise($r->[0], $r->[1] - $r->[0], MADV_POPULATE_WRITE);
+    }
+    return 1;
+}
+
+# Whether the server has handed this spare a call. Its go-ahead for
+# idle-time prefaulting ('P') is not one: it stays unread, for
+# prefault_when_allowed.
+sub _call_arrived {
+    my ($ctl) = @_;
+    return 0 unless poll_in($ctl, 0) > 0;
+    my $got = recv($ctl, my $byte, 1, MSG_PEEK);
+    return !(defined $got && $byte eq 'P');
+}
 
 # In a spare: waits for the server's go-ahead ('P') or a call; after the
 # go-ahead, prefaults until done or a call arrives, and reports 'D' when

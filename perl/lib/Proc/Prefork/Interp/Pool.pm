@@ -169,11 +169,15 @@ sub _pidfd {
     return undef;
 }
 
-# Prefaulting takes CPU time: spares are told to start only while no
-# call is running, so that under load they do not compete with calls.
+# Prefaulting takes CPU time, and what a spare copies is what its call
+# would otherwise copy page by page. A spare is told to start while a
+# CPU is free: with calls coming one after another, during the call
+# before its own, on the CPU that call leaves idle; with more calls in
+# progress than CPUs, not at all, so that it does not compete with them.
 sub allow_prefault {
     my ($self) = @_;
-    return if $self->busy_count;
+    $self->{cpus} //= Proc::Prefork::Interp::Linux::cpus_allowed();
+    return if $self->busy_count >= $self->{cpus};
     for my $kid (grep { !$_->{prefault_sent} } @{$self->{spares}}) {
         $kid->{prefault_sent} = 1;
         send($kid->{ctl}, 'P', MSG_NOSIGNAL | MSG_DONTWAIT);

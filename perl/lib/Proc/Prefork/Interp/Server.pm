@@ -208,7 +208,8 @@ sub _new_executor {
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
         offered => $self->{offered},
-        prefault_budget => $self->{memory}->spare_budget, retired => $self);
+        prefault_budget => $self->{memory}->spare_budget,
+        prefault_ending => $self->{memory}->ending_ranges, retired => $self);
 }
 
 #---------------------------------------------------------------- quitting

@@ -1,0 +1,79 @@
+use strict;
+use warnings;
+use Test::More;
+use FindBin;
+use File::Temp qw(tempdir);
+use lib "$FindBin::Bin/../lib";
+use Proc::Prefork::Interp::Memory ();
+use Proc::Prefork::Interp::MainConstants ();
+
+# What a call's ordinary end writes to memory it shares with the server:
+# the pages of every glob (Memory::glob_addresses, copied by a spare in
+# advance) and the main program's constants (MainConstants, kept by the
+# server so that the end does not free them).
+
+my $M = 'Proc::Prefork::Interp::Memory';
+is_deeply [$M->can('page_ranges')->(0x5010, 0x3000, 0x3fff, 0x4000, 0x9008, 0x5000)],
+    [[0x3000, 0x6000], [0x9000, 0xa000]],
+    'page ranges: sorted, one page per address, touching pages merged';
+is_deeply [$M->can('page_ranges')->()], [], 'no addresses: no ranges';
+
+our $probe = 1;
+sub Deeply::Nested::Package::probe { 1 }
+my %addr = map { $_ => 1 } $M->can('glob_addresses')->();
+ok $addr{${B::svref_2object(\*main::probe)}}, 'glob_addresses: a glob of main';
+ok $addr{${B::svref_2object(\*Deeply::Nested::Package::probe)}},
+    'glob_addresses: a glob of a nested package';
+ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
+    'glob_addresses: a glob of a loaded module';
+
+# MainConstants, in a script of its own: its main program is what counts.
+my $dir = tempdir('pfitest-ending-XXXXXX', TMPDIR => 1, CLEANUP => 1);
+open(my $f, '>', "$dir/script.pl") or die;
+print $f <<'EOS';
+use strict;
+use warnings;
+use POSIX ();
+use Proc::Prefork::Interp::MainConstants ();
+package Noisy { sub DESTROY { print "DESTROY in ${^GLOBAL_PHASE}\n" } }
+our @TABLE = map { $_ * 2 } 1 .. 200_000;
+my $object = bless {}, 'Noisy';
+my $kept = $ARGV[0] ? Proc::Prefork::Interp::MainConstants::retain() : 0;
+# The ending of a forked child, counted in page faults (read from the
+# zombie's /proc entry before it is reaped).
+my $pid = fork // die "fork: $!";
+exit 0 unless $pid;
+my $faults;
+for (1 .. 1000) {
+    open(my $st, '<', "/proc/$pid/stat") or last;
+    my ($state, @f) = split ' ', ((<$st> // '') =~ s/\A.*\) //sr);
+    if ($state eq 'Z') { $faults = $f[6]; last }
+    select(undef, undef, undef, 0.01);
+}
+waitpid($pid, 0);
+print "kept $kept faults $faults status $?\n";
+EOS
+close $f;
+sub run_script {
+    my ($retain) = @_;
+    my $out = `$^X -I$FindBin::Bin/../lib $dir/script.pl $retain`;
+    return $out;
+}
+my $without = run_script(0);
+my $with = run_script(1);
+my ($kept) = $with =~ /kept (\d+)/;
+cmp_ok $kept, '>=', 1, "retain keeps the main program's constants ($kept)";
+like $with, qr/status 0\n/, 'the child ends with status 0';
+my ($f0) = $without =~ /faults (\d+)/;
+my ($f1) = $with =~ /faults (\d+)/;
+SKIP: {
+    skip "this perl frees little at the end ($f0 page faults)", 1 unless $f0 && $f0 > 1000;
+    cmp_ok $f1, '<', $f0 / 4, "the ending writes to fewer pages: $f1 page faults, not $f0";
+}
+# Named lexicals are left to perl: DESTROY runs where it did.
+my @d0 = $without =~ /^(DESTROY in \w+)$/mg;
+my @d1 = $with =~ /^(DESTROY in \w+)$/mg;
+is_deeply \@d1, \@d0, "a file-scoped object's DESTROY runs as without retain (@d0)";
+is scalar(@d1), 2, 'once in the child and once in the parent';
+
+done_testing;
