@@ -9,8 +9,9 @@
  * into its own copy of the combined argument, with the lists
  * NULL-terminated and counted right; -E/-G/-g values obey their rules.
  * Metamorphic: a combined first argument (-U,perl,-w) that parses must
- * parse the same when spaced ('-U perl -w') and, without interpreter
- * arguments, when given as separate words (-U perl).
+ * parse the same when spaced ('-U perl -w') and, when it names an
+ * interpreter but no interpreter arguments, when given as separate
+ * words (-U perl).
  * pfi_options_free() is always called; LeakSanitizer checks it frees
  * everything. */
 #include "fuzz.h"
@@ -211,7 +212,11 @@ static void check_forms(const struct argv_copy *a,
 	pfi_options_free(&ob);
 	argv_free(&b);
 
-	if (o->n_interp_args == 0) {
+	/* Only with an interpreter in the combined argument: without one
+	 * (--kill,-g,NAME) the word after it is the script there, while
+	 * as separate words it is read as more options or the
+	 * interpreter. */
+	if (o->n_interp_args == 0 && o->interp) {
 		argv_push(&b, a->argv[0], a->len[0]);
 		for (char *save = NULL, *w = strtok_r(spaced, " ", &save); w;
 		     w = strtok_r(NULL, " ", &save)) {
