@@ -108,6 +108,9 @@ sub start_daemon {
 	my ($cmd, $out, $ports) = @_;
 	my $pid = fork // die "fork: $!";
 	if (!$pid) {
+		# A session of its own: Apache's prefork MPM stops its children
+		# by signalling its whole process group, which would be ours.
+		POSIX::setsid();
 		open STDIN, '<', '/dev/null';
 		open STDOUT, '>>', $out;
 		open STDERR, '>&', \*STDOUT;
