@@ -9,7 +9,8 @@
 # only the fixed environment, one server answers every request (calls
 # forked from it: accelerated, not falling back), no process title shows
 # a request's data; a failing initialisation answers 500 with its
-# message in Apache's ErrorLog.
+# message in Apache's ErrorLog.  Then a series under mod_cgid and the
+# event MPM (what Debian's `a2enmod cgi` gives by default).
 #
 # With suexec (apache2-suexec-pristine or -custom; scripts below its
 # document root, owned by the user they run as): the script runs as
@@ -39,7 +40,7 @@ plan skip_all => 'needs root (Apache must start as root to serve as www-data)'
 	unless $> == 0;
 plan skip_all => "needs Apache ($apache2: Debian package apache2, in the test set-up)"
 	unless -x $apache2;
-for my $m (qw(mpm_prefork cgi env mime authz_core)) {
+for my $m (qw(mpm_prefork mpm_event cgi cgid env mime authz_core)) {
 	plan skip_all => "needs Apache's mod_$m ($modules/mod_$m.so)"
 		unless -e "$modules/mod_$m.so";
 }
@@ -55,17 +56,24 @@ write_cgi($L, "$L->{www}/unlaundered.cgi", '-U', REPORT_BODY);
 write_cgi($L, "$L->{www}/broken.cgi", '-L', BROKEN_BODY);
 
 # The configuration: modules, logs and run-time files in $base only.
+# mod_cgi under the prefork MPM, or (with $cgid) mod_cgid under the
+# event MPM, which is what Debian's `a2enmod cgi` enables by default.
 # Each site: port, document root, and the suexec user if any; every
 # site sets PREFORK_INTERP_RUN_DIR (suexec is to strip it).
+my $cgid = 0;
 sub apache_conf {
 	my (@sites) = @_;
 	my $suexec = grep { $_->{suexec} } @sites;
+	my $cgi = $cgid
+		? "LoadModule mpm_event_module $modules/mod_mpm_event.so\n"
+		  . "LoadModule cgid_module $modules/mod_cgid.so\nScriptSock $base/cgid.sock"
+		: "LoadModule mpm_prefork_module $modules/mod_mpm_prefork.so\n"
+		  . "LoadModule cgi_module $modules/mod_cgi.so";
 	my $conf = <<"EOC";
 ServerRoot $base
 ServerName 127.0.0.1
-LoadModule mpm_prefork_module $modules/mod_mpm_prefork.so
+$cgi
 LoadModule authz_core_module $modules/mod_authz_core.so
-LoadModule cgi_module $modules/mod_cgi.so
 LoadModule env_module $modules/mod_env.so
 LoadModule mime_module $modules/mod_mime.so
 TypesConfig /dev/null
@@ -168,6 +176,19 @@ like($log, qr/prefork-interp: initialisation of '\Q$L->{www}\E\/broken\.cgi' fai
 stop_apache();
 ok(stop_servers_in([$L->{run}], $www_uid, \&ours),
    'every www-data server quit once its socket was removed');
+
+# The same under mod_cgid (the CGI forked by its daemon, not by the
+# worker that took the request).
+$cgid = 1;
+($port) = start_apache({ root => $L->{www} });
+ok($port, "Apache (event MPM, mod_cgid) started on 127.0.0.1:$port")
+	or diag `cat $stderr_file $errorlog 2>/dev/null`;
+request_series(name => 'www-data mod_cgid', url => "http://127.0.0.1:$port/laundered.cgi",
+	       n => 12, uid => $www_uid, laundered => 1, served => 1, titles => \&ours);
+stop_apache();
+$cgid = 0;
+ok(stop_servers_in([$L->{run}], $www_uid, \&ours),
+   'mod_cgid: every www-data server quit once its socket was removed');
 
 #---------------------------------------------------------------- suexec
 
