@@ -10,7 +10,7 @@ use warnings;
 use Exporter 'import';
 use File::Copy qw(copy);
 use File::Find qw(find);
-use File::Path qw(make_path);
+use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
 use IO::Socket::INET;
@@ -24,7 +24,8 @@ use PFIHarness qw(slurp_file wait_for);
 our @EXPORT = qw(cgi_layout write_cgi REPORT_BODY BROKEN_BODY LAUNDERED_ENV
 		 free_port start_daemon stop_daemon processes_where
 		 stop_servers_in sockets_below fields request_series
-		 slurp_file wait_log);
+		 slurp_file wait_log SYSTEM_RUN_DIR ensure_system_run_dir
+		 release_system_run_dir);
 
 # The environment a laundered (-L) initialisation sees (README,
 # "Laundered mode").
@@ -255,6 +256,28 @@ sub request_series {
 			or diag join "\n", map { "$_->[0]: $_->[1]" } @leaky;
 	}
 	return \@seen;
+}
+
+# The system-wide directory of per-user run directories (the client's
+# third candidate), as the installed tmpfiles.d snippet makes it.
+use constant SYSTEM_RUN_DIR => '/run/prefork-interp';
+
+# Makes SYSTEM_RUN_DIR if it is missing (systemd-tmpfiles may be absent
+# or not run); returns whether this test made it.
+sub ensure_system_run_dir {
+	return 0 if -e SYSTEM_RUN_DIR;
+	mkdir SYSTEM_RUN_DIR or die "mkdir " . SYSTEM_RUN_DIR . ": $!\n";
+	chmod 01777, SYSTEM_RUN_DIR;
+	return 1;
+}
+
+# Removes the entries of @uids (users whose servers the test started)
+# and, if the test made it, the directory once no one else's entry is
+# left in it.
+sub release_system_run_dir {
+	my ($made, @uids) = @_;
+	remove_tree(map { SYSTEM_RUN_DIR . "/$_" } @uids);
+	rmdir SYSTEM_RUN_DIR if $made;
 }
 
 # The log's text once it matches $re, or after 5 s, whatever it is then.

@@ -132,7 +132,7 @@ sub stop_apache { stop_daemon($httpd_pid); $httpd_pid = undef }
 # Our www-data servers: their titles name scripts below $base.
 sub ours { my ($cmd) = @_; return index($cmd, $base) >= 0 && $cmd !~ /apache2/ }
 
-my (@cleanups, $made_sysdir);
+my @cleanups;
 END {
 	my $status = $?;
 	stop_apache();
@@ -142,7 +142,6 @@ END {
 		kill 'KILL', map { $_->[0] } processes_where(\&ours);
 		remove_tree($base) unless $ENV{PFI_KEEP};
 	}
-	remove_tree($made_sysdir) if $made_sysdir;
 	$? = $status;
 }
 
@@ -225,13 +224,8 @@ SKIP: {
 		mkdir $home, 0755 or die "mkdir $home: $!";
 		chown $h_uid, $h_gid, $home or die "chown $home: $!";
 	}
-	my $sysdir = '/run/prefork-interp';
-	unless (-e $sysdir) {
-		# What the installed tmpfiles.d snippet makes.
-		mkdir $sysdir or die "mkdir $sysdir: $!";
-		chmod 01777, $sysdir;
-		$made_sysdir = $sysdir;
-	}
+	my $sysdir = SYSTEM_RUN_DIR;
+	my $made_sysdir = ensure_system_run_dir();
 	my $n_entry = "$sysdir/$n_uid";
 	# Our own test user's entry, possibly squatted by an earlier run.
 	remove_tree($n_entry) if -e $n_entry && (lstat $n_entry)[4] != $n_uid;
@@ -260,7 +254,7 @@ SKIP: {
 			$kill_all->($s->{suexec});
 			wait_for(sub { !processes_where($mine->($s->{uid})) }, 10);
 		}
-		remove_tree($n_entry) if -e $n_entry && (lstat $n_entry)[4] != $n_uid;
+		release_system_run_dir($made_sysdir, $n_uid);
 	};
 
 	my ($home_port, $nohome_port) = start_apache($site{home}, $site{nohome});

@@ -91,7 +91,7 @@ sub stop_lighttpd { stop_daemon($httpd_pid); $httpd_pid = undef }
 
 # The processes of our servers: their titles name scripts below $base.
 sub ours { my ($cmd) = @_; return index($cmd, $base) >= 0 && $cmd !~ /lighttpd/ }
-sub stop_servers { return stop_servers_in(["$L->{run}", '/run/prefork-interp'], $www_uid, \&ours) }
+sub stop_servers { return stop_servers_in([$L->{run}, SYSTEM_RUN_DIR], $www_uid, \&ours) }
 
 my $made_sysdir;
 END {
@@ -102,7 +102,8 @@ END {
 		kill 'KILL', map { $_->[0] } processes_where(\&ours);
 		remove_tree($base) unless $ENV{PFI_KEEP};
 	}
-	remove_tree($made_sysdir) if $made_sysdir;
+	# www-data's entry only if no one had made the directory before.
+	release_system_run_dir($made_sysdir, $made_sysdir ? $www_uid : ());
 	$? = $status;
 }
 
@@ -169,13 +170,8 @@ unlike(substr(slurp_file($errorlog), $before_err), qr/prefork-interp:/,
 # /run/user/33 and no home of its own; the client then uses the
 # system-wide per-user directory that the installed tmpfiles.d snippet
 # provides (/run/prefork-interp, root-owned and sticky).
-my $sysdir = '/run/prefork-interp';
-unless (-e $sysdir) {
-	# What the snippet's line makes (systemd-tmpfiles may be absent).
-	mkdir $sysdir or die "mkdir $sysdir: $!";
-	chmod 01777, $sysdir;
-	$made_sysdir = $sysdir;
-}
+my $sysdir = SYSTEM_RUN_DIR;
+$made_sysdir = ensure_system_run_dir();
 ok(start_lighttpd(default_run_dir => 1),
    'lighttpd restarted without naming a run directory');
 request_series(name => 'out of the box', url => url("laundered.cgi"), n => 8,
