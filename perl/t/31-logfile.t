@@ -4,6 +4,7 @@ use strict;
 use warnings;
 use Test::More;
 use File::Temp qw(tempdir);
+use POSIX ();
 use Socket qw(AF_UNIX SOCK_DGRAM SOCK_STREAM SOMAXCONN pack_sockaddr_un);
 use Proc::Prefork::Interp::LogFile;
 
@@ -26,6 +27,41 @@ ok(!$L->can('syslog_reachable')->("$dir/nothing"), 'no socket: syslog not reacha
 	listen($t, SOMAXCONN) or die;
 	ok($L->can('syslog_reachable')->("$dir/stream"), 'a listening stream socket: reachable');
 	is($L->can('dir_of_socket')->($t), $dir, 'the directory of a bound socket');
+}
+
+# Bound through an fd of the directory, as our client binds
+# (/proc/self/fd/N/NAME): the path is read from the parent's fd N (the
+# client, waiting for the setup), and trusted only if the socket is there.
+sub bound_via_parent_fd {
+	my ($parent_dir, $child_dir) = @_;
+	opendir my $pd, $parent_dir or die "$parent_dir: $!";
+	my $n = fileno $pd;
+	pipe my $r, my $w or die;
+	my $pid = fork // die;
+	if (!$pid) {
+		close $r;
+		# The child's fd N is $child_dir (the name it binds through).
+		opendir my $cd, $child_dir or POSIX::_exit(1);
+		POSIX::dup2(fileno $cd, $n) // POSIX::_exit(1);
+		socket(my $s, AF_UNIX, SOCK_STREAM, 0) or POSIX::_exit(1);
+		bind($s, pack_sockaddr_un("/proc/self/fd/$n/sx")) or POSIX::_exit(1);
+		print $w $L->can('dir_of_socket')->($s) // '(undef)';
+		close $w;
+		unlink "$child_dir/sx";
+		POSIX::_exit(0);
+	}
+	close $w;
+	my $got = do { local $/; <$r> };
+	waitpid $pid, 0;
+	return $got;
+}
+{
+	mkdir "$dir/other" or die;
+	is(bound_via_parent_fd($dir, $dir), $dir,
+	   'bound through /proc/self/fd/N: the directory is the parent\'s fd N');
+	is(bound_via_parent_fd("$dir/other", $dir), '(undef)',
+	   'bound through /proc/self/fd/N: refused when the socket is not in the parent\'s fd N');
+	rmdir "$dir/other";
 }
 
 # Writing: one line per message, mode 0600, nothing but the file.

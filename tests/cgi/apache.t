@@ -29,9 +29,11 @@ use FindBin;
 use HTTP::Tiny;
 use lib $FindBin::Bin;
 use lib "$FindBin::Bin/../deploy";
+use lib grep { defined } $ENV{PFI_PERL_LIB};   # the module under test
 use CGITest;
 use DeployTest qw(ensure_user as_user);
 use PFIHarness qw(run_call wait_for);
+use Proc::Prefork::Interp::LogFile ();
 use Test::More;
 
 my $apache2 = '/usr/sbin/apache2';
@@ -165,6 +167,32 @@ for my $script (qw(laundered unlaundered)) {
 }
 ok(sockets_below($www_uid, $L->{run}), 'www-data: the sockets are in the SetEnv run directory');
 unlike(slurp_file($errorlog), qr/prefork-interp:/, 'served requests wrote no client line to the ErrorLog');
+
+# A deploy as `cp -p` does it: new contents renamed over the script,
+# keeping the old modification time.  The next request is answered by a
+# fresh server running the new code; the old server's message about it
+# goes to syslog or, without one, to `messages` in the run directory.
+{
+	my $script = "$L->{www}/laundered.cgi";
+	my $before = fields($http->get("http://127.0.0.1:$port/laundered.cgi")->{content});
+	my $mtime = (stat $script)[9];
+	write_cgi($L, "$script.new", '-L', REPORT_BODY . qq{print "version=2\n";\n});
+	utime $mtime - 60, $mtime - 60, "$script.new" or die "utime: $!";
+	rename "$script.new", $script or die "rename: $!";
+	my $after = fields($http->get("http://127.0.0.1:$port/laundered.cgi")->{content});
+	is($after->{version} // '', '2', 'cp -p deploy: the next request runs the new code');
+	ok($after->{init_pid} && $before->{init_pid} && $after->{init_pid} != $before->{init_pid},
+	   'cp -p deploy: from a fresh server');
+	SKIP: {
+		skip 'a syslog daemon listens on /dev/log: the servers\' messages go there', 1
+			if Proc::Prefork::Interp::LogFile::syslog_reachable();
+		# The client binds the socket through /proc/self/fd/N/NAME,
+		# which the server must see through to find its run directory.
+		my $messages = "$L->{run}/prefork-interp-$www_uid/messages";
+		like(wait_log($messages, qr/laundered\.cgi/), qr/\Q$script\E changed since startup/,
+		     "the old server's message reached $messages");
+	}
+}
 
 my $res = $http->get("http://127.0.0.1:$port/broken.cgi");
 is($res->{status}, 500, 'a script whose initialisation fails answers 500');

@@ -38,12 +38,24 @@ sub syslog_reachable {
 }
 
 # The directory of a bound Unix socket (the server's listening one).
+# Our client binds through its own fd of the run directory,
+# `/proc/self/fd/N/NAME` (race-free: the path it checked cannot be
+# swapped underneath), a name that means nothing in the server. But the
+# setup, where this is called, runs while that client waits for it: its
+# parent's fd N is the run directory. Its path is taken from there, and
+# trusted only if our socket (ours by owner) is in it.
 sub dir_of_socket {
     my ($fh) = @_;
     my $name = getsockname($fh) or return undef;
     my $path = eval { unpack_sockaddr_un($name) };
-    return undef unless defined $path && $path =~ m{\A(.*)/[^/]+\z}s;
-    return length $1 ? $1 : '/';
+    return undef unless defined $path && $path =~ m{\A(.*)/([^/]+)\z}s;
+    my ($dir, $base) = (length $1 ? $1 : '/', $2);
+    return $dir unless $dir =~ m{\A/proc/self/fd/(\d+)\z};
+    $dir = readlink('/proc/' . getppid() . "/fd/$1");
+    return undef unless defined $dir && $dir =~ m{\A/};
+    my @st = lstat "$dir/$base";
+    return undef unless @st && -S _ && $st[4] == $>;
+    return $dir;
 }
 
 # Opens (creating, mode 0600) the log in a directory; undef with $! set
