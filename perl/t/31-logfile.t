@@ -3,6 +3,7 @@
 use strict;
 use warnings;
 use Test::More;
+use File::Path qw(remove_tree);
 use File::Temp qw(tempdir);
 use POSIX ();
 use Socket qw(AF_UNIX SOCK_DGRAM SOCK_STREAM SOMAXCONN pack_sockaddr_un);
@@ -26,12 +27,15 @@ ok(!$L->can('syslog_reachable')->("$dir/nothing"), 'no socket: syslog not reacha
 	bind($t, pack_sockaddr_un("$dir/stream")) or die;
 	listen($t, SOMAXCONN) or die;
 	ok($L->can('syslog_reachable')->("$dir/stream"), 'a listening stream socket: reachable');
-	is($L->can('dir_of_socket')->($t), $dir, 'the directory of a bound socket');
+	is(($L->can('dir_of_socket')->($t))[0], $dir, 'the directory of a bound socket');
 }
 
 # Bound through an fd of the directory, as our client binds
-# (/proc/self/fd/N/NAME): the path is read from the parent's fd N (the
-# client, waiting for the setup), and trusted only if the socket is there.
+# (/proc/self/fd/N/NAME): the directory is the parent's fd N (the
+# client, waiting for the setup), opened as it is (not by its path),
+# and trusted only if the socket is there.  Returns what the child
+# found: the device and inode of the directory it would write to, and
+# whether the log opened there.
 sub bound_via_parent_fd {
 	my ($parent_dir, $child_dir) = @_;
 	opendir my $pd, $parent_dir or die "$parent_dir: $!";
@@ -45,7 +49,16 @@ sub bound_via_parent_fd {
 		POSIX::dup2(fileno $cd, $n) // POSIX::_exit(1);
 		socket(my $s, AF_UNIX, SOCK_STREAM, 0) or POSIX::_exit(1);
 		bind($s, pack_sockaddr_un("/proc/self/fd/$n/sx")) or POSIX::_exit(1);
-		print $w $L->can('dir_of_socket')->($s) // '(undef)';
+		POSIX::close($n);
+		my ($got, $held) = $L->can('dir_of_socket')->($s);
+		if (defined $got) {
+			my @st = stat $got;
+			my $log = $L->new($got, held => $held);
+			print $w "$st[0]:$st[1] ", ($log ? 'opened' : "not opened: $!");
+			$log->close if $log;
+		} else {
+			print $w '(none)';
+		}
 		close $w;
 		unlink "$child_dir/sx";
 		POSIX::_exit(0);
@@ -56,12 +69,16 @@ sub bound_via_parent_fd {
 	return $got;
 }
 {
+	my $sub = "$dir/via";
+	mkdir $sub or die;
 	mkdir "$dir/other" or die;
-	is(bound_via_parent_fd($dir, $dir), $dir,
-	   'bound through /proc/self/fd/N: the directory is the parent\'s fd N');
-	is(bound_via_parent_fd("$dir/other", $dir), '(undef)',
+	my @st = stat $sub;
+	is(bound_via_parent_fd($sub, $sub), "$st[0]:$st[1] opened",
+	   'bound through /proc/self/fd/N: the log opens in the parent\'s fd N');
+	ok(-f "$sub/messages", 'bound through /proc/self/fd/N: the file is in that directory');
+	is(bound_via_parent_fd("$dir/other", $sub), '(none)',
 	   'bound through /proc/self/fd/N: refused when the socket is not in the parent\'s fd N');
-	rmdir "$dir/other";
+	remove_tree($sub, "$dir/other");
 }
 
 # Writing: one line per message, mode 0600, nothing but the file.

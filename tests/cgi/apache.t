@@ -8,9 +8,12 @@
 # query reaches another request, the laundered (-L) initialisation sees
 # only the fixed environment, one server answers every request (calls
 # forked from it: accelerated, not falling back), no process title shows
-# a request's data; a failing initialisation answers 500 with its
-# message in Apache's ErrorLog.  Then a series under mod_cgid and the
-# event MPM (what Debian's `a2enmod cgi` gives by default).
+# a request's data; a `cp -p` deploy of the script is served by a fresh
+# server at the next request, and (without syslog) the old server's
+# message reaches `messages` in the run directory; a failing
+# initialisation answers 500 with its message in Apache's ErrorLog.
+# Then a series under mod_cgid and the event MPM (what Debian's
+# `a2enmod cgi` gives by default).
 #
 # With suexec (apache2-suexec-pristine or -custom; scripts below its
 # document root, owned by the user they run as): the script runs as

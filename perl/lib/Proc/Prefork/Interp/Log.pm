@@ -33,8 +33,9 @@ sub setup {
     if (!$logger && length $args{facility}
         && !Proc::Prefork::Interp::LogFile::syslog_reachable()) {
         # Every message would be lost: keep them where the user finds them.
-        my $dir = Proc::Prefork::Interp::LogFile::dir_of_socket($args{listen});
-        $logfile = Proc::Prefork::Interp::LogFile->new($dir) if defined $dir;
+        my ($dir, $held) = Proc::Prefork::Interp::LogFile::dir_of_socket($args{listen});
+        $logfile = Proc::Prefork::Interp::LogFile->new($dir, held => $held)
+            if defined $dir;
     }
     if (!$logger && !$logfile && length $args{facility}) {
         $syslog_args = ['prefork-interp', 'ndelay,nofatal,pid', $args{facility}];

@@ -37,32 +37,36 @@ sub syslog_reachable {
     return 0;
 }
 
-# The directory of a bound Unix socket (the server's listening one).
+# The directory of a bound Unix socket (the server's listening one), as
+# (path, handle to keep while the path is used).
 # Our client binds through its own fd of the run directory,
-# `/proc/self/fd/N/NAME` (race-free: the path it checked cannot be
+# `/proc/self/fd/N/NAME` (race-free: the directory it checked cannot be
 # swapped underneath), a name that means nothing in the server. But the
 # setup, where this is called, runs while that client waits for it: its
-# parent's fd N is the run directory. Its path is taken from there, and
-# trusted only if our socket (ours by owner) is in it.
+# parent's fd N is the run directory. That directory itself (not its
+# path, which may have been swapped since) is opened, and trusted only
+# if our socket (ours by owner) is in it; it is then used as
+# `/proc/self/fd/M` through the handle, as the client does.
 sub dir_of_socket {
     my ($fh) = @_;
-    my $name = getsockname($fh) or return undef;
+    my $name = getsockname($fh) or return;
     my $path = eval { unpack_sockaddr_un($name) };
-    return undef unless defined $path && $path =~ m{\A(.*)/([^/]+)\z}s;
+    return unless defined $path && $path =~ m{\A(.*)/([^/]+)\z}s;
     my ($dir, $base) = (length $1 ? $1 : '/', $2);
-    return $dir unless $dir =~ m{\A/proc/self/fd/(\d+)\z};
-    $dir = readlink('/proc/' . getppid() . "/fd/$1");
-    return undef unless defined $dir && $dir =~ m{\A/};
+    return ($dir) unless $dir =~ m{\A/proc/self/fd/(\d+)\z};
+    opendir(my $held, '/proc/' . getppid() . "/fd/$1") or return;
+    $dir = '/proc/self/fd/' . fileno($held);
     my @st = lstat "$dir/$base";
-    return undef unless @st && -S _ && $st[4] == $>;
-    return $dir;
+    return unless @st && -S _ && $st[4] == $>;
+    return ($dir, $held);
 }
 
 # Opens (creating, mode 0600) the log in a directory; undef with $! set
 # if it cannot. A symlink at the name is refused (O_NOFOLLOW).
+# held: a handle that must stay open while $dir is used (dir_of_socket).
 sub new {
     my ($class, $dir, %opts) = @_;
-    my $self = bless { path => "$dir/" . NAME,
+    my $self = bless { path => "$dir/" . NAME, held => $opts{held},
                        max_bytes => $opts{max_bytes} // MAX_BYTES }, $class;
     $self->_open or return undef;
     return $self;
@@ -105,6 +109,7 @@ sub write {
 sub close {
     my ($self) = @_;
     CORE::close(delete $self->{fh}) if $self->{fh};
+    closedir(delete $self->{held}) if $self->{held};
     return;
 }
 
