@@ -39,6 +39,8 @@ open my $extra, '<', '/dev/null' or die $!;
 # One stdio message: a byte with $n fds (each a copy of /dev/null).
 sub fd_message {
 	my ($s, $n) = @_;
+	# The server may have refused the call and closed already.
+	local $SIG{PIPE} = 'IGNORE';
 	my $hdr = Socket::MsgHdr->new(buf => "\0");
 	$hdr->cmsghdr(SOL_SOCKET, SCM_RIGHTS, pack('i*', (fileno $extra) x $n)) if $n;
 	return defined Socket::MsgHdr::sendmsg($s, $hdr, 0);
