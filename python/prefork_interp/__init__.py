@@ -19,8 +19,9 @@ import threading
 
 # Everything a call needs is imported here, by the server, not in
 # every call.
-from . import (autoreload, callstate, executor, linux, log as _log,
-               options as _options, protocol, server as _server)
+from . import (autoreload, caller_state, callstate, executor, linux,
+               log as _log, options as _options, protocol,
+               server as _server)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -35,6 +36,10 @@ _also_check = []
 # spawned children, which import __main__ again) must not try to use
 # the server's fds, and the calls must not see it.
 _STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
+# Under prefork-interp only (a standalone run needs none of it): the
+# umask, niceness and limits at import, to tell what the script's
+# initialisation set itself from what it inherited (caller_state.py).
+_STATE_AT_IMPORT = caller_state.Snapshot() if _STARTUP_VALUE else None
 
 
 def autoreload_also_check(*paths):
@@ -65,8 +70,10 @@ def initialisation_complete(**opts):
     script = os.path.abspath(sys.argv[0]) if sys.argv and sys.argv[0] else ""
     log = _log.Log(options.logger, options.log_facility, f"{script}: ")
     context = _call_context(options, log)
+    context.script = script
     files = autoreload.initial_files(script, options, _also_check)
     server = _server.Server(startup, _startup_fds(startup), options, log, files)
+    context.offered_bits = server.offered_bits
     log.open()
     _let_go_of_the_setup()
     if os.fork():
@@ -82,6 +89,8 @@ def _call_context(options, log):
     context.log = log
     context.options = options
     context.offered_bits = 0
+    context.baseline = caller_state.Baseline(
+        _STATE_AT_IMPORT or caller_state.Snapshot(), caller_state.Snapshot())
     context.script_signals = callstate.script_handlers(
         _SIGNALS_AT_IMPORT, callstate.dispositions())
     context.interp_options = list(

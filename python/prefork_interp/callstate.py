@@ -10,13 +10,17 @@ signals were inherited by the setup; so each call gets exactly that
 standalone set: the handlers the script installed during its
 initialisation (told apart by comparing with the dispositions found
 when prefork_interp was imported), the interpreter's defaults for the
-rest, and an empty signal mask.
+rest, and an empty signal mask; or, when the client sends the caller's
+state (caller_state.py), the caller's ignored signals ignored as a
+fresh interpreter would keep them, and the caller's signal mask.
 """
 
 import os
 import random
 import signal
 import sys
+
+from . import caller_state
 
 UNCATCHABLE = (signal.SIGKILL, signal.SIGSTOP)
 PYTHON_IGNORES = (signal.SIGPIPE, signal.SIGXFSZ)
@@ -60,13 +64,36 @@ def call_dispositions(script_set):
     return wanted
 
 
-def reset_signals(script_set):
-    for signum, handler in call_dispositions(script_set).items():
+def reset_signals(script_set, caller=None):
+    """Sets every disposition and then the mask for a call: the
+    standalone set above with an empty mask, or, with the caller's
+    state (caller_state.CallerState), the caller's ignored signals kept
+    ignored and its blocked mask.  The mask comes last: signals held
+    back while the call was set up (the signals extension) arrive only
+    once the call's own dispositions are in place."""
+    if caller is None:
+        wanted, mask = call_dispositions(script_set), ()
+    else:
+        wanted = caller_state.call_dispositions(caller, script_set,
+                                                standalone_default)
+        valid = signal.valid_signals()
+        mask = [s for s in caller.sigblock if s in valid]
+    for signum, handler in wanted.items():
         try:
             signal.signal(signum, handler)
         except (OSError, ValueError):
             pass    # real-time signals glibc keeps for itself
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+    signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+def hold_signals():
+    """Blocks every signal but KILL and STOP (the signals extension):
+    from the executor's report that its request is in, the server relays
+    the caller's signals to the call's process group, and none may
+    reach a handler while the call is still being set up; reset_signals
+    lets them through."""
+    signal.pthread_sigmask(signal.SIG_BLOCK,
+                           set(signal.valid_signals()) - set(UNCATCHABLE))
 
 
 def reseed():

@@ -13,7 +13,7 @@ import socket
 import sys
 import time
 
-from . import callstate, linux, prefault, protocol, stdio
+from . import caller_state, callstate, linux, prefault, protocol, stdio
 
 
 class ClientGone(Exception):
@@ -51,36 +51,63 @@ class _Reader:
         return bytes(buf)
 
     def fd(self, which):
-        """One byte carrying exactly one fd (SCM_RIGHTS)."""
+        """One byte carrying exactly one fd (SCM_RIGHTS).  The control
+        buffer has room for many, so that two fds are told from a
+        truncated message (the same checks and messages as the Perl
+        module's FdMessage)."""
         self._arm()
-        fds = array.array("i")
         try:
             msg, ancdata, flags, _addr = self.call.recvmsg(
-                1, socket.CMSG_SPACE(fds.itemsize), socket.MSG_CMSG_CLOEXEC)
+                1, CONTROL_LEN, socket.MSG_CMSG_CLOEXEC)
         except ConnectionResetError:
             raise ClientGone() from None
+        fds = array.array("i")
+        other = False
         for level, kind, data in ancdata:
             if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
                 fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-        if not msg and not fds:
-            raise ClientGone()
-        if len(fds) != 1 or flags & socket.MSG_CTRUNC:
-            for extra in fds:
-                os.close(extra)
-            if not fds:
-                raise protocol.ProtocolError(
-                    f"message for fd {which} carried no file descriptor")
-            raise protocol.ProtocolError(
-                f"message for fd {which} carried more than one")
+            else:
+                other = True
+        truncated = bool(flags & socket.MSG_CTRUNC) or \
+            socket.CMSG_SPACE(fds.itemsize * (len(fds) + 1)) > CONTROL_LEN
+        why = _fd_fault(len(msg), truncated, len(fds), other, which)
+        if why is not None or not msg:
+            for fd in fds:
+                os.close(fd)
+            if why is None:
+                raise ClientGone()
+            raise protocol.ProtocolError(why)
         return fds[0]
 
 
+CONTROL_LEN = 256
+
+
+def _fd_fault(nbytes, truncated, nfds, other, which):
+    """What is wrong with a stdio message, or None (pure)."""
+    if not nbytes and not nfds and not other:
+        return None         # EOF: the client went away
+    if truncated:
+        return (f"message for fd {which} had its control data truncated "
+                "(too many fds)")
+    if other:
+        return f"message for fd {which} carried control data other than fds"
+    if nfds == 0:
+        return f"message for fd {which} carried no file descriptor"
+    if nfds != 1:
+        return f"message for fd {which} carried {nfds} file descriptors, not one"
+    if not nbytes:
+        return f"message for fd {which} carried an fd but no byte"
+    return None
+
+
 class Request:
-    def __init__(self, uses, fds, env, args):
+    def __init__(self, uses, fds, env, args, state):
         self.uses = uses    # step-2 bits: extensions the client uses
         self.fds = fds      # the caller's fds 0, 1, 2 (ours, CLOEXEC)
         self.env = env
         self.args = args
+        self.state = state  # caller_state.CallerState, or None
 
 
 def read_request(call, offered, timeout):
@@ -94,6 +121,14 @@ def read_request(call, offered, timeout):
         length = protocol.decode_length(reader.exact(4, "request length"),
                                         protocol.MAX_REQUEST, "request")
         env, args = protocol.decode_request(reader.exact(length, "request"))
+        state = None
+        if uses & protocol.USE_CALLER_STATE:
+            # [caller-state] the block after the request
+            length = protocol.decode_length(
+                reader.exact(4, "caller-state length"),
+                caller_state.MAX_BLOCK, "caller-state")
+            state = caller_state.decode(reader.exact(length,
+                                                     "caller-state block"))
     except socket.timeout:
         raise protocol.ProtocolError(
             f"request not complete after {timeout} s") from None
@@ -102,7 +137,7 @@ def read_request(call, offered, timeout):
             os.close(fd)
         raise
     call.settimeout(None)
-    return Request(uses, fds, env, args)
+    return Request(uses, fds, env, args, state)
 
 
 def wait_for_call(ctl, budget):
@@ -151,8 +186,14 @@ def serve(call, ctl, context):
         os._exit(127)
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
+    # [signals] 'S' instead of 'R': the server relays the caller's
+    # signals from then on; they are held until the call's own
+    # dispositions are in place (callstate.reset_signals).
+    relaying = request.uses & protocol.USE_SIGNALS
+    if relaying:
+        callstate.hold_signals()
     try:
-        ctl.send(b"R")
+        ctl.send(b"S" if relaying else b"R")
         go = ctl.recv(1)
     except OSError:
         go = b""
@@ -199,7 +240,26 @@ def become_caller(call, request, context):
                               locale.getencoding())
     stdio.make_streams(settings)
 
-    callstate.reset_signals(context.script_signals)
+    if request.state is not None:
+        _apply_caller_state(request.state, context)
+    callstate.reset_signals(context.script_signals, request.state)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)
+
+
+def _apply_caller_state(state, context):
+    """[caller-state] The caller's umask, niceness and limits; one that
+    cannot be applied ends the call with one line on the caller's
+    stderr (and in the log) and status 127: it never runs with a wrong
+    value."""
+    why = caller_state.apply_limits(state, context.baseline)
+    if why is None:
+        return
+    line = f"prefork-interp: {context.script}: call refused: {why}\n"
+    try:
+        os.write(2, line.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+    context.log("err", f"call refused: {why}")
+    os._exit(127)

@@ -17,8 +17,18 @@ States of a child (Kid.state):
   dead     killed, waiting to be reaped
 
 Control bytes: server -> child: 'P' (a spare may prefault now), 'C' with
-the call's fd (hand-off), 'G' (go ahead).  child -> server: 'R' (request complete).  EOF either way:
-the other side is gone.
+the call's fd (hand-off), 'G' (go ahead).  child -> server: 'R' (request
+complete), or 'S' (request complete, and the client relays signals: the
+`signals` extension, see below).  EOF either way: the other side is gone.
+
+[signals] From a child's 'S' on, the server reads its client's bytes
+(each a signal for the call's process group), and reports the child's
+stops and continues to the client as wait-status words before the final
+status.  A pidfd reports only exits, so SIGCHLD wakes the poll (through
+signal.set_wakeup_fd) and each relaying child is asked with
+waitpid(WUNTRACED | WCONTINUED).  The group's id is the child's pid: the
+server signals it only until it has reaped the child, so it cannot have
+been reused.
 """
 
 import os
@@ -54,6 +64,7 @@ class Kid:
         self.prefault_sent = False   # told it may prefault ('P')
         self.gone = None      # when the client went away
         self.killed = False   # SIGKILL sent after KILL_GRACE
+        self.signals = False  # its client relays signals ('S')
 
     def in_exchange(self):
         return self.state in ("pending", "granted")
@@ -84,6 +95,8 @@ class Pool:
         self.quitting = False
         self.last_active = time.monotonic()
         self.on_fork = None     # called in a new child before it unwinds
+        self.child_events = None    # [signals] (read, write) wakeup pipe
+        self.relay_check = False    # [signals] look at relaying children
 
     # ------------------------------------------------------------ counts
 
@@ -219,12 +232,12 @@ class Pool:
     def control_readable(self, kid):
         """A child in its exchange wrote to its control socket: 'R' when
         it has the whole request; EOF when it ended (reaped apart)."""
-        try:
-            byte = kid.ctl.recv(1, socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
+        byte = _recv_now(kid.ctl, 1)
+        if byte is None:
             return
-        except OSError:
-            byte = b""
+        if byte == b"S" and kid.in_exchange():
+            self._relay_begin(kid)
+            byte = b"R"
         if byte == b"R" and kid.state == "pending":
             kid.state = "ready"
             kid.since = time.monotonic()
@@ -265,12 +278,22 @@ class Pool:
 
     def reap(self, kid):
         """Collects an ended child; reports its wait status to its client."""
+        flags = os.WNOHANG
+        if kid.signals:
+            flags |= os.WUNTRACED | os.WCONTINUED
         try:
-            pid, status = os.waitpid(kid.pid, os.WNOHANG)
+            pid, status = os.waitpid(kid.pid, flags)
         except ChildProcessError:
             pid, status = kid.pid, None
         if pid == 0:
             return
+        if kid.signals and status is not None:
+            # [signals] a stop or continue goes to the client; the call
+            # goes on.
+            word = protocol.change_word(status)
+            if word is not None:
+                self._tell_client(kid, word)
+                return
         del self.kids[kid.pid]
         if kid.pidfd is not None:
             os.close(kid.pidfd)
@@ -292,6 +315,66 @@ class Pool:
             kid.call.close()
             kid.call = None
             self.last_active = time.monotonic()
+
+    # ------------------------------------------------------------ signals
+
+    def _relay_begin(self, kid):
+        """The child reported 'S': its request is in and its client
+        relays signals.  A stop between that report and now sent its
+        SIGCHLD before anything listened, so the next pass looks at the
+        child anyway (relay_check)."""
+        kid.signals = True
+        self.relay_check = True
+        if self.child_events is None:
+            self.child_events = _open_child_events()
+
+    def relaying(self):
+        return [k for k in self.kids.values() if k.signals]
+
+    def check_relaying(self):
+        """Every pass: relaying children when SIGCHLD cannot wake the
+        poll, or when one has just begun to relay."""
+        if self.relay_check or self.child_events is None:
+            self.relay_check = False
+            for kid in self.relaying():
+                self.reap(kid)
+
+    def child_events_ready(self):
+        """SIGCHLD came: a relaying call may have stopped or continued."""
+        try:
+            while os.read(self.child_events[0], 4096):
+                pass
+        except (BlockingIOError, InterruptedError):
+            pass
+        for kid in self.relaying():
+            if self.kids.get(kid.pid) is kid:
+                self.reap(kid)
+
+    def relay_readable(self, kid):
+        """Bytes from a relaying client: signals for the call's group;
+        EOF: the client has gone."""
+        data = _recv_now(kid.call, 256)
+        if data is None:
+            return
+        if not data:
+            self.client_gone(kid)
+            return
+        try:
+            signums = protocol.decode_signals(data)
+        except protocol.ProtocolError as e:
+            self.log("warning", f"call [{kid.pid}]: {e}; ending the call")
+            self.client_gone(kid)
+            return
+        for signum in signums:
+            _kill(kid.pid, signum, group=True)
+
+    def _tell_client(self, kid, word):
+        if kid.call is None or kid.gone is not None:
+            return
+        try:
+            kid.call.send(word, socket.MSG_NOSIGNAL | socket.MSG_DONTWAIT)
+        except OSError:
+            pass
 
     def client_gone(self, kid):
         """The client hung up: stop the whole call, politely first."""
@@ -337,3 +420,35 @@ class Pool:
                 kid.call.close()
             if kid.pidfd is not None:
                 os.close(kid.pidfd)
+        if self.child_events is not None:
+            signal.set_wakeup_fd(-1)
+            for fd in self.child_events:
+                os.close(fd)
+            self.child_events = None
+
+
+def _recv_now(sock, size):
+    """What sock has now (b"" for EOF or an error: the peer is gone), or
+    None if nothing yet."""
+    try:
+        return sock.recv(size, socket.MSG_DONTWAIT)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
+def _noop(_signum, _frame):
+    pass
+
+
+def _open_child_events():
+    """[signals] A pipe that SIGCHLD writes to (signal.set_wakeup_fd): the
+    server's poll wakes for a stop or continue of a relaying child.
+    Returns (read end, write end)."""
+    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    if signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, signal.SIG_IGN,
+                                            None):
+        signal.signal(signal.SIGCHLD, _noop)
+    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+    return read_end, write_end

@@ -16,15 +16,22 @@ MAGIC = b"PFI\n"
 # xdata; it never sets this item.
 XDATA_MARKER = "xdata"
 FULL_ARGV = "full-argv"
+CALLER_STATE = "caller-state"
+SIGNALS = "signals"
+# What our server offers a client that announced xdata, in this order
+# (as the Perl module does: docs/protocol.md).
+OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS)
 MAX_REQUEST = 32 * 1024 * 1024
 STATUS_LEN = 4
 LENGTH_LEN = 4
 
 # Bits of the client's step-2 byte: the extensions it uses.  A bit may
 # only be set for an extension the greeting offered.
+USE_CALLER_STATE = 0x01
+USE_SIGNALS = 0x02
 USE_BITS = {
-    "caller-state": 0x01,
-    "signals": 0x02,
+    CALLER_STATE: USE_CALLER_STATE,
+    SIGNALS: USE_SIGNALS,
 }
 
 
@@ -183,3 +190,32 @@ def encode_status(wait_status):
     if not 0 <= wait_status <= 0xFFFF:
         raise ValueError(f"impossible wait status {wait_status:#x}")
     return struct.pack(">I", wait_status)
+
+
+# ---------------------------------------------------------------- signals
+# The `signals` extension (docs/protocol.md): client -> server one byte
+# per relayed signal; server -> client 4-byte wait-status words.
+
+MAX_SIGNAL = 64
+CONTINUED_WORD = 0xFFFF
+
+
+def decode_signals(data):
+    """The signal numbers in bytes a relaying client sent.  Raises
+    ProtocolError naming the first byte outside 1..64."""
+    for byte in data:
+        if not 1 <= byte <= MAX_SIGNAL:
+            raise ProtocolError(f"client relayed byte {byte}, which is not "
+                                "a signal number")
+    return list(data)
+
+
+def change_word(wait_status):
+    """The word telling a relaying client that the call stopped (a
+    WIFSTOPPED status) or continued (0xffff); None for any other status
+    (an ending, reported as in step 5)."""
+    if wait_status == CONTINUED_WORD:
+        return struct.pack(">I", CONTINUED_WORD)
+    if wait_status & 0xFF == 0x7F and wait_status <= 0xFFFF:
+        return struct.pack(">I", wait_status)
+    return None

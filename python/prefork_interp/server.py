@@ -12,7 +12,7 @@ import select
 import socket
 import time
 
-from . import linux, protocol
+from . import linux, peercreds, protocol
 from .autoreload import Autoreload
 from .pool import Pool
 
@@ -29,8 +29,11 @@ class Server:
         os.set_blocking(fds["watche"], False)
         self.watche = fds["watche"]
         self.watchi = fds["watchi"]
-        features = [protocol.FULL_ARGV] if startup.client_reads_xdata else []
+        # Extensions only for a client that announced xdata (a plain v1
+        # client would misread the length): docs/protocol.md.
+        features = protocol.OUR_FEATURES if startup.client_reads_xdata else ()
         self.greeting = protocol.encode_greeting(features)
+        self.offered_bits = protocol.offered_bits(features)
         self.first_call = socket.socket(fileno=fds["call"])
         self.first_call.setblocking(True)
         self.autoreload_files = autoreload_files
@@ -73,6 +76,9 @@ class Server:
         pool, opts = self.pool, self.options
         for kid in [k for k in pool.kids.values() if k.pidfd is None]:
             pool.reap(kid)
+        # [signals] a child whose 'S' the last pass read: a stop it made
+        # before SIGCHLD could wake the poll is found here.
+        pool.check_relaying()
         pool.replenish_spares()
         pool.allow_prefault()
         if self.quitting() and not pool.kids:
@@ -107,7 +113,11 @@ class Server:
                 watch(kid.pidfd, select.POLLIN, "child", kid)
             else:
                 deadlines.append(now + NOPIDFD_TICK)
-            if kid.call is not None and kid.gone is None:
+            if kid.call is not None and kid.gone is None and kid.signals:
+                # [signals] the client's bytes are signals to send on
+                watch(kid.call.fileno(), select.POLLIN | linux.POLLRDHUP,
+                      "relay", kid)
+            elif kid.call is not None and kid.gone is None:
                 watch(kid.call.fileno(), linux.POLLRDHUP, "call", kid)
             if kid.ctl is not None and kid.in_exchange():
                 watch(kid.ctl.fileno(), select.POLLIN, "control", kid)
@@ -123,6 +133,12 @@ class Server:
             deadlines.append(pool.last_active + opts.idle_timeout)
         if pool.spare_retry is not None:
             deadlines.append(pool.spare_retry)
+        # [signals] stops and continues of relaying calls: SIGCHLD wakes
+        # the poll, or (without it) every NOPIDFD_TICK.
+        if pool.child_events is not None:
+            watch(pool.child_events[0], select.POLLIN, "chld")
+        elif pool.relaying():
+            deadlines.append(now + NOPIDFD_TICK)
 
         timeout = None
         if deadlines:
@@ -144,6 +160,10 @@ class Server:
                 pool.reap(kid)
             elif role == "call":
                 pool.client_gone(kid)
+            elif role == "relay":
+                pool.relay_readable(kid)
+            elif role == "chld":
+                pool.child_events_ready()
             elif role == "control":
                 if kid.ctl is not None:
                     pool.control_readable(kid)
@@ -190,7 +210,8 @@ class Server:
         self.dispatch(call)
 
     def dispatch(self, call):
-        """Checks the caller's uid, greets it and hands it to a child."""
+        """Checks the caller's credentials, greets it and hands it to a
+        child."""
         try:
             peer_pid, peer_uid, _gid = linux.peer_credentials(call)
         except OSError:
@@ -198,6 +219,12 @@ class Server:
         if peer_uid != os.geteuid():
             self.log("warning", f"refused a call from pid {peer_pid} uid "
                      f"{peer_uid} (this server runs as uid {os.geteuid()})")
+            call.close()
+            return
+        # Nor another gid or other groups (SO_PEERCRED, SO_PEERGROUPS).
+        why = peercreds.differ(call)
+        if why is not None:
+            self.log("warning", f"refused a call from {why}")
             call.close()
             return
         # The greeting goes out from here, at once, so that the client

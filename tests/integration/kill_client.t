@@ -11,7 +11,8 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 my $env = new_env();
-my $script = write_script($env, 'sleeper.pl', <<'EOS');
+# PFI_LANG=perl or python (tests/meson.build runs both).
+my $script = write_script($env, 'sleeper.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete();
@@ -20,6 +21,13 @@ my $kid = fork // die;
 if (!$kid) { exec 'sleep', '300'; }
 print "pgrp=", getpgrp(), " pid=$$ kid=$kid\n";
 sleep 300;
+EOS
+import os, subprocess, time
+import prefork_interp
+prefork_interp.initialisation_complete()
+kid = subprocess.Popen(["sleep", "300"])
+print(f"pgrp={os.getpgrp()} pid={os.getpid()} kid={kid.pid}", flush=True)
+time.sleep(300)
 EOS
 
 sub one_round {

@@ -8,7 +8,8 @@ use PFIHarness;
 use Test::More;
 
 my $env = new_env();
-my $script = write_script($env, 'par.pl', <<'EOS');
+# PFI_LANG=perl or python (tests/meson.build runs both).
+my $script = write_script($env, 'par.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete(max_servers => 4);
@@ -16,6 +17,14 @@ my ($caller, $n) = @ARGV;
 select undef, undef, undef, 0.002 * ($n % 3);
 print "caller=$caller n=$n\n";
 exit(($caller * 20 + $n) % 256);
+EOS
+import sys, time
+import prefork_interp
+prefork_interp.initialisation_complete(max_servers=4)
+caller, n = int(sys.argv[1]), int(sys.argv[2])
+time.sleep(0.002 * (n % 3))
+print(f"caller={caller} n={n}")
+sys.exit((caller * 20 + n) % 256)
 EOS
 
 # Warm the server up so the parallel phase measures steady state.

@@ -8,7 +8,8 @@ use PFIHarness;
 use Test::More;
 
 my $env = new_env();
-my $script = write_script($env, 'status.pl', <<'EOS');
+# PFI_LANG=perl or python (tests/meson.build runs both).
+my $script = write_script($env, 'status.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete();
@@ -19,6 +20,22 @@ if ($how eq 'die')  { die "deliberate\n" }
 if ($how eq 'kill') { kill $arg, $$; sleep 5; exit 99 }
 if ($how eq 'exec') { exec 'sh', '-c', "echo from-exec; exit $arg" or die "exec: $!" }
 print "fell off the end\n";
+EOS
+import os, signal, sys, time
+import prefork_interp
+prefork_interp.initialisation_complete()
+how, arg = (sys.argv[1:] + ["end", None])[:2]
+if how == "exit":
+    sys.exit(int(arg))
+if how == "die":
+    raise RuntimeError("deliberate")
+if how == "kill":
+    os.kill(os.getpid(), getattr(signal, "SIG" + arg))
+    time.sleep(5)
+    sys.exit(99)
+if how == "exec":
+    os.execvp("sh", ["sh", "-c", f"echo from-exec; exit {arg}"])
+print("fell off the end")
 EOS
 
 sub same_as_standalone {
@@ -34,7 +51,8 @@ sub same_as_standalone {
 
 same_as_standalone('end');
 my $d = same_as_standalone('die', 'die');
-like($d->{err}, qr/^deliberate$/m, 'die message reaches the caller');
+# perl's die prints the message; Python's uncaught exception its traceback
+like($d->{err}, qr/^(?:RuntimeError: )?deliberate$/m, 'die message reaches the caller');
 same_as_standalone("signal $_", 'kill', $_) for qw(TERM KILL INT HUP SEGV USR1);
 my $e = same_as_standalone('exec', 'exec', 7);
 is($e->{out}, "from-exec\n", 'exec: the new program ran with the caller\'s stdout');

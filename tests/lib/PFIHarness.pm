@@ -11,7 +11,11 @@
 #     perl/t/lib/PFITest.pm's, so that there is one;
 #   - the fake server (fake_server, with canned behaviours from
 #     fake_reply; start_fake/stop_fake name one in a run directory);
-#   - acting as a second uid, the policy file, strace logs.
+#   - acting as a second uid, the policy file, strace logs;
+#   - the script language (PFI_LANG=perl or python): the suites that
+#     share a shape run once per language; write_script, victim,
+#     logging_script_header, standalone_status, interpreter and
+#     server_pid_of follow it.
 # Every test file gets its own run and temp directory, and a way to
 # prove nothing is left behind.
 package PFIHarness;
@@ -44,7 +48,8 @@ our @EXPORT = qw(client_path perl_lib new_env write_script run_call
 		 logging_script_header victim
 		 hooks_client policy_file policy_gen policy_syscalls sandbox_off
 		 have_program nobody_dir nosuid_mount have_strace strace_calls
-		 group_alive run_subdir OUR_GREETING);
+		 group_alive run_subdir OUR_GREETING
+		 script_lang interpreter python_lib);
 
 # The raw client: the module's own tests' (perl/t/lib/PFITest.pm).
 *connect_path = \&PFITest::connect_path;
@@ -60,6 +65,36 @@ sub perl_lib     { need('PFI_PERL_LIB') }
 sub hooks_client { need('PFI_CLIENT_TESTHOOKS') }
 sub policy_file  { need('PFI_POLICY_FILE') }
 sub policy_gen   { need('PFI_POLICY_GEN') }
+sub python_lib   { need('PFI_PYTHON_LIB') }
+
+#---------------------------------------------------------------- script language
+
+# The language the test scripts are written in: perl (the default) or
+# python, from PFI_LANG; meson registers each shared suite once per
+# language (tests/meson.build).
+sub script_lang {
+	my $lang = $ENV{PFI_LANG} // 'perl';
+	$lang =~ /\A(?:perl|python)\z/
+		or die "PFI_LANG is '$lang': it must be perl or python\n";
+	return $lang;
+}
+
+# The interpreter a script of that language names in its #! line and
+# runs under standalone: perl, or the Python the module was installed
+# for (meson's, PFI_PYTHON).
+sub interpreter {
+	return script_lang() eq 'python' ? ($ENV{PFI_PYTHON} // 'python3') : 'perl';
+}
+
+# The body for the current language: a string (a Perl-only body) or a
+# hash { perl => ..., python => ... }.
+sub body_for_lang {
+	my ($body) = @_;
+	return $body if script_lang() eq 'perl' && !ref $body;
+	ref $body eq 'HASH' && defined $body->{script_lang()}
+		or die "this test has no " . script_lang() . " script body\n";
+	return $body->{script_lang()};
+}
 
 #---------------------------------------------------------------- run directories and calls
 
@@ -124,6 +159,11 @@ sub new_env {
 	mkdir $run, 0700 or die "mkdir $run: $!";
 	$ENV{PREFORK_INTERP_RUN_DIR} = $run_dir;
 	$ENV{PERL5LIB} = perl_lib();
+	if (script_lang() eq 'python') {
+		$ENV{PYTHONPATH} = python_lib();
+		# The scripts' bytecode must not land in the source tree.
+		$ENV{PYTHONDONTWRITEBYTECODE} = 1;
+	}
 	my $env = { dir => $dir, run => $run, run_dir => $run_dir };
 	return bless $env, 'PFIHarness::Env';
 }
@@ -140,11 +180,14 @@ sub run_subdir {
 }
 
 # Writes an executable script with a #! line naming the client.
-# $opts{interp} is the combined-form argument (default "-U,perl").
+# $opts{interp} is the combined-form argument (default "-U,perl", or
+# "-U,PYTHON" under PFI_LANG=python); $body is a string (Perl only) or
+# { perl => ..., python => ... }.
 sub write_script {
 	my ($env, $name, $body, %opts) = @_;
 	my $path = "$env->{dir}/$name";
-	my $interp = $opts{interp} // '-U,perl';
+	my $interp = $opts{interp} // '-U,' . interpreter();
+	$body = body_for_lang($body);
 	open my $fh, '>', $path or die "$path: $!";
 	print $fh "#!" . client_path() . " $interp\n$body";
 	close $fh or die "$path: $!";
@@ -190,10 +233,10 @@ sub wait_call {
 	return \%r;
 }
 
-# The wait status a standalone `perl SCRIPT ARGS` gives.
+# The wait status a standalone `perl SCRIPT ARGS` (or python) gives.
 sub standalone_status {
 	my ($script, @args) = @_;
-	my $r = run_call(['perl', $script, @args], unset => ['PREFORK_INTERP']);
+	my $r = run_call([interpreter(), $script, @args], unset => ['PREFORK_INTERP']);
 	return $r;
 }
 
@@ -292,6 +335,7 @@ sub session_of {
 
 sub server_pid_of {
 	my ($script) = @_;
+	return python_server_pid_of($script) if script_lang() eq 'python';
 	my @p = grep {
 		open my $fh, "<", "/proc/$_/cmdline";
 		local $/;
@@ -301,6 +345,18 @@ sub server_pid_of {
 			# for a moment; the server is the session leader.
 			&& session_of($_) == $_;
 	} processes_matching("$script [prefork server]");
+	return @p == 1 ? $p[0] : undef;
+}
+
+# The Python module cannot change its command line (the standard library
+# has no way): its server is the session leader named pfi-server
+# (/proc/PID/comm) whose command line names the script.
+sub python_server_pid_of {
+	my ($script) = @_;
+	my @p = grep {
+		my $comm = slurp_file("/proc/$_/comm");
+		$comm eq "pfi-server\n" && session_of($_) == $_;
+	} processes_matching("$script\0");
 	return @p == 1 ? $p[0] : undef;
 }
 
@@ -395,6 +451,14 @@ sub one_prefork_line {
 # a logger writing each message to "log" beside the script, so that the
 # tests can see what the server logged (there is no syslog in CI).
 sub logging_script_header {
+	return <<'EOS' if script_lang() eq 'python';
+import os, sys
+import prefork_interp
+LOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "log")
+def logger(prio, msg):
+    with open(LOG, "a") as f:
+        f.write(f"{prio}: {msg}\n")
+EOS
 	return <<'EOS';
 use strict;
 use warnings;
@@ -418,6 +482,7 @@ EOS
 sub victim {
 	my ($env, $init) = @_;
 	my $marker = "$env->{dir}/marker";
+	return python_victim($env, $init, $marker) if script_lang() eq 'python';
 	my $body = logging_script_header() . <<EOS;
 prefork_initialisation_complete(${\($init // '')});
 open my \$m, '>>', '$marker'; print \$m "ran \@ARGV\\n"; close \$m;
@@ -425,6 +490,32 @@ sleep \$1 if (\$ARGV[0] // '') =~ /^sleep(\\d+)\$/;
 print "ran \@ARGV\\n";
 EOS
 	return (write_script($env, 'victim.pl', $body), $marker);
+}
+
+# The victim in Python.  $init is the Perl option list; its simple
+# forms (name => number, logger => \&logger) are the Python keywords.
+sub python_victim {
+	my ($env, $init, $marker) = @_;
+	my @opts;
+	for my $item (split /\s*,\s*/, $init // '') {
+		my ($k, $v) = $item =~ /\A\s*(\w+)\s*=>\s*(.*?)\s*\z/
+			or die "python_victim: cannot translate option '$item'\n";
+		$v = 'logger' if $v eq '\\&logger';
+		$v =~ /\A(?:-?\d+(?:\.\d+)?|logger)\z/
+			or die "python_victim: cannot translate option '$item'\n";
+		push @opts, "$k=$v";
+	}
+	my $body = logging_script_header() . <<EOS;
+prefork_interp.initialisation_complete(${\join ', ', @opts})
+import re, time
+with open("$marker", "a") as m:
+    m.write("ran " + " ".join(sys.argv[1:]) + "\\n")
+s = re.fullmatch(r"sleep(\\d+)", sys.argv[1] if len(sys.argv) > 1 else "")
+if s:
+    time.sleep(int(s[1]))
+print("ran " + " ".join(sys.argv[1:]))
+EOS
+	return (write_script($env, 'victim.py', { python => $body }), $marker);
 }
 
 #---------------------------------------------------------------- fake server
