@@ -6,7 +6,9 @@
 # started (columns: by a caller like this one but with defaults, by a
 # deliberately different caller, and under one -g name), a probe
 # script's report through prefork-interp must equal the report of the
-# same caller running `perl probe.pl` directly.  Callers and starters
+# same caller running `perl probe.pl` directly (PFI_LANG=python: the
+# probe is probe.py, run by `python3 probe.py`; tests/meson.build runs
+# both).  Callers and starters
 # are real users (pfi12a, made with useradd) with setpriv(1) for groups,
 # capabilities, no-new-privs and securebits, prlimit(1) for limits and
 # with-state.pl for umask, niceness, signal sets and a seccomp filter.
@@ -45,6 +47,13 @@ make_path("$base/lib", { mode => 0755 });
 chmod 0755, $base;
 system('cp', '-a', perl_lib() . '/.', "$base/lib") == 0 or die "cp lib";
 system('chmod', '-R', 'a+rX', "$base/lib") == 0 or die;
+my $lang = script_lang();
+if ($lang eq 'python') {
+    make_path("$base/pylib", { mode => 0755 });
+    system('cp', '-a', python_lib() . '/prefork_interp', "$base/pylib") == 0
+        or die "cp python lib";
+    system('chmod', '-R', 'a+rX', "$base/pylib") == 0 or die;
+}
 my $client = "$base/prefork-interp";
 copy(client_path(), $client) or die "copy client: $!";
 chmod 0755, $client;
@@ -66,9 +75,42 @@ close $sec;
 chown 0, $gid, "$base/secret";
 chmod 0640, "$base/secret";
 
-my $probe = "$base/probe.pl";
+my $probe = $lang eq 'python' ? "$base/probe.py" : "$base/probe.pl";
 open my $pf, '>', $probe or die;
-print $pf <<'EOS';
+print $pf $lang eq 'python' ? <<'EOS' : <<'EOS';
+import ctypes, os, re, sys
+import prefork_interp
+init_pid = os.getpid()
+prefork_interp.initialisation_complete()
+# A standalone run is the process that started; a call is an executor.
+served = os.getpid() != init_pid
+print(f"served={int(served)}")
+print(f"server={os.getppid() if served else 0}")
+mask = os.umask(0)
+os.umask(mask)
+print(f"umask={mask:04o}\nnice={os.getpriority(os.PRIO_PROCESS, 0)}")
+with open("/proc/self/limits") as lim:
+    next(lim)
+    for line in lim:
+        m = re.match(r"(.+?)\s{2,}(\S+)\s+(\S+)", line)
+        if m:
+            print(f"limit {m[1]}={m[2]}:{m[3]}")
+with open("/proc/self/status") as st:
+    for line in st:
+        m = re.match(r"(SigIgn|SigBlk|Uid|Gid|Groups|Cap\w+|NoNewPrivs|Seccomp\w*):\s*(.*?)\s*$", line)
+        if m:
+            print(f"{m[1]}={m[2]}")
+libc = ctypes.CDLL(None, use_errno=True)
+print(f"securebits={libc.prctl(27, 0, 0, 0, 0)}")      # PR_GET_SECUREBITS
+try:
+    with open(sys.argv[1]) as f:
+        print("secret=" + f.readline(), end="")
+except OSError as e:
+    print("secret=" + e.strerror)
+with open(sys.argv[2], "w") as new:
+    print(f"new file mode={os.stat(sys.argv[2]).st_mode & 0o7777:04o}")
+os.unlink(sys.argv[2])
+EOS
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
@@ -101,6 +143,7 @@ unlink $ARGV[1];
 EOS
 close $pf;
 chmod 0644, $probe;
+note "script language $lang: the probe is $probe";
 
 # A caller: who it is and how it differs from a plain process of its user.
 #   setpriv => [...]     credentials beyond uid/gid
@@ -120,12 +163,14 @@ my $n = 0;
 # The probe through the client, or (with $standalone) run directly.
 sub probe_run {
     my ($c, $how, $standalone) = @_;
-    my @run = $standalone ? ('perl', $probe)
-            : ($client, @{$how->{g} ? ['-g', $how->{g}] : []}, '-U', 'perl', $probe);
+    my @run = $standalone ? (interpreter(), $probe)
+            : ($client, @{$how->{g} ? ['-g', $how->{g}] : []}, '-U', interpreter(), $probe);
     my $file = "$base/tmp/new-" . $n++;
     my $r = run_call(command($c, @run, "$base/secret", $file),
         dir => $base,
-        env => { PERL5LIB => "$base/lib", PREFORK_INTERP_RUN_DIR => $run{$c->{user}} });
+        env => { PERL5LIB => "$base/lib", PREFORK_INTERP_RUN_DIR => $run{$c->{user}},
+                 $lang eq 'python' ? (PYTHONPATH => "$base/pylib",
+                                      PYTHONDONTWRITEBYTECODE => 1) : () });
     return $r;
 }
 

@@ -18,14 +18,21 @@ my $BOUND = $MAX_SERVERS + $MAX_PENDING + $SPARES;
 my $env = new_env();
 my $client = client_path();
 my $run = $env->{run};
-my $script = write_script($env, 'victim.pl', <<EOS);
+# PFI_LANG=perl or python (tests/meson.build runs both).
+my $script = write_script($env, 'victim.pl', { perl => <<EOS, python => <<EOS });
 use Proc::Prefork::Interp;
 prefork_initialisation_complete(max_servers => $MAX_SERVERS, max_pending => $MAX_PENDING,
 				pending_grace => 0.25,
 				prefork_spares => $SPARES);
 print "ran \@ARGV\\n";
 EOS
-my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script);
+import sys
+import prefork_interp
+prefork_interp.initialisation_complete(max_servers=$MAX_SERVERS, max_pending=$MAX_PENDING,
+                                       pending_grace=0.25, prefork_spares=$SPARES)
+print("ran " + " ".join(sys.argv[1:]))
+EOS
+my @cmd = ($client, '-U', '-g', 'sec', interpreter(), $script);
 my $sock = "$run/ssec";
 
 my $r = run_call([@cmd, 'first'], dir => $env->{dir});

@@ -4,6 +4,7 @@
 # malformed requests, and the connection dropped at every step.  The
 # server must log protocol errors, run nothing, keep serving others, and
 # end up with exactly the processes and fds it had before.
+# PFI_LANG=perl or python (tests/meson.build runs both).
 use strict;
 use warnings;
 use FindBin;
@@ -21,7 +22,7 @@ my $run = $env->{run};
 my $log = "$env->{dir}/log";
 my ($script, $marker) = victim($env, 'logger => \\&logger, request_timeout => 3, '
 				 . 'max_servers => 2, prefork_spares => 1');
-my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script);
+my @cmd = ($client, '-U', '-g', 'sec', interpreter(), $script);
 my $sock = "$run/ssec";
 
 my $r = run_call([@cmd, 'first'], dir => $env->{dir});

@@ -2,7 +2,10 @@
 # uid that reaches the user's server socket is refused by the server
 # (SO_PEERCRED): it gets no greeting, its request runs nothing, the
 # refusal is logged, and the server keeps serving the user without
-# leaking processes or fds.
+# leaking processes or fds.  So is one of the same uid with another gid
+# (SO_PEERCRED) or other supplementary groups (SO_PEERGROUPS): a call
+# never runs with other groups than its caller's (docs/protocol.md,
+# "Credentials").  PFI_LANG=perl or python (tests/meson.build runs both).
 use strict;
 use warnings;
 use FindBin;
@@ -18,7 +21,7 @@ my $client = client_path();
 my $run = $env->{run};
 my $log = "$env->{dir}/log";
 my ($script, $marker) = victim($env, 'logger => \\&logger, prefork_spares => 1');
-my @cmd = ($client, '-U', '-g', 'sec', 'perl', $script);
+my @cmd = ($client, '-U', '-g', 'sec', interpreter(), $script);
 my $sock = "$run/ssec";
 
 my $r = run_call([@cmd, 'user'], dir => $env->{dir});
@@ -76,6 +79,29 @@ for my $i (1 .. 10) {
 my @refusals = slurp_file($log) =~ /refused a call from pid \d+ uid ${\OTHER_UID}/g;
 is(scalar(@refusals), 10, 'every one of 10 attacks was logged');
 unlike(slurp_file($marker), qr/attacker/, 'the attacker\'s request ran nothing');
+
+# The same uid (root, so it reaches the socket) with another gid, or
+# with other supplementary groups: refused too, naming how it differs.
+my $own_gid = (split ' ', $))[0];
+my @same_uid = ('setpriv', '--reuid=0');
+for my $case (['another gid', ['--regid=' . OTHER_UID, '--clear-groups'],
+	       qr/uid 0 gid ${\OTHER_UID}: another gid \(this server runs as gid \Q$own_gid\E\)/],
+	      ['other groups', ["--regid=$own_gid", '--groups=4242,4243'],
+	       qr/uid 0 gid \Q$own_gid\E: groups 4242,4243 \(this server has [^)]*\)/]) {
+	my ($what, $priv, $want) = @$case;
+	for my $i (1 .. 3) {
+		$r = run_call([@same_uid, @$priv, 'perl', '-e', $attacker, $sock, $script],
+			      dir => $env->{dir});
+		my ($pid, $n) = $r->{out} =~ /^pid (\d+) received (\d+) bytes$/m;
+		is($n, 0, "$what, attack $i: received nothing (no greeting)")
+			or diag "out: $r->{out} err: $r->{err}";
+		my $who = $pid // 'unknown';
+		ok(wait_for(sub { slurp_file($log) =~ /refused a call from pid \Q$who\E $want/ }, 5),
+		   "$what, attack $i: the server logged the refusal saying how the caller differs")
+			or diag "log: " . slurp_file($log);
+	}
+}
+unlike(slurp_file($marker), qr/attacker/, 'no same-uid stranger\'s request ran');
 
 # The user is still served, by the same server, with nothing leaked.
 $r = run_call([@cmd, 'after'], dir => $env->{dir});

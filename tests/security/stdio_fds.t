@@ -4,6 +4,7 @@
 # the kernel truncates the control data is refused: logged, nothing
 # runs, no status, and the server keeps serving with the processes and
 # fds it had.
+# PFI_LANG=perl or python (tests/meson.build runs both).
 use strict;
 use warnings;
 use FindBin;
@@ -21,7 +22,7 @@ my $client = client_path();
 my $log = "$env->{dir}/log";
 my ($script, $marker) = victim($env, 'logger => \\&logger, request_timeout => 3, '
 				 . 'max_servers => 2, prefork_spares => 1');
-my @cmd = ($client, '-U', '-g', 'fds', 'perl', $script);
+my @cmd = ($client, '-U', '-g', 'fds', interpreter(), $script);
 my $sock = "$env->{run}/sfds";
 
 my $r = run_call([@cmd, 'first'], dir => $env->{dir});

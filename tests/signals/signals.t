@@ -6,6 +6,9 @@
 # status the shell saw, and the job-control facts the case checks.
 # Each case is repeated (PFI_SIGNALS_ROUNDS, default 3): the relaying
 # is concurrent with the script, so one lucky run proves little.
+# PFI_LANG=perl or python: the scripts are written in that language, and
+# the standalone run is `perl SCRIPT` or `python3 SCRIPT`
+# (tests/meson.build runs both).
 use strict;
 use warnings;
 use FindBin;
@@ -28,7 +31,7 @@ my $hooks = $ENV{PFI_CLIENT_TESTHOOKS};
 # One script for the signal cases: MODE says what it does with which
 # signal (set up in the per-call code), READY is a file it creates once
 # that is done, so that the shell sends the signal only then.
-write_script($env, 'sig.pl', <<'EOS');
+write_script($env, 'sig.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
@@ -57,10 +60,46 @@ sleep 1 for 1 .. 60;
 print "out: no signal came\n";
 exit 9;
 EOS
+import os, signal, sys, time
+import prefork_interp
+prefork_interp.initialisation_complete()
+mode = sys.argv[1]
+ready = sys.argv[2] if len(sys.argv) > 2 else None
+def out(text):
+    print("out: " + text, flush=True)
+if mode.startswith("catch:"):
+    name = mode[6:]
+    def caught(signum, frame):
+        out(f"caught {name}")
+        sys.exit(3)
+    signal.signal(getattr(signal, "SIG" + name), caught)
+elif mode == "ignore-term":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    def usr1(signum, frame):
+        out("USR1 after an ignored TERM")
+        sys.exit(5)
+    signal.signal(signal.SIGUSR1, usr1)
+elif mode == "winch":
+    import fcntl, struct, termios
+    def winch(signum, frame):
+        ws = fcntl.ioctl(1, termios.TIOCGWINSZ, bytes(8))
+        rows, cols = struct.unpack("HH", ws[:4])
+        out(f"window now {rows}x{cols}")
+        sys.exit(6)
+    signal.signal(signal.SIGWINCH, winch)
+print(f"pgrp: {os.getpgrp()}", flush=True)
+out("ready")
+if ready:
+    open(ready, "w").close()
+for _ in range(60):
+    time.sleep(1)
+out("no signal came")
+sys.exit(9)
+EOS
 
 # Reads lines from the terminal until 'quit': the terminal must keep
 # working after the call was stopped and resumed.
-write_script($env, 'echo.pl', <<'EOS');
+write_script($env, 'echo.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
@@ -74,9 +113,23 @@ while (my $line = <STDIN>) {
 }
 exit 7;
 EOS
+import os, sys
+import prefork_interp
+prefork_interp.initialisation_complete()
+print(f"pid: {os.getpid()}", flush=True)
+while True:
+    line = sys.stdin.readline()
+    if not line:
+        break
+    line = line.rstrip("\n")
+    print(f"out: read '{line}'", flush=True)
+    if line == "quit":
+        break
+sys.exit(7)
+EOS
 
 # Prints numbered ticks: it must stop when stopped and go on after bg.
-write_script($env, 'tick.pl', <<'EOS');
+write_script($env, 'tick.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
@@ -89,11 +142,20 @@ for my $i (1 .. 6000) {
 }
 exit 8;
 EOS
+import os, sys, time
+import prefork_interp
+prefork_interp.initialisation_complete()
+print(f"pid: {os.getpid()}", flush=True)
+for i in range(1, 6001):
+    print(f"tick {i}", flush=True)
+    time.sleep(0.05)
+sys.exit(8)
+EOS
 
 # Catches TERM from its initialisation on (a server's handler): a TERM
 # that reaches the client while it still sends the request must reach
 # that handler once the call runs.
-write_script($env, 'term-init.pl', <<'EOS');
+write_script($env, 'term-init.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
@@ -105,6 +167,20 @@ sleep 1 for 1 .. 60;
 print "out: no signal came\n";
 exit 9;
 EOS
+import signal, sys, time
+import prefork_interp
+def term(signum, frame):
+    print("out: caught TERM", flush=True)
+    sys.exit(3)
+signal.signal(signal.SIGTERM, term)
+prefork_interp.initialisation_complete()
+if len(sys.argv) > 1:
+    open(sys.argv[1], "w").close()
+for _ in range(60):
+    time.sleep(1)
+print("out: no signal came", flush=True)
+sys.exit(9)
+EOS
 
 my $sh = PtyShell->new(dir => $dir, env => { PATH => $ENV{PATH} });
 # Warm the servers, so that what the cases see is a warm call.
@@ -114,7 +190,7 @@ $sh->run("./$_ >/dev/null & p=\$!; sleep 1; kill -TERM \$p; wait \$p")
 
 sub use_mode {
 	my ($mode) = @_;
-	$sh->run($mode eq 'client' ? "c=./" : "c='perl '");
+	$sh->run($mode eq 'client' ? "c=./" : "c='" . interpreter() . " '");
 	return;
 }
 
@@ -307,7 +383,7 @@ SKIP: {
 			. "kill -TERM \$p; wait \$p");
 		my $standalone = { out => out_lines($text), status => $st };
 		($text, $st) = $sh->run("PFI_TEST_HOOK=send-request:kill-self-term "
-					. "$hooks -U perl ./term-init.pl");
+					. "$hooks -U " . interpreter() . " ./term-init.pl");
 		my $client = { out => out_lines($text), status => $st };
 		like($text // '', qr/reached send-request:kill-self-term/,
 		     "round $round: mid-request: the hook sent the signal");
