@@ -118,6 +118,13 @@ def encode_greeting(features):
     return MAGIC + struct.pack(">I", len(xdata)) + xdata
 
 
+def features_for(client_reads_xdata):
+    """What the greeting offers: our extensions only to a client that
+    announced xdata (chiark-utils' client would misread the length, so
+    it gets plain v1, as the Perl module does)."""
+    return OUR_FEATURES if client_reads_xdata else ()
+
+
 def offered_bits(features):
     """The step-2 bits a client may set given the offered features."""
     bits = 0

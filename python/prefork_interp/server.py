@@ -29,9 +29,7 @@ class Server:
         os.set_blocking(fds["watche"], False)
         self.watche = fds["watche"]
         self.watchi = fds["watchi"]
-        # Extensions only for a client that announced xdata (a plain v1
-        # client would misread the length): docs/protocol.md.
-        features = protocol.OUR_FEATURES if startup.client_reads_xdata else ()
+        features = protocol.features_for(startup.client_reads_xdata)
         self.greeting = protocol.encode_greeting(features)
         self.offered_bits = protocol.offered_bits(features)
         self.first_call = socket.socket(fileno=fds["call"])
