@@ -1,5 +1,7 @@
 # @ARGV, %ENV and $0 are those of a standalone run, and stdin, stdout
 # and stderr are the caller's own open files (pipe, file, terminal).
+# PFI_LANG=perl or python (tests/meson.build runs both; Python's $0 is
+# sys.argv[0], and its stream objects are python-args_env_stdio's).
 use strict;
 use warnings;
 use FindBin;
@@ -8,7 +10,7 @@ use PFIHarness;
 use Test::More;
 
 my $env = new_env();
-my $script = write_script($env, 'dump.pl', <<'EOS');
+my $script = write_script($env, 'dump.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete();
@@ -21,6 +23,19 @@ for my $k (sort keys %ENV) {
 	print "ENV $k=", $q->($ENV{$k}), "\n";
 }
 EOS
+import os, sys
+import prefork_interp
+prefork_interp.initialisation_complete()
+def q(s):
+    return "".join(chr(c) if 0x20 <= c <= 0x7E else "\\x%02x" % c
+                   for c in os.fsencode(s))
+lines = ["0=" + q(sys.argv[0]),
+         "ARGV=" + ",".join("[" + q(a) + "]" for a in sys.argv[1:])]
+for k in sorted(os.environ):
+    if k not in ("PERL5LIB", "_"):
+        lines.append(f"ENV {k}=" + q(os.environ[k]))
+sys.stdout.write("\n".join(lines) + "\n")
+EOS
 
 my @argsets = ([], ['a'], ['', 'two words', "tab\there", '--kill', '-U', '*'],
 	       ["\xff\xfe bytes", 'x' x 5000], [map { "arg$_" } 1 .. 300]);
@@ -29,7 +44,7 @@ for my $args (@argsets) {
 	my %extra = (PFI_TEST_VAR => "v\x01\n=x", EMPTY_ONE => '');
 	# Run the script by its #! line, exactly as a user would.
 	my $got = run_call([$script, @$args], dir => $env->{dir}, env => \%extra);
-	my $want = run_call(['perl', $script, @$args], dir => $env->{dir},
+	my $want = run_call([interpreter(), $script, @$args], dir => $env->{dir},
 			    env => \%extra);
 	is($got->{status}, 0, "$label: call succeeded") or diag $got->{err};
 	is($got->{out}, $want->{out}, "$label: \$0, \@ARGV and %ENV as standalone");
@@ -45,7 +60,7 @@ for my $args (@argsets) {
 }
 
 # stdio: the very same open files.
-my $io = write_script($env, 'io.pl', <<'EOS');
+my $io = write_script($env, 'io.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete();
@@ -57,6 +72,18 @@ print "ids:@st\n";
 print "tty:", (-t STDIN ? 1 : 0), (-t STDOUT ? 1 : 0), "\n";
 seek STDOUT, 0, 1;
 print "pos:", tell(STDOUT), "\n";
+EOS
+import os, sys
+import prefork_interp
+prefork_interp.initialisation_complete()
+st = [f"{os.fstat(fd).st_dev}:{os.fstat(fd).st_ino}" for fd in (0, 1, 2)]
+line = sys.stdin.readline()
+print("got:" + (line or "EOF\n"), end="")
+print("to-stderr", file=sys.stderr)
+print("ids:" + " ".join(st))
+print(f"tty:{int(os.isatty(0))}{int(os.isatty(1))}")
+sys.stdout.flush()
+print(f"pos:{os.lseek(1, 0, os.SEEK_CUR)}")
 EOS
 
 {
