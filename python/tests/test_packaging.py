@@ -60,6 +60,13 @@ def test_meson_install(tmp_path):
     found = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs
              if f == "protocol.py" and d.endswith("prefork_interp")]
     assert len(found) == 1, found
+    # Every module of the package: a file missing from python/meson.build's
+    # list would be missing only where meson installed it.
+    source = os.path.join(harness.PYLIB, "prefork_interp")
+    want = sorted(f for f in os.listdir(source) if f.endswith(".py"))
+    got = sorted(f for f in os.listdir(os.path.dirname(found[0]))
+                 if f.endswith(".py"))
+    assert got == want
     pkg = os.path.dirname(os.path.dirname(found[0]))
     r = subprocess.run([sys.executable, "-c", "import prefork_interp.server, "
                         "prefork_interp; print(prefork_interp.__file__)"],
