@@ -21,7 +21,12 @@ SIGNALS = "signals"
 # What our server offers a client that announced xdata, in this order
 # (as the Perl module does: docs/protocol.md).
 OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS)
-MAX_REQUEST = 32 * 1024 * 1024
+# The bounds of the Perl module's RequestReader and of the client
+# (PFI_REQUEST_MAX, PFI_REQUEST_MAX_STRINGS): Linux starts a program with
+# at most 6 MiB of strings, so no caller needs more, and each string
+# becomes a Python object: the count is bounded as well as the bytes.
+MAX_REQUEST = (6 << 20) + (64 << 10)
+MAX_STRINGS = 1 << 18
 STATUS_LEN = 4
 LENGTH_LEN = 4
 
@@ -167,6 +172,10 @@ def decode_request(data):
     what chiark-utils' client sends), so at least two are required."""
     if not data.endswith(b"\0"):
         raise ProtocolError("request does not end with NUL")
+    # Counted before anything is split: six million empty strings would
+    # be six million objects.
+    if data.count(b"\0") > MAX_STRINGS + 1:
+        raise ProtocolError(f"request has more than {MAX_STRINGS} strings")
     strings = data[:-1].split(b"\0")
     env = []
     for index, entry in enumerate(strings):

@@ -115,3 +115,14 @@ def test_status():
     for bad in (-1, 0x10000):
         with pytest.raises(ValueError):
             p.encode_status(bad)
+
+
+def test_request_string_bound():
+    """At most MAX_STRINGS entries and arguments (as the Perl module's
+    RequestReader and the client): counted before anything is split."""
+    most = b"\0" + b"\0" * p.MAX_STRINGS          # separator + strings
+    env, args = p.decode_request(most)
+    assert env == [] and len(args) == p.MAX_STRINGS
+    with pytest.raises(p.ProtocolError, match="more than 262144 strings"):
+        p.decode_request(most + b"\0")
+    assert p.MAX_REQUEST == 6 * 1024 * 1024 + 64 * 1024

@@ -17,12 +17,21 @@ my $MAX_STRINGS = 1 << 18;
 my $env = new_env();
 my $client = client_path();
 my $log = "$env->{dir}/log";
-my $script = write_script($env, 'bounds.pl', logging_script_header() . <<'EOS');
+# PFI_LANG=perl or python (tests/meson.build runs both).
+my $script = write_script($env, 'bounds.pl', {
+	perl => logging_script_header() . <<'EOS', python => logging_script_header() . <<'EOS' });
 prefork_initialisation_complete(logger => \&logger, prefork_spares => 1);
 open my $st, '<', '/proc/self/status' or die $!;
 my ($hwm) = join('', <$st>) =~ /^VmHWM:\s*(\d+) kB/m;
 print scalar(@ARGV), "\n";
 print STDERR "hwm $hwm\n";
+EOS
+import re
+prefork_interp.initialisation_complete(logger=logger, prefork_spares=1)
+with open("/proc/self/status") as st:
+    hwm = re.search(r"^VmHWM:\s*(\d+) kB", st.read(), re.M)[1]
+print(len(sys.argv) - 1)
+print(f"hwm {hwm}", file=sys.stderr)
 EOS
 
 # Linux lets a program start with up to 6 MiB of strings only when the
@@ -37,7 +46,7 @@ sub run_big {
 			or POSIX::_exit(120);
 		open STDOUT, '>', $out or POSIX::_exit(120);
 		open STDERR, '>', "$out.err" or POSIX::_exit(120);
-		exec $client, '-U', '-g', 'bounds', 'perl', $script, @args or POSIX::_exit(121);
+		exec $client, '-U', '-g', 'bounds', interpreter(), $script, @args or POSIX::_exit(121);
 	}
 	waitpid $pid, 0;
 	my $err = slurp_file("$out.err");
