@@ -9,6 +9,17 @@ number of files.  Only a notification that concerns a checked file
 leads to stat(2) calls.  Files that could not be watched (no inotify, a
 module inside a zip archive's directory that is gone...) are stat'ed
 before each accept instead.
+
+Deploys change files in ways an mtime alone does not show: `cp -p`
+(rsync -t, tar, install -p) writes new contents with an older mtime,
+and a symlink swap (`current -> releases/r2` renamed over the old link)
+leaves every old file alone while the path now names another one.  So,
+as the Perl module's FileIdentity, a file counts as changed when the
+file its path names now differs from the one first seen in device,
+inode, size, mtime or ctime (ctime cannot be set back), or when its
+mtime (and, for a file there from the start, its ctime) is later than
+the server's start; and the directories holding the symlinks on each
+path are watched too.
 """
 
 import errno
@@ -40,6 +51,56 @@ def parse_events(buf):
     return events
 
 
+def identity(path):
+    """(dev, ino, size, mtime_ns, ctime_ns) of the file path names now;
+    raises OSError."""
+    st = os.stat(path)
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def replaced(before, now):
+    """Why the file now at a path is not the one seen before, or None
+    (pure).  A file that did not exist before is judged by its times."""
+    if before is None or now is None or before == now:
+        return None
+    if before[:2] != now[:2]:
+        return "replaced by another file"
+    return "rewritten"
+
+
+def links_on_path(path, readlink=os.readlink, islink=os.path.islink):
+    """The symlinks met while resolving path, as (directory holding the
+    link, link name): a rename there changes what the path names.  At
+    most 40 links are followed (the kernel's limit), so a loop ends."""
+    links = []
+    cur = "" if path.startswith("/") else os.getcwd().rstrip("/")
+    todo = [c for c in path.split("/") if c]
+    hops = 0
+    while todo:
+        c = todo.pop(0)
+        if c == ".":
+            continue
+        if c == "..":
+            cur = cur.rsplit("/", 1)[0]
+            continue
+        nxt = f"{cur}/{c}"
+        if islink(nxt):
+            hops += 1
+            if hops > 40:
+                break
+            links.append((cur or "/", c))
+            try:
+                target = readlink(nxt)
+            except OSError:
+                break
+            if target.startswith("/"):
+                cur = ""
+            todo[:0] = [t for t in target.split("/") if t]
+            continue
+        cur = nxt
+    return links
+
+
 def module_files(modules):
     """The files the loaded modules came from (source, extension module
     or the zip archive holding them), absolute, without duplicates."""
@@ -68,6 +129,7 @@ class Autoreload:
         self.closed = False
         self.wd_file = {}    # wd -> set of paths
         self.wd_dir = {}     # wd -> {basename: set of paths}
+        self.ids = {}        # path -> identity when first seen
         self.unwatched = list(self.files)
         try:
             self.fd = linux.inotify_init()
@@ -79,6 +141,8 @@ class Autoreload:
         for path in self.files:
             file_ok, missing = self._watch_file(path)
             dir_ok = self._watch_dir(path)
+            for directory, name in links_on_path(path):
+                self._watch_name(directory, name, path)
             if not (file_ok or (missing and dir_ok)):
                 unwatched.append(path)
         self.unwatched = unwatched
@@ -102,11 +166,16 @@ class Autoreload:
 
     def _watch_dir(self, path):
         directory, base = os.path.split(path)
+        return self._watch_name(directory or ".", base, path)
+
+    def _watch_name(self, directory, name, path):
+        """Watches directory for name (path's file, or a symlink on the
+        way to it) being created, renamed or removed."""
         try:
-            wd = linux.inotify_add_watch(self.fd, directory or ".", DIR_EVENTS)
+            wd = linux.inotify_add_watch(self.fd, directory, DIR_EVENTS)
         except OSError:
             return False
-        self.wd_dir.setdefault(wd, {}).setdefault(base, set()).add(path)
+        self.wd_dir.setdefault(wd, {}).setdefault(name, set()).add(path)
         return True
 
     def changed(self):
@@ -155,18 +224,25 @@ class Autoreload:
         return relevant
 
     def newer(self, paths):
-        """True, and logged, if one of paths has changed since start.
-        A file that does not exist is fine."""
+        """True, and logged, if one of paths has changed since start (see
+        the top).  A file that does not exist is fine (a deploy may be
+        half-way); one that appears counts by its mtime until it has
+        been seen."""
         for path in paths:
             try:
-                mtime = os.stat(path).st_mtime_ns
+                now = identity(path)
             except OSError as e:
                 if e.errno not in (errno.ENOENT, errno.ENOTDIR):
                     self.log("warning", f"autoreload: cannot stat {path}: "
                              f"{e.strerror}")
                 continue
-            if mtime > self.start_ns:
-                self.log("info", f"{path} changed since startup, "
+            before = self.ids.setdefault(path, now)
+            why = replaced(before, now)
+            times = now[3:] if before is not now else now[3:4]
+            if why is None and any(t > self.start_ns for t in times):
+                why = "newer than the server"
+            if why is not None:
+                self.log("info", f"{path} changed since startup ({why}), "
                          "quitting to reload")
                 return True
         return False

@@ -46,6 +46,35 @@ def test_autoreload_relevance(tmp_path):
         ar.close()
 
 
+def test_file_identity_and_deploys(tmp_path):
+    """What a deploy changes: replaced() tells a rewrite (same inode) from
+    a replacement; links_on_path() names the symlinks a path goes
+    through, so that their directories are watched."""
+    f = tmp_path / "m.py"
+    f.write_text("VERSION = '1'\n")
+    before = autoreload.identity(str(f))
+    assert autoreload.replaced(before, autoreload.identity(str(f))) is None
+    assert autoreload.replaced(None, before) is None
+    old = os.stat(f).st_mtime_ns
+    f.write_text("VERSION = '2'\n")            # same size, as cp -p
+    os.utime(f, ns=(old, old))
+    assert autoreload.replaced(before, autoreload.identity(str(f))) == "rewritten"
+    g = tmp_path / "m2.py"
+    g.write_text("VERSION = '3'\n")
+    os.rename(g, f)
+    assert autoreload.replaced(before, autoreload.identity(str(f))) == \
+        "replaced by another file"
+
+    (tmp_path / "releases" / "r1" / "lib").mkdir(parents=True)
+    os.symlink("releases/r1", tmp_path / "current")
+    os.symlink(str(tmp_path / "current" / "lib"), tmp_path / "lib")
+    assert autoreload.links_on_path(str(tmp_path / "lib" / "x.py")) == [
+        (str(tmp_path), "lib"), (str(tmp_path), "current")]
+    assert autoreload.links_on_path(str(tmp_path / "releases" / "x.py")) == []
+    os.symlink("loop", tmp_path / "loop")
+    assert len(autoreload.links_on_path(str(tmp_path / "loop" / "x"))) == 40
+
+
 def test_options():
     o = options.check({})
     assert (o.max_servers, o.prefork_spares, o.log_facility) == (4, 1, 8)

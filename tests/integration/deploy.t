@@ -21,36 +21,50 @@ sub put {
 	close $fh or die;
 	chmod $mode, $path if $mode;
 }
+# PFI_LANG=perl or python (tests/meson.build runs both): the module is
+# DeployMod.pm or deploymod.py.
+my $python = script_lang() eq 'python';
+my $mod = $python ? 'deploymod.py' : 'DeployMod.pm';
 # The module's text has the same length in every version, so only its
 # contents (and ctime) tell them apart.
-sub module_text { "package DeployMod; our \$VERSION = '$_[0]'; 1;\n" }
-my $old = time - 3600;
-for my $r (qw(r1 r2)) {
-	mkdir "$dir/$_" for 'releases', "releases/$r", "releases/$r/lib", "releases/$r/bin";
-	put("$dir/releases/$r/lib/DeployMod.pm", module_text($r eq 'r1' ? 1 : 2));
-	put("$dir/releases/$r/bin/app.pl", "#!" . client_path() . " -U,perl\n" . <<"EOS", 0755);
+sub module_text {
+	return $python ? "VERSION = '$_[0]'\n"
+		: "package DeployMod; our \$VERSION = '$_[0]'; 1;\n";
+}
+# A script loading the module through the link, printing $what.
+sub script_text {
+	my ($what) = @_;
+	return <<"EOS" if $python;
+import os, sys
+import prefork_interp
+sys.path.insert(0, '$dir/current/lib')
+import deploymod
+boot = os.getpid()
+prefork_interp.initialisation_complete()
+print(f"${what}mod={deploymod.VERSION} boot={boot}")
+EOS
+	return <<"EOS";
 use strict;
 use lib '$dir/current/lib';
 use DeployMod;
 use Proc::Prefork::Interp;
 our \$boot = \$\$;
 prefork_initialisation_complete();
-print "script=$r mod=\$DeployMod::VERSION boot=\$boot\\n";
+print "${what}mod=\$DeployMod::VERSION boot=\$boot\\n";
 EOS
-	utime $old, $old, "$dir/releases/$r/lib/DeployMod.pm", "$dir/releases/$r/bin/app.pl";
+}
+my $old = time - 3600;
+for my $r (qw(r1 r2)) {
+	mkdir "$dir/$_" for 'releases', "releases/$r", "releases/$r/lib", "releases/$r/bin";
+	put("$dir/releases/$r/lib/$mod", module_text($r eq 'r1' ? 1 : 2));
+	put("$dir/releases/$r/bin/app.pl", "#!" . client_path() . " -U," . interpreter()
+	    . "\n" . script_text("script=$r "), 0755);
+	utime $old, $old, "$dir/releases/$r/lib/$mod", "$dir/releases/$r/bin/app.pl";
 }
 symlink 'releases/r1', "$dir/current" or die;
 
 # A fixed script outside the releases, loading the module through the link.
-my $fixed = write_script($env, 'fixed.pl', <<"EOS");
-use strict;
-use lib '$dir/current/lib';
-use DeployMod;
-use Proc::Prefork::Interp;
-our \$boot = \$\$;
-prefork_initialisation_complete();
-print "mod=\$DeployMod::VERSION boot=\$boot\\n";
-EOS
+my $fixed = write_script($env, 'fixed.pl', { perl => script_text(''), python => script_text('') });
 
 sub call {
 	my $r = run_call([@_], dir => $dir);
@@ -74,8 +88,8 @@ is(boot_of(call($fixed)), boot_of($a1), 'the server is reused');
 later();
 put("$dir/staged.pm", module_text(3));
 utime $old, $old, "$dir/staged.pm";
-system('cp', '-p', "$dir/staged.pm", "$dir/current/lib/DeployMod.pm") == 0 or die;
-is((stat "$dir/current/lib/DeployMod.pm")[9], $old, 'cp -p kept the old mtime');
+system('cp', '-p', "$dir/staged.pm", "$dir/current/lib/$mod") == 0 or die;
+is((stat "$dir/current/lib/$mod")[9], $old, 'cp -p kept the old mtime');
 my $a2 = call($fixed);
 like($a2, qr/mod=3/, 'cp -p over a loaded module: the next call sees the new module');
 isnt(boot_of($a2), boot_of($a1), 'cp -p: from a fresh server');

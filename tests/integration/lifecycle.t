@@ -1,5 +1,7 @@
 # The server's life: auto-reload after editing the script or a module,
 # quitting when its socket is removed, --kill, -f and idle_timeout.
+# PFI_LANG=perl or python (tests/meson.build runs both): the module is
+# PFIMod.pm or pfimod.py.
 use strict;
 use warnings;
 use FindBin;
@@ -10,14 +12,29 @@ use Time::HiRes qw(sleep time);
 
 my $env = new_env();
 mkdir "$env->{dir}/lib" or die;
+my $python = script_lang() eq 'python';
 sub write_module {
 	my ($version) = @_;
-	open my $fh, '>', "$env->{dir}/lib/PFIMod.pm" or die;
-	print $fh "package PFIMod; our \$VERSION = '$version'; 1;\n";
+	my $file = $python ? 'pfimod.py' : 'PFIMod.pm';
+	open my $fh, '>', "$env->{dir}/lib/$file" or die;
+	print $fh $python ? "VERSION = '$version'\n"
+		: "package PFIMod; our \$VERSION = '$version'; 1;\n";
 	close $fh;
 }
 sub script_body {
 	my ($tag, $opts) = @_;
+	if ($python) {
+		(my $kw = $opts) =~ s/\s*=>\s*/=/g;
+		return { python => <<"EOS" };
+import os, sys
+import prefork_interp
+sys.path.insert(0, '$env->{dir}/lib')
+import pfimod
+boot = str(os.getpid())
+prefork_interp.initialisation_complete($kw)
+print(f"tag=$tag mod={pfimod.VERSION} boot={boot} srv={os.getppid()}")
+EOS
+	}
 	return <<"EOS";
 use strict;
 use lib '$env->{dir}/lib';
@@ -66,7 +83,7 @@ ok(wait_processes_gone($script, 5), 'server (and watcher) quit after the socket 
 # --kill stops it.
 call($script);
 ok(scalar(processes_matching($script)), 'a server runs again');
-my $k = run_call([client_path(), '--kill,-U,perl', $script], dir => $env->{dir});
+my $k = run_call([client_path(), '--kill,-U,' . interpreter(), $script], dir => $env->{dir});
 is($k->{status}, 0, '--kill succeeded') or diag $k->{err};
 is($k->{out} . $k->{err}, '', '--kill ran nothing and said nothing');
 ok(wait_processes_gone($script, 5), '--kill stopped the server');
@@ -74,7 +91,7 @@ is(scalar(socket_files($env)), 0, '--kill removed the socket');
 
 # -f replaces it.
 my $f1 = call($script);
-my $f2 = call(client_path(), '-f,-U,perl', $script);
+my $f2 = call(client_path(), '-f,-U,' . interpreter(), $script);
 isnt(boot_of($f2), boot_of($f1), '-f started a fresh server');
 my $f3 = call($script);
 is(boot_of($f3), boot_of($f2), 'the fresh server serves the next call');
