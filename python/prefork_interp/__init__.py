@@ -79,6 +79,12 @@ def initialisation_complete(**opts):
     if os.fork():
         os._exit(0)          # the client waits for the setup to exit 0
     _become_server()
+    # ps shows every process's command line to every user: the server,
+    # its spares and every call's process (until it execs) would show
+    # the first caller's arguments (an --api-token=...) for the
+    # server's life.  They show the interpreter and the script only.
+    linux.set_cmdline([os.fsencode(a) for a in
+                       sys.orig_argv[:len(sys.orig_argv) - len(_ARGV_AT_IMPORT) + 1]])
     call, ctl = _serve(server, log)
     executor.serve(call, ctl, context)
 

@@ -104,3 +104,35 @@ def pidfd_open(pid):
 def access_mode(fd):
     """O_ACCMODE bits of an open fd; raises OSError if fd is not open."""
     return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+
+
+def _arg_area():
+    """(start, end) addresses of this process's argument strings, the
+    memory /proc/self/cmdline shows (fields 48 and 49 of its stat)."""
+    with open("/proc/self/stat", "rb") as f:
+        data = f.read()
+    fields = data[data.rindex(b")") + 2:].split()
+    return int(fields[45]), int(fields[46])     # field n is fields[n - 3]
+
+
+def set_cmdline(strings):
+    """Rewrites this process's command line as ps and /proc/PID/cmdline
+    show it (as perl's $0 does): strings, NUL-separated, cut to the
+    original area and padded with NULs.  Changes nothing, and returns
+    False, unless the area read through ctypes is exactly what
+    /proc/self/cmdline says: only our own argument strings are written.
+    Python keeps its own copies of them (sys.argv, sys.orig_argv)."""
+    import ctypes
+    try:
+        start, end = _arg_area()
+        with open("/proc/self/cmdline", "rb") as f:
+            shown = f.read()
+    except (OSError, ValueError, IndexError):
+        return False
+    size = end - start
+    if size <= 0 or ctypes.string_at(start, size) != shown[:size] \
+            or len(shown) != size:
+        return False
+    new = b"".join(s + b"\0" for s in strings)[:size - 1]
+    ctypes.memmove(start, new.ljust(size, b"\0"), size)
+    return True

@@ -2,6 +2,8 @@
 # spares and the watcher) shows the script, never a caller's arguments,
 # which every user can read in ps (an --api-token=... must not show).
 # Also for the laundered mode (-L), whose initialisation never sees them.
+# PFI_LANG=perl or python (tests/meson.build runs both): the Python
+# module rewrites its command line to the interpreter and the script.
 use strict;
 use warnings;
 use FindBin;
@@ -11,12 +13,21 @@ use Test::More;
 use Time::HiRes qw(sleep time);
 
 my $env = new_env();
-my $body = <<'EOS';
+my $body = { perl => <<'EOS', python => <<'EOS' };
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete(prefork_spares => 2);
 print "ran @ARGV\n";
 EOS
+import sys
+import prefork_interp
+prefork_interp.initialisation_complete(prefork_spares=2)
+print("ran " + " ".join(sys.argv[1:]))
+EOS
+my $python = script_lang() eq 'python';
+# What -L lets through to the initialisation: the module's path (and no
+# bytecode written into the source tree).
+my $keep = $python ? '-E,PYTHONPATH,-E,PYTHONDONTWRITEBYTECODE' : '-E,PERL5LIB';
 
 sub cmdlines {
 	my @found;
@@ -32,7 +43,7 @@ sub cmdlines {
 
 for my $mode ('-U', '-L') {
 	my $script = write_script($env, "titled$mode.pl", $body,
-				  interp => "$mode,-E,PERL5LIB,perl");
+				  interp => "$mode,$keep," . interpreter());
 	my $secret = "SECRET$mode" . int(rand 1e9);
 	for my $i (1 .. 3) {
 		my $r = run_call([$script, "--api-token=$secret-$i"], dir => $env->{dir});
@@ -49,7 +60,9 @@ for my $mode ('-U', '-L') {
 	   "$mode: the watcher's title names the script") or diag join "\n", @all;
 	my @server = grep { /\Q$script\E/ && !/watcher/ } @all;
 	ok(@server >= 2, "$mode: server and spares found") or diag join "\n", @all;
-	ok(!(grep { !/^\d+: \Q$script\E \[prefork (?:server|spare)\](?: \d+ calls?)? *\z/ } @server),
+	my $title = $python ? qr/^\d+: \Q${\interpreter()}\E \Q$script\E *\z/
+		: qr/^\d+: \Q$script\E \[prefork (?:server|spare)\](?: \d+ calls?)? *\z/;
+	ok(!(grep { $_ !~ $title } @server),
 	   "$mode: server and spares show only the script") or diag join "\n", @server;
 	kill_servers($env);
 }
