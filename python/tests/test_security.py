@@ -190,11 +190,21 @@ CASES = [
 ]
 
 
+def recv_or_reset(s):
+    """What the server sent before closing: a server that refused the
+    call closes with bytes of ours unread, which the kernel reports as
+    a reset (no status either way)."""
+    try:
+        return s.recv(4)
+    except ConnectionResetError:
+        return b""
+
+
 @pytest.mark.parametrize("label,steps,message", CASES, ids=[c[0] for c in CASES])
 def test_malformed_request(pfi, victim, label, steps, message):
     before = len(log_text(victim))
     s = abuse(victim, steps)
-    assert s.recv(4) == b"", "closed with no status"
+    assert recv_or_reset(s) == b"", "closed with no status"
     s.close()
     assert harness.wait_for(10, lambda: message in log_text(victim)[before:]), \
         log_text(victim)[before:]

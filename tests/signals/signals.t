@@ -63,7 +63,7 @@ EOS
 import os, signal, sys, time
 import prefork_interp
 prefork_interp.initialisation_complete()
-mode = sys.argv[1]
+mode = sys.argv[1] if len(sys.argv) > 1 else ""
 ready = sys.argv[2] if len(sys.argv) > 2 else None
 def out(text):
     print("out: " + text, flush=True)
