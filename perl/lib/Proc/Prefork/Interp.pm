@@ -341,8 +341,8 @@ skipped: C<DESTROY> of objects still alive at the end, closing handles
 beyond flushing them (a PerlIO layer that writes a trailer on close does
 not write it), C<atexit> handlers and destructors of XS modules, and the
 C<DESTRUCT> phase. If an END block dies, perl abandons the queue and the
-call ends the ordinary way. Standalone runs (without the client) always
-end the ordinary way.
+call ends the ordinary way. Standalone runs (without the client) and
+scripts running with taint checks (C<-T>) always end the ordinary way.
 
 Use it for scripts that keep no objects whose destructors matter at
 exit: ending a call then costs what an C<exit> costs, where perl's

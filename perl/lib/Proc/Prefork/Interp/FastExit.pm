@@ -20,7 +20,8 @@ package Proc::Prefork::Interp::FastExit;
 # handlers of XS modules, and the DESTRUCT phase.
 #
 # If an END block dies, perl abandons the queue, ours included, and
-# ends the ordinary way.
+# ends the ordinary way. So does a script under taint checks (-T): there
+# perl refuses the exec that flushes the handles.
 
 use strict;
 use warnings;
@@ -34,6 +35,7 @@ END { }
 
 # In an executor, as its call starts.
 sub arm {
+    return 0 if ${^TAINT};
     my $queue = B::end_av();
     return 0 unless $queue->isa('B::AV');
     # The queue is perl's own array; perl shifts each block off it as

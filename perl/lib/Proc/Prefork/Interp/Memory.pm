@@ -212,9 +212,10 @@ sub own_prefault {
 # runs DESTROY methods, perl visits every glob and takes and drops a
 # reference to it while it clears its slots (sv_clean_objs): a write to
 # the head of every glob of every package, spread over the heap with
-# the rest of the interpreter's values. In an executor each is a
-# copy-on-write fault, about a thousand a call for a script with a
-# hundred modules loaded, and what a spare copies first (prefault_ending).
+# the rest of the interpreter's values. In an executor each page is a
+# copy-on-write fault (a few hundred pages for a script with a hundred
+# and fifty modules loaded), and what a spare copies first
+# (prefault_ending).
 sub glob_addresses {
     require B;
     my @addresses;
