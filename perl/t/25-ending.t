@@ -6,6 +6,7 @@ use File::Temp qw(tempdir);
 use lib "$FindBin::Bin/../lib";
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::MainConstants ();
+use POSIX ();
 
 # What a call's ordinary end writes to memory it shares with the server:
 # the pages of every glob (Memory::glob_addresses, copied by a spare in
@@ -26,6 +27,41 @@ ok $addr{${B::svref_2object(\*Deeply::Nested::Package::probe)}},
     'glob_addresses: a glob of a nested package';
 ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
     'glob_addresses: a glob of a loaded module';
+
+# prefault_ending: in a forked child, the pages holding glob heads are
+# shared with the parent until it runs, and its own afterwards (the
+# "exclusively mapped" bit of /proc/self/pagemap).
+{
+    require Socket;
+    my @ranges = $M->can('page_ranges')->($M->can('glob_addresses')->());
+    my @pages = map { my $r = $_; map { $r->[0] + $_ * 4096 } 0 .. ($r->[1] - $r->[0]) / 4096 - 1 } @ranges;
+    my $own = sub {
+        open(my $pm, '<:raw', '/proc/self/pagemap') or return undef;
+        my $n = 0;
+        for my $page (@pages) {
+            sysseek($pm, $page / 4096 * 8, 0);
+            sysread($pm, my $entry, 8) == 8 or next;
+            my $v = unpack('Q<', $entry);
+            $n++ if ($v >> 63) & 1 && ($v >> 56) & 1;   # present, exclusive
+        }
+        return $n;
+    };
+    socketpair(my $ctl, my $far, Socket::AF_UNIX(), Socket::SOCK_STREAM(), 0) or die;
+    pipe(my $r, my $w) or die;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $before = $own->() // -1;
+        $M->can('prefault_ending')->($ctl, \@ranges);
+        syswrite $w, join ' ', $before, $own->() // -1;
+        POSIX::_exit(0);
+    }
+    close $w;
+    my ($before, $after) = split ' ', <$r> // '';
+    waitpid($pid, 0);
+    cmp_ok scalar(@pages), '>', 10, 'glob heads span some pages (' . scalar(@pages) . ')';
+    cmp_ok $before, '<', scalar(@pages), "before prefault_ending, a child shares most of them ($before its own)";
+    is $after, scalar(@pages), 'afterwards all are its own';
+}
 
 # MainConstants, in a script of its own: its main program is what counts.
 my $dir = tempdir('pfitest-ending-XXXXXX', TMPDIR => 1, CLEANUP => 1);

@@ -159,12 +159,12 @@ sub start {
 }
 
 sub prefaulting   { return $_[0]{prefault} }
+sub small         { return $_[0]{small} }
+sub collapse_todo { return !!$_[0]{collapse_retry} }
 
 # The pages a spare copies first (prefault_ending), worked out once in
 # the server, after the script's initialisation.
 sub ending_ranges { return $_[0]{ending} }
-sub small         { return $_[0]{small} }
-sub collapse_todo { return !!$_[0]{collapse_retry} }
 
 # Bytes each spare prefaults.
 sub spare_budget {

@@ -30,7 +30,7 @@ use IO::Poll qw(POLLIN);
 use POSIX ();
 use Socket qw(MSG_NOSIGNAL MSG_PEEK MSG_DONTWAIT AF_UNIX SOCK_STREAM PF_UNSPEC);
 use Time::HiRes ();
-use Proc::Prefork::Interp::Linux qw(pidfd_open POLLRDHUP);
+use Proc::Prefork::Interp::Linux qw(pidfd_open cpus_allowed POLLRDHUP);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Protocol ();
@@ -176,7 +176,7 @@ sub _pidfd {
 # progress than CPUs, not at all, so that it does not compete with them.
 sub allow_prefault {
     my ($self) = @_;
-    $self->{cpus} //= Proc::Prefork::Interp::Linux::cpus_allowed();
+    $self->{cpus} //= cpus_allowed();
     return if $self->busy_count >= $self->{cpus};
     for my $kid (grep { !$_->{prefault_sent} } @{$self->{spares}}) {
         $kid->{prefault_sent} = 1;
