@@ -31,28 +31,27 @@ is_deeply [$M->can('huge_page_ranges')->(
     [3 * $MB, 11 * $MB, '[heap]'], [0, $MB, 'file'], [4 * $MB, 5 * $MB, ''])],
     [[4 * $MB, 10 * $MB]], 'whole 2 MB pages of heap and anonymous mappings only';
 
-my $plan = $M->can('prefault_plan');
-# Small regions first, then the heap, then large anonymous mappings.
-my @r = ([100 * $MB, 120 * $MB, '[heap]'], [0, 4096, 'lib'],
-         [200 * $MB, 210 * $MB, ''], [300 * $MB, 300 * $MB + 8192, '']);
-is_deeply [$plan->(1 << 30, @r)],
-    [[0, 4096], [300 * $MB, 300 * $MB + 8192], [100 * $MB, 120 * $MB],
-     [200 * $MB, 210 * $MB]], 'enough budget: everything, in order';
-is_deeply [$plan->(12288 + 8 * $MB, @r)],
-    [[0, 4096], [300 * $MB, 300 * $MB + 8192],
-     [100 * $MB, 104 * $MB], [116 * $MB, 120 * $MB]],
-    'a region too large: its start and end, half each, in whole huge pages';
-is_deeply [$plan->(12288 + 1 * $MB, @r)],
-    [[0, 4096], [300 * $MB, 300 * $MB + 8192],
-     [100 * $MB, 100 * $MB + $MB / 2], [120 * $MB - $MB / 2, 120 * $MB]],
-    'less than two huge pages left: halves in 4 kB pages';
-is_deeply [$plan->(4095, @r)], [], 'less than a page: nothing';
+# What a spare copies first: the blocks holding ending pages, then (a
+# small server) every other whole block; within the budget.
+my $first = $M->can('first_blocks');
+my @heap = ([3 * $MB, 11 * $MB, '[heap]'], [0, $MB, 'file'], [20 * $MB, 24 * $MB, '']);
+my @ending = ([8 * $MB + 4096, 8 * $MB + 3 * 4096], [21 * $MB, 21 * $MB + 4096],
+              [10 * $MB + 4096, 10 * $MB + 8192], [$MB / 2, $MB / 2 + 4096]);
+is_deeply [$first->(1 << 30, 0, \@ending, @heap)], [8 * $MB, 20 * $MB],
+    'a large server: only the blocks with ending pages, in address order';
+is_deeply [$first->(1 << 30, 1, \@ending, @heap)],
+    [8 * $MB, 20 * $MB, 4 * $MB, 6 * $MB, 22 * $MB],
+    'a small server: those first, then every other whole block';
+is_deeply [$first->(3 * $HUGE + $MB, 1, \@ending, @heap)], [8 * $MB, 20 * $MB, 4 * $MB],
+    'no more than the budget';
+is_deeply [$first->(1 << 30, 1, [], [3 * $MB, 4 * $MB, '[heap]'])], [],
+    'a heap without a whole block: nothing';
 
-my $cpus = Proc::Prefork::Interp::Linux->can('cpus_allowed');
-is $cpus->("Name:\tx\nCpus_allowed_list:\t0-3,8,10-11\n"), 7, 'CPUs allowed: ranges and singles';
-is $cpus->("Cpus_allowed_list:\t5\n"), 1, 'one CPU';
-is $cpus->("Name:\tx\n"), 1, 'no list: 1';
-is $cpus->("Cpus_allowed_list:\tgarbage\n"), 1, 'unreadable list: 1';
-cmp_ok $cpus->(), '>=', 1, 'this process: at least one';
+my $outside = $M->can('outside_blocks');
+is_deeply [$outside->([[2 * $MB - 4096, 2 * $MB + 8192], [7 * $MB, 7 * $MB + 4096],
+                       [4 * $MB + 4096, 4 * $MB + 8192]], { 2 * $MB => 1, 4 * $MB => 1 })],
+    [[2 * $MB - 4096, 2 * $MB], [7 * $MB, 7 * $MB + 4096]],
+    'outside_blocks: ranges split at block edges, the copied blocks left out';
+is_deeply [$outside->([[0, 8192]], {})], [[0, 8192]], 'nothing copied: every range';
 
 done_testing;

@@ -24,8 +24,7 @@ is $fork->(%base, wanted => 0), 0, 'none wanted';
 $SIG{PIPE} = 'IGNORE';
 my $pool = $P->new(
     opts => { max_servers => 1, max_pending => 4, pending_grace => 0, prefork_spares => 0 },
-    new_executor  => sub { POSIX::_exit(99) },   # never forks here
-    on_prefaulted => sub { });
+    new_executor => sub { POSIX::_exit(99) });   # never forks here
 
 sub sleeper {
     my $pid = fork // die "fork: $!";
@@ -82,40 +81,5 @@ $pool->quit;
 is $c->{state}, 'dead', 'quitting ends the spares';
 ok reaped($c), 'and they are reaped';
 is_deeply [$pool->{count}{dead}, scalar @{$pool->{spares}}], [0, 0], 'none left';
-
-# The go-ahead to prefault ('P'): sent to each spare once, while fewer
-# calls are in progress than there are CPUs to run them.
-$pool = $P->new(
-    opts => { max_servers => 4, max_pending => 4, pending_grace => 0, prefork_spares => 0 },
-    new_executor  => sub { POSIX::_exit(99) },
-    on_prefaulted => sub { });
-$pool->{cpus} = 2;
-sub got_p {
-    my ($kid) = @_;
-    my $n = sysread($kid->{far}, my $bytes, 16);
-    return defined $n ? $bytes : '';
-}
-my @spares = map { sleeper() } 1 .. 3;
-$_->{far}->blocking(0) for @spares;
-$pool->allow_prefault;
-is got_p($spares[0]), 'P', 'idle, two CPUs: a spare is told to prefault';
-$pool->allow_prefault;
-is got_p($spares[0]), '', 'once';
-socketpair(my $call3, my $client3, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die;
-$pool->hand_over($call3);    # takes $spares[0]
-is $pool->busy_count, 1, 'one call in progress';
-my $late = sleeper();
-$late->{far}->blocking(0);
-$pool->allow_prefault;
-is got_p($late), 'P', 'one call and two CPUs: a new spare still prefaults, on the free CPU';
-socketpair(my $call4, my $client4, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die;
-$pool->hand_over($call4);    # takes $spares[1]
-my $later = sleeper();
-$later->{far}->blocking(0);
-$pool->allow_prefault;
-is got_p($later), '', 'two calls and two CPUs: it waits';
-$pool->quit;
-kill 'KILL', map { $_->{pid} } @spares[0, 1];    # the two with calls
-ok reaped($_), 'reaped' for @spares, $late, $later;
 
 done_testing;

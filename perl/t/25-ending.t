@@ -63,6 +63,55 @@ ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
     is $after, scalar(@pages), 'afterwards all are its own';
 }
 
+# copy_first: a spare's first blocks become its own, whole, before
+# anything else; a call waiting on the control socket stops it.
+{
+    our @bulk = map { 'x' x 200 } 1 .. 60_000;     # a heap with whole 2 MB blocks
+    my @regions = grep { $_->[2] eq '[heap]' } $M->can('writable_regions')->();
+    my @blocks = $M->can('first_blocks')->(1 << 30, 1, [], @regions);
+    my $own = sub {
+        my ($blocks) = @_;
+        open(my $pm, '<:raw', '/proc/self/pagemap') or return -1;
+        my $n = 0;
+        for my $block (@$blocks) {
+            sysseek($pm, $block / 4096 * 8, 0);
+            sysread($pm, my $entries, 512 * 8) == 512 * 8 or next;
+            for my $v (unpack('Q<512', $entries)) {
+                $n++ if ($v >> 63) & 1 && ($v >> 56) & 1;   # present, exclusive
+            }
+        }
+        return $n;
+    };
+    my $child = sub {
+        my ($to_ctl) = @_;
+        socketpair(my $ctl, my $far, Socket::AF_UNIX(), Socket::SOCK_STREAM(), 0) or die;
+        syswrite($far, $to_ctl) if length $to_ctl;
+        pipe(my $r, my $w) or die;
+        my $pid = fork // die "fork: $!";
+        if (!$pid) {
+            my $before = $own->(\@blocks);
+            my $copied = $M->can('copy_first')->($ctl, \@blocks);
+            syswrite $w, join ' ', $before, $own->(\@blocks), scalar(keys %$copied);
+            POSIX::_exit(0);
+        }
+        close $w;
+        my @got = split ' ', <$r> // '';
+        waitpid($pid, 0);
+        return @got;
+    };
+    SKIP: {
+        skip 'the heap has no whole 2 MB block', 3 unless @blocks;
+        my ($before, $after, $n) = $child->('');
+        skip 'this kernel makes no huge pages on request (MADV_COLLAPSE)', 3 unless $n;
+        my $pages = 512 * @blocks;
+        cmp_ok $before, '<', $pages / 2, "before copy_first, a child shares most of its heap ($before of $pages pages its own)";
+        is $n, scalar(@blocks), 'copy_first copies every block (' . scalar(@blocks) . ')';
+        is $after, $pages, 'afterwards all their pages are its own';
+    }
+    my (undef, undef, $n) = $child->("\0");
+    is $n, 0, 'a call waiting on the control socket stops it before the first block';
+}
+
 # MainConstants, in a script of its own: its main program is what counts.
 my $dir = tempdir('pfitest-ending-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 open(my $f, '>', "$dir/script.pl") or die;

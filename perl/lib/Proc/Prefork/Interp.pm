@@ -282,37 +282,30 @@ call arrives. Idle spares do not count against C<max_servers>.
 
 =item prefault => MB
 
-How much of its memory each idle spare copies in advance, in
-megabytes (default 64; 0 turns prefaulting off). Ending a call, and
-perl's global destruction in particular, writes to memory the executor
-still shares copy-on-write with the server; each first write to a page
-costs a page fault and a copy on the caller's time. So each spare
-copies pages in advance, stopping as soon as a call arrives. First, at
-once, the pages perl's ending writes whatever the call did: the heads
-of all globs, which perl touches before it runs DESTROY methods (a few
-hundred pages). Then, while a CPU is free (fewer calls in progress than
-CPUs this process may use: with calls coming one after another, during
-the call before the spare's own), up to I<MB> of the rest, a chunk at a
-time. Each whole 2 MB of a region
-is copied into a private transparent huge page where the kernel can
-(C<madvise(MADV_COLLAPSE)>, Linux 6.1 or later), the rest in 4 kB pages
-(C<MADV_POPULATE_WRITE>, Linux 5.14 or later): with huge pages the
-executor's exit also frees one page per 2 MB instead of 512, and that
-teardown happens before the caller gets its exit status. A server
-larger than I<MB> has the small regions copied whole (the interpreter's
-and the libraries' data), then the start of its heap (the interpreter's
-own structures) and its end (where new allocations come from), half
-each; the middle of a large heap, typically the data preloaded for the
-calls to read, stays shared. Once a spare of a server no larger than
-I<MB> has finished, the server makes its own pages writable again the
-same way, so that its next accept takes no page faults. Nothing the
-per-call code sees changes. The cost: every idle spare that has
-finished holds a private copy of up to I<MB> (rounded up to whole 2 MB
-pages, times C<prefork_spares>), and copying it takes CPU time (about
-8 ms for 25 MB) on a CPU no call is using. With C<prefault =E<gt> 0> a
-spare shares all its memory with the server until its call writes to
-it (C<bench/bench> reports the memory of a server with and without its
-spare).
+How much of the server's memory each spare copies for itself before it
+is offered a call, in megabytes (default 64; 0 turns this off). A call,
+the spare's own start-up and perl's global destruction at the end of
+the call write to memory the executor still shares copy-on-write with
+the server; each first write to a page costs a page fault and a copy
+on the caller's time. So a spare's first act, stopping as soon as a call
+arrives, is to copy whole 2 MB blocks of the heap into private
+transparent huge pages (C<madvise(MADV_COLLAPSE)>, Linux 6.1 or later):
+for a server no larger than I<MB>, every whole block of its heap; for a
+larger one, the blocks holding the heads of globs, which perl's ending
+writes to whatever the call did (before it runs DESTROY methods it takes
+and drops a reference on every glob), at most I<MB>. Then the glob-head
+pages outside those blocks, 4 kB at a time (C<MADV_POPULATE_WRITE>,
+Linux 5.14 or later). Copying a block takes about 1 ms, and afterwards
+none of its pages faults; with huge pages the executor's exit also frees
+one page per 2 MB instead of 512 before the caller gets its exit status.
+Nothing else is copied in advance: copying page by page while idle was
+measured to cost as much as the faults it saved. Nothing the per-call
+code sees changes. The cost: each spare of a server no larger than I<MB>
+holds its own copy of the server's heap (a server with one spare uses
+about twice the memory of a server without; C<bench/bench> reports
+both), and a spare of a larger server the blocks it copied. With
+C<prefault =E<gt> 0> a spare shares all its memory with the server until
+its call writes to it, and the call pays for each page it writes.
 
 Whatever this is set to, the server keeps the main program's constants
 (constant folding puts a whole list such as C<1 .. 300_000> in the

@@ -1,7 +1,7 @@
 package Proc::Prefork::Interp::Executor;
 
-# A forked child's side of one call: as a spare, waiting (and
-# prefaulting) until the server hands it a call; then the rest of the
+# A forked child's side of one call: as a spare, waiting (its first
+# pages copied) until the server hands it a call; then the rest of the
 # protocol exchange, the wait for a running slot, and the set-up of
 # the call's state (stdio, environment, arguments, signals, seed).
 # When run returns, the per-call code of the script runs.
@@ -28,8 +28,9 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_budget in bytes; prefault_ending: the ranges a
-# spare copies at once (Memory::prefault_ending); retired: the server's state;
+# handlers); prefault_ending: the ranges a spare copies at once
+# (Memory::prefault_ending); copied: the 2 MB blocks it copied first
+# (Memory::copy_first); retired: the server's state;
 # offered: the step-2 bits the greeting offered.
 sub new {
     my ($class, %args) = @_;
@@ -45,9 +46,9 @@ sub run {
     my ($call, $ctl) = @$self{qw(call ctl)};
     unless ($call) {
         $0 = "$self->{script} [prefork spare]";
-        Proc::Prefork::Interp::Memory::prefault_ending($ctl, $self->{prefault_ending});
-        Proc::Prefork::Interp::Memory::prefault_when_allowed($ctl, $self->{prefault_budget})
-            if $self->{prefault_budget};
+        Proc::Prefork::Interp::Memory::prefault_ending($ctl,
+            [Proc::Prefork::Interp::Memory::outside_blocks($self->{prefault_ending},
+                                                           $self->{copied} // {})]);
         my $fd;
         do {
             $! = 0;

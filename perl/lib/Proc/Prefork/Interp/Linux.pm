@@ -11,7 +11,7 @@ use warnings;
 use Exporter qw(import);
 our @EXPORT_OK = qw(pidfd_open have_madvise madvise inotify_open
                     inotify_add_watch fd_flags poll poll_in
-                    get_rlimit set_rlimit getsockopt_large cpus_allowed
+                    get_rlimit set_rlimit getsockopt_large
                     POLLRDHUP MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
 
 use Errno qw(ENOSYS);
@@ -76,24 +76,6 @@ sub pidfd_open {
 }
 
 sub have_madvise { return !!$SYS_madvise }
-
-# How many CPUs this process may run on (its affinity and cpuset, as
-# /proc/self/status lists them); 1 when that cannot be read.
-sub cpus_allowed {
-    my ($status) = @_;
-    unless (defined $status) {
-        open(my $f, '<', '/proc/self/status') or return 1;
-        local $/;
-        $status = <$f> // '';
-    }
-    my ($list) = $status =~ /^Cpus_allowed_list:\s*(\S+)/m or return 1;
-    my $n = 0;
-    for my $part (split /,/, $list) {
-        my ($from, $to) = $part =~ /\A(\d+)(?:-(\d+))?\z/ or return 1;
-        $n += defined $to ? $to - $from + 1 : 1;
-    }
-    return $n || 1;
-}
 
 # madvise(2) on an address range; 0 on success, -1 with $! on failure.
 sub madvise {

@@ -1,27 +1,30 @@
 package Proc::Prefork::Interp::Memory;
 
-# Ending a call costs page faults: perl's global destruction (and the
-# per-call code) writes to pages that the executor still shares,
-# copy-on-write, with the server. A small server's idle spares copy
-# their pages in advance ('prefault'); a large server instead asks for
-# transparent huge pages, which make forking and ending an executor cost
-# per 2 MB instead of per 4 kB page.
+# A call, its spare's own start and perl's global destruction at its
+# end write to pages the executor still shares, copy-on-write, with the
+# server; each first write to a page is a fault and a copy on the
+# caller's time. A spare therefore copies, as its first act, whole 2 MB
+# blocks into private huge pages: every block of a small server's heap,
+# and of a larger server the blocks perl's ending writes to whatever the
+# call did (those holding glob heads). A large server also keeps its
+# heap in transparent huge pages, which make forking and ending an
+# executor cost per 2 MB instead of per 4 kB page. Nothing is copied
+# page by page ahead of a call: measured, that cost as much as the
+# faults it saved and slowed the call running beside it.
 #
-# The plans (which ranges, in which order) are pure functions of the
+# The plans (which blocks and pages) are pure functions of the
 # process's mappings, unit-tested; the rest applies them with madvise.
 
 use strict;
 use warnings;
 
-use Errno qw(EINTR);
-use Socket qw(MSG_PEEK);
 use Proc::Prefork::Interp::Linux qw(have_madvise madvise poll_in
     MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
 
 use constant {
-    PREFAULT_CHUNK => 256 << 10,      # bytes prefaulted between checks for a call
-    HUGE_PAGE      => 2 << 20,
-    PAGE           => 4096,
+    CHECK_EVERY => 256 << 10,      # bytes copied between checks for a call
+    HUGE_PAGE   => 2 << 20,
+    PAGE        => 4096,
 };
 
 #---------------------------------------------------------------- pure plans
@@ -44,7 +47,7 @@ sub parse_maps {
 }
 
 # Whether a server with these mappings counts as small: no larger than
-# what one spare prefaults.
+# what one spare may copy.
 sub is_small {
     my ($prefault_mb, @regions) = @_;
     my $total = 0;
@@ -65,39 +68,6 @@ sub huge_page_ranges {
     return @ranges;
 }
 
-# What a spare prefaults, at most $budget bytes: the small regions
-# whole (the interpreter's and libraries' data), then the heap, then
-# larger anonymous mappings; of a region too large for what is left,
-# its start and its end, half each (for the heap: the interpreter's own
-# structures, allocated first, and where new allocations come from).
-# The middle of a large heap is what the per-call code rarely writes:
-# the data preloaded for it to read.
-sub prefault_plan {
-    my ($budget, @regions) = @_;
-    my @heap = grep { $_->[2] eq '[heap]' } @regions;
-    my @rest = sort { ($a->[1] - $a->[0]) <=> ($b->[1] - $b->[0]) }
-               grep { $_->[2] ne '[heap]' } @regions;
-    # Large anonymous mappings (big arrays and strings) come after the
-    # heap: they are more likely the preloaded data itself.
-    my @small = grep { $_->[1] - $_->[0] <= HUGE_PAGE } @rest;
-    my @large = grep { $_->[1] - $_->[0] >  HUGE_PAGE } @rest;
-    my @plan;
-    for my $r (@small, @heap, @large) {
-        my ($start, $end) = @$r;
-        last if $budget < PAGE;
-        if ($end - $start <= $budget) {
-            push @plan, [$start, $end];
-            $budget -= $end - $start;
-            next;
-        }
-        my $half = int($budget / 2) & ~(HUGE_PAGE - 1);
-        $half = int($budget / 2) & ~(PAGE - 1) if $half < HUGE_PAGE;
-        push @plan, [$start, $start + $half], [$end - $half, $end];
-        $budget = 0;
-    }
-    return @plan;
-}
-
 # Page-aligned [start, end] ranges covering the given addresses, merged
 # where they touch.
 sub page_ranges {
@@ -111,6 +81,48 @@ sub page_ranges {
         }
     }
     return @ranges;
+}
+
+# The whole 2 MB blocks a spare copies first, as huge pages, before its
+# own start-up writes to anything: those holding any of the $ending
+# pages ([start, end] ranges), then, for a small server, every other
+# whole block of its heap and anonymous mappings; at most $budget bytes.
+sub first_blocks {
+    my ($budget, $small, $ending, @regions) = @_;
+    my @blocks;
+    for my $r (huge_page_ranges(@regions)) {
+        for (my $at = $r->[0]; $at < $r->[1]; $at += HUGE_PAGE) {
+            push @blocks, $at;
+        }
+    }
+    my %hot;
+    for my $r (@$ending) {
+        for (my $page = $r->[0]; $page < $r->[1]; $page += PAGE) {
+            $hot{$page & ~(HUGE_PAGE - 1)} = 1;
+        }
+    }
+    my @first = grep { $hot{$_} } @blocks;
+    push @first, grep { !$hot{$_} } @blocks if $small;
+    my $most = int($budget / HUGE_PAGE);
+    splice(@first, $most) if @first > $most;
+    return @first;
+}
+
+# The parts of the [start, end] ranges that lie outside the 2 MB blocks
+# in %$copied (block start => true), split where they cross a block.
+sub outside_blocks {
+    my ($ranges, $copied) = @_;
+    my @outside;
+    for my $r (@$ranges) {
+        my ($at, $end) = @$r;
+        while ($at < $end) {
+            my $block = $at & ~(HUGE_PAGE - 1);
+            my $stop = $block + HUGE_PAGE < $end ? $block + HUGE_PAGE : $end;
+            push @outside, [$at, $stop] unless $copied->{$block};
+            $at = $stop;
+        }
+    }
+    return @outside;
 }
 
 sub writable_regions {
@@ -127,12 +139,12 @@ sub writable_regions {
 sub new {
     my ($class, %args) = @_;
     return bless { opts => $args{opts}, call_waiting => $args{call_waiting},
-                   prefault => 0, small => 0, ending => [] }, $class;
+                   prefault => 0, small => 0, ending => [], first => [] }, $class;
 }
 
-# At startup. Spares prefault up to 'prefault' MB whatever the size (see
-# prefault_plan); a server larger than that keeps its heap in huge
-# pages as well, and does not repopulate its own (own_prefault).
+# At startup, after the script's initialisation: what spares copy (up to
+# 'prefault' MB, see first_blocks); a server larger than that keeps its
+# heap in huge pages as well.
 sub start {
     my ($self) = @_;
     my $o = $self->{opts};
@@ -141,6 +153,8 @@ sub start {
     $self->{prefault} = 1 if $o->{prefault} > 0;
     $self->{ending} = [page_ranges(glob_addresses())] if $self->{prefault};
     $self->{small} = is_small($o->{prefault}, @regions);
+    $self->{first} = [first_blocks($self->spare_budget, $self->{small},
+                                   $self->{ending}, @regions)];
     return unless $o->{hugepages} && !$self->{small};
     local $!;
     for my $r (huge_page_ranges(@regions)) {
@@ -158,15 +172,16 @@ sub start {
     return;
 }
 
-sub prefaulting   { return $_[0]{prefault} }
-sub small         { return $_[0]{small} }
 sub collapse_todo { return !!$_[0]{collapse_retry} }
 
 # The pages a spare copies first (prefault_ending), worked out once in
 # the server, after the script's initialisation.
 sub ending_ranges { return $_[0]{ending} }
 
-# Bytes each spare prefaults.
+# The 2 MB blocks a spare copies before anything else (copy_first).
+sub first_ranges { return $_[0]{first} }
+
+# Bytes each spare may copy.
 sub spare_budget {
     my ($self) = @_;
     return $self->{prefault} ? $self->{opts}{prefault} * (1 << 20) : 0;
@@ -183,28 +198,6 @@ sub collapse_retry {
         last if $self->{call_waiting}->();
     }
     delete $self->{collapse_retry} unless @$todo;
-    return;
-}
-
-# The server's own side of the same cost: after each fork its pages are
-# copy-on-write too, and the first write to each (its event loop, the
-# next call's accept) takes a fault. Once the newest spare has copied
-# what it shares ('D'), the server holds the only mapping of most of
-# its pages, and populating them for writing makes them writable again
-# without copying. Done only while idle, stopped by a call.
-sub own_prefault {
-    my ($self) = @_;
-    local $!;
-    for my $r (writable_regions()) {
-        my ($at, $end) = @$r;
-        while ($at < $end) {
-            return if $self->{call_waiting}->();
-            my $len = $end - $at;
-            $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
-            last if madvise($at, $len, MADV_POPULATE_WRITE) < 0;
-            $at += $len;
-        }
-    }
     return;
 }
 
@@ -237,17 +230,38 @@ sub glob_addresses {
 
 #---------------------------------------------------------------- spare side
 
-# In a spare, at once: copies the pages the ending of its call will write
-# whatever the call does ($ranges from page_ranges(glob_addresses())),
-# stopping for a call. Bounded and needed by the next call, this is not
-# left for idle time: a spare forked while a call runs does it then, on
-# a CPU the call leaves free.
+# A spare's first act, before its own start-up writes to anything: the
+# blocks of first_blocks, each copied whole into a private huge page
+# (MADV_COLLAPSE), stopping for a call. Returns the blocks copied
+# (start => true). Copying 2 MB at once costs less than the page
+# faults of the few dozen pages of it that the spare's start and its
+# call write, and afterwards none of its pages faults; page by page,
+# each fault costs a trap, and the first access to each 4 kB page after
+# it one more on some virtual machines.
+sub copy_first {
+    my ($ctl, $blocks) = @_;
+    local $!;
+    my %copied;
+    for my $at (@$blocks) {
+        last if _call_arrived($ctl);
+        # A block the server maps as one huge page (a large server's
+        # heap) is split first: collapsing it would change nothing.
+        madvise($at, PAGE, MADV_POPULATE_WRITE);
+        $copied{$at} = 1 if madvise($at, HUGE_PAGE, MADV_COLLAPSE) == 0;
+    }
+    return \%copied;
+}
+
+# Next, at once: the pages the ending of its call will write whatever
+# the call does that copy_first left (page_ranges(glob_addresses())
+# outside the blocks it copied: a heap's ends, a block the kernel would
+# not collapse), stopping for a call.
 sub prefault_ending {
     my ($ctl, $ranges) = @_;
     local $!;
     my $since_check = 0;
     for my $r (@$ranges) {
-        if (($since_check += $r->[1] - $r->[0]) >= PREFAULT_CHUNK) {
+        if (($since_check += $r->[1] - $r->[0]) >= CHECK_EVERY) {
             return 0 if _call_arrived($ctl);
             $since_check = 0;
         }
@@ -256,71 +270,10 @@ sub prefault_ending {
     return 1;
 }
 
-# Whether the server has handed this spare a call. Its go-ahead for
-# idle-time prefaulting ('P') is not one: it stays unread, for
-# prefault_when_allowed.
+# Whether the server has handed this spare a call (or gone).
 sub _call_arrived {
     my ($ctl) = @_;
-    return 0 unless poll_in($ctl, 0) > 0;
-    my $got = recv($ctl, my $byte, 1, MSG_PEEK);
-    return !(defined $got && $byte eq 'P');
-}
-
-# In a spare: waits for the server's go-ahead ('P') or a call; after the
-# go-ahead, prefaults until done or a call arrives, and reports 'D' when
-# done.
-sub prefault_when_allowed {
-    my ($ctl, $budget) = @_;
-    for (;;) {
-        my $n = poll_in($ctl, -1);
-        next if $n < 0 && $! == EINTR;
-        return if $n <= 0;
-        my $got = recv($ctl, my $byte, 1, MSG_PEEK);
-        return unless defined $got && $byte eq 'P';
-        sysread($ctl, $byte, 1);
-        syswrite($ctl, 'D') if prefault($ctl, $budget);
-        return;
-    }
-}
-
-# In an idle spare: copy the shared pages now, a chunk at a time, and
-# stop as soon as a call arrives on the control socket. Each whole 2 MB
-# of a region is copied into a private transparent huge page where the
-# kernel can (MADV_COLLAPSE): the call then takes no copy-on-write
-# faults there, and ending the executor frees one page per 2 MB instead
-# of 512, which is most of what an executor's exit costs the caller.
-# The rest, and every 2 MB the kernel will not collapse, is populated
-# in 4 kB pages. True if it got to the end.
-sub prefault {
-    my ($ctl, $budget) = @_;
-    local $!;
-    for my $r (prefault_plan($budget, writable_regions())) {
-        my ($at, $end) = @$r;
-        my $collapse = 1;
-        while ($at < $end) {
-            return 0 if poll_in($ctl, 0) != 0;
-            if ($collapse && !($at & (HUGE_PAGE - 1)) && $end - $at >= HUGE_PAGE) {
-                # A huge page still shared with the server (a large
-                # server keeps its heap in them) is split first:
-                # collapsing a range the server maps whole changes nothing.
-                madvise($at, PAGE, MADV_POPULATE_WRITE);
-                if (madvise($at, HUGE_PAGE, MADV_COLLAPSE) == 0) {
-                    $at += HUGE_PAGE;
-                    next;
-                }
-                # Unsupported (an old kernel, THP off, a file mapping) or
-                # short of memory: the rest of this region in 4 kB pages.
-                $collapse = 0;
-            }
-            my $len = $end - $at;
-            $len = PREFAULT_CHUNK if $len > PREFAULT_CHUNK;
-            my $boundary = ($at + HUGE_PAGE) & ~(HUGE_PAGE - 1);
-            $len = $boundary - $at if $collapse && $at + $len > $boundary;
-            last if madvise($at, $len, MADV_POPULATE_WRITE) < 0;
-            $at += $len;
-        }
-    }
-    return 1;
+    return poll_in($ctl, 0) != 0;
 }
 
 1;

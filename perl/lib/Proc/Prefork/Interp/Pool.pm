@@ -30,7 +30,7 @@ use IO::Poll qw(POLLIN);
 use POSIX ();
 use Socket qw(MSG_NOSIGNAL MSG_PEEK MSG_DONTWAIT AF_UNIX SOCK_STREAM PF_UNSPEC);
 use Time::HiRes ();
-use Proc::Prefork::Interp::Linux qw(pidfd_open cpus_allowed POLLRDHUP);
+use Proc::Prefork::Interp::Linux qw(pidfd_open POLLRDHUP);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Protocol ();
@@ -53,8 +53,7 @@ use constant {
 };
 
 # opts: the server's options; new_executor: called in a forked child as
-# ->($call, $ctl), returns its Executor; on_prefaulted: called when a
-# spare reports it has prefaulted while no call is in progress.
+# ->($call, $ctl), returns its Executor.
 sub new {
     my ($class, %args) = @_;
     return bless {
@@ -169,30 +168,6 @@ sub _pidfd {
     return undef;
 }
 
-# Prefaulting takes CPU time, and what a spare copies is what its call
-# would otherwise copy page by page. A spare is told to start while a
-# CPU is free: with calls coming one after another, during the call
-# before its own, on the CPU that call leaves idle; with more calls in
-# progress than CPUs, not at all, so that it does not compete with them.
-sub allow_prefault {
-    my ($self) = @_;
-    $self->{cpus} //= cpus_allowed();
-    return if $self->busy_count >= $self->{cpus};
-    for my $kid (grep { !$_->{prefault_sent} } @{$self->{spares}}) {
-        $kid->{prefault_sent} = 1;
-        send($kid->{ctl}, 'P', MSG_NOSIGNAL | MSG_DONTWAIT);
-    }
-    return;
-}
-
-sub _prefaulted {
-    my ($self, $kid) = @_;
-    $kid->{prefault_done} = 1;
-    my $got = sysread($kid->{ctl}, my $byte, 1);
-    $self->{on_prefaulted}->() if $got && $byte eq 'D' && !$self->busy_count;
-    return;
-}
-
 #---------------------------------------------------------------- transitions
 
 # Hands an accepted call (greeted already) to a spare, or to a new
@@ -245,12 +220,6 @@ sub _ctl_readable {
     my ($self, $kid) = @_;
     my $got = sysread($kid->{ctl}, my $byte, 1);
     return if !defined $got && ($! == EAGAIN || $! == EINTR);
-    # A spare's report that it finished prefaulting ('D') can cross the
-    # hand-off of a call: it is not the executor's 'R'.
-    if ($got && $byte eq 'D') {
-        $kid->{prefault_done} = 1;
-        return;
-    }
     # [signals] 'S': as 'R', and the call relays signals from now on.
     if ($got && $byte eq 'S' && ($kid->{state} eq PENDING || $kid->{state} eq GRANTED)) {
         $self->_relay_begin($kid);
@@ -511,11 +480,6 @@ sub source {
         } elsif ($kid->{call} && !$kid->{gone}) {
             push @watches, [fileno($kid->{call}), POLLRDHUP,
                             sub { $self->_client_gone($kid); return }];
-        }
-        if ($kid->{ctl} && $kid->{state} eq SPARE
-            && $kid->{prefault_sent} && !$kid->{prefault_done}) {
-            push @watches, [fileno($kid->{ctl}), POLLIN,
-                            sub { $self->_prefaulted($kid); return }];
         }
         # A granted call's 'R' is not waited for in the first
         # GRANTED_CHECK after its hand-off (see check_granted), only

@@ -47,11 +47,8 @@ sub new {
     $self->{memory} = Proc::Prefork::Interp::Memory->new(
         opts => $self->{opts}, call_waiting => sub { $self->_call_waiting });
     $self->{pool} = Proc::Prefork::Interp::Pool->new(
-        opts          => $self->{opts},
-        new_executor  => sub { $self->_new_executor(@_) },
-        on_prefaulted => sub {
-            $self->{memory}->own_prefault if $self->{memory}->small;
-        });
+        opts         => $self->{opts},
+        new_executor => sub { $self->_new_executor(@_) });
     return $self;
 }
 
@@ -90,7 +87,6 @@ sub _loop {
     });
     $loop->step(sub { $pool->reap_unwatched; return $pool->replenish });
     $loop->step(sub {
-        $pool->allow_prefault if $memory->prefaulting;
         $memory->collapse_retry if $memory->collapse_todo && !$pool->busy_count;
         return;
     });
@@ -195,6 +191,9 @@ sub _call_waiting {
 # In a freshly forked child: drop everything the server holds.
 sub _new_executor {
     my ($self, $call, $ctl) = @_;
+    # A spare copies its first blocks before anything else here writes.
+    my $copied = $call ? {}
+        : Proc::Prefork::Interp::Memory::copy_first($ctl, $self->{memory}->first_ranges);
     POSIX::setpgid(0, 0);
     # [signals] the server keeps SIGCHLD blocked for its notification fd
     Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
@@ -208,8 +207,8 @@ sub _new_executor {
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
         offered => $self->{offered},
-        prefault_budget => $self->{memory}->spare_budget,
-        prefault_ending => $self->{memory}->ending_ranges, retired => $self);
+        prefault_ending => $self->{memory}->ending_ranges, copied => $copied,
+        retired => $self);
 }
 
 #---------------------------------------------------------------- quitting
