@@ -18,6 +18,7 @@ package Proc::Prefork::Interp::Memory;
 use strict;
 use warnings;
 
+use Errno qw(EINVAL);
 use Proc::Prefork::Interp::Linux qw(have_madvise madvise poll_in
     MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
 
@@ -247,7 +248,11 @@ sub copy_first {
         # A block the server maps as one huge page (a large server's
         # heap) is split first: collapsing it would change nothing.
         madvise($at, PAGE, MADV_POPULATE_WRITE);
-        $copied{$at} = 1 if madvise($at, HUGE_PAGE, MADV_COLLAPSE) == 0;
+        if (madvise($at, HUGE_PAGE, MADV_COLLAPSE) == 0) {
+            $copied{$at} = 1;
+        } elsif ($! == EINVAL) {
+            last;   # no huge pages here (an old kernel, THP off)
+        }
     }
     return \%copied;
 }
