@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYLIB = os.path.dirname(HERE)
@@ -133,6 +134,20 @@ class Env:
         p = subprocess.run(argv, input=stdin, capture_output=True, env=environ,
                            timeout=timeout, cwd=self.dir, **kw)
         return Result(p.returncode, p.stdout, p.stderr)
+
+    def first_call(self, name, body, ident):
+        """Writes a script from body (formatted with its log and marker
+        paths), starts its server with a first call through `-U -g
+        ident` (an explicit ident keeps the socket's path short enough
+        to connect) and returns what tests need of it: script, log,
+        marker, cmd (the client's argv without the script's args)."""
+        log, marker = self.path("log"), self.path("marker")
+        script = self.script(name, body.format(log=log, marker=marker))
+        cmd = [self.client, "-U", "-g", ident, PYTHON, script]
+        r = self.call(cmd + ["first"])
+        assert r.status == "exit 0", r
+        return types.SimpleNamespace(script=script, log=log, marker=marker,
+                                     cmd=cmd)
 
     def standalone(self, script, args=(), **kw):
         """What `python3 SCRIPT ARGS` gives, without any server."""

@@ -38,13 +38,7 @@ XDATA = b"full-argv caller-state signals"
 
 @pytest.fixture(scope="module")
 def server(pfi):
-    log, marker = pfi.path("log"), pfi.path("marker")
-    script = pfi.script("ext.py", BODY.format(log=log, marker=marker))
-    cmd = [pfi.client, "-U", "-g", "ext", harness.PYTHON, script]
-    r = pfi.call(cmd + ["first"])
-    assert r.status == "exit 0", r
-    s = type("Server", (), {})()
-    s.script, s.log, s.marker, s.cmd = script, log, marker, cmd
+    s = pfi.first_call("ext.py", BODY, "ext")
     s.sock = os.path.join(pfi.sockdir(), "sext")
     return s
 

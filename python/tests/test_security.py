@@ -42,18 +42,11 @@ def need_root():
 
 @pytest.fixture(scope="module")
 def victim(pfi):
-    log, marker = pfi.path("log"), pfi.path("marker")
-    script = pfi.script("victim.py", BODY.format(log=log, marker=marker))
-    # An explicit ident keeps the socket's path short enough to connect.
-    cmd = [pfi.client, "-U", "-g", "sec", harness.PYTHON, script]
-    r = pfi.call(cmd + ["first"])
-    assert r.status == "exit 0", r
+    v = pfi.first_call("victim.py", BODY, "sec")
     (sock,) = pfi.sockets()
-    server = harness.server_of(pfi, script)
+    server = harness.server_of(pfi, v.script)
     assert server
     harness.wait_for(10, lambda: len(harness.children_of(server)) == 1)
-    v = type("Victim", (), {})()
-    v.script, v.log, v.marker, v.cmd = script, log, marker, cmd
     v.sock = os.path.join(pfi.sockdir(), sock)
     v.server = server
     v.kids0 = len(harness.children_of(server))
