@@ -84,6 +84,25 @@ SKIP: {
     ok $t->finish, 'small: nothing left behind';
 }
 
+# A call that finds no spare (prefork_spares => 0 keeps none) gets a
+# child forked for it, which copies the same blocks, all of them, before
+# it serves the call: the call sees them in its own memory as huge pages.
+SKIP: {
+    skip 'no transparent huge pages here', 5
+        unless -e '/sys/kernel/mm/transparent_hugepage/enabled'
+        && PFITest::_slurp('/sys/kernel/mm/transparent_hugepage/enabled') !~ /\[never\]/;
+    my $t = PFITest->new(name => 'nospare', opts => 'prefork_spares=0');
+    is $t->call(args => ['noop'])->{status}, 0, 'no spare: first call ok';
+    my $blocks = heap_blocks_kb($t->titled('server'));
+    cmp_ok $blocks, '>=', 2 * $MB, "no spare: the server's heap has whole 2 MB blocks ($blocks kB)";
+    my $r = $t->call(args => ['hugepages']);
+    is $r->{status}, 0, 'no spare: a call in a child forked for it';
+    cmp_ok $r->{out} // 0, '>=', $blocks,
+        'no spare: that child copied each block, as a huge page, before the call'
+        or diag explain $r;
+    ok $t->finish, 'no spare: nothing left behind';
+}
+
 # prefault => 0: the spare copies nothing in advance.
 {
     # 20 MB preloaded, and no huge pages (see below), so that what the

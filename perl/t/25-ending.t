@@ -64,7 +64,8 @@ ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
 }
 
 # copy_first: a spare's first blocks become its own, whole, before
-# anything else; a call waiting on the control socket stops it.
+# anything else; a call waiting on the control socket stops it. A child
+# forked for a call (no control socket to watch) copies them all.
 {
     our @bulk = map { 'x' x 200 } 1 .. 60_000;     # a heap with whole 2 MB blocks
     my @regions = grep { $_->[2] eq '[heap]' } $M->can('writable_regions')->();
@@ -83,9 +84,10 @@ ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
         return $n;
     };
     my $child = sub {
-        my ($to_ctl) = @_;
+        my ($to_ctl, $for_call) = @_;
         socketpair(my $ctl, my $far, Socket::AF_UNIX(), Socket::SOCK_STREAM(), 0) or die;
         syswrite($far, $to_ctl) if length $to_ctl;
+        undef $ctl if $for_call;
         pipe(my $r, my $w) or die;
         my $pid = fork // die "fork: $!";
         if (!$pid) {
@@ -100,13 +102,16 @@ ok $addr{${B::svref_2object(\*Proc::Prefork::Interp::Memory::page_ranges)}},
         return @got;
     };
     SKIP: {
-        skip 'the heap has no whole 2 MB block', 3 unless @blocks;
+        skip 'the heap has no whole 2 MB block', 5 unless @blocks;
         my ($before, $after, $n) = $child->('');
-        skip 'this kernel makes no huge pages on request (MADV_COLLAPSE)', 3 unless $n;
+        skip 'this kernel makes no huge pages on request (MADV_COLLAPSE)', 5 unless $n;
         my $pages = 512 * @blocks;
         cmp_ok $before, '<', $pages / 2, "before copy_first, a child shares most of its heap ($before of $pages pages its own)";
         is $n, scalar(@blocks), 'copy_first copies every block (' . scalar(@blocks) . ')';
         is $after, $pages, 'afterwards all their pages are its own';
+        (undef, $after, $n) = $child->("\0", 'for a call');
+        is $n, scalar(@blocks), 'a child forked for a call copies every block too';
+        is $after, $pages, '... and all their pages are its own';
     }
     my (undef, undef, $n) = $child->("\0");
     is $n, 0, 'a call waiting on the control socket stops it before the first block';

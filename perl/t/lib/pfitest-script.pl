@@ -125,6 +125,11 @@ if ($cmd eq 'argv') {
     my $override = $ARGV[3];
     eval 'END { print "call END\n"; $? = $override if defined $override } 1' or die $@;
     exit $ARGV[2];
+} elsif ($cmd eq 'hugepages') {
+    # This process's memory held in huge pages, in kB.
+    open(my $r, '<', '/proc/self/smaps_rollup') or die "smaps_rollup: $!";
+    my ($kb) = map { /\AAnonHugePages:\s+(\d+) kB/ ? $1 : () } <$r>;
+    print $kb // 0, "\n";
 } elsif ($cmd eq 'noop') {
     print "ok\n";
 } else {

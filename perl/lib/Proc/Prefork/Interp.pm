@@ -282,8 +282,9 @@ call arrives. Idle spares do not count against C<max_servers>.
 
 =item prefault => MB
 
-How much of the server's memory each spare copies for itself before it
-is offered a call, in megabytes (default 64; 0 turns this off). A call,
+How much of the server's memory each spare, and each executor forked
+for a call that found no spare, copies for itself before it serves a
+call, in megabytes (default 64; 0 turns this off). A call,
 the spare's own start-up and perl's global destruction at the end of
 the call write to memory the executor still shares copy-on-write with
 the server; each first write to a page costs a page fault and a copy
@@ -295,7 +296,11 @@ larger one, the blocks holding the heads of globs, which perl's ending
 writes to whatever the call did (before it runs DESTROY methods it takes
 and drops a reference on every glob), at most I<MB>. Then the glob-head
 pages outside those blocks, 4 kB at a time (C<MADV_POPULATE_WRITE>,
-Linux 5.14 or later). Copying a block takes about 1 ms, and afterwards
+Linux 5.14 or later). An executor forked for a call (every spare was
+busy, or C<prefork_spares =E<gt> 0>) copies the same before it serves
+the call, without stopping: measured, that costs the call less than the
+faults it saves, and with callers in parallel it doubled the calls
+completed per second. Copying a block takes about 1 ms, and afterwards
 none of its pages faults; with huge pages the executor's exit also frees
 one page per 2 MB instead of 512 before the caller gets its exit status.
 Nothing else is copied in advance: copying page by page while idle was

@@ -28,7 +28,7 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_ending: the ranges a spare copies at once
+# handlers); prefault_ending: the ranges a child copies at once
 # (Memory::prefault_ending); copied: the 2 MB blocks it copied first
 # (Memory::copy_first); retired: the server's state;
 # offered: the step-2 bits the greeting offered.
@@ -44,11 +44,12 @@ sub new {
 sub run {
     my ($self) = @_;
     my ($call, $ctl) = @$self{qw(call ctl)};
+    $0 = "$self->{script} [prefork spare]" unless $call;
+    # A spare stops for a call; a child forked for a call copies all.
+    Proc::Prefork::Interp::Memory::prefault_ending($call ? undef : $ctl,
+        [Proc::Prefork::Interp::Memory::outside_blocks($self->{prefault_ending},
+                                                       $self->{copied} // {})]);
     unless ($call) {
-        $0 = "$self->{script} [prefork spare]";
-        Proc::Prefork::Interp::Memory::prefault_ending($ctl,
-            [Proc::Prefork::Interp::Memory::outside_blocks($self->{prefault_ending},
-                                                           $self->{copied} // {})]);
         my $fd;
         do {
             $! = 0;

@@ -3,10 +3,13 @@ package Proc::Prefork::Interp::Memory;
 # A call, its spare's own start and perl's global destruction at its
 # end write to pages the executor still shares, copy-on-write, with the
 # server; each first write to a page is a fault and a copy on the
-# caller's time. A spare therefore copies, as its first act, whole 2 MB
-# blocks into private huge pages: every block of a small server's heap,
-# and of a larger server the blocks perl's ending writes to whatever the
-# call did (those holding glob heads). A large server also keeps its
+# caller's time. Every child of the server therefore copies, as its
+# first act, whole 2 MB blocks into private huge pages: every block of a
+# small server's heap, and of a larger server the blocks perl's ending
+# writes to whatever the call did (those holding glob heads). A spare
+# stops for a call; a child forked for a call that found no spare copies
+# them all before it serves it (measured: the copy costs it less than
+# the faults it saves, and with callers in parallel far less). A large server also keeps its
 # heap in transparent huge pages, which make forking and ending an
 # executor cost per 2 MB instead of per 4 kB page. Nothing is copied
 # page by page ahead of a call: measured, that cost as much as the
@@ -231,9 +234,11 @@ sub glob_addresses {
 
 #---------------------------------------------------------------- spare side
 
-# A spare's first act, before its own start-up writes to anything: the
+# A child's first act, before its own start-up writes to anything: the
 # blocks of first_blocks, each copied whole into a private huge page
-# (MADV_COLLAPSE), stopping for a call. Returns the blocks copied
+# (MADV_COLLAPSE); a spare ($ctl its control socket) stops for a call,
+# a child forked for a call ($ctl undef) copies them all. Returns the
+# blocks copied
 # (start => true). Copying 2 MB at once costs less than the page
 # faults of the few dozen pages of it that the spare's start and its
 # call write, and afterwards none of its pages faults; page by page,
@@ -260,7 +265,7 @@ sub copy_first {
 # Next, at once: the pages the ending of its call will write whatever
 # the call does that copy_first left (page_ranges(glob_addresses())
 # outside the blocks it copied: a heap's ends, a block the kernel would
-# not collapse), stopping for a call.
+# not collapse); a spare stops for a call, as in copy_first.
 sub prefault_ending {
     my ($ctl, $ranges) = @_;
     local $!;
@@ -275,9 +280,11 @@ sub prefault_ending {
     return 1;
 }
 
-# Whether the server has handed this spare a call (or gone).
+# Whether the server has handed this spare a call (or gone); never,
+# without a control socket (a child forked for a call has it already).
 sub _call_arrived {
     my ($ctl) = @_;
+    return 0 unless $ctl;
     return poll_in($ctl, 0) != 0;
 }
 

@@ -191,9 +191,10 @@ sub _call_waiting {
 # In a freshly forked child: drop everything the server holds.
 sub _new_executor {
     my ($self, $call, $ctl) = @_;
-    # A spare copies its first blocks before anything else here writes.
-    my $copied = $call ? {}
-        : Proc::Prefork::Interp::Memory::copy_first($ctl, $self->{memory}->first_ranges);
+    # The first blocks are copied before anything else here writes; a
+    # spare stops for a call, a child forked for one copies them all.
+    my $copied = Proc::Prefork::Interp::Memory::copy_first($call ? undef : $ctl,
+                                                           $self->{memory}->first_ranges);
     POSIX::setpgid(0, 0);
     # [signals] the server keeps SIGCHLD blocked for its notification fd
     Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
