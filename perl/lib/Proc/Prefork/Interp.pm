@@ -308,7 +308,9 @@ measured to cost as much as the faults it saved. Nothing the per-call
 code sees changes. The cost: each spare of a server no larger than I<MB>
 holds its own copy of the server's heap (a server with one spare uses
 about twice the memory of a server without; C<bench/bench> reports
-both), and a spare of a larger server the blocks it copied. With
+both), and a spare of a larger server the blocks it copied; so does
+each executor while its call runs, whether it was a spare or forked for
+the call. With
 C<prefault =E<gt> 0> a spare shares all its memory with the server until
 its call writes to it, and the call pays for each page it writes.
 
