@@ -9,11 +9,12 @@ package Proc::Prefork::Interp::Memory;
 # writes to whatever the call did (those holding glob heads). A spare
 # stops for a call; a child forked for a call that found no spare copies
 # them all before it serves it (measured: the copy costs it less than
-# the faults it saves, and with callers in parallel far less). A large server also keeps its
-# heap in transparent huge pages, which make forking and ending an
-# executor cost per 2 MB instead of per 4 kB page. Nothing is copied
-# page by page ahead of a call: measured, that cost as much as the
-# faults it saved and slowed the call running beside it.
+# the faults it saves, and with callers in parallel far less). A large
+# server also keeps its heap in transparent huge pages, which make
+# forking and ending an executor cost per 2 MB instead of per 4 kB
+# page. Nothing is copied page by page ahead of a call: measured, that
+# cost as much as the faults it saved and slowed the call running
+# beside it.
 #
 # The plans (which blocks and pages) are pure functions of the
 # process's mappings, unit-tested; the rest applies them with madvise.
