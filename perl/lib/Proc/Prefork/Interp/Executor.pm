@@ -14,7 +14,6 @@ use IO::FDPass ();
 use POSIX ();
 use Socket qw(SHUT_RDWR);
 use Proc::Prefork::Interp::Log qw(log_msg);
-use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Relay ();
@@ -28,10 +27,8 @@ my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
 # to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); prefault_ending: the ranges a child copies at once
-# (Memory::prefault_ending); copied: the 2 MB blocks it copied first
-# (Memory::copy_first); retired: the server's state;
-# offered: the step-2 bits the greeting offered.
+# handlers); retired: the server's state; offered: the step-2 bits the
+# greeting offered.
 sub new {
     my ($class, %args) = @_;
     # Freeing the server's tables would write to pages this process
@@ -44,12 +41,8 @@ sub new {
 sub run {
     my ($self) = @_;
     my ($call, $ctl) = @$self{qw(call ctl)};
-    $0 = "$self->{script} [prefork spare]" unless $call;
-    # A spare stops for a call; a child forked for a call copies all.
-    Proc::Prefork::Interp::Memory::prefault_ending($call ? undef : $ctl,
-        [Proc::Prefork::Interp::Memory::outside_blocks($self->{prefault_ending},
-                                                       $self->{copied} // {})]);
     unless ($call) {
+        $0 = "$self->{script} [prefork spare]";
         my $fd;
         do {
             $! = 0;

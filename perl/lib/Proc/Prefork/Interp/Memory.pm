@@ -144,7 +144,7 @@ sub writable_regions {
 sub new {
     my ($class, %args) = @_;
     return bless { opts => $args{opts}, call_waiting => $args{call_waiting},
-                   prefault => 0, small => 0, ending => [], first => [] }, $class;
+                   ending => [], first => [] }, $class;
 }
 
 # At startup, after the script's initialisation: what spares copy (up to
@@ -155,12 +155,13 @@ sub start {
     my $o = $self->{opts};
     return unless have_madvise();
     my @regions = writable_regions();
-    $self->{prefault} = 1 if $o->{prefault} > 0;
-    $self->{ending} = [page_ranges(glob_addresses())] if $self->{prefault};
-    $self->{small} = is_small($o->{prefault}, @regions);
-    $self->{first} = [first_blocks($self->spare_budget, $self->{small},
-                                   $self->{ending}, @regions)];
-    return unless $o->{hugepages} && !$self->{small};
+    my $small = is_small($o->{prefault}, @regions);
+    if ($o->{prefault} > 0) {
+        $self->{ending} = [page_ranges(glob_addresses())];
+        $self->{first} = [first_blocks($o->{prefault} * (1 << 20), $small,
+                                       $self->{ending}, @regions)];
+    }
+    return unless $o->{hugepages} && !$small;
     local $!;
     for my $r (huge_page_ranges(@regions)) {
         my ($start, $end) = @$r;
@@ -178,19 +179,6 @@ sub start {
 }
 
 sub collapse_todo { return !!$_[0]{collapse_retry} }
-
-# The pages a spare copies first (prefault_ending), worked out once in
-# the server, after the script's initialisation.
-sub ending_ranges { return $_[0]{ending} }
-
-# The 2 MB blocks a spare copies before anything else (copy_first).
-sub first_ranges { return $_[0]{first} }
-
-# Bytes each spare may copy.
-sub spare_budget {
-    my ($self) = @_;
-    return $self->{prefault} ? $self->{opts}{prefault} * (1 << 20) : 0;
-}
 
 # Each declined range is tried once more, a range at a time, stopping
 # for a call that is waiting (about 0.3 ms a range).
@@ -233,7 +221,18 @@ sub glob_addresses {
     return @addresses;
 }
 
-#---------------------------------------------------------------- spare side
+#---------------------------------------------------------------- child side
+
+# In a freshly forked child, before anything else writes: the 2 MB
+# blocks worked out at start (copy_first), then the glob-head pages
+# outside them (prefault_ending). A spare ($ctl its control socket)
+# stops for a call; a child forked for a call ($ctl undef) copies all.
+sub copy_ahead {
+    my ($self, $ctl) = @_;
+    my $copied = copy_first($ctl, $self->{first});
+    prefault_ending($ctl, [outside_blocks($self->{ending}, $copied)]);
+    return;
+}
 
 # A child's first act, before its own start-up writes to anything: the
 # blocks of first_blocks, each copied whole into a private huge page

@@ -191,10 +191,9 @@ sub _call_waiting {
 # In a freshly forked child: drop everything the server holds.
 sub _new_executor {
     my ($self, $call, $ctl) = @_;
-    # The first blocks are copied before anything else here writes; a
-    # spare stops for a call, a child forked for one copies them all.
-    my $copied = Proc::Prefork::Interp::Memory::copy_first($call ? undef : $ctl,
-                                                           $self->{memory}->first_ranges);
+    # Copied before anything else here writes; a spare stops for a
+    # call, a child forked for one copies it all.
+    $self->{memory}->copy_ahead($call ? undef : $ctl);
     POSIX::setpgid(0, 0);
     # [signals] the server keeps SIGCHLD blocked for its notification fd
     Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
@@ -207,9 +206,7 @@ sub _new_executor {
     return Proc::Prefork::Interp::Executor->new(
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
-        offered => $self->{offered},
-        prefault_ending => $self->{memory}->ending_ranges, copied => $copied,
-        retired => $self);
+        offered => $self->{offered}, retired => $self);
 }
 
 #---------------------------------------------------------------- quitting
