@@ -97,8 +97,13 @@ SKIP: {
     cmp_ok $blocks, '>=', 2 * $MB, "no spare: the server's heap has whole 2 MB blocks ($blocks kB)";
     my $r = $t->call(args => ['hugepages']);
     is $r->{status}, 0, 'no spare: a call in a child forked for it';
-    cmp_ok $r->{out} // 0, '>=', $blocks,
-        'no spare: that child copied each block, as a huge page, before the call'
+    # Copying is best effort, a block at a time: the kernel may decline
+    # a block (no huge page free at that moment, pages it is still
+    # moving), which copy_first leaves to page faults, and under a busy
+    # test run it now and then declines two of three. Without the copy
+    # the child holds no huge page at all (a small server keeps none).
+    cmp_ok $r->{out} // 0, '>', 0,
+        "no spare: that child copied blocks of the server's heap, as huge pages, before the call"
         or diag explain $r;
     ok $t->finish, 'no spare: nothing left behind';
 }
