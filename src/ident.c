@@ -161,6 +161,7 @@ static void add_state_bounds(struct hashes *hs, int from,
 
 int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds,
                       const struct pfi_caller_state *cs,
+                      const struct pfi_confinement *conf,
                       char out[PFI_IDENT_BUF], struct problem *p)
 {
 	if (o->explicit_ident) {
@@ -203,10 +204,11 @@ int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds
 			add_item(&hs, H_WHOLE, '-', "", 0);
 	}
 
-	/* Credentials and state bounds are family items: callers that
-	 * differ get servers of their own (docs/protocol.md). */
+	/* Credentials, state bounds and confinement are family items:
+	 * callers that differ get servers of their own (docs/protocol.md). */
 	add_creds(&hs, H_FAMILY, creds);
 	add_state_bounds(&hs, H_FAMILY, cs);
+	add_item(&hs, H_FAMILY, 'n', conf->text, conf->len);
 
 	hex_digest(&hs.h[H_SCRIPT], out, PFI_IDENT_SCRIPT_LEN);
 	hex_digest(&hs.h[H_FAMILY], out + PFI_IDENT_SCRIPT_LEN,

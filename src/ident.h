@@ -2,6 +2,7 @@
 #ifndef PFI_IDENT_H
 #define PFI_IDENT_H
 
+#include "confinement.h"
 #include "creds.h"
 #include "names.h"
 #include "options.h"
@@ -18,12 +19,14 @@
  *     "." (through /proc/self/cwd when "." cannot be searched) and "/",
  *     the interpreter and its arguments, the -G items and the names of
  *     the -E variables, in order, -L, the caller's credentials
- *     (src/creds.h), hard limits and niceness;
+ *     (src/creds.h), hard limits, niceness and confinement
+ *     (src/confinement.h);
  *   whole (32): the family's inputs and the -E variables' values.
  * Fails (-errno, p filled) only if the script's directory or the
  * working directory cannot be identified. */
 int pfi_ident_compute(const struct pfi_options *o, const struct pfi_creds *creds,
                       const struct pfi_caller_state *cs,
+                      const struct pfi_confinement *conf,
                       char out[PFI_IDENT_BUF], struct problem *p);
 
 /* The script part alone (PFI_IDENT_SCRIPT_LEN digits and a NUL), for

@@ -109,6 +109,7 @@ int main(int argc, char **argv)
 	struct pfi_reached server;
 	struct pfi_caller_state caller;
 	struct pfi_creds creds;
+	struct pfi_confinement conf;
 	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	const char *run_dir;
@@ -165,8 +166,11 @@ int main(int argc, char **argv)
 			     "have");
 		run_unserved(&o, &caller, &p);
 	}
-	r = pfi_ident_compute(&o, &creds, &caller, ident, &p);
+	if (pfi_confinement_collect(&conf, &p) < 0)
+		fail(&p, 127);
+	r = pfi_ident_compute(&o, &creds, &caller, &conf, ident, &p);
 	pfi_creds_free(&creds);
+	pfi_confinement_free(&conf);
 	if (r < 0 || pfi_rundir_open(run_dir, &rd, &p) < 0)
 		run_unserved(&o, &caller, &p);
 	pfi_names_init(&names, ident);

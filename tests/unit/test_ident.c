@@ -10,6 +10,8 @@
 #include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -19,6 +21,7 @@
 /* The credentials every IDENT() below uses (tests change one field). */
 static struct pfi_creds creds;
 static struct pfi_caller_state caller;
+static struct pfi_confinement conf;
 
 /* Parses argv and computes its ident into out. */
 static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
@@ -29,7 +32,7 @@ static void ident_of(char *const *argv, char out[PFI_IDENT_BUF])
 	while (argv[argc])
 		argc++;
 	assert_int_equal(pfi_options_parse(argc, argv, &o, &p), 0);
-	assert_int_equal(pfi_ident_compute(&o, &creds, &caller, out, &p), 0);
+	assert_int_equal(pfi_ident_compute(&o, &creds, &caller, &conf, out, &p), 0);
 	pfi_options_free(&o);
 }
 
@@ -350,13 +353,117 @@ static void test_proc_status_agrees_with_kernel(void **state)
 	assert_memory_equal(&sa, &sb, sizeof sa);
 }
 
+/* Items are length-prefixed: no two different lists run together into
+ * the same bytes. */
+static void test_confinement_items_unambiguous(void **state)
+{
+	struct pfi_confinement a = { 0 }, b = { 0 };
+	assert_int_equal(pfi_confinement_add(&a, "cgroup", "0::/a\nns.net=x", 14), 0);
+	assert_int_equal(pfi_confinement_add(&b, "cgroup", "0::/a", 5), 0);
+	assert_int_equal(pfi_confinement_add(&b, "ns.net", "x", 1), 0);
+	assert_false(a.len == b.len && memcmp(a.text, b.text, a.len) == 0);
+	assert_int_equal(b.len, strlen("cgroup=5:0::/a\nns.net=1:x\n"));
+	assert_memory_equal(b.text, "cgroup=5:0::/a\nns.net=1:x\n", b.len);
+	pfi_confinement_free(&a);
+	pfi_confinement_free(&b);
+}
+
+static int has_item(const struct pfi_confinement *c, const char *key)
+{
+	size_t n = strlen(key);
+	for (size_t at = 0; at + n < c->len; at++)
+		if ((at == 0 || c->text[at - 1] == '\n') &&
+		    memcmp(c->text + at, key, n) == 0 && c->text[at + n] == '=')
+			return 1;
+	return 0;
+}
+
+/* What this process reads for itself has every item, and changing
+ * what a caller can change for itself (its CPUs, scheduling policy,
+ * OOM adjustment, timer slack) names another server; reading twice
+ * names the same one. */
+static void test_confinement_separates_servers(void **state)
+{
+	struct problem p = { 0 };
+	struct pfi_confinement saved = conf, now;
+	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF];
+	const char *keys[] = { "ns.cgroup", "ns.ipc", "ns.mnt", "ns.net",
+		"ns.pid", "ns.pid_for_children", "ns.time",
+		"ns.time_for_children", "ns.user", "ns.uts", "cgroup", "label",
+		"label.apparmor", "oom_score_adj", "cpus", "sched.policy",
+		"sched.priority", "ioprio", "timerslack", "personality" };
+	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+		if (!has_item(&conf, keys[i]))
+			fail_msg("no item %s", keys[i]);
+	IDENT(base, "-U", "perl", "s");
+	assert_int_equal(pfi_confinement_collect(&now, &p), 0);
+	conf = now;
+	IDENT(other, "-U", "perl", "s");
+	assert_string_equal(base, other);
+	pfi_confinement_free(&now);
+
+	/* one change at a time, each undone afterwards */
+	for (int change = 0; change < 4; change++) {
+		cpu_set_t cpus, one;
+		struct sched_param sp = { 0 };
+		int policy = sched_getscheduler(0);
+		unsigned long slack = (unsigned long)prctl(PR_GET_TIMERSLACK);
+		int applied = 0;
+		switch (change) {
+		case 0:
+			sched_getaffinity(0, sizeof cpus, &cpus);
+			if (CPU_COUNT(&cpus) < 2)
+				break;  /* one CPU: nothing to narrow */
+			CPU_ZERO(&one);
+			for (int i = 0; i < CPU_SETSIZE; i++)
+				if (CPU_ISSET(i, &cpus)) {
+					CPU_SET(i, &one);
+					break;
+				}
+			applied = sched_setaffinity(0, sizeof one, &one) == 0;
+			break;
+		case 1:
+			applied = sched_setscheduler(0, policy == SCHED_BATCH ?
+			                             SCHED_OTHER : SCHED_BATCH, &sp) == 0;
+			break;
+		case 2: {
+			FILE *f = fopen("/proc/self/oom_score_adj", "w");
+			applied = f && fprintf(f, "%d", 777) > 0;
+			if (f && fclose(f) != 0)
+				applied = 0;
+			break;
+		}
+		case 3:
+			applied = prctl(PR_SET_TIMERSLACK, slack + 1000) == 0;
+			break;
+		}
+		if (!applied)
+			continue;
+		assert_int_equal(pfi_confinement_collect(&now, &p), 0);
+		conf = now;
+		IDENT(other, "-U", "perl", "s");
+		if (strcmp(base, other) == 0)
+			fail_msg("change %d does not separate servers", change);
+		pfi_confinement_free(&now);
+		conf = saved;
+		if (change == 0)
+			sched_setaffinity(0, sizeof cpus, &cpus);
+		if (change == 1)
+			sched_setscheduler(0, policy, &sp);
+		if (change == 3)
+			prctl(PR_SET_TIMERSLACK, slack);
+	}
+	conf = saved;
+}
+
 int main(void)
 {
 	struct problem p = { 0 };
 	struct pfi_proc_status self;
 	pfi_proc_status_read(&self);
 	if (pfi_creds_collect(&creds, &self, &p) < 0 ||
-	    pfi_caller_state_collect(&caller, &self, &p) < 0) {
+	    pfi_caller_state_collect(&caller, &self, &p) < 0 ||
+	    pfi_confinement_collect(&conf, &p) < 0) {
 		fprintf(stderr, "%s\n", p.msg);
 		return 1;
 	}
@@ -370,6 +477,8 @@ int main(void)
 		cmocka_unit_test(test_state_bounds_separate_servers),
 		cmocka_unit_test(test_proc_status_agrees_with_kernel),
 		cmocka_unit_test(test_credentials_separate_servers),
+		cmocka_unit_test(test_confinement_items_unambiguous),
+		cmocka_unit_test(test_confinement_separates_servers),
 		cmocka_unit_test(test_spellings_share),
 		cmocka_unit_test(test_parts),
 		cmocka_unit_test(test_names),
