@@ -164,6 +164,37 @@ static int add_scheduling(struct pfi_confinement *c)
 	                : add_long(c, "personality", pers);
 }
 
+/* Newer than Debian 12's headers; older kernels answer EINVAL. */
+#ifndef PR_GET_MDWE
+#define PR_GET_MDWE 66
+#endif
+#ifndef PR_GET_MEMORY_MERGE
+#define PR_GET_MEMORY_MERGE 68
+#endif
+
+/* Per-process switches a child inherits: memory-deny-write-execute (a
+ * systemd unit's MemoryDenyWriteExecute= on newer kernels), THP and
+ * KSM opt-outs, and speculation mitigations a caller opted into. */
+static int add_switches(struct pfi_confinement *c)
+{
+	static const struct { const char *key; int option; long arg; } sw[] = {
+		{ "mdwe", PR_GET_MDWE, 0 },
+		{ "thp_disable", PR_GET_THP_DISABLE, 0 },
+		{ "memory_merge", PR_GET_MEMORY_MERGE, 0 },
+		{ "spec.store_bypass", PR_GET_SPECULATION_CTRL, PR_SPEC_STORE_BYPASS },
+		{ "spec.indirect_branch", PR_GET_SPECULATION_CTRL, PR_SPEC_INDIRECT_BRANCH },
+		{ "spec.l1d_flush", PR_GET_SPECULATION_CTRL, PR_SPEC_L1D_FLUSH },
+	};
+	for (size_t i = 0; i < sizeof sw / sizeof *sw; i++) {
+		int v = prctl(sw[i].option, sw[i].arg, 0, 0, 0);
+		int r = v < 0 ? add_errno(c, sw[i].key, errno)
+		              : add_long(c, sw[i].key, v);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
 int pfi_confinement_collect(struct pfi_confinement *c, struct problem *p)
 {
 	*c = (struct pfi_confinement){ 0 };
@@ -186,6 +217,8 @@ int pfi_confinement_collect(struct pfi_confinement *c, struct problem *p)
 		r = add_cpus(c);
 	if (r == 0)
 		r = add_scheduling(c);
+	if (r == 0)
+		r = add_switches(c);
 	free(buf);
 	if (r < 0) {
 		pfi_confinement_free(c);

@@ -1,6 +1,8 @@
 /* Where and under what the caller runs, beyond its credentials: its
  * namespaces, control groups, security label, CPUs, scheduling, I/O
- * priority, OOM score adjustment, timer slack and personality.
+ * priority, OOM score adjustment, timer slack, personality and the
+ * inherited per-process switches (memory-deny-write-execute, THP and
+ * KSM opt-outs, speculation mitigations).
  *
  * A call runs in a process forked from the server and inherits all of
  * these from the server; a server cannot move a call into its caller's

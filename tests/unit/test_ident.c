@@ -380,7 +380,7 @@ static int has_item(const struct pfi_confinement *c, const char *key)
 
 /* What this process reads for itself has every item, and changing
  * what a caller can change for itself (its CPUs, scheduling policy,
- * OOM adjustment, timer slack) names another server; reading twice
+ * OOM adjustment, timer slack, THP opt-out) names another server; reading twice
  * names the same one. */
 static void test_confinement_separates_servers(void **state)
 {
@@ -391,7 +391,9 @@ static void test_confinement_separates_servers(void **state)
 		"ns.pid", "ns.pid_for_children", "ns.time",
 		"ns.time_for_children", "ns.user", "ns.uts", "cgroup", "label",
 		"label.apparmor", "oom_score_adj", "cpus", "sched.policy",
-		"sched.priority", "ioprio", "timerslack", "personality" };
+		"sched.priority", "ioprio", "timerslack", "personality", "mdwe",
+		"thp_disable", "memory_merge", "spec.store_bypass",
+		"spec.indirect_branch", "spec.l1d_flush" };
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
 		if (!has_item(&conf, keys[i]))
 			fail_msg("no item %s", keys[i]);
@@ -403,7 +405,7 @@ static void test_confinement_separates_servers(void **state)
 	pfi_confinement_free(&now);
 
 	/* one change at a time, each undone afterwards */
-	for (int change = 0; change < 4; change++) {
+	for (int change = 0; change < 5; change++) {
 		cpu_set_t cpus, one;
 		struct sched_param sp = { 0 };
 		int policy = sched_getscheduler(0);
@@ -436,6 +438,9 @@ static void test_confinement_separates_servers(void **state)
 		case 3:
 			applied = prctl(PR_SET_TIMERSLACK, slack + 1000) == 0;
 			break;
+		case 4:
+			applied = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
+			break;
 		}
 		if (!applied)
 			continue;
@@ -452,6 +457,8 @@ static void test_confinement_separates_servers(void **state)
 			sched_setscheduler(0, policy, &sp);
 		if (change == 3)
 			prctl(PR_SET_TIMERSLACK, slack);
+		if (change == 4)
+			prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
 	}
 	conf = saved;
 }
