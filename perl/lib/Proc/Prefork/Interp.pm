@@ -437,6 +437,15 @@ and C<SIGALRM> are as the script left them during initialisation.
 The random number generator is reseeded from F</dev/urandom>, and
 C<$?>, C<$@> and C<$!> are cleared.
 
+=item *
+
+It runs where its caller runs: in the same namespaces and control
+groups, under the same security label, on the same CPUs, with the same
+scheduling and I/O priority, OOM score adjustment and inherited
+C<prctl> switches. The module cannot change these for a call; the
+prefork-interp client makes them part of the server's name, so a caller
+that differs gets a server of its own, started where it runs.
+
 =back
 
 Signals sent to a prefork-interp client that relays them (the
