@@ -87,7 +87,13 @@ static int add_file(struct pfi_confinement *c, const char *key,
 			break;
 		got += (size_t)n;
 	}
+	/* Never cut short: a longer file than expected is a value of its
+	 * own, not the same as another that shares its beginning. */
+	char more;
+	ssize_t extra = got == FILE_MAX ? read(fd, &more, 1) : 0;
 	close(fd);
+	if (extra != 0)
+		return add_errno(c, key, EFBIG);
 	return pfi_confinement_add(c, key, buf, got);
 }
 
@@ -98,8 +104,13 @@ static int add_namespaces(struct pfi_confinement *c)
 		snprintf(path, sizeof path, "/proc/self/ns/%s", ns_names[i]);
 		snprintf(key, sizeof key, "ns.%s", ns_names[i]);
 		ssize_t n = readlink(path, link, sizeof link);
-		int r = n < 0 ? add_errno(c, key, errno)
-		      : pfi_confinement_add(c, key, link, (size_t)n);
+		int r;
+		if (n < 0)
+			r = add_errno(c, key, errno);
+		else if (n == (ssize_t)sizeof link)     /* "type:[inode]" is short */
+			r = add_errno(c, key, ENAMETOOLONG);
+		else
+			r = pfi_confinement_add(c, key, link, (size_t)n);
 		if (r < 0)
 			return r;
 	}
