@@ -243,15 +243,12 @@ my @starter_soft = map { "--$_=" . int($soft{$_} / 2) . ':' } sort keys %soft;
 # need root to make; rows without them are left out, saying why).
 my (@place_rows, @place_skips);
 my $netns = "$base/netns";
-if (open my $nf, '>', $netns) {
-    close $nf;
-    if (system('unshare', "--net=$netns", 'true') == 0) {
-        push @place_rows, ['network namespace',
-            { user => $USER, pre => ['nsenter', "--net=$netns"] }, { user => $USER }, 0];
-    } else {
-        push @place_skips, 'a network namespace (unshare --net failed)';
-        undef $netns;
-    }
+if (open(my $nf, '>', $netns) && system('unshare', "--net=$netns", 'true') == 0) {
+    push @place_rows, ['network namespace',
+        { user => $USER, pre => ['nsenter', "--net=$netns"] }, { user => $USER }, 0];
+} else {
+    push @place_skips, 'a network namespace (unshare --net failed)';
+    undef $netns;
 }
 my $cgroup;
 END {
@@ -260,7 +257,8 @@ END {
 }
 for my $hier ('/sys/fs/cgroup', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified') {
     next unless -e "$hier/cgroup.procs";
-    # cgroup v2 allows processes only in leaves: use the caller's own.
+    # A new group under the hierarchy's root: a leaf, which cgroup v2
+    # requires of a group that holds processes.
     my $dir = "$hier/pfi-callerstate-$$";
     if (mkdir $dir) {
         $cgroup = $dir;
