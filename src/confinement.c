@@ -175,6 +175,24 @@ static int add_scheduling(struct pfi_confinement *c)
 	                : add_long(c, "personality", pers);
 }
 
+/* The NUMA memory policy (numactl --membind, --interleave): mode and
+ * node mask, which fork and exec both keep.  No kernel has more than
+ * 1024 nodes; get_mempolicy wants room for all it could have. */
+static int add_mempolicy(struct pfi_confinement *c)
+{
+	unsigned long nodes[4096 / (8 * sizeof(unsigned long))] = { 0 };
+	int mode;
+	if (syscall(SYS_get_mempolicy, &mode, nodes, 8 * sizeof nodes,
+		    NULL, 0UL) < 0)
+		return add_errno(c, "mempolicy", errno);
+	char text[16 + 2 * sizeof nodes];
+	int n = snprintf(text, sizeof text, "%d:", mode);
+	const unsigned char *bytes = (const unsigned char *)nodes;
+	for (size_t i = 0; i < sizeof nodes; i++)
+		n += snprintf(text + n, sizeof text - (size_t)n, "%02x", bytes[i]);
+	return pfi_confinement_add(c, "mempolicy", text, (size_t)n);
+}
+
 /* Newer than Debian 12's headers; older kernels answer EINVAL. */
 #ifndef PR_GET_MDWE
 #define PR_GET_MDWE 66
@@ -228,6 +246,8 @@ int pfi_confinement_collect(struct pfi_confinement *c, struct problem *p)
 		r = add_cpus(c);
 	if (r == 0)
 		r = add_scheduling(c);
+	if (r == 0)
+		r = add_mempolicy(c);
 	if (r == 0)
 		r = add_switches(c);
 	free(buf);

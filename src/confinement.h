@@ -1,6 +1,7 @@
 /* Where and under what the caller runs, beyond its credentials: its
- * namespaces, control groups, security label, CPUs, scheduling, I/O
- * priority, OOM score adjustment, timer slack, personality and the
+ * namespaces, control groups, security label, CPUs, NUMA memory
+ * policy, scheduling, I/O priority, OOM score adjustment, timer slack,
+ * personality and the
  * inherited per-process switches (memory-deny-write-execute, THP and
  * KSM opt-outs, speculation mitigations).
  *

@@ -109,7 +109,7 @@ int main(int argc, char **argv)
 	struct pfi_reached server;
 	struct pfi_caller_state caller;
 	struct pfi_creds creds;
-	struct pfi_confinement conf;
+	struct pfi_confinement conf = { 0 };
 	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	const char *run_dir;
@@ -166,7 +166,8 @@ int main(int argc, char **argv)
 			     "have");
 		run_unserved(&o, &caller, &p);
 	}
-	if (pfi_confinement_collect(&conf, &p) < 0)
+	/* A -g name is used as given: nothing to read for it. */
+	if (!o.explicit_ident && pfi_confinement_collect(&conf, &p) < 0)
 		fail(&p, 127);
 	r = pfi_ident_compute(&o, &creds, &caller, &conf, ident, &p);
 	pfi_creds_free(&creds);

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sched.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -380,7 +381,8 @@ static int has_item(const struct pfi_confinement *c, const char *key)
 
 /* What this process reads for itself has every item, and changing
  * what a caller can change for itself (its CPUs, scheduling policy,
- * OOM adjustment, timer slack, THP opt-out) names another server; reading twice
+ * OOM adjustment, timer slack, THP opt-out, memory policy) names
+ * another server; reading twice
  * names the same one. */
 static void test_confinement_separates_servers(void **state)
 {
@@ -391,7 +393,8 @@ static void test_confinement_separates_servers(void **state)
 		"ns.pid", "ns.pid_for_children", "ns.time",
 		"ns.time_for_children", "ns.user", "ns.uts", "cgroup", "label",
 		"label.apparmor", "oom_score_adj", "cpus", "sched.policy",
-		"sched.priority", "ioprio", "timerslack", "personality", "mdwe",
+		"sched.priority", "ioprio", "timerslack", "personality",
+		"mempolicy", "mdwe",
 		"thp_disable", "memory_merge", "spec.store_bypass",
 		"spec.indirect_branch", "spec.l1d_flush" };
 	for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
@@ -405,7 +408,7 @@ static void test_confinement_separates_servers(void **state)
 	pfi_confinement_free(&now);
 
 	/* one change at a time, each undone afterwards */
-	for (int change = 0; change < 5; change++) {
+	for (int change = 0; change < 6; change++) {
 		cpu_set_t cpus, one;
 		struct sched_param sp = { 0 };
 		int policy = sched_getscheduler(0);
@@ -441,6 +444,13 @@ static void test_confinement_separates_servers(void **state)
 		case 4:
 			applied = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
 			break;
+		case 5: {
+			/* MPOL_PREFERRED for node 0, as numactl --preferred=0 */
+			unsigned long node0 = 1;
+			applied = syscall(SYS_set_mempolicy, 1, &node0,
+			                  8 * sizeof node0) == 0;
+			break;
+		}
 		}
 		if (!applied)
 			continue;
@@ -459,6 +469,8 @@ static void test_confinement_separates_servers(void **state)
 			prctl(PR_SET_TIMERSLACK, slack);
 		if (change == 4)
 			prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
+		if (change == 5)        /* MPOL_DEFAULT */
+			syscall(SYS_set_mempolicy, 0, NULL, 0UL);
 	}
 	conf = saved;
 }
