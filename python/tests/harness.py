@@ -4,13 +4,13 @@ file, scripts whose #! line names the client, calls with their status,
 stdout and stderr, and a way to prove nothing is left behind.
 
 The run directory must pass the client's checks (every component owned
-by root or us, not writable by group or other): the base is chosen as
-tests/lib/PFIHarness.pm does (PFI_TEST_BASE, the build tree, then
-/run/user/UID, then ~/.cache).
+by root or us, not writable by group or other unless sticky, as /tmp):
+the base is chosen as tests/lib/PFIHarness.pm does (PFI_TEST_BASE, the
+build tree, /run/user/UID, then a private directory of ours in the
+system's temp directory).
 """
 
 import os
-import pwd
 import shutil
 import signal
 import stat
@@ -45,9 +45,26 @@ def path_is_safe(path):
             return False
         if stat.S_ISLNK(st.st_mode) or st.st_uid not in (0, os.geteuid()):
             return False
-        if st.st_mode & 0o022:
+        if st.st_mode & 0o022 and not st.st_mode & stat.S_ISVTX:
             return False
     return True
+
+
+def private_dir(path):
+    """Makes (or reuses) a directory of ours, mode 0700: the base when
+    nothing else is safe (a clone in a directory others can write to, a
+    machine without /run/user/UID). None if it is not ours alone."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    except OSError:
+        return None
+    st = os.lstat(path)
+    if (not stat.S_ISDIR(st.st_mode) or st.st_uid != os.geteuid()
+            or st.st_mode & 0o077):
+        return None
+    return path
 
 
 def safe_base():
@@ -55,7 +72,8 @@ def safe_base():
                   os.environ.get("MESON_BUILD_ROOT"),
                   os.path.join(SOURCE_ROOT, "build"),
                   f"/run/user/{os.geteuid()}",
-                  os.path.join(pwd.getpwuid(os.geteuid()).pw_dir, ".cache")]
+                  private_dir(os.path.join(tempfile.gettempdir(),
+                                           f"pfi-test-{os.geteuid()}"))]
     for c in candidates:
         if not c or not os.path.isdir(c):
             continue
