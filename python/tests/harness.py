@@ -72,9 +72,14 @@ def safe_base():
                   os.environ.get("MESON_BUILD_ROOT"),
                   os.path.join(SOURCE_ROOT, "build"),
                   f"/run/user/{os.geteuid()}",
-                  private_dir(os.path.join(tempfile.gettempdir(),
-                                           f"pfi-test-{os.geteuid()}"))]
+                  # last, and made only when nothing else will do
+                  lambda: private_dir(os.path.join(
+                      tempfile.gettempdir(), f"pfi-test-{os.geteuid()}"))]
+    tried = []
     for c in candidates:
+        if callable(c):
+            c = c()
+        tried.append(c)
         if not c or not os.path.isdir(c):
             continue
         c = os.path.realpath(c)
@@ -86,7 +91,7 @@ def safe_base():
         if path_is_safe(base):
             return base
     raise RuntimeError(f"no safe directory for test run directories "
-                       f"(tried {candidates})")
+                       f"(tried {tried})")
 
 
 class Result:

@@ -247,7 +247,7 @@ if (open(my $nf, '>', $netns) && system('unshare', "--net=$netns", 'true') == 0)
     push @place_rows, ['network namespace',
         { user => $USER, pre => ['nsenter', "--net=$netns"] }, { user => $USER }, 0];
 } else {
-    push @place_skips, 'a network namespace (unshare --net failed)';
+    push @place_skips, "a network namespace (cannot make $netns or unshare --net onto it)";
     undef $netns;
 }
 my $cgroup;
