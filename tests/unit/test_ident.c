@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sched.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -87,6 +88,9 @@ static void test_item_order_and_boundaries(void **state)
 	IDENT(ab, "-U", "-G", "HOME", "perl", "s");
 	IDENT(ba, "-U", "-E", "HOME", "perl", "s");
 	assert_string_not_equal(ab, ba);
+	/* ... already in the family part (pre-cleaning bounds the -E
+	 * values of one family), not only through the -E value */
+	assert_memory_not_equal(ab, ba, PFI_IDENT_FAMILY_LEN);
 }
 
 static void test_env_value_and_absence(void **state)
@@ -169,6 +173,11 @@ static void test_spellings_share(void **state)
 	assert_string_equal(a, b);
 	IDENT(b, "-U", "perl", "./y");
 	assert_string_not_equal(a, b);
+	/* the same name in another directory, from the same working
+	 * directory, is another script: another server */
+	IDENT(b, "-U", "perl", "../work/x");
+	assert_string_not_equal(a, b);
+	assert_memory_not_equal(a, b, PFI_IDENT_SCRIPT_LEN);
 
 	/* --kill SCRIPT matches the script part, from anywhere */
 	assert_int_equal(pfi_ident_script_part("x", part, &p), 0);
@@ -287,9 +296,20 @@ static void test_state_bounds_separate_servers(void **state)
 	char base[PFI_IDENT_BUF], other[PFI_IDENT_BUF];
 	struct pfi_caller_state saved = caller;
 	IDENT(base, "-U", "perl", "s");
-	caller.rlimit[7].hard ^= 1;
-	IDENT(other, "-U", "perl", "s");
-	assert_string_not_equal(base, other);
+	for (int i = 0; i < PFI_RLIMIT_COUNT; i++) {
+		caller = saved;
+		caller.rlimit[i].hard ^= 1;
+		IDENT(other, "-U", "perl", "s");
+		if (strcmp(base, other) == 0)
+			fail_msg("hard limit %s does not separate servers",
+			         pfi_rlimit_names[i]);
+		caller = saved;
+		caller.rlimit[i].soft ^= 1;
+		IDENT(other, "-U", "perl", "s");
+		if (strcmp(base, other) != 0)
+			fail_msg("soft limit %s separates servers (a call "
+			         "applies it)", pfi_rlimit_names[i]);
+	}
 	caller = saved;
 	caller.nice = caller.nice == 19 ? 18 : caller.nice + 1;
 	IDENT(other, "-U", "perl", "s");
@@ -354,6 +374,55 @@ static void test_proc_status_agrees_with_kernel(void **state)
 	assert_memory_equal(&sa, &sb, sizeof sa);
 }
 
+/* Values read from /proc/self/status are the ones its text holds: a
+ * status made up here, unlike this process in every field, must come
+ * back field by field (the agreement test above would also pass if the
+ * parser never matched and both sides asked the kernel). */
+static void test_proc_status_is_parsed(void **state)
+{
+	static const char text[] =
+		"Name:\tx\nUmask:\t0027\nState:\tR (running)\n"
+		"Uid:\t101\t102\t103\t104\nGid:\t201\t202\t203\t204\n"
+		"Groups:\t301 302 \nSigBlk:\t000000000000000a\n"
+		"SigIgn:\t0000000000000005\nSigCgt:\t0000000000000000\n"
+		"CapInh:\t0000000000000001\nCapPrm:\t0000000000000002\n"
+		"CapEff:\t0000000000000004\nCapBnd:\t0000000000000008\n"
+		"CapAmb:\t0000000000000010\nNoNewPrivs:\t1\nSeccomp:\t0\n";
+	struct pfi_proc_status made;
+	struct problem p = { 0 };
+	struct pfi_creds c;
+	struct pfi_caller_state st;
+	memcpy(made.text, text, sizeof text - 1);
+	made.len = sizeof text - 1;
+	assert_int_equal(pfi_creds_collect(&c, &made, &p), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(c.uid[i], 101 + i);
+		assert_int_equal(c.gid[i], 201 + i);
+	}
+	assert_int_equal(c.n_groups, 2);
+	assert_int_equal(c.groups[0], 301);
+	assert_int_equal(c.groups[1], 302);
+	assert_int_equal(c.cap_inh, 1);
+	assert_int_equal(c.cap_prm, 2);
+	assert_int_equal(c.cap_eff, 4);
+	assert_int_equal(c.cap_bnd, 8);
+	assert_int_equal(c.cap_amb, 16);
+	assert_int_equal(c.no_new_privs, 1);
+	pfi_creds_free(&c);
+	assert_int_equal(pfi_caller_state_collect(&st, &made, &p), 0);
+	assert_int_equal(st.umask, 027);
+	assert_int_equal(st.sigign, 5);
+	assert_int_equal(st.sigblock, 10);
+
+	/* one field missing: the kernel is asked instead, for all */
+	static const char partial[] = "Umask:\t0027\nUid:\t101\t102\t103\t104\n";
+	memcpy(made.text, partial, sizeof partial - 1);
+	made.len = sizeof partial - 1;
+	assert_int_equal(pfi_creds_collect(&c, &made, &p), 0);
+	assert_int_equal(c.uid[0], getuid());
+	pfi_creds_free(&c);
+}
+
 /* Items are length-prefixed: no two different lists run together into
  * the same bytes. */
 static void test_confinement_items_unambiguous(void **state)
@@ -381,7 +450,8 @@ static int has_item(const struct pfi_confinement *c, const char *key)
 
 /* What this process reads for itself has every item, and changing
  * what a caller can change for itself (its CPUs, scheduling policy,
- * OOM adjustment, timer slack, THP opt-out, memory policy) names
+ * OOM adjustment, timer slack, THP opt-out, memory policy and its
+ * mode alone, I/O priority, personality) names
  * another server; reading twice
  * names the same one. */
 static void test_confinement_separates_servers(void **state)
@@ -414,13 +484,20 @@ static void test_confinement_separates_servers(void **state)
 	 * silently passed. */
 	static const char *const what[] = { "CPU affinity",
 		"scheduling policy", "OOM score adjustment", "timer slack",
-		"THP opt-out", "NUMA memory policy" };
-	for (int change = 0; change < 6; change++) {
+		"THP opt-out", "NUMA memory policy", "I/O priority",
+		"personality", "NUMA policy mode (same nodes)" };
+	for (int change = 0; change < 9; change++) {
 		cpu_set_t cpus, one;
 		struct sched_param sp = { 0 };
 		int policy = sched_getscheduler(0);
 		unsigned long slack = (unsigned long)prctl(PR_GET_TIMERSLACK);
 		int applied = 0;
+		long ioprio = syscall(SYS_ioprio_get, 1, 0);
+		int pers = personality(0xffffffff);
+		unsigned long node0 = 1;
+		/* the mode alone: from "preferred node 0" to "bind node 0" */
+		if (change == 8)
+			syscall(SYS_set_mempolicy, 1, &node0, 8 * sizeof node0);
 		assert_int_equal(pfi_confinement_collect(&now, &p), 0);
 		conf = now;
 		IDENT(base, "-U", "perl", "s");
@@ -459,13 +536,24 @@ static void test_confinement_separates_servers(void **state)
 		case 4:
 			applied = prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0;
 			break;
-		case 5: {
+		case 5:
 			/* MPOL_PREFERRED for node 0, as numactl --preferred=0 */
-			unsigned long node0 = 1;
 			applied = syscall(SYS_set_mempolicy, 1, &node0,
 			                  8 * sizeof node0) == 0;
 			break;
-		}
+		case 6:
+			/* the idle class, as ionice -c 3: anyone may take it */
+			applied = syscall(SYS_ioprio_set, 1, 0, 3 << 13) == 0;
+			break;
+		case 7:
+			applied = pers >= 0 &&
+			          personality((unsigned long)pers ^ ADDR_NO_RANDOMIZE) >= 0;
+			break;
+		case 8:
+			/* MPOL_BIND, as numactl --membind=0 */
+			applied = syscall(SYS_set_mempolicy, 2, &node0,
+			                  8 * sizeof node0) == 0;
+			break;
 		}
 		if (!applied) {
 			const char *why = errno == EDOM ? "only one CPU" : strerror(errno);
@@ -489,8 +577,12 @@ static void test_confinement_separates_servers(void **state)
 			prctl(PR_SET_TIMERSLACK, slack);
 		if (change == 4)
 			prctl(PR_SET_THP_DISABLE, 0, 0, 0, 0);
-		if (change == 5)        /* MPOL_DEFAULT */
+		if (change == 5 || change == 8)        /* MPOL_DEFAULT */
 			syscall(SYS_set_mempolicy, 0, NULL, 0UL);
+		if (change == 6 && ioprio >= 0)
+			syscall(SYS_ioprio_set, 1, 0, ioprio);
+		if (change == 7)
+			personality((unsigned long)pers);
 	}
 	conf = saved;
 }
@@ -515,6 +607,7 @@ int main(void)
 		cmocka_unit_test(test_explicit_ident),
 		cmocka_unit_test(test_state_bounds_separate_servers),
 		cmocka_unit_test(test_proc_status_agrees_with_kernel),
+		cmocka_unit_test(test_proc_status_is_parsed),
 		cmocka_unit_test(test_credentials_separate_servers),
 		cmocka_unit_test(test_confinement_items_unambiguous),
 		cmocka_unit_test(test_confinement_separates_servers),
