@@ -105,8 +105,14 @@ symlink "$dir/target", "$other/messages" or die;
 ok(!$L->new($other), 'a symlink at the name: refused');
 ok(!-e "$dir/target", 'and nothing created at its target');
 
-# close: no more writes.
-$log->close;
-$log->write('err', 'after close');
-unlike(slurp("$dir/messages") // '', qr/after close/, 'nothing written after close');
+# close: no more writes (a log of its own: $log's file has been rotated
+# away above, so nothing written through it could show there anyway).
+my $closing_dir = tempdir(CLEANUP => 1);
+my $closing = $L->new($closing_dir);
+$closing->write('err', 'before close');
+$closing->close;
+$closing->write('err', 'after close');
+my $closed_text = slurp("$closing_dir/messages") // '';
+like($closed_text, qr/before close/, 'written before close');
+unlike($closed_text, qr/after close/, 'nothing written after close');
 done_testing;

@@ -89,20 +89,27 @@ EOS
 {
 	# pipe in, file out, file err
 	my $out = "$env->{dir}/out.txt";
-	open my $pre, '>', $out or die; print $pre "already here\n"; close $pre;
 	my $pid = fork // die;
 	if (!$pid) {
-		open STDOUT, '>>', $out or POSIX::_exit(1);
+		# Not O_APPEND: where each write lands shows whose offset it
+		# used. The call must write at the caller's offset and move it:
+		# one open file, not the same file opened again.
+		open STDOUT, '>', $out or POSIX::_exit(1);
+		STDOUT->autoflush(1);
+		print STDOUT "already here\n";
 		open STDERR, '>', "$env->{dir}/err.txt" or POSIX::_exit(1);
 		open my $p, '|-', $io or POSIX::_exit(1);
 		print $p "piped line\n";
 		close $p;
-		POSIX::_exit($? ? 1 : 0);
+		my $st = $?;
+		print STDOUT "after the call\n";
+		POSIX::_exit($st ? 1 : 0);
 	}
 	waitpid $pid, 0;
 	is($?, 0, 'pipe-in/file-out call succeeded');
 	open my $o, '<', $out or die; local $/; my $text = <$o>;
-	like($text, qr/\Aalready here\ngot:piped line\n/, 'stdin from the pipe, stdout appended to the file');
+	like($text, qr/\Aalready here\ngot:piped line\n/, 'stdin from the pipe, stdout written at the caller\'s offset');
+	like($text, qr/^pos:\d+\nafter the call\n\z/m, 'the caller\'s offset moved past what the call wrote');
 	my @ids = $text =~ /^ids:(\S+) (\S+) (\S+)$/m;
 	my @file = stat $out;
 	is($ids[1], "$file[0]:$file[1]", 'the executor\'s stdout is the caller\'s file itself');
@@ -119,7 +126,7 @@ SKIP: {
 	my $r = run_call(['/usr/bin/script', '-qec', $io, '/dev/null'],
 			 dir => $env->{dir}, stdin => "typed\n");
 	like($r->{out}, qr/tty:11/, 'stdin and stdout are the caller\'s terminal');
-	like($r->{out}, qr/got:/, 'the call read from the terminal');
+	like($r->{out}, qr/got:typed/, 'the call read from the terminal');
 }
 
 done_testing;

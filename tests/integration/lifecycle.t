@@ -102,9 +102,12 @@ ok(!kill(0, $old_srv), '-f made the old server quit');
 kill_servers($env);
 
 # idle_timeout ends it.
-my $idle = write_script($env, 'idle.pl', script_body('I', 'idle_timeout => 1'));
-call($idle);
-ok(scalar(processes_matching($idle)), 'idle server running');
-ok(wait_processes_gone($idle, 6), 'idle_timeout ended the server');
+my $idle = write_script($env, 'idle.pl', script_body('I', 'idle_timeout => 2'));
+my ($idle_srv) = call($idle) =~ /srv=(\d+)/;
+ok($idle_srv, 'idle server running');
+# not before its time: a server quitting as soon as it is idle fails here
+sleep 1;
+ok(kill(0, $idle_srv), 'idle_timeout 2: the server still runs 1 s after the call');
+ok(wait_processes_gone($idle, 8), 'idle_timeout ended the server');
 
 done_testing;

@@ -8,6 +8,9 @@ use PFIHarness;
 use Test::More;
 
 my $env = new_env();
+# A call the client could not hand to a server would otherwise run the
+# script directly: a standalone run compared with a standalone run.
+$ENV{PREFORK_INTERP_FALLBACK} = 'refuse';
 # PFI_LANG=perl or python (tests/meson.build runs both).
 my $script = write_script($env, 'status.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
@@ -68,7 +71,8 @@ is("@wrong", '', 'exit N for N = 0..255 is reproduced exactly');
 
 # Repetition: race-prone paths must hold in every run, not most.
 my @cases = (['exit', 0], ['exit', 1], ['exit', 255], ['kill', 'TERM'],
-	     ['kill', 'KILL'], ['die'], ['end'], ['exec', 3]);
+	     ['kill', 'KILL'], ['die'], ['end'], ['exec', 3], ['kill', 'INT'],
+	     ['kill', 'HUP'], ['kill', 'SEGV'], ['kill', 'USR1']);
 my %want = map { my $c = $_; ("@$c" => standalone_status($script, @$c)->{status}) } @cases;
 my @bad;
 for my $i (1 .. 300) {

@@ -17,11 +17,14 @@ my $body = { perl => <<'EOS', python => <<'EOS' };
 use strict;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete(prefork_spares => 2);
+select undef, undef, undef, 1 if grep { $_ eq '--slow' } @ARGV;
 print "ran @ARGV\n";
 EOS
-import sys
+import sys, time
 import prefork_interp
 prefork_interp.initialisation_complete(prefork_spares=2)
+if "--slow" in sys.argv:
+    time.sleep(1)
 print("ran " + " ".join(sys.argv[1:]))
 EOS
 my $python = script_lang() eq 'python';
@@ -55,6 +58,21 @@ for my $mode ('-U', '-L') {
 		ok(!@shown, "$mode call $i: no process shows the caller's arguments")
 			or diag join "\n", @shown;
 	}
+	# While a call runs: only its client (the caller's own process, whose
+	# arguments a standalone run shows too) may show them.
+	my $slow = start_call([$script, '--slow', "--api-token=$secret-slow"], dir => $env->{dir});
+	my (%seen, $samples);
+	my $until = time + 0.8;
+	while (time < $until) {
+		$seen{$_}++ for grep { $_ != $slow->{pid} } processes_matching("$secret-slow");
+		$samples++;
+		sleep 0.01;
+	}
+	my $r = wait_call($slow);
+	is($r->{out}, "ran --slow --api-token=$secret-slow\n", "$mode slow call got its arguments")
+		or diag $r->{err};
+	ok(!%seen, "$mode: while a call runs ($samples looks), no process but its client shows its arguments")
+		or diag join "\n", map { "$_: " . (slurp_file("/proc/$_/cmdline") // '') } keys %seen;
 	my @all = cmdlines();
 	ok((grep { /prefork-interp: watcher for \Q$script\E *\z/ } @all),
 	   "$mode: the watcher's title names the script") or diag join "\n", @all;

@@ -75,7 +75,7 @@ SKIP: {
 
 # A script naming the installed client runs, through one warm server.
 SKIP: {
-	skip 'built with -Dperl_module=none', 4 unless $pmdir;
+	skip 'built with -Dperl_module=none', 5 unless $pmdir;
 	my $env = new_env();
 	local $ENV{PERL5LIB} = "$destdir$pmdir";
 	my $script = "$env->{dir}/installed.pl";
@@ -98,7 +98,10 @@ EOS
 	ok(defined $b1 && defined $b2 && $b1 == $b2, '... and its second call is served by the same server')
 		or diag "first: $r1->{out}second: $r2->{out}$r2->{err}";
 	is(run_call([$client, '--kill,-U,perl', $script], dir => $env->{dir})->{status}, 0,
-	   '--kill stops it');
+	   '--kill exits 0');
+	# (--kill also exits 0 when it found nothing to stop)
+	ok(wait_processes_gone($script, 10), '--kill stopped the server')
+		or diag 'left: ' . join ' ', processes_matching($script);
 }
 
 done_testing;

@@ -346,6 +346,9 @@ for my $row (@rows) {
         my $first = probe_run($starter, $how);
         is($first->{status}, 0, "$label: the starter's call works") or diag $first->{err};
         my $start_rep = report_of($first);
+        # No starter here runs under a filter: each must have started the
+        # server that the call below is compared with.
+        is($start_rep->{served}, 1, "$label: the starter's call was served");
         my $r = probe_run($caller, $how);
         my $got = report_of($r);
         my ($served, $server) = delete @$got{qw(served server)};

@@ -282,9 +282,15 @@ SKIP: {
 			push @odd, "status $x->{status} out '$x->{out}' err '$x->{err}'";
 		}
 	}
+	# The swapper must have swapped all along (renameat2 failing ends
+	# it with 3 or 4, and the calls above would then have raced nothing),
+	# and calls must have met the swapped directory, not only the real one.
+	is(waitpid($swapper, POSIX::WNOHANG()), 0, 'race: the directory was being swapped throughout');
 	kill 'KILL', $swapper;
 	waitpid $swapper, 0;
 	syscall($nr, -100, $rd, -100, "$race/alt", 2) if -l $rd;
+	ok(scalar(grep { /^refused/ } keys %outcome),
+	   'race: some calls met the swapped directory (and refused it)');
 	diag 'race outcomes: ' . join ', ', map { "$_ $outcome{$_}" } sort keys %outcome;
 	is(scalar(@odd), 0, 'race: every call either ran or refused clearly')
 		or diag join "\n", @odd[0 .. ($#odd < 4 ? $#odd : 4)];

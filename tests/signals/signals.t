@@ -182,11 +182,21 @@ print("out: no signal came", flush=True)
 sys.exit(9)
 EOS
 
-my $sh = PtyShell->new(dir => $dir, env => { PATH => $ENV{PATH} });
+# --fallback=refuse: a call the client could not hand to a server would
+# otherwise run the script directly, a standalone run compared with a
+# standalone run.
+my $sh = PtyShell->new(dir => $dir, env => { PATH => $ENV{PATH},
+					     PREFORK_INTERP_FALLBACK => 'refuse' });
 # Warm the servers, so that what the cases see is a warm call.
 $sh->run('./echo.pl </dev/null >/dev/null');
 $sh->run("./$_ >/dev/null & p=\$!; sleep 1; kill -TERM \$p; wait \$p")
 	for qw(sig.pl tick.pl term-init.pl);
+
+# The shell waits for the script's ready file while the job runs, and at
+# most 10 s: a script that never starts (a broken client) fails its case
+# instead of hanging.
+my $WAIT_RDY = 'n=0; while [ ! -e rdy ] && kill -0 $p 2>/dev/null && [ $n -lt 500 ]; '
+	. 'do sleep 0.02; n=$((n+1)); done;';
 
 sub use_mode {
 	my ($mode) = @_;
@@ -226,7 +236,7 @@ sub kill_when_ready {
 	my ($mode, $sig, $script_mode) = @_;
 	use_mode($mode);
 	my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', $script_mode, 'rdy')
-		. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+		. " & p=\$!; $WAIT_RDY "
 		. "kill -$sig \$p; wait \$p");
 	return { out => out_lines($text), status => $st };
 }
@@ -292,7 +302,7 @@ my @cases = (
 		my ($mode) = @_;
 		use_mode($mode);
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'ignore-term', 'rdy')
-			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+			. " & p=\$!; $WAIT_RDY "
 			. "kill -TERM \$p; sleep 0.3; kill -0 \$p && echo 'out: alive after TERM'; "
 			. "kill -USR1 \$p; wait \$p");
 		return { out => out_lines($text), status => $st };
@@ -344,7 +354,7 @@ my @cases = (
 		my ($mode) = @_;
 		use_mode($mode);
 		my ($text) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'default', 'rdy')
-			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; echo \"cpid: \$p\"");
+			. " & p=\$!; $WAIT_RDY echo \"cpid: \$p\"");
 		my ($pg) = ($text // '') =~ /^pgrp: (\d+)$/m;
 		my ($cpid) = ($text // '') =~ /^cpid: (\d+)$/m;
 		return { error => "no pids in: $text" } unless $pg && $cpid;
@@ -379,7 +389,7 @@ SKIP: {
 	for my $round (1 .. $rounds) {
 		use_mode('standalone');
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('term-init.pl', 'rdy')
-			. " & p=\$!; while [ ! -e rdy ]; do sleep 0.02; done; "
+			. " & p=\$!; $WAIT_RDY "
 			. "kill -TERM \$p; wait \$p");
 		my $standalone = { out => out_lines($text), status => $st };
 		($text, $st) = $sh->run("PFI_TEST_HOOK=send-request:kill-self-term "

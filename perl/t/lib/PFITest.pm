@@ -121,7 +121,9 @@ sub new {
         open(STDERR, '>', "$dir/setup.err");
         open(STDOUT, '>&', \*STDERR);
         _close_other_fds(map { fileno $_ } @pass);
-        exec($^X, "-I$LIB", "-I$dir", $self->{script}) or POSIX::_exit(127);
+        # wrap: a command prefix (setpriv ...) the setup runs under
+        exec(@{$a{wrap} // []}, $^X, "-I$LIB", "-I$dir", $self->{script})
+            or POSIX::_exit(127);
     }
     close $_ for $listen, $call_server, $wi_w, $we_r;
     $self->{setup_pid} = $pid;
