@@ -119,12 +119,16 @@ static void test_working_directory(void **state)
 	char here[PFI_IDENT_BUF], root[PFI_IDENT_BUF];
 	char cwd[4096];
 	assert_non_null(getcwd(cwd, sizeof cwd));
+	/* from a directory of its own, which is never "/" */
+	char dir[] = "/tmp/pfi-ident-cwd-XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chdir(dir), 0);
 	IDENT(here, "-U", "perl", "s");
 	assert_int_equal(chdir("/"), 0);
 	IDENT(root, "-U", "perl", "s");
 	assert_int_equal(chdir(cwd), 0);
-	if (strcmp(cwd, "/") != 0)
-		assert_string_not_equal(here, root);
+	rmdir(dir);
+	assert_string_not_equal(here, root);
 }
 
 /* A scratch directory D with D/bin and D/work; returns to where we were. */
@@ -486,6 +490,7 @@ static void test_confinement_separates_servers(void **state)
 		"scheduling policy", "OOM score adjustment", "timer slack",
 		"THP opt-out", "NUMA memory policy", "I/O priority",
 		"personality", "NUMA policy mode (same nodes)" };
+	int made = 0;
 	for (int change = 0; change < 9; change++) {
 		cpu_set_t cpus, one;
 		struct sched_param sp = { 0 };
@@ -561,6 +566,7 @@ static void test_confinement_separates_servers(void **state)
 			              "change it here (%s)\n", what[change], why);
 			continue;
 		}
+		made++;
 		assert_int_equal(pfi_confinement_collect(&now, &p), 0);
 		conf = now;
 		IDENT(other, "-U", "perl", "s");
@@ -585,6 +591,8 @@ static void test_confinement_separates_servers(void **state)
 			personality((unsigned long)pers);
 	}
 	conf = saved;
+	if (!made)      /* nothing could be changed: not a pass */
+		skip();
 }
 
 int main(void)
