@@ -36,6 +36,14 @@ SAMPLE = block(sample_entries())
 def test_every_linux_limit_has_a_name():
     assert len(NAMES) == 16
     assert resource.getrlimit(15) and resource.RLIMIT_RTTIME == 15
+    # each name at its kernel number (the wire names the limits, the
+    # module applies them by number); resource has no RLIMIT_LOCKS
+    for n, name in enumerate(NAMES):
+        number = getattr(resource, "RLIMIT_" + name.upper(), None)
+        if name == "locks":
+            assert n == 10
+        else:
+            assert number == n, (name, n, number)
 
 
 def test_sample_decodes_and_encodes_back():
