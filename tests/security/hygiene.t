@@ -143,6 +143,8 @@ for my $rep (@reports) {
 	isnt($g, $server, "call $n: not in the server's process group");
 	$rand{$f{rand} // 'none'}++;
 }
+# (For Python this shows the property, not the module's reseed: CPython's
+# random reseeds its global generator at os.fork by itself.)
 is(scalar(keys %rand), $n, "$n calls drew $n different rand() numbers without seeding")
 	or diag explain \%rand;
 ok(kill_servers($env), 'no process left behind');
