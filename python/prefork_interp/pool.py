@@ -304,9 +304,15 @@ class Pool:
         kid.close_ctl()
         if kid.call is not None:
             if kid.gone is None and status is not None:
+                # Never blocking: one loop serves everyone, and a client
+                # that stopped reading (its socket full of stop and
+                # continue words) must not stall it.
                 try:
                     kid.call.send(protocol.encode_status(status),
-                                  socket.MSG_NOSIGNAL)
+                                  socket.MSG_NOSIGNAL | socket.MSG_DONTWAIT)
+                except BlockingIOError:
+                    self.log("warning", f"status of [{kid.pid}] not sent: its "
+                             "client is not reading (its socket is full)")
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 except OSError as e:

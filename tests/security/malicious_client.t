@@ -148,6 +148,31 @@ still_serves('after every drop');
 my $drop_log = substr(slurp_file($log), $drops_from);
 unlike($drop_log, qr/protocol error|^err:/m, 'the dropped connections were not logged as errors')
 	or diag $drop_log;
+# A client that relays signals but never reads what comes back: STOP and
+# CONT in turn fill its socket with stop and continue words, then KILL
+# ends the call. The final status cannot be sent; the server must not
+# wait for it (a blocking send stalled the whole server).
+{
+	my $s = connect_path($sock) or die "connect: $!";
+	is(read_n($s, length OUR_GREETING, 5), OUR_GREETING, 'unread relay: got the greeting');
+	send_all($s, "\x02");
+	IO::FDPass::send(fileno $s, fileno $null) for 0 .. 2;
+	send_all($s, req('A=1', '', 'perl', $script, 'sleep29'));
+	ok(wait_for(sub { slurp_file($marker) =~ /ran sleep29/ }, 5), 'unread relay: the call runs');
+	for (1 .. 600) {
+		send_all($s, chr 19) or last;    # SIGSTOP
+		sleep 0.002;
+		send_all($s, chr 18) or last;    # SIGCONT
+		sleep 0.002;
+	}
+	send_all($s, chr 9);                     # SIGKILL
+	sleep 0.5;
+	my $x = run_call(['timeout', '20', @cmd, 'good'], dir => $env->{dir});
+	ok($x->{status} == 0 && $x->{out} eq "ran good\n",
+	   'unread relay: the server still serves others') or diag "status $x->{status} err '$x->{err}'";
+	close $s;
+}
+
 # A complete request whose client then vanishes: the call is stopped.
 abuse('dropped while the call runs', ["\0", ['fd'], ['fd'], ['fd'], req("A=1", "", "perl", $script, "sleep30")], hold => 1);
 ok(wait_for(sub { slurp_file($marker) =~ /ran sleep30/ }, 3), 'the complete request did run');

@@ -330,9 +330,16 @@ sub reap {
     close $kid->{ctl} if $kid->{ctl};
     if (my $call = $kid->{call}) {
         if (!$kid->{gone} && defined $status) {
+            # Never blocking: the server serves everyone from one loop, and
+            # a client that stopped reading (its socket full of stop and
+            # continue words) must not stall it. Such a client loses the
+            # status it would not read.
             my $sent = send($call, Proc::Prefork::Interp::Protocol::encode_status($status),
-                            MSG_NOSIGNAL);
-            if (!defined $sent && $! != EPIPE && $! != ECONNRESET) {
+                            MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (!defined $sent && $! == EAGAIN) {
+                log_msg('warning', "status of [$kid->{pid}] not sent: its client "
+                        . 'is not reading (its socket is full)');
+            } elsif (!defined $sent && $! != EPIPE && $! != ECONNRESET) {
                 log_msg('warning', "writing status of [$kid->{pid}]: $!");
             }
         }
