@@ -10,6 +10,7 @@
 
 #include "call.h"
 #include "callerstate.h"
+#include "childsig.h"
 #include "config.h"
 #include "creds.h"
 #include "direct.h"
@@ -113,11 +114,12 @@ int main(int argc, char **argv)
 	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	const char *run_dir;
-	int setup_status, status, r;
+	int setup_status = 0, status, r;
 
 	/* First, before anything here changes any of it. */
 	pfi_proc_status_read(&self);
-	if (pfi_caller_state_collect(&caller, &self, &p) < 0)
+	if (pfi_caller_state_collect(&caller, &self, &p) < 0 ||
+	    pfi_childsig_take(&p) < 0)
 		fail(&p, 127);
 	pfi_proctitle_init(argc, argv);
 
@@ -177,7 +179,8 @@ int main(int argc, char **argv)
 	pfi_names_init(&names, ident);
 
 	r = pfi_server_reach(&o, &rd, &names, &server, &setup_status, &p);
-	if (r == -ECHILD) {
+	/* (-ECHILD without a status is a wait that failed, not the script) */
+	if (r == -ECHILD && setup_status != 0) {
 		/* The script's own message is already on stderr; the caller
 		 * then gets the status a standalone run would have given. */
 		fprintf(stderr, "prefork-interp: initialisation of '%s' failed "

@@ -94,11 +94,13 @@ static int stop_like_the_call(struct pfi_relay *r, int fd, int sig,
 	/* Only SIGCONT resumes a stopped process, and we hold SIGCONT
 	 * blocked, so having stopped leaves one waiting.  None means the
 	 * kernel discarded our stop (an orphaned process group, as a
-	 * standalone script's would be): the call goes on too. */
+	 * standalone script's would be), or that the caller ignores
+	 * SIGCONT, which still resumed us (and would resume a standalone
+	 * script) but is not relayed: either way the call goes on too. */
 	int got_cont = 0, rr;
 	if ((rr = relay_pending(r, fd, &got_cont, p)) < 0)
 		return rr;
-	if (!got_cont && sigismember(&r->relayed, SIGCONT)) {
+	if (!got_cont) {
 		uint8_t cont;
 		pfi_signal_byte_encode(SIGCONT, &cont);
 		int w = pfi_wire_write_all(fd, &cont, 1, p);

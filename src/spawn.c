@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "childsig.h"
 #include "fd.h"
 #include "launder.h"
 #include "watcher.h"
@@ -113,6 +114,7 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 		goto fail;
 	if (o->laundered)
 		argv[o->n_interp_args + 2] = NULL;
+	pfi_childsig_give_back();
 	execvp(o->interp, (char *const *)argv);
 fail:
 	err = errno;

@@ -94,7 +94,7 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 		if (errno != EINTR)
 			return problem_errno(p, errno, "waiting for the watcher");
 	if (status != 0)
-		return problem_fail(p, ECHILD, "could not start the socket "
+		return problem_fail(p, EIO, "could not start the socket "
 				    "watcher (status 0x%x)", (unsigned)status);
 	return 0;
 }

@@ -60,6 +60,24 @@ same_as_standalone("signal $_", 'kill', $_) for qw(TERM KILL INT HUP SEGV USR1);
 my $e = same_as_standalone('exec', 'exec', 7);
 is($e->{out}, "from-exec\n", 'exec: the new program ran with the caller\'s stdout');
 
+# A caller that ignores SIGCHLD (exec keeps that) starts the server: the
+# client must still learn how its setup went (it reported exit 0 and ran
+# nothing, on every call, when the kernel reaped the setup for it).
+{
+	kill_servers($env);
+	my @ign = ('perl', '-e', '$SIG{CHLD} = "IGNORE"; exec @ARGV or exit 126');
+	my $want = standalone_status($script, 'exit', 5);
+	for my $n (1, 2) {
+		my $r = run_call([@ign, $script, 'exit', 5], dir => $env->{dir});
+		is(describe_status($r->{status}), describe_status($want->{status}),
+		   "SIGCHLD ignored by the caller, call $n: status as standalone")
+			or diag $r->{err};
+	}
+	my $r = run_call([@ign, $script], dir => $env->{dir});
+	is($r->{out}, "fell off the end\n", 'SIGCHLD ignored by the caller: the script ran');
+	ok(scalar(processes_matching($script)), 'SIGCHLD ignored by the caller: a server runs');
+}
+
 # Every exit code, each compared with what it must be.
 my @wrong;
 for my $n (0 .. 255) {

@@ -241,6 +241,28 @@ sub kill_when_ready {
 	return { out => out_lines($text), status => $st };
 }
 
+# Ctrl-Z while the script reads the terminal, then fg: the shell says
+# the job stopped, the script was stopped, and reads on after fg.
+sub ctrl_z_fg {
+	my ($mode) = @_;
+	use_mode($mode);
+	my %facts;
+	$sh->type(cmd('echo.pl') . "\n");
+	my (undef, $pid) = $sh->expect(qr/^pid: (\d+)\n/m);
+	$sh->type("one\n");
+	my $text = $sh->expect(qr/^out: read 'one'\n/m) // '';
+	$sh->type("\x1a");
+	$facts{shell_says_stopped} = defined $sh->expect(qr/^\[\d+\]\+\s+Stopped\s/m) ? 1 : 0;
+	$sh->expect(qr/PFI\$ /);
+	$facts{script_stopped} = $pid && wait_state($pid, qr/^T/) ? 1 : 0;
+	$sh->type("fg\n");
+	$sh->type("two\n");
+	$text .= $sh->expect(qr/^out: read 'two'\n/m) // '';
+	$sh->type("quit\n");
+	$text .= $sh->expect(qr/PFI\$ /) // '';
+	return { %facts, out => out_lines($text), status => $sh->last_status };
+}
+
 # Each case returns a hash of what it observed; the client's must equal
 # the standalone run's. $check (optional) says what both must show.
 my @cases = (
@@ -308,23 +330,16 @@ my @cases = (
 		return { out => out_lines($text), status => $st };
 	}, { status => 5, out => "out: ready\nout: alive after TERM\nout: USR1 after an ignored TERM\n" }],
 	['Ctrl-Z, then fg: stopped, and the terminal still works' => sub {
-		my ($mode) = @_;
-		use_mode($mode);
-		my %facts;
-		$sh->type(cmd('echo.pl') . "\n");
-		my (undef, $pid) = $sh->expect(qr/^pid: (\d+)\n/m);
-		$sh->type("one\n");
-		my $text = $sh->expect(qr/^out: read 'one'\n/m) // '';
-		$sh->type("\x1a");
-		$facts{shell_says_stopped} = defined $sh->expect(qr/^\[\d+\]\+\s+Stopped\s/m) ? 1 : 0;
-		$sh->expect(qr/PFI\$ /);
-		$facts{script_stopped} = $pid && wait_state($pid, qr/^T/) ? 1 : 0;
-		$sh->type("fg\n");
-		$sh->type("two\n");
-		$text .= $sh->expect(qr/^out: read 'two'\n/m) // '';
-		$sh->type("quit\n");
-		$text .= $sh->expect(qr/PFI\$ /) // '';
-		return { %facts, out => out_lines($text), status => $sh->last_status };
+		return ctrl_z_fg(@_);
+	}, { status => 7, shell_says_stopped => 1, script_stopped => 1,
+	     out => "out: read 'one'\nout: read 'two'\nout: read 'quit'\n" }],
+	# An ignored SIGCONT still resumes a stopped process: the client, and
+	# the call it must resume in turn (it hung stopped before).
+	['Ctrl-Z, then fg, the caller ignoring SIGCONT' => sub {
+		$sh->run("trap '' CONT");
+		my $facts = ctrl_z_fg(@_);
+		$sh->run("trap - CONT");
+		return $facts;
 	}, { status => 7, shell_says_stopped => 1, script_stopped => 1,
 	     out => "out: read 'one'\nout: read 'two'\nout: read 'quit'\n" }],
 	['Ctrl-Z, then bg, then fg and Ctrl-C' => sub {

@@ -331,7 +331,10 @@ sub apply {
 
     # Caught signals become default, as across exec; each signal either
     # in the caller's ignored set or not default here is set.
-    my %ign = map { $_ => 1 } @{$st->{sigign}};
+    # perl sets an ignored SIGCHLD back to the default at start-up
+    # ("Can't ignore signal CHLD, forcing to default", perldiag), so a
+    # standalone run never has it ignored, whatever its caller had.
+    my %ign = map { $_ => 1 } grep { $_ != 17 } @{$st->{sigign}};
     my $kept = $own->{signal};
     # The module changes these while serving: the script's own go back.
     for my $sig (grep { exists $kept->{$_} } 2, 13, 14, 17) {

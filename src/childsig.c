@@ -1,0 +1,30 @@
+#include "childsig.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+
+static int callers_ignored;
+
+int pfi_childsig_take(struct problem *p)
+{
+	struct sigaction old, dfl = { .sa_handler = SIG_DFL };
+	if (sigaction(SIGCHLD, NULL, &old) < 0)
+		return problem_errno(p, errno, "cannot read SIGCHLD's "
+				     "disposition");
+	if (old.sa_handler != SIG_IGN)
+		return 0;
+	sigemptyset(&dfl.sa_mask);
+	if (sigaction(SIGCHLD, &dfl, NULL) < 0)
+		return problem_errno(p, errno, "cannot reset SIGCHLD");
+	callers_ignored = 1;
+	return 0;
+}
+
+void pfi_childsig_give_back(void)
+{
+	struct sigaction ign = { .sa_handler = SIG_IGN };
+	sigemptyset(&ign.sa_mask);
+	if (callers_ignored)
+		sigaction(SIGCHLD, &ign, NULL);
+}

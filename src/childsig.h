@@ -1,0 +1,19 @@
+/* The client's own children, the setup and the watcher, and a caller
+ * that ignores SIGCHLD (some daemons do, and exec keeps it): the kernel
+ * would reap those children at once, and every wait for one would fail
+ * with ECHILD, so the client would never learn how its setup went. */
+#ifndef PFI_CHILDSIG_H
+#define PFI_CHILDSIG_H
+
+#include "problem.h"
+
+/* First thing: if SIGCHLD is ignored, puts the default disposition in
+ * its place (which discards the signal too, but keeps the children's
+ * statuses) and remembers the caller's. */
+int pfi_childsig_take(struct problem *p);
+
+/* In a child about to exec the interpreter for the caller: gives the
+ * caller's disposition back, as a standalone run would have it. */
+void pfi_childsig_give_back(void);
+
+#endif
