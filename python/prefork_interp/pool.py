@@ -383,9 +383,16 @@ class Pool:
             pass
 
     def client_gone(self, kid):
-        """The client hung up: stop the whole call, politely first."""
+        """The client hung up: stop the whole call, politely first.  A
+        call whose code has not started (reading its request, waiting
+        for a slot) has nothing to clean up, and its executor still has
+        the initialisation's handlers: it is killed outright."""
         if kid.gone is None:
             kid.gone = time.monotonic()
+            if kid.state != "running":
+                kid.killed = True
+                _kill(kid.pid, signal.SIGKILL)
+                return
             _kill(kid.pid, signal.SIGINT, group=True)
 
     def escalate_kills(self):

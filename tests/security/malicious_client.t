@@ -173,6 +173,64 @@ unlike($drop_log, qr/protocol error|^err:/m, 'the dropped connections were not l
 	close $s;
 }
 
+# A call whose code has not started (waiting for the one running slot)
+# when its client hangs up: nothing of the script may run for it, not the
+# SIGINT handler of its initialisation, nor its END blocks (atexit).
+{
+	my $pmark = "$env->{dir}/pending-marker";
+	my $pending = write_script($env, 'pending.pl', { perl => <<"EOS", python => <<"EOS" });
+use strict;
+use Proc::Prefork::Interp;
+our \$ran;
+sub mark { open my \$m, '>>', '$pmark' or return; print \$m "\@_\\n"; close \$m }
+\$SIG{INT} = sub { mark("INT handler in \$\$"); exit 3 };
+END { mark("END without a call in \$\$") unless \$ran }
+prefork_initialisation_complete(max_servers => 1);
+\$ran = 1;
+mark("call \@ARGV");
+sleep \$1 if (\$ARGV[0] // '') =~ /^sleep(\\d+)\$/;
+EOS
+import atexit, os, signal, sys, time
+import prefork_interp
+ran = False
+def mark(s):
+    with open('$pmark', 'a') as m:
+        m.write(s + "\\n")
+def on_int(signum, frame):
+    mark(f"INT handler in {os.getpid()}")
+    sys.exit(3)
+signal.signal(signal.SIGINT, on_int)
+atexit.register(lambda: ran or mark(f"END without a call in {os.getpid()}"))
+prefork_interp.initialisation_complete(max_servers=1)
+ran = True
+mark("call " + " ".join(sys.argv[1:]))
+if len(sys.argv) > 1 and sys.argv[1].startswith("sleep"):
+    time.sleep(int(sys.argv[1][5:]))
+EOS
+	# a -g name: a socket path short enough to connect to by name
+	my @pcmd = ($client, '-U', '-g', 'pend', interpreter(), $pending);
+	my $x = run_call([@pcmd, 'first'], dir => $env->{dir});
+	is($x->{status}, 0, 'pending call: the server starts') or diag $x->{err};
+	my $busy = start_call([@pcmd, 'sleep2'], dir => $env->{dir});
+	ok(wait_for(sub { slurp_file($pmark) =~ /^call sleep2$/m }, 5), 'pending call: the only slot is taken');
+	my $s = connect_path("$run/spend") or die "connect $run/spend: $!";
+	is(read_n($s, length OUR_GREETING, 5), OUR_GREETING, 'pending call: got the greeting');
+	send_all($s, "\0");
+	IO::FDPass::send(fileno $s, fileno $null) for 0 .. 2;
+	send_all($s, req('A=1', '', 'perl', $pending, 'queued'));
+	sleep 0.5;                 # the request is in; the call waits for the slot
+	close $s;                  # and its client goes
+	my $b = wait_call($busy);
+	is($b->{status}, 0, 'pending call: the running call was not disturbed') or diag $b->{err};
+	sleep 0.3;
+	my $log_text = slurp_file($pmark);
+	unlike($log_text, qr/INT handler|END without a call|call queued/,
+	       'pending call whose client left: nothing of the script ran for it')
+		or diag $log_text;
+	is(run_call([@pcmd, 'after'], dir => $env->{dir})->{status}, 0, 'pending call: the server still serves');
+	run_call([$client, '--kill', '-g', 'pend'], dir => $env->{dir});
+}
+
 # A complete request whose client then vanishes: the call is stopped.
 abuse('dropped while the call runs', ["\0", ['fd'], ['fd'], ['fd'], req("A=1", "", "perl", $script, "sleep30")], hold => 1);
 ok(wait_for(sub { slurp_file($marker) =~ /ran sleep30/ }, 3), 'the complete request did run');

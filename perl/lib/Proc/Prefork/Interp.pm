@@ -465,7 +465,11 @@ If the client goes away while the call runs (its end of the connection
 closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
 half a second later if anything of it is still there. Background
 processes that the per-call code leaves behind in its group are
-otherwise left alone, as they would be after a standalone run.
+otherwise left alone, as they would be after a standalone run. A call
+whose code has not started yet (its request still arriving, or waiting
+for a running slot) is ended with C<SIGKILL> at once: nothing of the
+script has run for it, and a C<SIGINT> would reach the handlers of the
+initialisation.
 
 Everything done during initialisation is shared, copy-on-write, by all
 calls. Do not open connections to databases or other servers before
