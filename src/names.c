@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const char ident_chars[] =
@@ -43,6 +44,21 @@ int pfi_ident_same_prefix(const char *a, const char *b, size_t len)
 int pfi_names_remove_socket(const struct pfi_rundir *rd,
                             const struct pfi_names *n, struct problem *p)
 {
+	/* Only a socket of ours: -f replaces a server, never another file
+	 * that sits at its name (the run directory is the user's, and
+	 * root's client may meet other uids' files there). */
+	struct stat st;
+	if (fstatat(rd->fd, n->sock, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0
+		       : problem_errno(p, errno, "cannot look at '%s/%s'",
+				       rd->path, n->sock);
+	if (!S_ISSOCK(st.st_mode))
+		return problem_fail(p, EEXIST, "'%s/%s' is not a socket; "
+				    "refusing to replace it", rd->path, n->sock);
+	if (st.st_uid != geteuid())
+		return problem_fail(p, EPERM, "socket '%s/%s' is owned by uid "
+				    "%u, not by you; refusing to replace it",
+				    rd->path, n->sock, (unsigned)st.st_uid);
 	if (unlinkat(rd->fd, n->sock, 0) < 0 && errno != ENOENT)
 		return problem_errno(p, errno, "cannot remove socket '%s/%s'",
 				     rd->path, n->sock);

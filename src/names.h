@@ -41,7 +41,9 @@ int pfi_ident_is_computed(const char *ident);
 int pfi_ident_same_prefix(const char *a, const char *b, size_t len);
 
 /* Removes the socket if it is there: how both a failed start and --kill
- * stop a server (its watcher sees the socket go and tells it to quit). */
+ * stop a server (its watcher sees the socket go and tells it to quit).
+ * Anything but a socket of the user's at the name is left, and refused
+ * with one line (-EEXIST, -EPERM). */
 int pfi_names_remove_socket(const struct pfi_rundir *rd,
                             const struct pfi_names *n, struct problem *p);
 

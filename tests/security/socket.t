@@ -32,9 +32,9 @@ my $listen_and_note = sub {
 };
 
 sub attacked {
-	my ($label, $want, $fake) = @_;
+	my ($label, $want, $fake, @extra) = @_;
 	unlink $marker;
-	my $r = run_call(\@cmd, dir => $env->{dir},
+	my $r = run_call([$cmd[0], @extra, @cmd[1 .. $#cmd]], dir => $env->{dir},
 			 env => { SECRET_FOR_SERVER => 'hunter2' }, stdin => "secret input\n");
 	is($r->{status} >> 8, 127, "$label: refused (exit 127)");
 	one_prefork_line($r, $want, $label);
@@ -80,6 +80,31 @@ attacked('server runs as another uid',
 		 qr/'\Q$run\E\/ssec' is not a socket; refusing/, $fake);
 	unlink $sock;
 	rmdir $elsewhere;
+}
+
+# -f replaces a server: never a file that is not a socket of the user's.
+{
+	open my $f, '>', $sock or die; print $f "keep me"; close $f;
+	attacked('-f, a regular file at the socket name',
+		 qr/'\Q$run\E\/ssec' is not a socket; refusing to replace it/, undef, '-f');
+	is(slurp_file($sock), 'keep me', '-f: the regular file was left alone');
+	unlink $sock;
+	mkfifo($sock, 0600) or die "mkfifo: $!";
+	attacked('-f, a FIFO at the socket name',
+		 qr/'\Q$run\E\/ssec' is not a socket; refusing to replace it/, undef, '-f');
+	ok(-p $sock, '-f: the FIFO was left alone');
+	unlink $sock;
+	symlink "$env->{dir}/nowhere", $sock or die;
+	attacked('-f, a symlink at the socket name',
+		 qr/'\Q$run\E\/ssec' is not a socket; refusing to replace it/, undef, '-f');
+	ok(-l $sock, '-f: the symlink was left alone');
+	unlink $sock;
+	$fake = fake_server($sock, $listen_and_note, chown => OTHER_UID);
+	attacked('-f, a socket owned by another uid',
+		 qr/socket '\Q$run\E\/ssec' is owned by uid ${\OTHER_UID}, not by you; refusing to replace it/,
+		 $fake, '-f');
+	stop_fake($fake);
+	unlink $sock;
 }
 
 # With the planted things gone, the user's own server starts and works.
