@@ -36,4 +36,17 @@ plan skip_all => 'a syslog daemon listens on /dev/log here, so the fallback is n
     is $r->{out}, "0 1 2\n", 'the call holds only fds 0, 1 and 2, not that file';
     ok $t->finish, 'nothing left behind';
 }
+# An executor's own messages, before its call's code starts, reach the
+# file too (the file was closed at the fork, and they were lost).
+{
+    my $t = PFITest->new(syslog => 1);
+    is $t->call(args => ['noop'])->{status}, 0, 'call ok';
+    my $r = $t->call(args => ['state'], state => "evil=1\0", timeout => 5);
+    ok !defined $r->{status}, 'a bad caller-state block: no status';
+    my $file = $t->dir . '/messages';
+    ok PFITest::wait_for_file_content($file, qr/protocol error: caller-state/, 5),
+        'the executor\'s protocol error is in the messages file'
+        or diag do { local (@ARGV, $/) = $file; <> } // '(no file)';
+    ok $t->finish, 'nothing left behind';
+}
 done_testing;

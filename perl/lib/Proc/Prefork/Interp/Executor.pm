@@ -56,6 +56,7 @@ sub run {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
     $self->_apply_caller_state($state) if $state;
+    Proc::Prefork::Interp::Log::close_log();
     return;
 }
 
@@ -124,7 +125,6 @@ sub _serve_call {
     }
     POSIX::close($_) for @$fds;
     close $call;
-    Proc::Prefork::Interp::Log::close_log();
 
     %ENV  = %$env;
     # The decoded list becomes @ARGV itself, not a copy of each string

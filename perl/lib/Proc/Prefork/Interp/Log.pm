@@ -64,7 +64,19 @@ sub log_msg {
     return;
 }
 
-# In an executor: the server's syslog connection is not the call's.
+# In a child just forked from the server: the server's syslog connection
+# is not the child's (it reconnects if it logs); the messages file stays
+# open until the call's code starts (close_log), so that what goes wrong
+# before then (a protocol error, a refused call) is still logged.
+sub forked {
+    return unless $syslog_open;
+    local ($@, $!);
+    eval { Sys::Syslog::closelog(); 1 };
+    $syslog_open = 0;
+    return;
+}
+
+# In an executor, last before the call's code: nothing of the log stays.
 sub close_log {
     $logfile->close if $logfile;
     $logfile = undef;

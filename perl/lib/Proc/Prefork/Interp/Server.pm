@@ -202,7 +202,7 @@ sub _new_executor {
     }
     $self->{autoreload}->stop if $self->{autoreload};
     $self->{pool}->close_fds;
-    Proc::Prefork::Interp::Log::close_log();
+    Proc::Prefork::Interp::Log::forked();
     return Proc::Prefork::Interp::Executor->new(
         call => $call, ctl => $ctl, opts => $self->{opts},
         script => $self->{script}, user_sig => $self->{user_sig},
