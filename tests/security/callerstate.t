@@ -288,6 +288,10 @@ my @rows = (
     # python keeps it
     ['ignored SIGCHLD', { user => $USER, state => ['--ignore', 'CHLD'] },
               { user => $USER, state => ['--ignore', 'CHLD,HUP'] }, 1],
+    # the server unblocks SIGCHLD in its children: a caller's block stays,
+    # also when the server's own starter blocked it (the same mask)
+    ['blocked SIGCHLD', { user => $USER, state => ['--block', 'CHLD'] },
+              { user => $USER, state => ['--block', 'CHLD'] }, 1],
     ['blocked signals', { user => $USER, state => ['--block', 'USR1,WINCH,NUM50'] },
               { user => $USER, state => ['--block', 'HUP,INT,TERM'] }, 1],
     ['niceness', { user => $USER, state => ['--nice', '7'] },

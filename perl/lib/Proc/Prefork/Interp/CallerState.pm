@@ -258,12 +258,7 @@ sub note_init_state {
     my @touched = grep { !exists $sig_keep{$_} }
         sort { $a <=> $b } keys %{{ map { $_ => 1 } 2, 13, 14, 17,
             grep { $now->{signal}{$_} ne 'DEFAULT' } keys %{$now->{signal}} }};
-    # An executor starts as the server was here, but for INT and PIPE,
-    # which the module unblocks in every call: applying a value equal to
-    # what it has already costs nothing (every system call is per call).
-    my $mask = join ',', grep { $_ != 2 && $_ != 13 } @{$now->{blocked}};
-    $own = { %keep, signal => \%sig_keep, touched => \@touched, init => $now,
-             mask => $mask };
+    $own = { %keep, signal => \%sig_keep, touched => \@touched, init => $now };
 
     # The usual caller is like the one that started the server: the
     # block its client sends is known here, so a call that sends exactly
@@ -349,7 +344,13 @@ sub apply {
         my $have = $SIG{$name};
         $SIG{$name} = $want unless defined $have && !ref $have && $have eq $want;
     }
-    return undef if defined $own->{mask} && $own->{mask} eq join ',', @{$st->{sigblock}};
+    # Compared with the mask this process has now, not the one noted at
+    # initialisation: the server unblocks SIGCHLD in its children, and
+    # signals may be held back until here.
+    my $now = POSIX::SigSet->new;
+    return undef if POSIX::sigprocmask(POSIX::SIG_BLOCK(), undef, $now)
+        && join(',', grep { $_ != 32 && $_ != 33 && $now->ismember($_) } 1 .. 64)
+           eq join(',', @{$st->{sigblock}});
     POSIX::sigprocmask(POSIX::SIG_SETMASK(), POSIX::SigSet->new(@{$st->{sigblock}}))
         or return "cannot block the caller's blocked signals: $!";
     return undef;

@@ -51,11 +51,16 @@ sub run {
         POSIX::_exit(0) if $fd < 0;     # the server retired this spare
         open($call, '+<&=', $fd) or POSIX::_exit(127);
     }
-    my $state = $self->_serve_call($call, $ctl);
+    my ($state, $held) = $self->_serve_call($call, $ctl);
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
+    # [signals] a signal relayed during the set-up reaches the script
+    # only now, with the caller's dispositions: applying the caller's
+    # state sets its blocked mask exactly (the held signals it does not
+    # block included); without a state the hold is simply undone.
     $self->_apply_caller_state($state) if $state;
+    Proc::Prefork::Interp::Relay::executor_release($held) if $held && !$state;
     Proc::Prefork::Interp::Log::close_log();
     return;
 }
@@ -135,15 +140,13 @@ sub _serve_call {
     $SIG{PIPE} = 'DEFAULT';
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
                        POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
-    # [signals] a signal relayed during the set-up reaches the script now
-    Proc::Prefork::Interp::Relay::executor_release($held) if $held;
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).
     $? = 0;
     $@ = '';
     $! = 0;
-    return $state;
+    return ($state, $held);
 }
 
 # Steps 2 to 4 of the exchange: the initial byte (the extensions the

@@ -490,12 +490,17 @@ sub source {
             $no_pidfd = 1;
         }
         # [signals] a relaying call's bytes are signals to send on
+        # (each only while the kid is still ours: its pidfd's handler may
+        # have reaped it earlier in the same pass, and signals to its
+        # process group would then reach what the call left behind)
         if ($kid->{call} && !$kid->{gone} && $kid->{signals}) {
-            push @watches, [fileno($kid->{call}), POLLIN | POLLRDHUP,
-                            sub { $self->_relay_readable($kid); return }];
+            push @watches, [fileno($kid->{call}), POLLIN | POLLRDHUP, sub {
+                $self->_relay_readable($kid) if $self->{kids}{$kid->{pid}};
+                return }];
         } elsif ($kid->{call} && !$kid->{gone}) {
-            push @watches, [fileno($kid->{call}), POLLRDHUP,
-                            sub { $self->_client_gone($kid); return }];
+            push @watches, [fileno($kid->{call}), POLLRDHUP, sub {
+                $self->_client_gone($kid) if $self->{kids}{$kid->{pid}};
+                return }];
         }
         # A granted call's 'R' is not waited for in the first
         # GRANTED_CHECK after its hand-off (see check_granted), only
