@@ -28,6 +28,20 @@ static inline int pfi_fd_take(int *fd)
 	return taken;
 }
 
+/* Closes fds first..last (last may be ~0U): close_range(2) where the
+ * kernel has it (5.9), else one by one up to the fd limit, so that no
+ * fd of the caller's survives on an older kernel either. */
+static inline void pfi_fd_close_range(unsigned first, unsigned last)
+{
+	if (first > last || close_range(first, last, 0) == 0)
+		return;
+	long max = sysconf(_SC_OPEN_MAX);
+	unsigned top = max > 0 && (unsigned long)max - 1 < last
+		       ? (unsigned)(max - 1) : last;
+	for (unsigned fd = first; fd <= top && fd >= first; fd++)
+		close((int)fd);
+}
+
 #define AUTO_CLOSE __attribute__((cleanup(pfi_fd_close)))
 #define AUTO_CLOSE_PAIR __attribute__((cleanup(pfi_fd_close_pair)))
 

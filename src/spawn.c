@@ -69,10 +69,10 @@ static void close_other_fds(int *keep, size_t n)
 		if (keep[i] < (int)from)
 			continue;
 		if ((unsigned)keep[i] > from)
-			close_range(from, (unsigned)keep[i] - 1, 0);
+			pfi_fd_close_range(from, (unsigned)keep[i] - 1);
 		from = (unsigned)keep[i] + 1;
 	}
-	close_range(from, ~0U, 0);
+	pfi_fd_close_range(from, ~0U);
 }
 
 /* In the child: becomes the interpreter running the script.  Reports an

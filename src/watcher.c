@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fd.h"
 #include "proctitle.h"
 
 #define WATCH_DIRFD 3
@@ -73,7 +74,7 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 		    dup2(w->out_fd, 2) < 0 ||
 		    dup2(w->rd->fd, WATCH_DIRFD) < 0)
 			_exit(127);
-		close_range(WATCH_DIRFD + 1, ~0U, 0);
+		pfi_fd_close_range(WATCH_DIRFD + 1, ~0U);
 		if (chdir("/") < 0)
 			_exit(127);
 		pid_t daemon = fork();

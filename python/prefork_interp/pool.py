@@ -389,9 +389,11 @@ class Pool:
         the initialisation's handlers: it is killed outright."""
         if kid.gone is None:
             kid.gone = time.monotonic()
-            if kid.state != "running":
+            # ("granted" may already run: its go-ahead came before the
+            # request was complete)
+            if kid.state in ("pending", "ready"):
                 kid.killed = True
-                _kill(kid.pid, signal.SIGKILL)
+                _kill(kid.pid, signal.SIGKILL, group=True)
                 return
             _kill(kid.pid, signal.SIGINT, group=True)
 

@@ -466,8 +466,8 @@ closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
 half a second later if anything of it is still there. Background
 processes that the per-call code leaves behind in its group are
 otherwise left alone, as they would be after a standalone run. A call
-whose code has not started yet (its request still arriving, or waiting
-for a running slot) is ended with C<SIGKILL> at once: nothing of the
+that has not been given a running slot yet (its request still arriving,
+or waiting for a slot) is ended with C<SIGKILL> at once: nothing of the
 script has run for it, and a C<SIGINT> would reach the handlers of the
 initialisation.
 

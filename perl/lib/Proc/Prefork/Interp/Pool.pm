@@ -415,13 +415,15 @@ sub _client_gone {
     my ($self, $kid) = @_;
     return if $kid->{gone};
     $kid->{gone} = Time::HiRes::time();
-    # A call whose code has not started (still reading its request, or
-    # waiting for a slot) has nothing to clean up, and its executor still
-    # has the handlers of the script's initialisation: a SIGINT there
-    # would run the script's handler, and its END blocks, for no call.
-    if ($kid->{state} ne RUNNING) {
+    # A call whose code has not started (still reading its request
+    # without a go-ahead, or waiting for a slot) has nothing to clean up,
+    # and its executor still has the handlers of the script's
+    # initialisation: a SIGINT there would run the script's handler, and
+    # its END blocks, for no call. (GRANTED may already run: its
+    # go-ahead was sent before the request was complete.)
+    if ($kid->{state} eq PENDING || $kid->{state} eq READY) {
         $kid->{killed} = 1;
-        kill 'KILL', $kid->{pid};
+        kill 'KILL', -$kid->{pid};
         return;
     }
     kill 'INT', -$kid->{pid};
