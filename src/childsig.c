@@ -6,13 +6,11 @@
 
 static int callers_ignored;
 
-int pfi_childsig_take(struct problem *p)
+int pfi_childsig_take(const struct pfi_caller_state *caller,
+                      struct problem *p)
 {
-	struct sigaction old, dfl = { .sa_handler = SIG_DFL };
-	if (sigaction(SIGCHLD, NULL, &old) < 0)
-		return problem_errno(p, errno, "cannot read SIGCHLD's "
-				     "disposition");
-	if (old.sa_handler != SIG_IGN)
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	if (!(caller->sigign & (1ull << (SIGCHLD - 1))))
 		return 0;
 	sigemptyset(&dfl.sa_mask);
 	if (sigaction(SIGCHLD, &dfl, NULL) < 0)

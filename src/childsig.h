@@ -6,11 +6,13 @@
 #define PFI_CHILDSIG_H
 
 #include "problem.h"
+#include "protocol.h"
 
-/* First thing: if SIGCHLD is ignored, puts the default disposition in
- * its place (which discards the signal too, but keeps the children's
- * statuses) and remembers the caller's. */
-int pfi_childsig_take(struct problem *p);
+/* Right after the caller's state is read: if the caller ignores SIGCHLD,
+ * puts the default disposition in its place (which discards the signal
+ * too, but keeps the children's statuses) and remembers it. */
+int pfi_childsig_take(const struct pfi_caller_state *caller,
+                      struct problem *p);
 
 /* In a child about to exec the interpreter for the caller: gives the
  * caller's disposition back, as a standalone run would have it. */

@@ -119,7 +119,7 @@ int main(int argc, char **argv)
 	/* First, before anything here changes any of it. */
 	pfi_proc_status_read(&self);
 	if (pfi_caller_state_collect(&caller, &self, &p) < 0 ||
-	    pfi_childsig_take(&p) < 0)
+	    pfi_childsig_take(&caller, &p) < 0)
 		fail(&p, 127);
 	pfi_proctitle_init(argc, argv);
 

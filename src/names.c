@@ -41,24 +41,36 @@ int pfi_ident_same_prefix(const char *a, const char *b, size_t len)
 	       memcmp(a, b, len) == 0;
 }
 
+int pfi_names_socket_is_ours(const struct pfi_rundir *rd, const char *name,
+                             const char *refusal, struct problem *p)
+{
+	struct stat st;
+	if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? -ENOENT
+		       : problem_errno(p, errno, "cannot stat socket '%s/%s'",
+				       rd->path, name);
+	if (!S_ISSOCK(st.st_mode))
+		return problem_fail(p, EPERM, "'%s/%s' is not a socket; %s",
+				    rd->path, name, refusal);
+	if (st.st_uid != geteuid())
+		return problem_fail(p, EPERM, "socket '%s/%s' is owned by uid "
+				    "%u, not by you; %s", rd->path, name,
+				    (unsigned)st.st_uid, refusal);
+	return 0;
+}
+
 int pfi_names_remove_socket(const struct pfi_rundir *rd,
                             const struct pfi_names *n, struct problem *p)
 {
 	/* Only a socket of ours: -f replaces a server, never another file
 	 * that sits at its name (the run directory is the user's, and
 	 * root's client may meet other uids' files there). */
-	struct stat st;
-	if (fstatat(rd->fd, n->sock, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0
-		       : problem_errno(p, errno, "cannot look at '%s/%s'",
-				       rd->path, n->sock);
-	if (!S_ISSOCK(st.st_mode))
-		return problem_fail(p, EEXIST, "'%s/%s' is not a socket; "
-				    "refusing to replace it", rd->path, n->sock);
-	if (st.st_uid != geteuid())
-		return problem_fail(p, EPERM, "socket '%s/%s' is owned by uid "
-				    "%u, not by you; refusing to replace it",
-				    rd->path, n->sock, (unsigned)st.st_uid);
+	int r = pfi_names_socket_is_ours(rd, n->sock, "refusing to replace it",
+					 p);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
 	if (unlinkat(rd->fd, n->sock, 0) < 0 && errno != ENOENT)
 		return problem_errno(p, errno, "cannot remove socket '%s/%s'",
 				     rd->path, n->sock);

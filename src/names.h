@@ -40,10 +40,16 @@ int pfi_ident_is_computed(const char *ident);
 /* Whether the computed idents a and b share their first `len` digits. */
 int pfi_ident_same_prefix(const char *a, const char *b, size_t len);
 
+/* 0 if the entry `name` of the run directory is a socket owned by the
+ * user (looked at without following a symlink); -ENOENT if there is
+ * none (p untouched); else one line ending in `refusal` and -EPERM. */
+int pfi_names_socket_is_ours(const struct pfi_rundir *rd, const char *name,
+                             const char *refusal, struct problem *p);
+
 /* Removes the socket if it is there: how both a failed start and --kill
  * stop a server (its watcher sees the socket go and tells it to quit).
  * Anything but a socket of the user's at the name is left, and refused
- * with one line (-EEXIST, -EPERM). */
+ * with one line (-EPERM). */
 int pfi_names_remove_socket(const struct pfi_rundir *rd,
                             const struct pfi_names *n, struct problem *p);
 

@@ -7,9 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
+
+#include "names.h"
 
 static int peer_cred(int fd, const char *what, struct ucred *cred,
                      struct problem *p)
@@ -116,20 +117,9 @@ int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p)
 int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
                      struct problem *p)
 {
-	struct stat st;
-	if (fstatat(rd->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return -ENOENT;
-		return problem_errno(p, errno, "cannot stat socket '%s/%s'",
-				     rd->path, name);
-	}
-	if (!S_ISSOCK(st.st_mode))
-		return problem_fail(p, EPERM, "'%s/%s' is not a socket; "
-				    "refusing", rd->path, name);
-	if (st.st_uid != geteuid())
-		return problem_fail(p, EPERM, "socket '%s/%s' is owned by uid "
-				    "%u, not by you; refusing", rd->path, name,
-				    (unsigned)st.st_uid);
+	int r = pfi_names_socket_is_ours(rd, name, "refusing", p);
+	if (r < 0)
+		return r;
 
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	if (pfi_rundir_entry_path(rd, name, sa.sun_path,
@@ -152,7 +142,7 @@ int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
 
 	char what[64 + PATH_MAX];
 	snprintf(what, sizeof what, "the server at '%s/%s'", rd->path, name);
-	int r = pfi_wire_check_peer(fd, what, p);
+	r = pfi_wire_check_peer(fd, what, p);
 	if (r == 0)
 		r = pfi_wire_check_peer_groups(fd, what, p);
 	if (r < 0) {

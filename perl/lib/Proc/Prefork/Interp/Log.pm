@@ -80,11 +80,7 @@ sub forked {
 sub close_log {
     $logfile->close if $logfile;
     $logfile = undef;
-    return unless $syslog_open;
-    local ($@, $!);
-    eval { Sys::Syslog::closelog(); 1 };
-    $syslog_open = 0;
-    return;
+    return forked();
 }
 
 1;
