@@ -1,7 +1,7 @@
 /* Running the script without a server, exactly as a standalone run:
  * the interpreter, its arguments, the script and the script's
  * arguments, in our environment, stdio and working directory, with the
- * caller's signal state put back (DESIGN.md section 4a). */
+ * caller's signal state put back (docs/design.md section 1). */
 #ifndef PFI_DIRECT_H
 #define PFI_DIRECT_H
 

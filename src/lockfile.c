@@ -2,9 +2,100 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "lockholder.h"
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* An inotify descriptor woken when a holder of the file open on fd
+ * closes it (every holder opens it for writing), or -1 without inotify
+ * (its per-user limit reached): then the tries are timed instead. */
+static int watch_closes(int fd)
+{
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	int in = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (in >= 0 && inotify_add_watch(in, self, IN_CLOSE_WRITE) < 0) {
+		close(in);
+		in = -1;
+	}
+	return in;
+}
+
+/* Waits for the lock on fd while its holder is not stopped.  flock()
+ * cannot time out, so the wait is LOCK_NB tries, each after the holder
+ * may have closed the file, with a look at the holder in between. */
+static int wait_unless_stopped(int fd, const struct stat *st,
+                               const struct pfi_rundir *rd, const char *name,
+                               struct problem *p)
+{
+	struct pollfd pfd = { .fd = -2, .events = POLLIN };
+	struct pfi_lockholder_watch holder = { st->st_dev, st->st_ino, 0 };
+	long long next_look = 0;
+	int r = 0;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK) {
+			r = problem_errno(p, errno, "cannot lock '%s/%s'",
+					  rd->path, name);
+			break;
+		}
+		if (pfd.fd == -2) {     /* held: only now worth watching */
+			pfd.fd = watch_closes(fd);
+			next_look = now_ms() + PFI_LOCKHOLDER_LOOK_MS;
+			continue;       /* (it may have gone meanwhile) */
+		}
+		long long wait = next_look - now_ms();
+		int in = pfd.fd >= 0;
+		if (wait > 0 && poll(&pfd, in, in ? (int)wait : 10) > 0) {
+			char events[4096];
+			while (read(pfd.fd, events, sizeof events) > 0)
+				;
+			continue;
+		}
+		if (now_ms() < next_look)
+			continue;
+		next_look = now_ms() + PFI_LOCKHOLDER_LOOK_MS;
+		pid_t stopped = pfi_lockholder_look(&holder);
+		if (stopped) {
+			r = pfi_lockholder_give_up(stopped, rd->path, name, p);
+			break;
+		}
+	}
+	if (pfd.fd >= 0)
+		close(pfd.fd);
+	return r;
+}
+
+/* flock() as asked: blocking, or -EWOULDBLOCK (p untouched) if held. */
+static int lock_plain(int fd, unsigned flags, const struct pfi_rundir *rd,
+                      const char *name, struct problem *p)
+{
+	int nonblocking = (flags & PFI_LOCK_NONBLOCK) != 0;
+	while (flock(fd, LOCK_EX | (nonblocking ? LOCK_NB : 0)) < 0) {
+		if (errno == EINTR)
+			continue;
+		if (errno == EWOULDBLOCK && nonblocking)
+			return -EWOULDBLOCK;
+		return problem_errno(p, errno, "cannot lock '%s/%s'", rd->path,
+				     name);
+	}
+	return 0;
+}
 
 static int lock_once(const struct pfi_rundir *rd, const char *name,
                      unsigned flags, struct problem *p)
@@ -50,17 +141,13 @@ static int lock_once(const struct pfi_rundir *rd, const char *name,
 		return r;
 	}
 
-	int nonblocking = (flags & PFI_LOCK_NONBLOCK) != 0;
-	int op = LOCK_EX | (nonblocking ? LOCK_NB : 0);
-	while (flock(fd, op) < 0) {
-		int err = errno;
-		if (err == EINTR)
-			continue;
+	if (flags & PFI_LOCK_UNLESS_STOPPED)
+		r = wait_unless_stopped(fd, &st, rd, name, p);
+	else
+		r = lock_plain(fd, flags, rd, name, p);
+	if (r < 0) {
 		close(fd);
-		if (err == EWOULDBLOCK && nonblocking)
-			return -EWOULDBLOCK;
-		return problem_errno(p, err, "cannot lock '%s/%s'", rd->path,
-				     name);
+		return r;
 	}
 
 	/* Whoever held the lock before us may have removed the file (stale

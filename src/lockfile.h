@@ -10,6 +10,9 @@
 #define PFI_LOCK_NONBLOCK 1   /* -EWOULDBLOCK if someone else holds it */
 #define PFI_LOCK_EXISTING 2   /* never create it: -ENOENT (p untouched)
                                * if missing; cleaning creates nothing */
+#define PFI_LOCK_UNLESS_STOPPED 4 /* blocks, but -ESRCH (p filled) once
+                               * the holder is seen stopped
+                               * (src/lockholder.h) */
 
 /* Opens (creating, mode 0600, unless PFI_LOCK_EXISTING) and locks
  * `name`; blocks unless PFI_LOCK_NONBLOCK.  Returns the locked fd

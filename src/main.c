@@ -58,7 +58,7 @@ static int choose_fallback(struct pfi_options *o, struct problem *p)
 }
 
 /* The script cannot be served (p says why): run it as a standalone run
- * would, unless the caller asked for strictness (DESIGN.md 4a). */
+ * would, unless the caller asked for strictness (docs/design.md section 1). */
 static void __attribute__((noreturn))
 run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
              struct problem *p)

@@ -1,6 +1,6 @@
 /* A walk from "/" down a directory path that checks every directory on
  * the way before going on, holding each as an fd (O_PATH), so the walk
- * ends at the very directory it checked (DESIGN.md section 5):
+ * ends at the very directory it checked (docs/design.md section 5):
  *   - every directory is owned by root or the user;
  *   - none is writable by group or other, unless it is sticky: then
  *     nobody else can rename or remove what the user or root owns in

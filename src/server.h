@@ -22,7 +22,10 @@ struct pfi_reached {
 };
 
 /* Returns 0 with *out filled, -ECHILD if the script's setup failed
- * (*setup_status says how), or another error with p filled. */
+ * (*setup_status says how), -EXDEV if no server can serve this call
+ * and the script is to run directly (p says why: a server of other
+ * credentials under a -g name, or a stopped caller starting the
+ * server), or another error with p filled. */
 int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
                      const struct pfi_names *names, struct pfi_reached *out,
                      int *setup_status, struct problem *p);

@@ -182,6 +182,31 @@ print("out: no signal came", flush=True)
 sys.exit(9)
 EOS
 
+# Says its initialisation began, then waits for the file 'go' (at most
+# 60 s) before it completes; each call prints its argument.
+write_script($env, 'slowinit.pl', { perl => <<'EOS', python => <<'EOS' });
+use strict;
+use warnings;
+use Proc::Prefork::Interp;
+$| = 1;
+print "out: init\n";
+for (1 .. 3000) { last if -e 'go'; select undef, undef, undef, 0.02 }
+prefork_initialisation_complete();
+print "out: call @ARGV\n";
+exit 4;
+EOS
+import os, sys, time
+import prefork_interp
+print("out: init", flush=True)
+for _ in range(3000):
+    if os.path.exists("go"):
+        break
+    time.sleep(0.02)
+prefork_interp.initialisation_complete()
+print("out: call " + " ".join(sys.argv[1:]), flush=True)
+sys.exit(4)
+EOS
+
 # --fallback=refuse: a call the client could not hand to a server would
 # otherwise run the script directly, a standalone run compared with a
 # standalone run.
@@ -342,6 +367,30 @@ my @cases = (
 		return $facts;
 	}, { status => 7, shell_says_stopped => 1, script_stopped => 1,
 	     out => "out: read 'one'\nout: read 'two'\nout: read 'quit'\n" }],
+	# Ctrl-Z while the first run is still initialising (it is the one
+	# starting the server), then the script again: a standalone run goes
+	# on, and so must the call, directly (it must not wait for the
+	# stopped job's server); fg then finishes the first run.
+	['Ctrl-Z during the first run\'s initialisation, then the script again' => sub {
+		my ($mode) = @_;
+		$sh->run("rm -f go; " . client_path() . " --kill ./slowinit.pl >/dev/null 2>&1");
+		use_mode($mode);
+		my %facts;
+		$sh->type(cmd('slowinit.pl', 'first') . "\n");
+		my $text = $sh->expect(qr/^out: init\n/m) // '';
+		$sh->type("\x1a");
+		$facts{shell_says_stopped} = defined $sh->expect(qr/^\[\d+\]\+\s+Stopped\s/m) ? 1 : 0;
+		$sh->expect(qr/PFI\$ /);
+		my ($second, $st) = $sh->run("touch go; PREFORK_INTERP_FALLBACK=warn "
+					     . cmd('slowinit.pl', 'second'), 20);
+		@facts{qw(second_out second_status)} = (out_lines($second), $st);
+		$sh->type("fg\n");
+		$text = $sh->expect(qr/^out: call first\n/m) // '';
+		$sh->expect(qr/PFI\$ /);
+		@facts{qw(first_out first_status)} = (out_lines($text), $sh->last_status);
+		return \%facts;
+	}, { shell_says_stopped => 1, second_out => "out: init\nout: call second\n",
+	     second_status => 4, first_out => "out: call first\n", first_status => 4 }],
 	['Ctrl-Z, then bg, then fg and Ctrl-C' => sub {
 		my ($mode) = @_;
 		use_mode($mode);
