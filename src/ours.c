@@ -141,8 +141,11 @@ int pfi_ours_remove(const struct pfi_rundir *rd,
 {
 	struct pfi_names names;
 	pfi_names_init(&names, e->ident);
+	/* --kill waits for a server being started, unless its starter is
+	 * stopped: then it says so instead of waiting until it goes on. */
 	unsigned flags = PFI_LOCK_EXISTING |
-			 (how == PFI_REMOVE_IF_UNUSED ? PFI_LOCK_NONBLOCK : 0);
+			 (how == PFI_REMOVE_IF_UNUSED ? PFI_LOCK_NONBLOCK
+						      : PFI_LOCK_UNLESS_STOPPED);
 
 	/* Pre-cleaning never opens a lock name that was not ours when
 	 * listed; --kill opens whatever is there (never creating it), so

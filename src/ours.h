@@ -34,7 +34,8 @@ void pfi_ours_sort_by_use(struct pfi_server_entry *list, size_t n);
 enum pfi_removal {
 	PFI_REMOVE_IF_UNUSED,  /* pre-cleaning: only if its lock is free and
 	                        * nobody used it since it was listed */
-	PFI_REMOVE_NOW,        /* --kill: wait for its lock */
+	PFI_REMOVE_NOW,        /* --kill: wait for its lock (-ESRCH, p
+	                        * filled, if its holder is stopped) */
 };
 
 /* Removes a listed server's socket (its watcher then stops the server

@@ -31,7 +31,8 @@ static int check_named_lock(const struct pfi_rundir *rd, const char *ident,
 {
 	struct pfi_names names;
 	pfi_names_init(&names, ident);
-	int lock = pfi_lock_take(rd, names.lock, PFI_LOCK_EXISTING, p);
+	int lock = pfi_lock_take(rd, names.lock, PFI_LOCK_EXISTING |
+				 PFI_LOCK_UNLESS_STOPPED, p);
 	if (lock == -ENOENT)
 		return 0;
 	if (lock < 0)

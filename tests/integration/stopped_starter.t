@@ -42,7 +42,12 @@ sub ours { my ($r) = @_; return grep { /^prefork-interp: / } split /\n/, $r->{er
 sub call_within {
 	my ($secs, @args) = @_;
 	my %opts = ref $args[-1] eq 'HASH' ? %{ pop @args } : ();
-	my $p = start_call([$script, @args], dir => $dir, %opts);
+	return run_within($secs, [$script, @args], %opts);
+}
+
+sub run_within {
+	my ($secs, $cmd, %opts) = @_;
+	my $p = start_call($cmd, dir => $dir, %opts);
 	my $done = wait_for(sub { waitpid($p->{pid}, POSIX::WNOHANG()) == $p->{pid} }, $secs);
 	my $status = $?;
 	if (!$done) {
@@ -112,6 +117,16 @@ for my $round (1 .. 5) {
 	is($r->{out}, '', "round $round: refuse: the script did not run");
 	is(scalar(ours($r)), 1, "round $round: refuse: one line") or diag $r->{err};
 
+	# --kill cannot take the lock either: it says why instead of
+	# waiting, and leaves the socket being started.
+	my @socks = PFIHarness::socket_files($env);
+	$r = run_within(20, [client_path(), '--kill', $script]);
+	is(describe_status($r->{status} // 0), 'exit 127', "round $round: --kill: exit 127")
+		or diag "status " . ($r->{status} // 'none: still waiting after 20 s');
+	like($r->{err}, qr/\Aprefork-interp: the server is being started by process $starter \(holding '[^']+'\), which is stopped; not waiting for it\n\z/,
+	     "round $round: --kill: one line naming the stopped starter");
+	is(join(' ', PFIHarness::socket_files($env)), join(' ', @socks), "round $round: --kill: the socket is left");
+
 	# The starter, continued, finishes its call and leaves its server,
 	# which serves the next call.
 	my $s = finish_starter($starter);
@@ -124,6 +139,9 @@ for my $round (1 .. 5) {
 	isnt(field($r->{out}, 'pid'), $r->{pid}, "round $round: not directly");
 	is($r->{err}, '', "round $round: and silently");
 	is(server_pid_of($script), $server, "round $round: by the starter's server");
+	$r = run_within(20, [client_path(), '--kill', $script]);
+	is(describe_status($r->{status} // 0), 'exit 0', "round $round: --kill then stops it");
+	ok(wait_for(sub { !server_pid_of($script) }, 10), "round $round: the server quits");
 }
 
 # 2. A starter that runs (a slow initialisation): callers wait for it
