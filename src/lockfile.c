@@ -37,14 +37,13 @@ static int watch_closes(int fd)
 /* Waits for the lock on fd while its holder is not stopped.  flock()
  * cannot time out, so the wait is LOCK_NB tries, each after the holder
  * may have closed the file, with a look at the holder in between. */
-static int wait_unless_stopped(int fd, const struct stat *st,
-                               const struct pfi_rundir *rd, const char *name,
-                               struct problem *p)
+static int wait_unless_stopped(int fd, const struct pfi_rundir *rd,
+                               const char *name, struct problem *p)
 {
 	struct pollfd pfd = { .fd = -2, .events = POLLIN };
-	struct pfi_lockholder_watch holder = { st->st_dev, st->st_ino, 0 };
+	struct pfi_lockholder_watch holder = { 0 };
 	long long next_look = 0;
-	int r = 0;
+	int soon = 0, r = 0;
 
 	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EINTR)
@@ -59,18 +58,25 @@ static int wait_unless_stopped(int fd, const struct stat *st,
 			next_look = now_ms() + PFI_LOCKHOLDER_LOOK_MS;
 			continue;       /* (it may have gone meanwhile) */
 		}
+		/* The close is reported before the kernel drops the lock
+		 * (fsnotify_close() comes first in __fput()): after a wake,
+		 * a few tries 1 ms apart. */
 		long long wait = next_look - now_ms();
 		int in = pfd.fd >= 0;
-		if (wait > 0 && poll(&pfd, in, in ? (int)wait : 10) > 0) {
+		int timeout = !in ? 10 : soon > 0 ? 1 : (int)wait;
+		if (wait > 0 && poll(&pfd, in, timeout) > 0) {
 			char events[4096];
 			while (read(pfd.fd, events, sizeof events) > 0)
 				;
+			soon = 5;
 			continue;
 		}
+		if (soon > 0)
+			soon--;
 		if (now_ms() < next_look)
 			continue;
 		next_look = now_ms() + PFI_LOCKHOLDER_LOOK_MS;
-		pid_t stopped = pfi_lockholder_look(&holder);
+		pid_t stopped = pfi_lockholder_look(&holder, fd);
 		if (stopped) {
 			r = pfi_lockholder_give_up(stopped, rd->path, name, p);
 			break;
@@ -142,7 +148,7 @@ static int lock_once(const struct pfi_rundir *rd, const char *name,
 	}
 
 	if (flags & PFI_LOCK_UNLESS_STOPPED)
-		r = wait_unless_stopped(fd, &st, rd, name, p);
+		r = wait_unless_stopped(fd, rd, name, p);
 	else
 		r = lock_plain(fd, flags, rd, name, p);
 	if (r < 0) {

@@ -5,48 +5,86 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-/* One /proc/locks line: "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO S E";
- * a process blocked waiting for that lock shows "N: -> FLOCK ...". */
-static pid_t holder_in_line(const char *line, unsigned maj, unsigned min,
-                            unsigned long ino)
+/* Calls fn on each line of text (NUL-terminated copies; longer lines
+ * are skipped) until it returns non-zero; returns that value or 0. */
+static long each_line(const char *text, size_t len,
+                      long (*fn)(const char *line, const void *arg),
+                      const void *arg)
 {
+	const char *end = text + len;
+	for (const char *s = text; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t n = (size_t)((nl ? nl : end) - s);
+		char line[512];
+		if (n < sizeof line) {
+			memcpy(line, s, n);
+			line[n] = '\0';
+			long r = fn(line, arg);
+			if (r)
+				return r;
+		}
+		s += n + 1;
+	}
+	return 0;
+}
+
+/* One /proc/locks line: "N: FLOCK  ADVISORY  WRITE PID MAJ:MIN:INO S E"
+ * (MAJ and MIN in hex); a process blocked waiting for that lock shows
+ * "N: -> FLOCK ...". */
+static long holder_in_line(const char *line, const void *arg)
+{
+	const struct pfi_lockholder_file *f = arg;
 	char kind[16], arrow[4];
-	unsigned lmaj, lmin;
-	unsigned long lino;
+	unsigned maj, min;
+	unsigned long ino;
 	long pid;
 
 	if (sscanf(line, "%*[0-9]: %3s", arrow) == 1 && strcmp(arrow, "->") == 0)
 		return 0;
 	if (sscanf(line, "%*[0-9]: %15s %*s %*s %ld %x:%x:%lu", kind, &pid,
-		   &lmaj, &lmin, &lino) != 5)
+		   &maj, &min, &ino) != 5)
 		return 0;
-	if (strcmp(kind, "FLOCK") != 0 || lmaj != maj || lmin != min ||
-	    lino != ino || pid <= 0)
+	if (strcmp(kind, "FLOCK") != 0 || ino != (unsigned long)f->ino ||
+	    pid <= 0)
 		return 0;
-	return (pid_t)pid;
+	for (size_t i = 0; i < sizeof f->dev / sizeof f->dev[0]; i++)
+		if (major(f->dev[i]) == maj && minor(f->dev[i]) == min)
+			return pid;
+	return 0;
 }
 
-pid_t pfi_lockholder_find(const char *proc_locks, size_t len, unsigned maj,
-                          unsigned min, unsigned long ino)
+pid_t pfi_lockholder_find(const char *proc_locks, size_t len,
+                          const struct pfi_lockholder_file *f)
 {
-	const char *end = proc_locks + len;
-	for (const char *s = proc_locks; s < end;) {
-		const char *nl = memchr(s, '\n', (size_t)(end - s));
-		size_t n = (size_t)((nl ? nl : end) - s);
-		char line[256];
-		if (n < sizeof line) {
-			memcpy(line, s, n);
-			line[n] = '\0';
-			pid_t pid = holder_in_line(line, maj, min, ino);
-			if (pid > 0)
-				return pid;
-		}
-		s += n + 1;
-	}
-	return 0;
+	return (pid_t)each_line(proc_locks, len, holder_in_line, f);
+}
+
+struct mount_query {
+	unsigned long id;
+	dev_t *dev;
+};
+
+/* One mountinfo line: "ID PARENT MAJ:MIN ROOT POINT ..." (decimal). */
+static long mount_in_line(const char *line, const void *arg)
+{
+	const struct mount_query *q = arg;
+	unsigned long id;
+	unsigned maj, min;
+	if (sscanf(line, "%lu %*u %u:%u ", &id, &maj, &min) != 3 || id != q->id)
+		return 0;
+	*q->dev = makedev(maj, min);
+	return 1;
+}
+
+int pfi_lockholder_mount_dev(const char *mountinfo, size_t len,
+                             unsigned long mnt_id, dev_t *dev)
+{
+	struct mount_query q = { mnt_id, dev };
+	return each_line(mountinfo, len, mount_in_line, &q) ? 1 : 0;
 }
 
 char pfi_lockholder_state(const char *proc_stat, size_t len)
@@ -63,8 +101,9 @@ char pfi_lockholder_state(const char *proc_stat, size_t len)
 	return close[2];
 }
 
-/* Reads up to size-1 bytes of a /proc file; returns the length, -1 on
- * failure. */
+/* Reads up to size-1 bytes of a /proc file, NUL-terminated; returns
+ * the length, -1 on failure.  A longer file is cut: what was not read
+ * is not looked at (the wait then goes on as if nobody were seen). */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
@@ -82,17 +121,44 @@ static ssize_t read_small(const char *path, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
-pid_t pfi_lockholder_stopped(dev_t dev, ino_t ino)
+/* Every lock and mount on the host is listed: a busy host's lists can
+ * be long, but they are read only while a caller waits, a few times a
+ * second. */
+#define PROC_LIST_MAX (1 << 20)
+
+int pfi_lockholder_file_of(int fd, struct pfi_lockholder_file *f)
 {
-	/* Every lock on the host is listed: a busy host's list can be long,
-	 * but this runs only while a lock is held, a few times a second. */
-	size_t size = 1 << 20;
-	char *locks = malloc(size);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -1;
+	f->ino = st.st_ino;
+	f->dev[0] = f->dev[1] = st.st_dev;
+
+	char path[64], info[512];
+	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
+	const char *at;
+	unsigned long mnt_id;
+	if (read_small(path, info, sizeof info) <= 0 ||
+	    !(at = strstr(info, "mnt_id:")) ||
+	    sscanf(at, "mnt_id: %lu", &mnt_id) != 1)
+		return 0;
+	char *mounts = malloc(PROC_LIST_MAX);
+	if (!mounts)
+		return 0;
+	ssize_t len = read_small("/proc/self/mountinfo", mounts, PROC_LIST_MAX);
+	if (len > 0)
+		pfi_lockholder_mount_dev(mounts, (size_t)len, mnt_id, &f->dev[0]);
+	free(mounts);
+	return 0;
+}
+
+pid_t pfi_lockholder_stopped(const struct pfi_lockholder_file *f)
+{
+	char *locks = malloc(PROC_LIST_MAX);
 	if (!locks)
 		return 0;
-	ssize_t len = read_small("/proc/locks", locks, size);
-	pid_t pid = len > 0 ? pfi_lockholder_find(locks, (size_t)len,
-		major(dev), minor(dev), (unsigned long)ino) : 0;
+	ssize_t len = read_small("/proc/locks", locks, PROC_LIST_MAX);
+	pid_t pid = len > 0 ? pfi_lockholder_find(locks, (size_t)len, f) : 0;
 	free(locks);
 	if (pid <= 0)
 		return 0;
@@ -105,9 +171,16 @@ pid_t pfi_lockholder_stopped(dev_t dev, ino_t ino)
 	return pfi_lockholder_state(stat, (size_t)len) == 'T' ? pid : 0;
 }
 
-pid_t pfi_lockholder_look(struct pfi_lockholder_watch *w)
+pid_t pfi_lockholder_look(struct pfi_lockholder_watch *w, int fd)
 {
-	pid_t holder = pfi_lockholder_stopped(w->dev, w->ino);
+	struct pfi_lockholder_file now;
+	if (pfi_lockholder_file_of(fd, &now) < 0)
+		return 0;
+	if (memcmp(&now, &w->file, sizeof now) != 0) {
+		w->file = now;
+		w->stopped_looks = 0;
+	}
+	pid_t holder = pfi_lockholder_stopped(&w->file);
 	w->stopped_looks = holder ? w->stopped_looks + 1 : 0;
 	return w->stopped_looks >= PFI_LOCKHOLDER_LOOKS ? holder : 0;
 }

@@ -10,20 +10,38 @@
 
 #include "problem.h"
 
+/* The devices a lock file can be named by in /proc/locks: its
+ * filesystem's (the superblock's), which on btrfs is not the st_dev
+ * that stat() gives (a device per subvolume), and st_dev itself. */
+struct pfi_lockholder_file {
+	dev_t dev[2];
+	ino_t ino;
+};
+
 /* In the text of /proc/locks, the pid holding (not waiting for) a
- * flock() lock on inode `ino` of the device MAJ:MIN.  Returns the pid,
- * or 0 if no line names it or its pid is not visible here. */
+ * flock() lock on the file.  Returns the pid, or 0 if no line names it
+ * or its pid is not visible here (another pid namespace). */
 pid_t pfi_lockholder_find(const char *proc_locks, size_t len,
-                          unsigned maj, unsigned min, unsigned long ino);
+                          const struct pfi_lockholder_file *f);
+
+/* In the text of /proc/self/mountinfo, the device of mount `mnt_id`
+ * (its third field); 0 if no line names it, else 1. */
+int pfi_lockholder_mount_dev(const char *mountinfo, size_t len,
+                             unsigned long mnt_id, dev_t *dev);
 
 /* The state letter of a /proc/PID/stat text ('R', 'S', 'T', ...), or 0
  * if the text does not have one where the kernel puts it. */
 char pfi_lockholder_state(const char *proc_stat, size_t len);
 
-/* Whether the holder of the flock() lock on the file st_dev/st_ino is
- * stopped by a signal (state 'T'; a tracer's stop, 't', is waited for).
- * Returns its pid if so, 0 if not or if that cannot be told. */
-pid_t pfi_lockholder_stopped(dev_t dev, ino_t ino);
+/* Fills *f for the file open on fd (O_PATH is enough): its inode and
+ * devices (the filesystem's from /proc/self/fdinfo and mountinfo).
+ * Returns 0, or -1 if fstat fails. */
+int pfi_lockholder_file_of(int fd, struct pfi_lockholder_file *f);
+
+/* Whether the holder of the flock() lock on the file is stopped by a
+ * signal (state 'T'; a tracer's stop, 't', is waited for).  Returns its
+ * pid if so, 0 if not or if that cannot be told. */
+pid_t pfi_lockholder_stopped(const struct pfi_lockholder_file *f);
 
 /* A wait on what a lock's holder does (take the lock after it, read the
  * greeting of the server it starts) looks at the holder every
@@ -34,13 +52,14 @@ pid_t pfi_lockholder_stopped(dev_t dev, ino_t ino);
 #define PFI_LOCKHOLDER_LOOKS 2
 
 struct pfi_lockholder_watch {
-	dev_t dev;                  /* the lock file */
-	ino_t ino;
+	struct pfi_lockholder_file file;
 	int stopped_looks;
 };
 
-/* One look: the holder's pid once it is time to give up, else 0. */
-pid_t pfi_lockholder_look(struct pfi_lockholder_watch *w);
+/* One look at the holder of the file open on fd (the count of looks
+ * starts again if it is another file than the last look's): the
+ * holder's pid once it is time to give up, else 0. */
+pid_t pfi_lockholder_look(struct pfi_lockholder_watch *w, int fd);
 
 /* Fills p with the one line that says why the wait ended ("the server
  * is being started by process N, which is stopped") and returns

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lockfile.h"
@@ -36,7 +35,6 @@ static int await_greeting(int fd, const struct pfi_rundir *rd,
                           const char *lock, struct problem *p)
 {
 	struct pfi_lockholder_watch holder = { 0 };
-	struct stat st;
 	for (;;) {
 		/* events 0: only errors and hang-ups are reported */
 		struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
@@ -44,14 +42,17 @@ static int await_greeting(int fd, const struct pfi_rundir *rd,
 		int n = poll(fds, 3, PFI_LOCKHOLDER_LOOK_MS);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n != 0)
+		if (n < 0 || fds[0].revents ||
+		    ((fds[1].revents | fds[2].revents) & (POLLERR | POLLHUP)))
 			return 0;       /* read_head() meets what came */
-		if (fstatat(rd->fd, lock, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (n > 0)
+			continue;
+		int lock_fd = openat(rd->fd, lock, O_PATH | O_NOFOLLOW |
+				     O_CLOEXEC);
+		if (lock_fd < 0)
 			continue;       /* no lock file: nobody is starting */
-		if (st.st_dev != holder.dev || st.st_ino != holder.ino)
-			holder = (struct pfi_lockholder_watch){ st.st_dev,
-								st.st_ino, 0 };
-		pid_t stopped = pfi_lockholder_look(&holder);
+		pid_t stopped = pfi_lockholder_look(&holder, lock_fd);
+		close(lock_fd);
 		if (stopped)
 			return pfi_lockholder_give_up(stopped, rd->path, lock,
 						      p);

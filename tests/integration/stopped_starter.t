@@ -161,16 +161,51 @@ for my $round (1 .. 3) {
 }
 
 # 3. Waiting for the lock: no socket yet, its lock held by a process
-# that is stopped, then by one that runs and lets go.
-kill_servers($env);
-my $first = call_within(20, 'x');
-($first->{status} // 0) >> 8 == 4 or die "cannot start a server: $first->{err}";
-my ($sock) = PFIHarness::socket_files($env);
-(my $lock = "$env->{run}/$sock") =~ s{/s([^/]+)\z}{/l$1};
-kill_servers($env);
-unlink $lock;
+# that is stopped, then by one that runs and lets go. Run on the test's
+# run directory, and again on btrfs (4.), where stat() gives a device
+# per subvolume and /proc/locks the filesystem's.
+sub lock_rounds {
+	my ($where) = @_;
+	kill_servers($env);
+	my $first = call_within(20, 'x');
+	($first->{status} // 0) >> 8 == 4 or die "cannot start a server: $first->{err}";
+	my ($sock) = PFIHarness::socket_files($env);
+	my $lock = "$env->{run}/l" . substr($sock, 1);
+	kill_servers($env);
+	unlink $lock;
+
+	for my $round (1 .. 3) {
+		my $at = "$where, lock round $round";
+		my $holder = hold_lock($lock);
+		kill 'STOP', $holder;
+		wait_for(sub { state_of($holder) eq 'T' }, 10) or die;
+		my $r = call_within(20, 'locked');
+		is(describe_status($r->{status} // 0), 'exit 4', "$at: a call while the lock's holder is stopped still runs")
+			or diag "status " . ($r->{status} // 'none') . ", stderr: $r->{err}";
+		is(field($r->{out}, 'pid'), $r->{pid}, "$at: directly");
+		like(join("\n", ours($r)), qr/\Aprefork-interp: running .*started by process $holder \(holding '\Q$lock\E'\), which is stopped; not waiting for it; --fallback=quiet silences this line\z/,
+		     "$at: one line naming the holder");
+		is(join(' ', PFIHarness::socket_files($env)), '', "$at: no server started");
+
+		# Continued, the holder keeps the lock 0.5 s more, then lets go.
+		kill 'CONT', $holder;
+		my $p = start_call([$script, 'after'], dir => $dir);
+		sleep 0.5;
+		is(waitpid($p->{pid}, POSIX::WNOHANG()), 0, "$at: a call waits while the holder runs");
+		kill 'KILL', $holder;
+		waitpid $holder, 0;
+		$r = wait_call($p);
+		is($r->{status} >> 8, 4, "$at: a call waiting for a running holder completes");
+		isnt(field($r->{out}, 'pid'), $p->{pid}, "$at: it started the server once the lock was free");
+		is($r->{err}, '', "$at: nothing on stderr");
+		kill_servers($env);
+		unlink $lock;
+	}
+	return;
+}
 
 sub hold_lock {
+	my ($lock) = @_;
 	pipe my $rd, my $wr or die;
 	my $pid = fork // die;
 	if (!$pid) {
@@ -186,31 +221,48 @@ sub hold_lock {
 	return $pid;
 }
 
-for my $round (1 .. 3) {
-	my $holder = hold_lock();
-	kill 'STOP', $holder;
-	wait_for(sub { state_of($holder) eq 'T' }, 10) or die;
-	my $r = call_within(20, 'locked');
-	is(describe_status($r->{status} // 0), 'exit 4', "lock round $round: a call while the lock's holder is stopped still runs")
-		or diag "status " . ($r->{status} // 'none') . ", stderr: $r->{err}";
-	is(field($r->{out}, 'pid'), $r->{pid}, "lock round $round: directly");
-	like(join("\n", ours($r)), qr/\Aprefork-interp: running .*started by process $holder \(holding '\Q$lock\E'\), which is stopped; not waiting for it; --fallback=quiet silences this line\z/,
-	     "lock round $round: one line naming the holder");
-	is(join(' ', PFIHarness::socket_files($env)), '', "lock round $round: no server started");
+lock_rounds('run directory');
 
-	# Continued, the holder keeps the lock 0.5 s more, then lets go.
-	kill 'CONT', $holder;
-	my $p = start_call([$script, 'after'], dir => $dir);
-	sleep 0.5;
-	is(waitpid($p->{pid}, POSIX::WNOHANG()), 0, "lock round $round: a call waits while the holder runs");
-	kill 'KILL', $holder;
-	waitpid $holder, 0;
-	$r = wait_call($p);
-	is($r->{status} >> 8, 4, "lock round $round: a call waiting for a running holder completes");
-	isnt(field($r->{out}, 'pid'), $p->{pid}, "lock round $round: it started the server once the lock was free");
-	is($r->{err}, '', "lock round $round: nothing on stderr");
+# 4. The same on btrfs, as root (a loop-mounted file system).
+my $mnt = "$dir/btrfs";
+my $mounted = 0;
+END {
+	if ($mounted) {
+		system('umount', $mnt) == 0 or system('umount', '-l', $mnt);
+		unlink "$dir/btrfs.img";
+	}
+}
+SKIP: {
+	my $why = $> != 0 ? 'not root: cannot mount a btrfs file system'
+		: !have_program('mkfs.btrfs') ? 'mkfs.btrfs missing (Debian: btrfs-progs)'
+		: '';
+	if (!$why) {
+		mkdir $mnt, 0700 or die;
+		my $img = "$dir/btrfs.img";
+		system("truncate -s 200M '$img' && mkfs.btrfs -q '$img' >/dev/null 2>&1"
+		       . " && mount -o loop '$img' '$mnt' 2>/dev/null") == 0
+			or $why = 'cannot make or loop-mount a btrfs file system here';
+		$mounted = !$why;
+	}
+	skip $why, 1 if $why;
+	chmod 0700, $mnt;
+	my $run = run_subdir($mnt, $>);
+	mkdir $run, 0700 or die "$run: $!";
+	local $ENV{PREFORK_INTERP_RUN_DIR} = $mnt;
+	local $env->{run} = $run;
+	lock_rounds('btrfs');
+	# and the greeting wait there, once
 	kill_servers($env);
-	unlink $lock;
+	my $starter = start_starter();
+	kill 'STOP', -$starter;
+	wait_for(sub { state_of($starter) eq 'T' }, 10) or die "starter not stopped\n";
+	open my $f, '>', $go or die;
+	close $f;
+	my $r = call_within(20, 'second');
+	is(describe_status($r->{status} // 0), 'exit 4', 'btrfs: a call while the starter is stopped still runs');
+	like(join("\n", ours($r)), qr/started by process $starter .*which is stopped/, 'btrfs: naming the starter');
+	is(finish_starter($starter)->{status} >> 8, 4, 'btrfs: the starter completes');
+	ok(kill_servers($env), 'btrfs: no server left');
 }
 
 ok(kill_servers($env), 'no server left');

@@ -13,16 +13,21 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "lockholder.h"
 
+/* A file known by one device (both entries the same), as on most
+ * filesystems. */
 static pid_t find(const char *text, unsigned maj, unsigned min,
                   unsigned long ino)
 {
-	return pfi_lockholder_find(text, strlen(text), maj, min, ino);
+	struct pfi_lockholder_file f = {
+		{ makedev(maj, min), makedev(maj, min) }, ino };
+	return pfi_lockholder_find(text, strlen(text), &f);
 }
 
 static void holder_found_by_device_and_inode(void **state)
@@ -66,7 +71,46 @@ static void waiters_and_invisible_pids_are_not_holders(void **state)
 	assert_int_equal(find("", 0xfe, 0, 42), 0);
 	/* the length bounds the text: nothing past it is read */
 	const char *cut = "1: FLOCK  ADVISORY  WRITE 77 fe:00:42 0 EOF\n";
-	assert_int_equal(pfi_lockholder_find(cut, 30, 0xfe, 0, 42), 0);
+	struct pfi_lockholder_file f = { { makedev(0xfe, 0), makedev(0xfe, 0) },
+					 42 };
+	assert_int_equal(pfi_lockholder_find(cut, 30, &f), 0);
+	assert_int_equal(pfi_lockholder_find(cut, strlen(cut), &f), 77);
+}
+
+/* On btrfs, stat() gives a device per subvolume while /proc/locks names
+ * the filesystem's: either of the file's two devices matches. */
+static void either_device_matches(void **state)
+{
+	const char *locks = "1: FLOCK  ADVISORY  WRITE 555 00:27:257 0 EOF\n";
+	struct pfi_lockholder_file f = { { makedev(0, 0x27), makedev(0, 0x28) },
+					 257 };
+	assert_int_equal(pfi_lockholder_find(locks, strlen(locks), &f), 555);
+	f.dev[0] = makedev(0, 0x29);
+	assert_int_equal(pfi_lockholder_find(locks, strlen(locks), &f), 0);
+	f.dev[1] = makedev(0, 0x27);
+	assert_int_equal(pfi_lockholder_find(locks, strlen(locks), &f), 555);
+}
+
+static void mount_device_by_id(void **state)
+{
+	const char *info =
+		"21 26 0:20 / /proc rw,relatime - proc proc rw\n"
+		"26 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n"
+		"261 26 0:39 / /home rw - btrfs /dev/vdb rw,subvol=/home\n";
+	dev_t dev = 0;
+	assert_int_equal(pfi_lockholder_mount_dev(info, strlen(info), 261, &dev), 1);
+	assert_int_equal(major(dev), 0);
+	assert_int_equal(minor(dev), 39);
+	assert_int_equal(pfi_lockholder_mount_dev(info, strlen(info), 26, &dev), 1);
+	assert_int_equal(major(dev), 254);
+	assert_int_equal(minor(dev), 0);
+	/* an id that is only a parent, or absent, or a prefix of one */
+	dev = 7;
+	assert_int_equal(pfi_lockholder_mount_dev(info, strlen(info), 1, &dev), 0);
+	assert_int_equal(pfi_lockholder_mount_dev(info, strlen(info), 2, &dev), 0);
+	assert_int_equal(pfi_lockholder_mount_dev("", 0, 26, &dev), 0);
+	assert_int_equal(pfi_lockholder_mount_dev("26 1 x", 6, 26, &dev), 0);
+	assert_int_equal(dev, 7);
 }
 
 static char state(const char *text)
@@ -110,22 +154,34 @@ static void a_stopped_holder_is_seen(void **state_)
 	}
 	char c;
 	assert_int_equal(read(ready[0], &c, 1), 1);
-	assert_int_equal(pfi_lockholder_stopped(st.st_dev, st.st_ino), 0);
+	struct pfi_lockholder_file f;
+	assert_int_equal(pfi_lockholder_file_of(fd, &f), 0);
+	assert_true(f.ino == st.st_ino);
+	assert_true(f.dev[1] == st.st_dev);
+	assert_int_equal(pfi_lockholder_stopped(&f), 0);
 
 	assert_int_equal(kill(child, SIGSTOP), 0);
 	int status;
 	assert_int_equal(waitpid(child, &status, WUNTRACED), child);
 	assert_true(WIFSTOPPED(status));
-	assert_int_equal(pfi_lockholder_stopped(st.st_dev, st.st_ino), child);
+	assert_int_equal(pfi_lockholder_stopped(&f), child);
+
+	/* a watch gives up on the second look in a row that finds it so */
+	struct pfi_lockholder_watch w = { 0 };
+	assert_int_equal(pfi_lockholder_look(&w, fd), 0);
+	assert_int_equal(pfi_lockholder_look(&w, fd), child);
 
 	assert_int_equal(kill(child, SIGCONT), 0);
 	assert_int_equal(waitpid(child, &status, WCONTINUED), child);
-	assert_int_equal(pfi_lockholder_stopped(st.st_dev, st.st_ino), 0);
+	assert_int_equal(pfi_lockholder_stopped(&f), 0);
+	/* a look that finds it running starts the count again */
+	assert_int_equal(pfi_lockholder_look(&w, fd), 0);
+	assert_int_equal(w.stopped_looks, 0);
 
 	kill(child, SIGKILL);
 	waitpid(child, &status, 0);
 	/* no holder at all */
-	assert_int_equal(pfi_lockholder_stopped(st.st_dev, st.st_ino), 0);
+	assert_int_equal(pfi_lockholder_stopped(&f), 0);
 	close(ready[0]);
 	close(ready[1]);
 	close(fd);
@@ -137,6 +193,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(holder_found_by_device_and_inode),
 		cmocka_unit_test(waiters_and_invisible_pids_are_not_holders),
+		cmocka_unit_test(either_device_matches),
+		cmocka_unit_test(mount_device_by_id),
 		cmocka_unit_test(state_follows_the_last_parenthesis),
 		cmocka_unit_test(a_stopped_holder_is_seen),
 	};
