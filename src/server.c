@@ -35,18 +35,24 @@ static int await_greeting(int fd, const struct pfi_rundir *rd,
                           const char *lock, struct problem *p)
 {
 	struct pfi_lockholder_watch holder = { 0 };
+	/* events 0: only errors and hang-ups are reported */
+	struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
+				 { .fd = 1 }, { .fd = 2 } };
 	for (;;) {
-		/* events 0: only errors and hang-ups are reported */
-		struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
-					 { .fd = 1 }, { .fd = 2 } };
 		int n = poll(fds, 3, PFI_LOCKHOLDER_LOOK_MS);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 || fds[0].revents ||
 		    ((fds[1].revents | fds[2].revents) & (POLLERR | POLLHUP)))
 			return 0;       /* read_head() meets what came */
-		if (n > 0)
+		if (n > 0) {
+			/* only POLLNVAL: a closed fd 1 or 2 has nothing to
+			 * report (main() fills them, but never spin on it) */
+			for (int i = 1; i < 3; i++)
+				if (fds[i].revents & POLLNVAL)
+					fds[i].fd = -1;
 			continue;
+		}
 		int lock_fd = openat(rd->fd, lock, O_PATH | O_NOFOLLOW |
 				     O_CLOEXEC);
 		if (lock_fd < 0)
