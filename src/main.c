@@ -65,6 +65,10 @@ run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
 {
 	if (o->fallback == PFI_FALLBACK_REFUSE)
 		fail(p, 127);
+	struct problem cannot_run = { 0 };
+	if (o->fallback == PFI_FALLBACK_WARN &&
+	    pfi_direct_findable(o, &cannot_run) < 0)
+		fail(&cannot_run, 127);
 	if (o->fallback == PFI_FALLBACK_WARN)
 		fprintf(stderr, "prefork-interp: running '%s' without a server "
 			"(not accelerated): %s; --fallback=quiet silences this "

@@ -86,6 +86,33 @@ like($r->{err}, qr/^prefork-interp: PREFORK_INTERP_FALLBACK must be warn, quiet 
 $r = run_call([$client, '-U', '--fallback=sometimes', 'perl', $script], dir => $env->{dir});
 like($r->{err}, qr/--fallback must be warn, quiet or refuse/, 'a bad --fallback is refused');
 
+# An interpreter that cannot run either: one line, the one a served
+# call would give, not the warning and then the error.
+for my $case (['no-such-interp-xyz', qr/No such file or directory/, 'missing'],
+	      ["$env->{dir}/not-exec", qr/Permission denied/, 'not executable'],
+	      [$env->{dir}, qr/Permission denied/, 'a directory']) {
+	my ($interp, $why, $what) = @$case;
+	open my $ne, '>', "$env->{dir}/not-exec" or die; close $ne;
+	for my $mode ('warn', 'quiet') {
+		$r = run_call([$client, '-U', "--fallback=$mode", $interp, $script], dir => $env->{dir}, env => \%bad);
+		is($r->{status} >> 8, 127, "$what interpreter, --fallback=$mode: exit 127");
+		like($r->{err}, qr/\Aprefork-interp: cannot run interpreter '\Q$interp\E': $why\n\z/,
+		     "$what interpreter, --fallback=$mode: one line, naming it");
+	}
+}
+# The search is execvp's: a non-executable file of that name earlier in
+# PATH does not hide the real one later.
+{
+	my $bin = "$env->{dir}/shadow";
+	mkdir $bin or die;
+	open my $fh, '>', "$bin/perl" or die; close $fh;   # mode 0644
+	$r = run_call([$client, '-U', 'perl', $script, 'z'], dir => $env->{dir},
+		      env => { %bad, PATH => "$bin:$ENV{PATH}" });
+	is($r->{status}, 0, 'a non-executable namesake earlier in PATH: still runs') or diag $r->{err};
+	is(field($r->{out}, 'argv'), 'z', 'the real interpreter ran');
+	is(scalar(ours($r)), 1, 'with the usual one line');
+}
+
 # With a good run directory nothing is said and the server is used.
 $p = start_call([$script, 'y'], dir => $env->{dir});
 $r = wait_call($p);
