@@ -15,7 +15,7 @@ static int read_exact(int fd, uint8_t *buf, size_t len, const char *what,
                       int watch_caller, struct problem *p)
 {
 	size_t got;
-	int r = pfi_wire_read(fd, buf, len, &got, watch_caller, p);
+	int r = pfi_wire_read(fd, buf, len, &got, watch_caller, NULL, p);
 	if (r < 0)
 		return r;
 	if (got != len)

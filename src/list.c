@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "ours.h"
+#include "procstatus.h"
 
 struct proc {
 	pid_t pid, ppid;
@@ -24,19 +25,6 @@ struct row {
 	pid_t server;                 /* 0: not found */
 	int holders;
 };
-
-static int read_small(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return (int)n;
-}
 
 /* Finds the inode of the listening socket bound under each row's name. */
 static void find_listeners(struct row *rows, size_t n)
@@ -64,7 +52,7 @@ static int read_proc(pid_t pid, struct proc *pr)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-	if (read_small(path, buf, sizeof buf) < 0)
+	if (pfi_proc_read(path, buf, sizeof buf) < 0)
 		return -1;
 	/* The name in parentheses may hold anything: parse after it. */
 	char *after = strrchr(buf, ')');
@@ -159,7 +147,7 @@ static unsigned long pss_kb(pid_t pid)
 {
 	char path[64], buf[4096];
 	snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-	if (read_small(path, buf, sizeof buf) < 0)
+	if (pfi_proc_read(path, buf, sizeof buf) < 0)
 		return 0;
 	const char *pss = strstr(buf, "\nPss:");
 	return pss ? strtoul(pss + 5, NULL, 10) : 0;
@@ -200,7 +188,7 @@ static void format_duration(long secs, char *out, size_t cap)
 static time_t boot_time(void)
 {
 	char buf[8192];
-	if (read_small("/proc/stat", buf, sizeof buf) < 0)
+	if (pfi_proc_read("/proc/stat", buf, sizeof buf) < 0)
 		return 0;
 	const char *b = strstr(buf, "\nbtime ");
 	return b ? (time_t)strtoll(b + 7, NULL, 10) : 0;
@@ -234,8 +222,8 @@ static void print_row(FILE *out, const struct row *row,
 	}
 	snprintf(mem, sizeof mem, "%.1f MB", kb / 1024.0);
 	snprintf(path, sizeof path, "/proc/%d/cmdline", (int)row->server);
-	int len = read_small(path, title, sizeof title);
-	for (int i = 0; i < len - 1; i++)
+	ssize_t len = pfi_proc_read(path, title, sizeof title);
+	for (ssize_t i = 0; i < len - 1; i++)
 		if (title[i] == '\0')
 			title[i] = ' ';
 	calls_from_title(title, calls, sizeof calls);

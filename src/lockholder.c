@@ -1,13 +1,14 @@
 #include "lockholder.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
+
+#include "procstatus.h"
 
 /* Calls fn on each line of text (NUL-terminated copies; longer lines
  * are skipped) until it returns non-zero; returns that value or 0. */
@@ -101,29 +102,10 @@ char pfi_lockholder_state(const char *proc_stat, size_t len)
 	return close[2];
 }
 
-/* Reads up to size-1 bytes of a /proc file, NUL-terminated; returns
- * the length, -1 on failure.  A longer file is cut: what was not read
- * is not looked at (the wait then goes on as if nobody were seen). */
-static ssize_t read_small(const char *path, char *buf, size_t size)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -1;
-	size_t len = 0;
-	while (len + 1 < size) {
-		ssize_t n = read(fd, buf + len, size - 1 - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return (ssize_t)len;
-}
-
 /* Every lock and mount on the host is listed: a busy host's lists can
  * be long, but they are read only while a caller waits, a few times a
- * second. */
+ * second.  A longer list is cut: what was not read is not looked at
+ * (the wait then goes on as if nobody were seen). */
 #define PROC_LIST_MAX (1 << 20)
 
 int pfi_lockholder_file_of(int fd, struct pfi_lockholder_file *f)
@@ -138,14 +120,14 @@ int pfi_lockholder_file_of(int fd, struct pfi_lockholder_file *f)
 	snprintf(path, sizeof path, "/proc/self/fdinfo/%d", fd);
 	const char *at;
 	unsigned long mnt_id;
-	if (read_small(path, info, sizeof info) <= 0 ||
+	if (pfi_proc_read(path, info, sizeof info) <= 0 ||
 	    !(at = strstr(info, "mnt_id:")) ||
 	    sscanf(at, "mnt_id: %lu", &mnt_id) != 1)
 		return 0;
 	char *mounts = malloc(PROC_LIST_MAX);
 	if (!mounts)
 		return 0;
-	ssize_t len = read_small("/proc/self/mountinfo", mounts, PROC_LIST_MAX);
+	ssize_t len = pfi_proc_read("/proc/self/mountinfo", mounts, PROC_LIST_MAX);
 	if (len > 0)
 		pfi_lockholder_mount_dev(mounts, (size_t)len, mnt_id, &f->dev[0]);
 	free(mounts);
@@ -157,7 +139,7 @@ pid_t pfi_lockholder_stopped(const struct pfi_lockholder_file *f)
 	char *locks = malloc(PROC_LIST_MAX);
 	if (!locks)
 		return 0;
-	ssize_t len = read_small("/proc/locks", locks, PROC_LIST_MAX);
+	ssize_t len = pfi_proc_read("/proc/locks", locks, PROC_LIST_MAX);
 	pid_t pid = len > 0 ? pfi_lockholder_find(locks, (size_t)len, f) : 0;
 	free(locks);
 	if (pid <= 0)
@@ -165,7 +147,7 @@ pid_t pfi_lockholder_stopped(const struct pfi_lockholder_file *f)
 
 	char path[64], stat[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	len = read_small(path, stat, sizeof stat);
+	len = pfi_proc_read(path, stat, sizeof stat);
 	if (len <= 0)
 		return 0;
 	return pfi_lockholder_state(stat, (size_t)len) == 'T' ? pid : 0;

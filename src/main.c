@@ -65,14 +65,14 @@ run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
 {
 	if (o->fallback == PFI_FALLBACK_REFUSE)
 		fail(p, 127);
-	struct problem cannot_run = { 0 };
-	if (o->fallback == PFI_FALLBACK_WARN &&
-	    pfi_direct_findable(o, &cannot_run) < 0)
-		fail(&cannot_run, 127);
-	if (o->fallback == PFI_FALLBACK_WARN)
+	if (o->fallback == PFI_FALLBACK_WARN) {
+		struct problem cannot_run;
+		if (pfi_direct_findable(o, &cannot_run) < 0)
+			fail(&cannot_run, 127);
 		fprintf(stderr, "prefork-interp: running '%s' without a server "
 			"(not accelerated): %s; --fallback=quiet silences this "
 			"line\n", o->script, p->msg);
+	}
 	pfi_direct_exec(o, st, p);
 	fail(p, 127);
 }

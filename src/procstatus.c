@@ -5,27 +5,38 @@
 #include <string.h>
 #include <unistd.h>
 
-void pfi_proc_status_read(struct pfi_proc_status *ps)
+ssize_t pfi_proc_read(const char *path, char *buf, size_t size)
 {
-	ps->len = 0;
-	int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+	buf[0] = '\0';
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
-		return;
+		return -1;
 	size_t have = 0;
-	for (;;) {
-		ssize_t n = read(fd, ps->text + have, sizeof ps->text - 1 - have);
+	while (have + 1 < size) {
+		ssize_t n = read(fd, buf + have, size - 1 - have);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0) {
+			close(fd);
+			buf[0] = '\0';
+			return -1;
+		}
+		if (n == 0)
 			break;
 		have += (size_t)n;
-		if (have == sizeof ps->text - 1)
-			break;
 	}
 	close(fd);
-	ps->text[have] = '\0';
+	buf[have] = '\0';
+	return (ssize_t)have;
+}
+
+void pfi_proc_status_read(struct pfi_proc_status *ps)
+{
+	ssize_t have = pfi_proc_read("/proc/self/status", ps->text,
+				     sizeof ps->text);
 	/* A file that filled the buffer may be cut short: not trusted. */
-	ps->len = have < sizeof ps->text - 1 ? have : 0;
+	ps->len = have > 0 && (size_t)have < sizeof ps->text - 1
+		  ? (size_t)have : 0;
 }
 
 const char *pfi_proc_status_field(const struct pfi_proc_status *ps,

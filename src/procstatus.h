@@ -7,11 +7,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 struct pfi_proc_status {
 	char text[8192];
 	size_t len;                    /* 0: not available (no /proc) */
 };
+
+/* Reads up to size-1 bytes of a (/proc) file into buf, NUL-terminated
+ * (empty on failure); returns the length, or -1 if it cannot be read.
+ * A file that fills the buffer may have been cut short. */
+ssize_t pfi_proc_read(const char *path, char *buf, size_t size);
 
 /* Reads /proc/self/status; on any failure leaves len 0, and callers
  * fall back to asking the kernel directly. */

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <unistd.h>
 
 #include "lockfile.h"
@@ -12,12 +11,14 @@
 #include "spawn.h"
 #include "wire.h"
 
-/* Reads the raw greeting head.  Returns 1 if a server answered, 0 if
- * it hung up first (stale: it may have quit to reload). */
-static int read_head(int fd, struct pfi_reached *out, struct problem *p)
+/* Reads the raw greeting head (idle: checked while it does not come).
+ * Returns 1 if a server answered, 0 if it hung up first (stale: it may
+ * have quit to reload). */
+static int read_head(int fd, const struct pfi_wire_idle *idle,
+                     struct pfi_reached *out, struct problem *p)
 {
 	int r = pfi_wire_read(fd, out->head, sizeof out->head, &out->head_len,
-			      1, p);
+			      1, idle, p);
 	if (r < 0)
 		return r;
 	if (out->head_len == 0)
@@ -26,43 +27,28 @@ static int read_head(int fd, struct pfi_reached *out, struct problem *p)
 	return 1;
 }
 
-/* Waits until the server's first bytes (or its hang-up, or the caller's)
- * can be read.  The socket is bound before the script's initialisation
- * runs, and answers only once it is done: if the caller starting it
- * (the lock's holder) is stopped meanwhile, a standalone run would not
- * wait, so neither does this one (-ESRCH, p filled). */
-static int await_greeting(int fd, const struct pfi_rundir *rd,
-                          const char *lock, struct problem *p)
+/* The server being waited for answers only once its initialisation is
+ * done (its socket is bound first): if the caller starting it (the
+ * lock's holder) is stopped meanwhile, a standalone run would not wait,
+ * so neither does this one (-ESRCH, p filled). */
+struct starter {
+	const struct pfi_rundir *rd;
+	const char *lock;
+	struct pfi_lockholder_watch holder;
+};
+
+static int starter_not_stopped(void *ctx, struct problem *p)
 {
-	struct pfi_lockholder_watch holder = { 0 };
-	/* events 0: only errors and hang-ups are reported */
-	struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
-				 { .fd = 1 }, { .fd = 2 } };
-	for (;;) {
-		int n = poll(fds, 3, PFI_LOCKHOLDER_LOOK_MS);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 || fds[0].revents ||
-		    ((fds[1].revents | fds[2].revents) & (POLLERR | POLLHUP)))
-			return 0;       /* read_head() meets what came */
-		if (n > 0) {
-			/* only POLLNVAL: a closed fd 1 or 2 has nothing to
-			 * report (main() fills them, but never spin on it) */
-			for (int i = 1; i < 3; i++)
-				if (fds[i].revents & POLLNVAL)
-					fds[i].fd = -1;
-			continue;
-		}
-		int lock_fd = openat(rd->fd, lock, O_PATH | O_NOFOLLOW |
-				     O_CLOEXEC);
-		if (lock_fd < 0)
-			continue;       /* no lock file: nobody is starting */
-		pid_t stopped = pfi_lockholder_look(&holder, lock_fd);
-		close(lock_fd);
-		if (stopped)
-			return pfi_lockholder_give_up(stopped, rd->path, lock,
-						      p);
-	}
+	struct starter *s = ctx;
+	int lock_fd = openat(s->rd->fd, s->lock, O_PATH | O_NOFOLLOW |
+			     O_CLOEXEC);
+	if (lock_fd < 0)
+		return 0;       /* no lock file: nobody is starting */
+	pid_t stopped = pfi_lockholder_look(&s->holder, lock_fd);
+	close(lock_fd);
+	return stopped ? pfi_lockholder_give_up(stopped, s->rd->path, s->lock,
+						p)
+		       : 0;
 }
 
 /* Returns 1 with *out filled if a live server answered, else 0. */
@@ -75,12 +61,10 @@ static int try_existing(const struct pfi_rundir *rd,
 		return 0;
 	if (fd < 0)
 		return fd;
-	int r = await_greeting(fd, rd, names->lock, p);
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	r = read_head(fd, out, p);
+	struct starter starter = { .rd = rd, .lock = names->lock };
+	const struct pfi_wire_idle idle = {
+		PFI_LOCKHOLDER_LOOK_MS, starter_not_stopped, &starter };
+	int r = read_head(fd, &idle, out, p);
 	if (r <= 0)
 		close(fd);
 	else
@@ -95,7 +79,7 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
 	int fd = pfi_spawn_server(o, rd, names, setup_status, p);
 	if (fd < 0)
 		return fd;
-	int r = read_head(fd, out, p);
+	int r = read_head(fd, NULL, out, p);
 	if (r > 0)
 		return 0;
 	close(fd);

@@ -153,19 +153,27 @@ int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
 }
 
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
-                  int watch_caller, struct problem *p)
+                  int watch_caller, const struct pfi_wire_idle *idle,
+                  struct problem *p)
 {
 	size_t have = 0;
 	while (have < len) {
-		if (watch_caller) {
+		if (watch_caller || idle) {
 			/* events 0: only errors and hang-ups are reported */
 			struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
 						 { .fd = 1 }, { .fd = 2 } };
-			int n = poll(fds, 3, -1);
+			int n = poll(fds, watch_caller ? 3 : 1,
+				     idle ? idle->every_ms : -1);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
 				return problem_errno(p, errno, "poll");
+			if (n == 0) {
+				int r = idle->check(idle->ctx, p);
+				if (r < 0)
+					return r;
+				continue;
+			}
 			int gone = (fds[1].revents | fds[2].revents) &
 				   (POLLERR | POLLHUP);
 			if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&

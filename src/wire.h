@@ -27,12 +27,22 @@ int pfi_wire_check_peer(int fd, const char *what, struct problem *p);
  * directly rather than with someone else's groups. */
 int pfi_wire_check_peer_groups(int fd, const char *what, struct problem *p);
 
+/* Something to check while a read waits: called every `every_ms` in
+ * which nothing came; a negative return ends the wait with it. */
+struct pfi_wire_idle {
+	int every_ms;
+	int (*check)(void *ctx, struct problem *p);
+	void *ctx;
+};
+
 /* Reads up to `len` bytes, stopping early only at EOF (ECONNRESET counts
- * as EOF).  While waiting it also watches fds 1 and 2: if the caller is
- * gone (POLLERR/POLLHUP there) it gives up with -EPIPE, so a server that
- * never answers cannot keep us forever once nobody reads our output. */
+ * as EOF).  With watch_caller it also watches fds 1 and 2 while waiting:
+ * if the caller is gone (POLLERR/POLLHUP there) it gives up with -EPIPE,
+ * so a server that never answers cannot keep us forever once nobody
+ * reads our output.  `idle` (or NULL) is checked meanwhile. */
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
-                  int watch_caller, struct problem *p);
+                  int watch_caller, const struct pfi_wire_idle *idle,
+                  struct problem *p);
 
 int pfi_wire_write_all(int fd, const void *buf, size_t len,
                        struct problem *p);
