@@ -107,16 +107,21 @@ static int lock_once(const struct pfi_rundir *rd, const char *name,
                      unsigned flags, struct problem *p)
 {
 	int create = (flags & PFI_LOCK_EXISTING) ? 0 : O_CREAT;
+	/* Mode 0600 whatever the caller's umask: a lock made read-only
+	 * (umask 0277) could not be opened again by the next caller. */
+	mode_t old_umask = umask(077);
 	int fd = openat(rd->fd, name, O_RDWR | create | O_NOFOLLOW |
 			O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+	int err = errno;
+	umask(old_umask);
 	if (fd < 0) {
-		if (errno == ENOENT && !create)
+		if (err == ENOENT && !create)
 			return -ENOENT;
-		if (errno == ELOOP)
+		if (err == ELOOP)
 			return problem_fail(p, ELOOP,
 				"lock file '%s/%s' is a symlink; refusing",
 				rd->path, name);
-		return problem_errno(p, errno, "cannot open lock file '%s/%s'",
+		return problem_errno(p, err, "cannot open lock file '%s/%s'",
 				     rd->path, name);
 	}
 

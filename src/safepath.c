@@ -171,8 +171,15 @@ static int step(struct pfi_walk *w, const char *name, int may_create,
 		if (!may_create)
 			return problem_fail(p, ENOENT, "'%s' does not exist",
 					    w->path);
-		if (mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-			return problem_errno(p, errno, "cannot create run "
+		/* Mode 0700 whatever the caller's umask: under umask 0177
+		 * it would be made without its search bit and every later
+		 * call of every script refused. */
+		mode_t old_umask = umask(077);
+		int made = mkdirat(dirfd, name, 0700);
+		int err_made = errno;
+		umask(old_umask);
+		if (made < 0 && err_made != EEXIST)
+			return problem_errno(p, err_made, "cannot create run "
 					     "directory '%s'", w->path);
 		path_pop(w);
 	}
