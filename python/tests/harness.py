@@ -28,7 +28,7 @@ PYTHON = os.path.realpath(sys.executable)
 
 def client_path():
     path = os.environ.get("PFI_CLIENT") or os.path.join(
-        SOURCE_ROOT, "build", "src", "prefork-interp")
+        SOURCE_ROOT, "build", "src", "prefork-interp-hardened")
     if not os.access(path, os.X_OK):
         raise RuntimeError(f"no client at {path}: build it (meson compile "
                            "-C build) or set PFI_CLIENT")

@@ -17,7 +17,7 @@ CHIARK = "/usr/bin/prefork-interp"
 def chiark(pfi):
     if not os.access(CHIARK, os.X_OK):
         pytest.skip(f"chiark-utils' client is not installed ({CHIARK}, Debian "
-                    "chiark-utils-bin; ./setup-and-demo installs it)")
+                    "chiark-utils-bin; ./setup-tests installs it)")
     script = harness.callee(pfi, "chiark.py")
     ident = f"pfi17py{os.getpid()}"
     cmd = [CHIARK, "-g", ident, "-U", harness.PYTHON, script]

@@ -128,7 +128,7 @@ def test_no_stat_per_call(pfi, lib):
     import signal
     import subprocess
     if shutil.which("strace") is None:
-        pytest.skip("needs strace (Debian strace; setup-and-demo installs it)")
+        pytest.skip("needs strace (Debian strace; ./setup-tests installs it)")
     write_module(pfi, lib, "N")
     script = pfi.script("nostat.py", BODY.format(lib=lib, opts="", tag="N"))
     srv = int(call(pfi, [script])["srv"])

@@ -16,7 +16,7 @@ import harness
 def test_pip_install_into_venv(tmp_path, pfi):
     if subprocess.run([sys.executable, "-c", "import ensurepip, venv"],
                       capture_output=True).returncode != 0:
-        pytest.fail("python3-venv is missing (setup-and-demo installs it)")
+        pytest.fail("python3-venv is missing (./setup-tests installs it)")
     src = tmp_path / "src"
     shutil.copytree(harness.PYLIB, src,
                     ignore=shutil.ignore_patterns("tests", "__pycache__",

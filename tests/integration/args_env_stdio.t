@@ -10,6 +10,9 @@ use PFIHarness;
 use Test::More;
 
 my $env = new_env();
+# A call the client could not hand to a server would run the script
+# directly, which passes every check here: refuse that instead.
+$ENV{PREFORK_INTERP_FALLBACK} = 'refuse';
 my $script = write_script($env, 'dump.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use Proc::Prefork::Interp;
@@ -49,6 +52,7 @@ for my $args (@argsets) {
 	is($got->{status}, 0, "$label: call succeeded") or diag $got->{err};
 	is($got->{out}, $want->{out}, "$label: \$0, \@ARGV and %ENV as standalone");
 }
+ok(server_pid_of($script), 'those calls were served by a server of the script');
 
 # A variable unset in the caller must be unset in the call, even if it
 # was set when the server started.

@@ -48,9 +48,11 @@ sub one_round {
 	return "executor shares the client's group" if $pg == $pid || $pg == getpgrp();
 	kill $sig, $pid;
 	waitpid $pid, 0;
+	# The group must end, not be left running: a bound far above the
+	# server's grace before SIGKILL (0.5 s), not a speed limit.
 	my $t0 = time;
-	while (group_alive($pg) && time - $t0 < 1.0) { sleep 0.01 }
-	return group_alive($pg) ? "group $pg still alive after 1 s" : '';
+	while (group_alive($pg) && time - $t0 < 10) { sleep 0.01 }
+	return group_alive($pg) ? "group $pg still alive after 10 s" : '';
 }
 
 # First server started with SIGINT ignored.
@@ -61,6 +63,6 @@ for my $i (1 .. 20) {
 	my $why = one_round($sig, $i % 3 == 0);
 	push @fails, "round $i ($sig): $why" if $why;
 }
-is("@fails", '', 'every round: SIGTERM/SIGKILL to the client ends the executor group within 1 s');
+is("@fails", '', 'every round: SIGTERM/SIGKILL to the client ends the executor group');
 
 done_testing;

@@ -423,12 +423,14 @@ my @cases = (
 		my ($cpid) = ($text // '') =~ /^cpid: (\d+)$/m;
 		return { error => "no pids in: $text" } unless $pg && $cpid;
 		kill 'KILL', $cpid;
+		# Ended, not left running: a bound far above the server's
+		# grace before SIGKILL, not a speed limit.
 		my $t0 = time;
-		sleep 0.01 while group_alive($pg) && time - $t0 < 1.0;
+		sleep 0.01 while group_alive($pg) && time - $t0 < 10;
 		my $gone = group_alive($pg) ? 0 : 1;
 		my (undef, $st) = $sh->run("wait $cpid");
-		return { group_gone_within_1s => $gone, status => $st };
-	}, { group_gone_within_1s => 1, status => 137 }],
+		return { group_gone => $gone, status => $st };
+	}, { group_gone => 1, status => 137 }],
 );
 
 for my $round (1 .. $rounds) {
