@@ -150,6 +150,11 @@ sub current {
         status_field('SigIgn'), status_field('SigBlk');
 }
 
+# Signals 32 and 33 are glibc's own (thread cancellation, set*id): perl
+# cannot change their disposition, so an ignore inherited from whatever
+# runs the tests (GNU make ignores both for its commands) stays.
+my $glibc_ignored = hex(status_field('SigIgn')) & ((1 << 31) | (1 << 32));
+
 my $want = {
     umask => 027, nice => getpriority(0, 0) + 3,
     rlimit => [ map { Proc::Prefork::Interp::CallerState::get_rlimit($_) } 0 .. 15 ],
@@ -160,7 +165,8 @@ $want->{rlimit}[4] = [0, 0];
 $want->{rlimit}[0] = [~0, ~0] if $want->{rlimit}[0][1] == ~0;
 my $expect = join ' ', '0027', $want->{nice},
     (map { join ':', @$_ } @{$want->{rlimit}}),
-    sprintf('%016x', (1 << 0) | (1 << 11) | (1 << 39) | (1 << 7)),   # + FPE, as perl
+    sprintf('%016x', (1 << 0) | (1 << 11) | (1 << 39) | (1 << 7)   # + FPE, as perl
+                     | $glibc_ignored),
     sprintf('%016x', (1 << 9) | (1 << 14) | (1 << 49));
 my $got = in_child(sub {
     $SIG{USR2} = sub { };           # the caller's handlers cannot cross
@@ -183,7 +189,7 @@ $got = in_child(sub {
     return join ' ', sprintf('%04o', umask), ref $SIG{USR1}, $SIG{HUP},
         $SIG{USR2}, status_field('SigIgn');
 });
-is $got, sprintf('0077 CODE IGNORE IGNORE %016x', (1 << 0) | (1 << 11) | (1 << 7)),
+is $got, sprintf('0077 CODE IGNORE IGNORE %016x', (1 << 0) | (1 << 11) | (1 << 7) | $glibc_ignored),
     "apply keeps what the script set in its initialisation";
 
 # The server's usual caller (like the one that started it) is decoded

@@ -1,7 +1,8 @@
 # The CPAN-style distribution of the module is complete: MANIFEST lists
 # every file of perl/ that MANIFEST.SKIP does not exclude (so a package
 # file added to the module without a MANIFEST line fails here), and
-# 'make dist' builds Proc-Prefork-Interp-VERSION with its META files.
+# 'make dist' builds Proc-Prefork-Interp-VERSION with its META files,
+# which builds and passes its own tests unpacked.
 # Run in a copy, so the source tree stays clean.
 use strict;
 use warnings;
@@ -47,6 +48,18 @@ for my $f (qw(Changes README MANIFEST Makefile.PL lib/Proc/Prefork/Interp.pm)) {
 	ok((grep { $_ eq "Proc-Prefork-Interp-$want/$f" } @files), "the tarball has $f");
 }
 ok(!(grep { m{/meson\.build$} } @files), 'the tarball has no meson.build');
+
+# What a CPAN user does with the tarball: build it and run its tests
+# (README "Installing"), with nothing of this tree on the way.
+mkdir 'unpacked' or die $!;
+($ok, $out) = run("tar -xzf $tarball -C unpacked");
+ok($ok, 'the tarball unpacks') or diag $out;
+chdir "unpacked/Proc-Prefork-Interp-$want" or die $!;
+{
+	local $ENV{PERL5LIB};
+	($ok, $out) = run('perl Makefile.PL && make && make test');
+}
+ok($ok, 'the unpacked distribution builds and passes make test') or diag $out;
 
 chdir '/';
 done_testing;
