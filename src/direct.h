@@ -9,10 +9,11 @@
 #include "problem.h"
 #include "protocol.h"
 
-/* Whether execvp() would find the interpreter (0), or why not (p
- * filled as pfi_direct_exec's failure would): so that a call that
- * cannot be served and cannot run either gets one line, not a warning
- * and then the error. */
+/* Whether execvp() would find the interpreter and the kernel run it
+ * (0; for a '#!' file, its own interpreter too), or why not (p filled
+ * as pfi_direct_exec's failure would): so that a call that cannot be
+ * served and cannot run either gets one line, not a warning and then
+ * the error. */
 int pfi_direct_findable(const struct pfi_options *o, struct problem *p);
 
 /* Execs the interpreter on the script.  Returns only on failure. */

@@ -88,9 +88,22 @@ like($r->{err}, qr/--fallback must be warn, quiet or refuse/, 'a bad --fallback 
 
 # An interpreter that cannot run either: one line, the one a served
 # call would give, not the warning and then the error.
+# The interpreter may itself be a '#!' file, whose own interpreter (or
+# theirs, the kernel follows four) must run too.
+sub put_exec {
+	my ($path, $text) = @_;
+	open my $fh, '>', $path or die "$path: $!";
+	print $fh $text;
+	close $fh or die "$path: $!";
+	chmod 0755, $path;
+}
+put_exec("$env->{dir}/hash-bang-missing", "#!$env->{dir}/no-such-interp-xyz\n");
+put_exec("$env->{dir}/hash-bang-loop", "#! $env->{dir}/hash-bang-loop -w\n");
 for my $case (['no-such-interp-xyz', qr/No such file or directory/, 'missing'],
 	      ["$env->{dir}/not-exec", qr/Permission denied/, 'not executable'],
-	      [$env->{dir}, qr/Permission denied/, 'a directory']) {
+	      [$env->{dir}, qr/Permission denied/, 'a directory'],
+	      ["$env->{dir}/hash-bang-missing", qr/No such file or directory/, "a '#!' file naming a missing"],
+	      ["$env->{dir}/hash-bang-loop", qr/Too many levels of symbolic links/, "a '#!' file naming itself as"]) {
 	my ($interp, $why, $what) = @$case;
 	open my $ne, '>', "$env->{dir}/not-exec" or die; close $ne;
 	for my $mode ('warn', 'quiet') {
@@ -110,6 +123,14 @@ for my $case (['no-such-interp-xyz', qr/No such file or directory/, 'missing'],
 		      env => { %bad, PATH => "$bin:$ENV{PATH}" });
 	is($r->{status}, 0, 'a non-executable namesake earlier in PATH: still runs') or diag $r->{err};
 	is(field($r->{out}, 'argv'), 'z', 'the real interpreter ran');
+	is(scalar(ours($r)), 1, 'with the usual one line');
+}
+# A '#!' interpreter whose interpreter runs: the usual line, and it runs.
+{
+	put_exec("$env->{dir}/via-hash-bang", "#!$^X\n");
+	$r = run_call([$client, '-U', "$env->{dir}/via-hash-bang", $script, 'w'],
+		      dir => $env->{dir}, env => \%bad);
+	is($r->{status}, 0, "a '#!' interpreter that runs: runs") or diag $r->{err};
 	is(scalar(ours($r)), 1, 'with the usual one line');
 }
 
