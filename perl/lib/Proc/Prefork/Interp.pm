@@ -407,7 +407,17 @@ When C<prefork_initialisation_complete> returns in an executor:
 =item *
 
 C<STDIN>, C<STDOUT> and C<STDERR> are the caller's file descriptors 0,
-1 and 2, on fds 0, 1 and 2.
+1 and 2, on fds 0, 1 and 2, under the very handles perl opened when
+the server started (put there with C<dup2>, not reopened), with the
+layers the initialisation left on them. Their buffers are set up again
+for the caller's fds as perl sets them up at start-up: C<STDOUT> is
+line-buffered when the caller's fd 1 is a terminal and block-buffered
+otherwise, and C<tell> counts from the caller's offset. So a failed
+flush of C<STDOUT> at the end (a full disk) is reported as perl reports
+it: C<Unable to flush stdout: ...> on C<STDERR>, exit status 1 instead
+of 0 (with C<fast_exit> too). A layer other than C<:perlio>, C<:crlf>
+and C<:encoding> (C<:via>, ...) is left as it is, with its buffering as
+the server's first caller had it.
 
 =item *
 
@@ -663,8 +673,15 @@ reaped goes here, and nowhere else.
 =item Executor
 
 A child's side of a call: waiting as a spare, the rest of the exchange,
-and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, signals,
-seed). A change to what the per-call code finds goes here.
+and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>,
+signals, seed). A change to what the per-call code finds goes here.
+
+=item Stdio
+
+The standard handles: on F</dev/null> in the server, the caller's fds
+in an executor, always with C<dup2> under perl's own handles, and
+their buffer layers pushed again for the call's fds
+(F<tests/integration/perl_startup.t>).
 
 =item CallerState
 

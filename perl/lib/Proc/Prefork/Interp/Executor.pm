@@ -19,6 +19,7 @@ use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::FdMessage ();
 use Proc::Prefork::Interp::RequestReader ();
+use Proc::Prefork::Interp::Stdio ();
 
 use constant READ_CHUNK => 65536;
 
@@ -122,13 +123,14 @@ sub _serve_call {
     # costs what the clients sent, not 50 to 100 bytes per string.
     my ($env, $args) = $request->request;
 
-    unless (open(STDIN, '<&', $fds->[0]) && open(STDOUT, '>&', $fds->[1])
-            && open(STDERR, '>&', $fds->[2])) {
+    unless (Proc::Prefork::Interp::Stdio::install($fds)) {
         log_msg('err', "installing the caller's stdio: $!");
         shutdown($call, SHUT_RDWR);
         POSIX::_exit(127);
     }
     POSIX::close($_) for @$fds;
+    # A layer it cannot push again keeps the server's buffering (POD).
+    Proc::Prefork::Interp::Stdio::refresh_buffers();
     close $call;
 
     %ENV  = %$env;
