@@ -1,7 +1,7 @@
 # What perl decides when it starts, a served call must decide for
 # itself, as its caller's standalone `perl script` would: the report of
 # a failed STDOUT flush at exit, STDOUT's buffering (a terminal or not)
-# and its position. Each case is compared with a standalone run, or
+# and its position, and $^T. Each case is compared with a standalone run, or
 # with what one gives, with the server started by a different caller.
 # Perl only: these are the Perl module's (python/README.md describes
 # Python's own start-up).
@@ -132,6 +132,21 @@ EOS
 	}
 	is($got[1], $got[2], 'tell(STDOUT) in a served call: as standalone')
 		or diag "first call: $got[0]";
+	kill_servers($env);
+}
+
+#---------------------------------------------------------------- $^T
+
+{
+	my $script = write_script($env, 'basetime.pl', <<'EOS');
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+print time - $^T, "\n";
+EOS
+	run_call([$script], dir => $env->{dir});
+	sleep 3;
+	my $got = run_call([$script], dir => $env->{dir});
+	cmp_ok($got->{out}, '<=', 1, '$^T: the call\'s start, not the server\'s');
 	kill_servers($env);
 }
 

@@ -449,6 +449,12 @@ C<$?>, C<$@> and C<$!> are cleared.
 
 =item *
 
+C<$^T> is the time the call reached its executor, so C<-M>, C<-A> and
+C<-C> count from the call's start, as they count from a standalone
+run's.
+
+=item *
+
 It runs where its caller runs: in the same namespaces and control
 groups, under the same security label, on the same CPUs, with the same
 scheduling and I/O priority, OOM score adjustment and inherited
@@ -673,7 +679,7 @@ reaped goes here, and nowhere else.
 =item Executor
 
 A child's side of a call: waiting as a spare, the rest of the exchange,
-and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>,
+and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, C<$^T>,
 signals, seed). A change to what the per-call code finds goes here.
 
 =item Stdio

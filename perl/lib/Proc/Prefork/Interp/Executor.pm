@@ -52,6 +52,9 @@ sub run {
         POSIX::_exit(0) if $fd < 0;     # the server retired this spare
         open($call, '+<&=', $fd) or POSIX::_exit(127);
     }
+    # The call has begun: -M, -A and -C count from now, as they count
+    # from a standalone run's start, not from the server's.
+    $^T = time;
     my ($state, $held) = $self->_serve_call($call, $ctl);
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
