@@ -1,7 +1,7 @@
 # What perl decides when it starts, a served call must decide for
 # itself, as its caller's standalone `perl script` would: the report of
-# a failed STDOUT flush at exit, STDOUT's buffering (a terminal or not)
-# and its position, and $^T. Each case is compared with a standalone run, or
+# a failed STDOUT flush at exit, STDOUT's buffering (a terminal or not),
+# $^T, and the locale. Each case is compared with a standalone run, or
 # with what one gives, with the server started by a different caller.
 # Perl only: these are the Perl module's (python/README.md describes
 # Python's own start-up).
@@ -147,6 +147,41 @@ EOS
 	sleep 3;
 	my $got = run_call([$script], dir => $env->{dir});
 	cmp_ok($got->{out}, '<=', 1, '$^T: the call\'s start, not the server\'s');
+	kill_servers($env);
+}
+
+#---------------------------------------------------------------- locale
+
+{
+	my $script = write_script($env, 'locale.pl', <<'EOS');
+use POSIX qw(setlocale LC_ALL LC_CTYPE LC_NUMERIC);
+use Proc::Prefork::Interp;
+setlocale(LC_ALL, 'C') if $ENV{OWN_LOCALE};
+prefork_initialisation_complete();
+print join(' ', setlocale(LC_ALL), setlocale(LC_CTYPE), setlocale(LC_NUMERIC),
+	   sprintf('%.1f', 1.5)), "\n";
+EOS
+	my $unset = [qw(LANGUAGE LC_ALL LC_CTYPE LC_NUMERIC LC_MESSAGES LC_COLLATE LANG
+		       OWN_LOCALE)];
+	my $call = sub {
+		my (%e) = @_;
+		my $cmd = delete $e{cmd} // [$script];
+		return run_call($cmd, dir => $env->{dir}, env => { %e, PERL_BADLANG => 0 },
+				unset => [grep { !exists $e{$_} } @$unset])->{out};
+	};
+	$call->(LC_ALL => 'C.UTF-8');   # starts the server
+	for my $case ([LC_ALL => 'C'], [LANG => 'C'], [LANG => 'C.UTF-8'],
+		      [LC_ALL => 'no_SUCH.locale', LANG => 'C'],
+		      [LC_CTYPE => 'C.UTF-8', LANG => 'C']) {
+		is($call->(@$case), $call->(@$case, cmd => ['perl', $script]),
+		   "locale of a call with @$case: as standalone");
+	}
+	kill_servers($env);
+	# A locale the initialisation chose stays.
+	$call->(OWN_LOCALE => 1, LC_ALL => 'C.UTF-8');   # starts the server
+	is($call->(OWN_LOCALE => 1, LC_ALL => 'C.UTF-8'),
+	   $call->(OWN_LOCALE => 1, LC_ALL => 'C.UTF-8', cmd => ['perl', $script]),
+	   'a locale the script set itself in its initialisation stays');
 	kill_servers($env);
 }
 

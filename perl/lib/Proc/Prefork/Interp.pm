@@ -25,14 +25,17 @@ use Proc::Prefork::Interp::Log ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::Locale ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
 
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
 # setup: standalone runs skip it).
-Proc::Prefork::Interp::CallerState::note_load_state()
-    if defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
+if (defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME}) {
+    Proc::Prefork::Interp::CallerState::note_load_state();
+    Proc::Prefork::Interp::Locale::note_load();
+}
 
 my %DEFAULTS = (
     max_servers      => 4,
@@ -65,6 +68,7 @@ sub prefork_initialisation_complete {
     # [caller-state] Whatever changed since the module was loaded, the
     # script set: it stays in every call.
     Proc::Prefork::Interp::CallerState::note_init_state();
+    Proc::Prefork::Interp::Locale::note_init();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -455,6 +459,15 @@ run's.
 
 =item *
 
+The locale is set from the caller's environment (C<LC_ALL>, the
+C<LC_*> variables, C<LANG>) as perl sets it at start-up, C<LC_NUMERIC>
+staying C<"C"> underneath outside C<use locale>; a locale the system
+lacks falls back to C<LANG>'s, then to C<"C">, without the warning perl
+prints at start-up. If the initialisation set a locale itself (one
+other than the one it started with), every call keeps it.
+
+=item *
+
 It runs where its caller runs: in the same namespaces and control
 groups, under the same security label, on the same CPUs, with the same
 scheduling and I/O priority, OOM score adjustment and inherited
@@ -624,6 +637,23 @@ and inotify (with a fallback on checking modification times).
 Perl's hash randomisation seed is fixed when the interpreter starts, so
 all calls of one server share it.
 
+Perl reads some environment variables only when it starts; in every
+call they act as they did for the caller that started the server,
+whatever the call's own C<%ENV> holds: C<PERL5OPT> (options and
+modules), C<PERL5LIB> and C<PERLLIB> (C<@INC>), C<PERL_UNICODE> (the
+C<-C> flags: C<:utf8> on the standard handles, C<@ARGV> decoding, the
+default layers of C<open>; C<${^UNICODE}> and C<${^UTF8LOCALE}>),
+C<PERLIO> (the standard handles' layers and the default ones),
+C<PERL_HASH_SEED> and C<PERL_PERTURB_KEYS>, C<PERL_SIGNALS>,
+C<PERL_DESTRUCT_LEVEL>, C<PERL_BADLANG> and C<PERLIO_DEBUG>.
+C<PERL_UNICODE>'s part for the standard handles is not applied per
+call: the same flags also decode C<@ARGV> and set C<open>'s defaults,
+which cannot be redone once the script is compiled, and a call applying
+half of them would match no standalone run. Callers that may differ
+in any of these should name them with the client's C<-E> option (for
+example C<-E,PERL_UNICODE,-E,PERL5OPT,-U,perl> in the C<#!> line):
+each value then gets a server of its own, started with it.
+
 Files opened by the initialisation, and their seek positions, are
 shared by all calls, as with any fork.
 
@@ -688,6 +718,11 @@ The standard handles: on F</dev/null> in the server, the caller's fds
 in an executor, always with C<dup2> under perl's own handles, and
 their buffer layers pushed again for the call's fds
 (F<tests/integration/perl_startup.t>).
+
+=item Locale
+
+A call's locale from its environment, unless the initialisation set
+one (F<tests/integration/perl_startup.t>).
 
 =item CallerState
 

@@ -20,6 +20,7 @@ use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::FdMessage ();
 use Proc::Prefork::Interp::RequestReader ();
 use Proc::Prefork::Interp::Stdio ();
+use Proc::Prefork::Interp::Locale ();
 
 use constant READ_CHUNK => 65536;
 
@@ -137,6 +138,7 @@ sub _serve_call {
     close $call;
 
     %ENV  = %$env;
+    Proc::Prefork::Interp::Locale::for_call();
     # The decoded list becomes @ARGV itself, not a copy of each string
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;
