@@ -25,14 +25,17 @@ use Proc::Prefork::Interp::Log ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::Locale ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
 
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
 # setup: standalone runs skip it).
-Proc::Prefork::Interp::CallerState::note_load_state()
-    if defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
+if (defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME}) {
+    Proc::Prefork::Interp::CallerState::note_load_state();
+    Proc::Prefork::Interp::Locale::note_load();
+}
 
 my %DEFAULTS = (
     max_servers      => 4,
@@ -65,6 +68,7 @@ sub prefork_initialisation_complete {
     # [caller-state] Whatever changed since the module was loaded, the
     # script set: it stays in every call.
     Proc::Prefork::Interp::CallerState::note_init_state();
+    Proc::Prefork::Interp::Locale::note_init();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -407,7 +411,17 @@ When C<prefork_initialisation_complete> returns in an executor:
 =item *
 
 C<STDIN>, C<STDOUT> and C<STDERR> are the caller's file descriptors 0,
-1 and 2, on fds 0, 1 and 2.
+1 and 2, on fds 0, 1 and 2, under the very handles perl opened when
+the server started (put there with C<dup2>, not reopened), with the
+layers the initialisation left on them. Their buffers are set up again
+for the caller's fds as perl sets them up at start-up: C<STDOUT> is
+line-buffered when the caller's fd 1 is a terminal and block-buffered
+otherwise, and C<tell> counts from the caller's offset. So a failed
+flush of C<STDOUT> at the end (a full disk) is reported as perl reports
+it: C<Unable to flush stdout: ...> on C<STDERR>, exit status 1 instead
+of 0 (with C<fast_exit> too). A layer other than C<:perlio>, C<:crlf>
+and C<:encoding> (C<:via>, ...) is left as it is, with its buffering as
+the server's first caller had it.
 
 =item *
 
@@ -436,6 +450,21 @@ and C<SIGALRM> are as the script left them during initialisation.
 
 The random number generator is reseeded from F</dev/urandom>, and
 C<$?>, C<$@> and C<$!> are cleared.
+
+=item *
+
+C<$^T> is the time the call reached its executor, so C<-M>, C<-A> and
+C<-C> count from the call's start, as they count from a standalone
+run's.
+
+=item *
+
+The locale is set from the caller's environment (C<LC_ALL>, the
+C<LC_*> variables, C<LANG>) as perl sets it at start-up, C<LC_NUMERIC>
+staying C<"C"> underneath outside C<use locale>; a locale the system
+lacks falls back to C<LANG>'s, then to C<"C">, without the warning perl
+prints at start-up. If the initialisation set a locale itself (one
+other than the one it started with), every call keeps it.
 
 =item *
 
@@ -608,6 +637,23 @@ and inotify (with a fallback on checking modification times).
 Perl's hash randomisation seed is fixed when the interpreter starts, so
 all calls of one server share it.
 
+Perl reads some environment variables only when it starts; in every
+call they act as they did for the caller that started the server,
+whatever the call's own C<%ENV> holds: C<PERL5OPT> (options and
+modules), C<PERL5LIB> and C<PERLLIB> (C<@INC>), C<PERL_UNICODE> (the
+C<-C> flags: C<:utf8> on the standard handles, C<@ARGV> decoding, the
+default layers of C<open>; C<${^UNICODE}> and C<${^UTF8LOCALE}>),
+C<PERLIO> (the standard handles' layers and the default ones),
+C<PERL_HASH_SEED> and C<PERL_PERTURB_KEYS>, C<PERL_SIGNALS>,
+C<PERL_DESTRUCT_LEVEL>, C<PERL_BADLANG> and C<PERLIO_DEBUG>.
+C<PERL_UNICODE>'s part for the standard handles is not applied per
+call: the same flags also decode C<@ARGV> and set C<open>'s defaults,
+which cannot be redone once the script is compiled, and a call applying
+half of them would match no standalone run. Callers that may differ
+in any of these should name them with the client's C<-E> option (for
+example C<-E,PERL_UNICODE,-E,PERL5OPT,-U,perl> in the C<#!> line):
+each value then gets a server of its own, started with it.
+
 Files opened by the initialisation, and their seek positions, are
 shared by all calls, as with any fork.
 
@@ -663,8 +709,20 @@ reaped goes here, and nowhere else.
 =item Executor
 
 A child's side of a call: waiting as a spare, the rest of the exchange,
-and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, signals,
-seed). A change to what the per-call code finds goes here.
+and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, C<$^T>,
+signals, seed). A change to what the per-call code finds goes here.
+
+=item Stdio
+
+The standard handles: on F</dev/null> in the server, the caller's fds
+in an executor, always with C<dup2> under perl's own handles, and
+their buffer layers pushed again for the call's fds
+(F<tests/integration/perl_startup.t>).
+
+=item Locale
+
+A call's locale from its environment, unless the initialisation set
+one (F<tests/integration/perl_startup.t>).
 
 =item CallerState
 

@@ -19,6 +19,8 @@ use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::FdMessage ();
 use Proc::Prefork::Interp::RequestReader ();
+use Proc::Prefork::Interp::Stdio ();
+use Proc::Prefork::Interp::Locale ();
 
 use constant READ_CHUNK => 65536;
 
@@ -51,6 +53,9 @@ sub run {
         POSIX::_exit(0) if $fd < 0;     # the server retired this spare
         open($call, '+<&=', $fd) or POSIX::_exit(127);
     }
+    # The call has begun: -M, -A and -C count from now, as they count
+    # from a standalone run's start, not from the server's.
+    $^T = time;
     my ($state, $held) = $self->_serve_call($call, $ctl);
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
@@ -122,16 +127,18 @@ sub _serve_call {
     # costs what the clients sent, not 50 to 100 bytes per string.
     my ($env, $args) = $request->request;
 
-    unless (open(STDIN, '<&', $fds->[0]) && open(STDOUT, '>&', $fds->[1])
-            && open(STDERR, '>&', $fds->[2])) {
+    unless (Proc::Prefork::Interp::Stdio::install($fds)) {
         log_msg('err', "installing the caller's stdio: $!");
         shutdown($call, SHUT_RDWR);
         POSIX::_exit(127);
     }
     POSIX::close($_) for @$fds;
+    # A layer it cannot push again keeps the server's buffering (POD).
+    Proc::Prefork::Interp::Stdio::refresh_buffers();
     close $call;
 
     %ENV  = %$env;
+    Proc::Prefork::Interp::Locale::for_call();
     # The decoded list becomes @ARGV itself, not a copy of each string
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;

@@ -9,6 +9,8 @@ package Proc::Prefork::Interp::FastExit;
 #
 #   - every END block runs, in perl's order (ours is queued last, after
 #     those compiled or required later);
+#   - STDOUT is flushed first, a failure reported as perl reports it
+#     ("Unable to flush stdout: ...", status 1 instead of 0);
 #   - every perl file handle is flushed, lexical ones included, as perl
 #     flushes them before an exec;
 #   - the process then ends with _exit and perl's exit status ($? as
@@ -27,6 +29,7 @@ use strict;
 use warnings;
 
 use B ();
+use IO::Handle ();
 use POSIX ();
 
 # Perl creates its END queue with the first END block; this one makes
@@ -46,6 +49,7 @@ sub arm {
 
 sub _end {
     my $status = $?;
+    $status = 1 unless _flush_stdout() || $status;
     {
         # A failed exec flushes every perl output handle first; '/' is
         # a directory, which can never be executed.
@@ -53,6 +57,17 @@ sub _end {
         exec { '/' } '/';
     }
     POSIX::_exit($status);
+}
+
+# What perl does first at its own ending: STDOUT flushed on its own, a
+# failure (a full disk, a closed pipe's EPIPE with SIGPIPE ignored)
+# reported on STDERR and turning a success into exit status 1. The
+# flush of every handle that follows reports nothing. False on failure.
+sub _flush_stdout {
+    return 1 unless defined fileno STDOUT;
+    return 1 if STDOUT->flush;
+    print STDERR "Unable to flush stdout: $!\n" if $!;
+    return 0;
 }
 
 1;

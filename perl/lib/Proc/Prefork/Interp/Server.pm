@@ -22,6 +22,7 @@ use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Pool ();
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Relay ();
+use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Title ();
 
 # opts: validated options; env: Protocol::parse_env's result; fh: the
@@ -57,9 +58,8 @@ sub new {
 sub run {
     my ($self) = @_;
     POSIX::setsid();
-    open(STDIN, '<', '/dev/null');
-    open(STDOUT, '>', '/dev/null');
-    open(STDERR, '>', '/dev/null');
+    Proc::Prefork::Interp::Stdio::to_devnull()
+        or log_msg('err', "putting stdio on /dev/null: $!");
     # Status writes to vanished clients must not kill the server.
     $SIG{PIPE} = 'IGNORE';
     $SIG{CHLD} = 'DEFAULT';
