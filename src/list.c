@@ -11,8 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lockholder.h"
 #include "ours.h"
 #include "procstatus.h"
+#include "sockdiag.h"
 
 struct proc {
 	pid_t pid, ppid;
@@ -26,26 +28,48 @@ struct row {
 	int holders;
 };
 
-/* Finds the inode of the listening socket bound under each row's name. */
-static void find_listeners(struct row *rows, size_t n)
+struct listener_query {
+	struct row *rows;
+	size_t n;
+	dev_t fs_dev;    /* the run directory's filesystem, as the kernel
+	                  * names it (on btrfs not stat()'s st_dev) */
+};
+
+/* Whether the path a socket was bound under ends in "/s<ident>". */
+static int bound_as(const struct pfi_sockdiag_listener *l, const char *ident)
 {
-	FILE *f = fopen("/proc/net/unix", "re");
-	char line[4096];
-	if (!f)
-		return;
-	while (fgets(line, sizeof line, f)) {
-		unsigned long flags, inode;
-		char path[4096];
-		if (sscanf(line, "%*s %*x %*x %lx %*x %*x %lu %4095s", &flags,
-			   &inode, path) != 3 || !(flags & 0x10000 /* listening */))
-			continue;
-		const char *name = strrchr(path, '/');
-		name = name ? name + 1 : path;
-		for (size_t i = 0; i < n; i++)
-			if (name[0] == 's' && !strcmp(name + 1, rows[i].e->ident))
-				rows[i].sock_inode = inode;
+	size_t want = strlen(ident) + 2;
+	return l->name_len >= want &&
+	       l->name[l->name_len - want] == '/' &&
+	       l->name[l->name_len - want + 1] == 's' &&
+	       memcmp(l->name + l->name_len - want + 2, ident, want - 2) == 0;
+}
+
+/* A socket is a row's listener if it is bound to that row's very file
+ * (device and inode: the name alone is the same in every run directory
+ * that serves the script, and under a -g name in every user's), and
+ * under its name (the kernel gives only 32 bits of the inode). */
+static void match_listener(const struct pfi_sockdiag_listener *l, void *arg)
+{
+	struct listener_query *q = arg;
+	for (size_t i = 0; i < q->n; i++) {
+		const struct pfi_server_entry *e = q->rows[i].e;
+		if ((pfi_sockdiag_same_file(l, e->dev, e->ino) ||
+		     pfi_sockdiag_same_file(l, q->fs_dev, e->ino)) &&
+		    bound_as(l, e->ident))
+			q->rows[i].sock_inode = l->sock_ino;
 	}
-	fclose(f);
+}
+
+/* Finds the inode of the socket listening on each row's socket file. */
+static int find_listeners(const struct pfi_rundir *rd, struct row *rows,
+                          size_t n, struct problem *p)
+{
+	struct pfi_lockholder_file dir;
+	if (pfi_lockholder_file_of(rd->fd, &dir) < 0)
+		return problem_errno(p, errno, "cannot stat the run directory");
+	struct listener_query q = { rows, n, dir.dev[0] };
+	return pfi_sockdiag_listeners(match_listener, &q, p);
 }
 
 static int read_proc(pid_t pid, struct proc *pr)
@@ -196,15 +220,16 @@ static time_t boot_time(void)
 
 static void print_row(FILE *out, const struct row *row,
                       const struct proc *procs, size_t n, time_t now,
-                      time_t boot)
+                      time_t boot, int listeners_known)
 {
 	char idle[32], started[32] = "-", mem[32] = "-", title[512] = "";
 	char cwd[1024] = "?", path[64], calls[24];
 
 	format_duration((long)(now - row->e->used.tv_sec), idle, sizeof idle);
 	if (!row->server) {
-		fprintf(out, "%-8s %-19s %-8s %6s %9s  %s (no server "
-			"listening)\n", "-", "-", idle, "-", "-", row->e->ident);
+		fprintf(out, "%-8s %-19s %-8s %6s %9s  %s (%s)\n", "-", "-",
+			idle, "-", "-", row->e->ident, listeners_known
+			? "no server listening" : "server not known");
 		return;
 	}
 	unsigned long kb = 0;
@@ -251,7 +276,11 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 	for (size_t i = 0; i < n; i++)
 		if (list[i].has_socket)
 			rows[n_rows++].e = &list[i];
-	find_listeners(rows, n_rows);
+	/* Without the kernel's word on which socket is bound to which
+	 * file, no server is shown: a name alone would show another run
+	 * directory's server, or another user's, as this one's. */
+	struct problem unknown = { 0 };
+	int known = n_rows == 0 || find_listeners(rd, rows, n_rows, &unknown) == 0;
 	struct proc *procs = our_processes(&n_procs);
 	for (size_t i = 0; i < n_rows; i++)
 		if (rows[i].sock_inode)
@@ -259,10 +288,12 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 
 	time_t now = time(NULL), boot = boot_time();
 	fprintf(out, "# run directory %s\n", rd->path);
+	if (!known)
+		fprintf(out, "# servers not known: %s\n", unknown.msg);
 	fprintf(out, "%-8s %-19s %-8s %6s %9s  %s\n", "PID", "STARTED",
 		"IDLE", "CALLS", "MEMORY", "SERVER");
 	for (size_t i = 0; i < n_rows; i++)
-		print_row(out, &rows[i], procs, n_procs, now, boot);
+		print_row(out, &rows[i], procs, n_procs, now, boot, known);
 	free(procs);
 	free(rows);
 	free(list);

@@ -13,7 +13,11 @@
 
 /* What a caller can send a standalone script and expect it to act on:
  * the usual requests to end or reload, the user signals, an alarm, a
- * terminal resize, and job control (the stop signals and SIGCONT). */
+ * terminal resize, and job control (the stop signals and SIGCONT).
+ * Not KILL or STOP (they cannot be caught: they act on the client, and
+ * the server ends or stops the call when it sees that), nor CHLD (the
+ * client's own children), nor the signals of faults and failed writes
+ * (SEGV, PIPE, ...), which concern the client itself. */
 static const int relayed_signals[] = {
 	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
 	SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
@@ -21,18 +25,18 @@ static const int relayed_signals[] = {
 
 #define N_RELAYED (sizeof relayed_signals / sizeof relayed_signals[0])
 
+/* Every one of them is relayed, also those the caller left ignored: a
+ * script may handle a signal its caller ignored ($SIG{INT} = sub {...}
+ * overrides an inherited SIG_IGN), and one that does not keeps it
+ * ignored, as the executor gets the caller's ignored set (caller-state).
+ * Here an ignored signal stays ignored (the client must not die of it)
+ * but blocked: the kernel discards an ignored signal only while it is
+ * not blocked, so a blocked one waits to be read like the others. */
 int pfi_relay_prepare(struct pfi_relay *r, struct problem *p)
 {
 	sigemptyset(&r->relayed);
-	for (size_t i = 0; i < N_RELAYED; i++) {
-		struct sigaction old;
-		if (sigaction(relayed_signals[i], NULL, &old) < 0)
-			return problem_errno(p, errno, "cannot read the "
-					     "disposition of signal %d",
-					     relayed_signals[i]);
-		if (old.sa_handler != SIG_IGN)
-			sigaddset(&r->relayed, relayed_signals[i]);
-	}
+	for (size_t i = 0; i < N_RELAYED; i++)
+		sigaddset(&r->relayed, relayed_signals[i]);
 	if (sigprocmask(SIG_BLOCK, &r->relayed, NULL) < 0)
 		return problem_errno(p, errno, "cannot block the signals to "
 				     "relay");
@@ -92,11 +96,10 @@ static int stop_like_the_call(struct pfi_relay *r, int fd, int sig,
 	sigprocmask(SIG_BLOCK, &just, NULL);
 
 	/* Only SIGCONT resumes a stopped process, and we hold SIGCONT
-	 * blocked, so having stopped leaves one waiting.  None means the
-	 * kernel discarded our stop (an orphaned process group, as a
-	 * standalone script's would be), or that the caller ignores
-	 * SIGCONT, which still resumed us (and would resume a standalone
-	 * script) but is not relayed: either way the call goes on too. */
+	 * blocked (ignored by the caller or not), so having stopped leaves
+	 * one waiting.  None means the kernel discarded our stop (an
+	 * orphaned process group, as a standalone script's would be): the
+	 * call goes on too. */
 	int got_cont = 0, rr;
 	if ((rr = relay_pending(r, fd, &got_cont, p)) < 0)
 		return rr;

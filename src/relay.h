@@ -15,10 +15,10 @@ struct pfi_relay {
 	int sigfd;
 };
 
-/* Before the request goes out: blocks the signals to relay (those the
- * caller has not ignored: a standalone run would not see those either),
- * so that one arriving while the request is being sent waits for the
- * call instead of ending the client. */
+/* Before the request goes out: blocks the signals to relay (also those
+ * the caller ignores: the script may handle them), so that one arriving
+ * while the request is being sent waits for the call instead of ending
+ * the client. */
 int pfi_relay_prepare(struct pfi_relay *r, struct problem *p);
 
 /* After the request: relays signals to the call on `fd` and follows

@@ -30,14 +30,15 @@ my $hooks = $ENV{PFI_CLIENT_TESTHOOKS};
 
 # One script for the signal cases: MODE says what it does with which
 # signal (set up in the per-call code), READY is a file it creates once
-# that is done, so that the shell sends the signal only then.
+# that is done, so that the shell sends the signal only then; SECS
+# (default 60) is how long it then waits for a signal.
 write_script($env, 'sig.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
 use Proc::Prefork::Interp;
 prefork_initialisation_complete();
 $| = 1;
-my ($mode, $ready) = @ARGV;
+my ($mode, $ready, $secs) = @ARGV;
 if ($mode =~ /\Acatch:(\w+)\z/) {
 	my $sig = $1;
 	$SIG{$sig} = sub { print "out: caught $sig\n"; exit 3 };
@@ -56,7 +57,7 @@ if ($mode =~ /\Acatch:(\w+)\z/) {
 print "pgrp: ", getpgrp(), "\n";
 print "out: ready\n";
 if ($ready) { open my $f, '>', $ready or die "$ready: $!"; close $f }
-sleep 1 for 1 .. 60;
+sleep 1 for 1 .. ($secs // 60);
 print "out: no signal came\n";
 exit 9;
 EOS
@@ -65,6 +66,7 @@ import prefork_interp
 prefork_interp.initialisation_complete()
 mode = sys.argv[1] if len(sys.argv) > 1 else ""
 ready = sys.argv[2] if len(sys.argv) > 2 else None
+secs = int(sys.argv[3]) if len(sys.argv) > 3 else 60
 def out(text):
     print("out: " + text, flush=True)
 if mode.startswith("catch:"):
@@ -91,7 +93,7 @@ print(f"pgrp: {os.getpgrp()}", flush=True)
 out("ready")
 if ready:
     open(ready, "w").close()
-for _ in range(60):
+for _ in range(secs):
     time.sleep(1)
 out("no signal came")
 sys.exit(9)
@@ -266,6 +268,24 @@ sub kill_when_ready {
 	return { out => out_lines($text), status => $st };
 }
 
+# Sends $sig once the script is ready to a job that inherited it
+# ignored: a background job of a non-interactive shell (INT, QUIT) or a
+# job started by nohup (HUP). A script that handles it must see it (a
+# handler overrides an inherited SIG_IGN); one that does not must run
+# on to its end, 2 s later.
+sub kill_ignored_when_ready {
+	my ($mode, $sig, $script_mode) = @_;
+	use_mode($mode);
+	my $run = "sig.pl $script_mode rdy 2";
+	my ($text, $st) = $sig eq 'HUP'
+		? $sh->run("rm -f rdy nohup.txt; nohup \${c}$run >nohup.txt 2>&1 "
+			   . "& p=\$!; $WAIT_RDY kill -HUP \$p; wait \$p; s=\$?; "
+			   . "cat nohup.txt; (exit \$s)")
+		: $sh->run("rm -f rdy; bash -c '\${0}$run & p=\$!; $WAIT_RDY "
+			   . "kill -$sig \$p; wait \$p' \"\$c\"");
+	return { out => out_lines($text), status => $st };
+}
+
 # Ctrl-Z while the script reads the terminal, then fg: the shell says
 # the job stopped, the script was stopped, and reads on after fg.
 sub ctrl_z_fg {
@@ -320,6 +340,18 @@ my @cases = (
 	     ALRM => { status => 3, out => "out: ready\nout: caught ALRM\n" } }],
 	['INT from kill' => sub { kill_when_ready($_[0], 'INT', 'default') },
 		{ status => 130, out => "out: ready\n" }],
+	['INT ignored by the caller (background job of sh -c), caught' => sub {
+		kill_ignored_when_ready($_[0], 'INT', 'catch:INT')
+	}, { status => 3, out => "out: ready\nout: caught INT\n" }],
+	['INT ignored by the caller, not handled: still ignored' => sub {
+		kill_ignored_when_ready($_[0], 'INT', 'default')
+	}, { status => 9, out => "out: ready\nout: no signal came\n" }],
+	['HUP ignored by the caller (nohup), caught' => sub {
+		kill_ignored_when_ready($_[0], 'HUP', 'catch:HUP')
+	}, { status => 3, out => "out: ready\nout: caught HUP\n" }],
+	['HUP ignored by the caller (nohup), not handled: still ignored' => sub {
+		kill_ignored_when_ready($_[0], 'HUP', 'default')
+	}, { status => 9, out => "out: ready\nout: no signal came\n" }],
 	['INT from the terminal (Ctrl-C)' => sub {
 		my ($mode) = @_;
 		my %r;
