@@ -55,12 +55,17 @@ sub run {
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
-    # [signals] a signal relayed during the set-up reaches the script
-    # only now, with the caller's dispositions: applying the caller's
-    # state sets its blocked mask exactly (the held signals it does not
-    # block included); without a state the hold is simply undone.
-    $self->_apply_caller_state($state) if $state;
-    Proc::Prefork::Interp::Relay::executor_release($held) if $held && !$state;
+    # [signals] A signal relayed during the set-up reaches the script
+    # only now, with the call's dispositions: applying the caller's state sets its blocked
+    # mask exactly (the held signals it does not block included);
+    # without a state the hold is undone, and SIGINT and SIGPIPE are
+    # unblocked even if the server had them blocked.
+    if ($state) {
+        $self->_apply_caller_state($state);
+    } else {
+        $held->addset($_) for POSIX::SIGINT(), POSIX::SIGPIPE();
+        Proc::Prefork::Interp::Relay::executor_release($held);
+    }
     Proc::Prefork::Interp::Log::close_log();
     return;
 }
@@ -110,9 +115,11 @@ sub _serve_call {
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
     # [signals] 'S' instead of 'R': the server relays signals from then
-    # on; they are held back here until the call's code starts.
+    # on; they are held back here until the call's state is in place
+    # (run).
     my $relaying = $uses & Proc::Prefork::Interp::Protocol::USE_SIGNALS;
-    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold() : undef;
+    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold()
+                         : POSIX::SigSet->new;
     my ($sent, $got, $go) = (syswrite($ctl, $relaying ? 'S' : 'R'), undef, '');
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';
@@ -136,10 +143,9 @@ sub _serve_call {
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;
     *ARGV = $args;
+    # (Unblocked only in run, with the call's state: see above.)
     $SIG{INT}  = 'DEFAULT';
     $SIG{PIPE} = 'DEFAULT';
-    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
-                       POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).

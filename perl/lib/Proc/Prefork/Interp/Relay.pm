@@ -134,8 +134,8 @@ sub executor_hold {
                                  1 .. 31, 34 .. MAX_SIGNAL);
     my $old = POSIX::SigSet->new;
     POSIX::sigprocmask(POSIX::SIG_BLOCK(), $set, $old);
-    # Released later: only what this blocked, so that what the set-up
-    # unblocks meanwhile (SIGINT, SIGPIPE) stays unblocked.
+    # Released later (without a caller's state to set the mask): only
+    # what this blocked.
     $set->delset($_) for grep { $old->ismember($_) } 1 .. MAX_SIGNAL;
     return $set;
 }
