@@ -466,10 +466,13 @@ closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
 half a second later if anything of it is still there. Background
 processes that the per-call code leaves behind in its group are
 otherwise left alone, as they would be after a standalone run. A call
-that has not been given a running slot yet (its request still arriving,
-or waiting for a slot) is ended with C<SIGKILL> at once: nothing of the
-script has run for it, and a C<SIGINT> would reach the handlers of the
-initialisation.
+that is not running yet (its request still arriving, even when a
+running slot was free for it, or waiting for a slot) is ended with
+C<SIGKILL> at once: nothing of the script has run for it, and a
+C<SIGINT> would reach the handlers of the initialisation. A call counts
+as running once its executor has told the server that the whole request
+is in; from then on the executor holds C<SIGINT> blocked until the
+call's state is in place, so that the call's own dispositions see it.
 
 Everything done during initialisation is shared, copy-on-write, by all
 calls. Do not open connections to databases or other servers before

@@ -55,8 +55,9 @@ sub run {
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
-    # [signals] A signal relayed during the set-up reaches the script
-    # only now, with the call's dispositions: applying the caller's state sets its blocked
+    # A signal held during the set-up (SIGINT from the server, and
+    # [signals] every relayed one) reaches the script only now, with the
+    # call's dispositions: applying the caller's state sets its blocked
     # mask exactly (the held signals it does not block included);
     # without a state the hold is undone, and SIGINT and SIGPIPE are
     # unblocked even if the server had them blocked.
@@ -114,12 +115,14 @@ sub _serve_call {
 
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
-    # [signals] 'S' instead of 'R': the server relays signals from then
-    # on; they are held back here until the call's state is in place
-    # (run).
+    # From the report on, the server may interrupt the call (SIGINT, its
+    # client gone): SIGINT is held back here until the call's state is
+    # in place (run), so that it never reaches the handlers of the
+    # initialisation. [signals] 'S' instead of 'R': the server relays
+    # signals from then on; all of them are held back so.
     my $relaying = $uses & Proc::Prefork::Interp::Protocol::USE_SIGNALS;
-    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold()
-                         : POSIX::SigSet->new;
+    my $held = Proc::Prefork::Interp::Relay::executor_hold(
+        $relaying ? () : POSIX::SIGINT());
     my ($sent, $got, $go) = (syswrite($ctl, $relaying ? 'S' : 'R'), undef, '');
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';

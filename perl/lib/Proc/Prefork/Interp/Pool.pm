@@ -240,7 +240,8 @@ sub _ctl_readable {
 }
 
 # A granted call's executor starts on its own; its 'R' only tells the
-# server that the exchange is over. The server does not wake for it:
+# server that the exchange is over (and, when the client goes, whether
+# the call may be interrupted or must be killed: see _client_gone). The server does not wake for it:
 # waking would put the server on the CPU the executor has just become
 # runnable on (the scheduler places a woken task near its waker), and
 # the server's next step, forking a new spare, would then hold the
@@ -415,13 +416,19 @@ sub _client_gone {
     my ($self, $kid) = @_;
     return if $kid->{gone};
     $kid->{gone} = Time::HiRes::time();
-    # A call whose code has not started (still reading its request
-    # without a go-ahead, or waiting for a slot) has nothing to clean up,
-    # and its executor still has the handlers of the script's
-    # initialisation: a SIGINT there would run the script's handler, and
-    # its END blocks, for no call. (GRANTED may already run: its
-    # go-ahead was sent before the request was complete.)
-    if ($kid->{state} eq PENDING || $kid->{state} eq READY) {
+    # A granted call's 'R' may be waiting unread (see check_granted):
+    # read it now, so that the state says whether the request is in.
+    $self->check_granted if $kid->{state} eq GRANTED;
+    # Only a running call has its whole request in: its executor has
+    # held SIGINT blocked since before it said so, until the call's own
+    # state is in place, so the SIGINT reaches the call, never what the
+    # script's initialisation left. Any other call's code has not
+    # started and never will (still reading its request, with or
+    # without a go-ahead, or waiting for a slot): its executor still has
+    # the initialisation's handlers, /dev/null stdio and @ARGV, and a
+    # SIGINT would run the script's handler, and its END blocks, for no
+    # call. It is killed at once.
+    if ($kid->{state} ne RUNNING) {
         $kid->{killed} = 1;
         kill 'KILL', -$kid->{pid};
         return;
