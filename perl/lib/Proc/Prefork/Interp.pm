@@ -362,7 +362,15 @@ How long an executor waits for a client to complete the request
 =item max_errors => N
 
 The server quits when more than I<N> consecutive C<accept> calls fail
-with unexpected errors (default 100).
+with unexpected errors (default 100). Running out of file descriptors
+or memory (C<EMFILE>, C<ENFILE>, C<ENOBUFS>, C<ENOMEM>) is not such an
+error: the server then leaves waiting connections in the socket's
+backlog until one of its calls ends, or for a quarter of a second, and
+logs it once until it accepts a call again. So that it seldom comes to
+that, the server raises its own soft limit of open files
+(C<RLIMIT_NOFILE>) to the hard limit when it starts; every call, the
+first included, still runs with its caller's limit (the first caller's
+without a caller-state block), as a standalone run would.
 
 =item log_facility => FACILITY
 

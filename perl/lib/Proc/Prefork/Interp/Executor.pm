@@ -61,6 +61,7 @@ sub run {
     # mask exactly (the held signals it does not block included);
     # without a state the hold is undone, and SIGINT and SIGPIPE are
     # unblocked even if the server had them blocked.
+    Proc::Prefork::Interp::CallerState::restore_server_limits();
     if ($state) {
         $self->_apply_caller_state($state);
     } else {

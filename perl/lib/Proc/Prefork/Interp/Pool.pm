@@ -92,6 +92,7 @@ sub busy_count {
 }
 
 sub empty       { return !%{$_[0]{kids}} }
+sub reaped      { return $_[0]{reaped} // 0 }     # children reaped so far
 sub last_active { return $_[0]{last_active} }
 
 #---------------------------------------------------------------- spares
@@ -133,8 +134,8 @@ sub replenish {
 # in the child, () on failure.
 sub _fork {
     my ($self, $call) = @_;
-    my ($ctl, $ctl_child);
-    unless (socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
+    my ($ctl, $ctl_child) = @{delete $self->{reserved} // []};
+    unless ($ctl || socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
         log_msg('err', "socketpair: $!");
         return;
     }
@@ -156,6 +157,18 @@ sub _fork {
     $self->_set_state($kid, $call ? PENDING : SPARE);
     push @{$self->{spares}}, $kid unless $call;
     return ($kid);
+}
+
+# Before a call is accepted: true if the server has the descriptors it
+# will need for it besides its socket. A spare has its control socket
+# already; otherwise one is made now and kept for _fork (false, with
+# $!, if none can be made).
+sub reserve_fds {
+    my ($self) = @_;
+    return 1 if @{$self->{spares}} || $self->{reserved};
+    socketpair(my $ctl, my $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or return 0;
+    $self->{reserved} = [$ctl, $ctl_child];
+    return 1;
 }
 
 sub _pidfd {
@@ -321,6 +334,7 @@ sub reap {
               && $self->_relay_change($kid, ${^CHILD_ERROR_NATIVE});
     my $status = $got == $kid->{pid} ? ${^CHILD_ERROR_NATIVE} : undef;
     delete $self->{kids}{$kid->{pid}};
+    $self->{reaped}++;
     $self->{count}{$kid->{state}}--;
     POSIX::close($kid->{pidfd}) if defined $kid->{pidfd};
     if ($kid->{state} eq SPARE) {
@@ -552,6 +566,7 @@ sub source {
 sub close_fds {
     my ($self) = @_;
     close $self->{child_events} if $self->{child_events};
+    close $_ for @{delete $self->{reserved} // []};
     for my $kid (values %{$self->{kids}}) {
         close $kid->{ctl}  if $kid->{ctl};
         close $kid->{call} if $kid->{call};
