@@ -217,6 +217,38 @@ def _show(value):
     return "inf" if value == RLIM_INF else str(value)
 
 
+# Limits the server changed for itself: resource -> what it had before.
+_server_had = {}
+
+
+def raise_server_nofile():
+    """In the server: its soft limit of open files goes up to the hard
+    one.  A low soft limit (ulimit -Sn) suits the script, not a server
+    holding a pidfd, a control socket and a call socket for every call.
+    Every call's process puts the old value back first
+    (restore_server_limits), so calls keep their caller's limit."""
+    res = resource.RLIMIT_NOFILE
+    try:
+        soft, hard = resource.getrlimit(res)
+        if soft == hard:
+            return
+        resource.setrlimit(res, (hard, hard))
+    except (OSError, ValueError):
+        return
+    _server_had[res] = (soft, hard)
+
+
+def restore_server_limits():
+    """In a call's process, before its state is applied: what it has is
+    again what the initialisation left (what apply_limits compares
+    with)."""
+    for res, limits in _server_had.items():
+        try:
+            resource.setrlimit(res, limits)
+        except (OSError, ValueError):
+            pass
+
+
 def apply_limits(state, baseline):
     """Gives this process the caller's umask, niceness and limits, except
     what the script set itself.  Returns None, or one line saying what

@@ -240,6 +240,7 @@ def become_caller(call, request, context):
                               locale.getencoding())
     stdio.make_streams(settings)
 
+    caller_state.restore_server_limits()
     if request.state is not None:
         _apply_caller_state(request.state, context)
     callstate.reset_signals(context.script_signals, request.state)

@@ -97,6 +97,8 @@ class Pool:
         self.on_fork = None     # called in a new child before it unwinds
         self.child_events = None    # [signals] (read, write) wakeup pipe
         self.relay_check = False    # [signals] look at relaying children
+        self.reserved = None    # a control socketpair made before accept
+        self.reaped = 0         # children reaped so far
 
     # ------------------------------------------------------------ counts
 
@@ -134,11 +136,14 @@ class Pool:
         """Forks a child for call, or a spare if call is None.  Returns
         its Kid in the server (None if forking failed); in the child it
         raises BecomeExecutor."""
-        try:
-            ctl, ctl_child = socket.socketpair()
-        except OSError as e:
-            self.log("err", f"socketpair: {e.strerror}")
-            return None
+        if self.reserved is not None:
+            (ctl, ctl_child), self.reserved = self.reserved, None
+        else:
+            try:
+                ctl, ctl_child = socket.socketpair()
+            except OSError as e:
+                self.log("err", f"socketpair: {e.strerror}")
+                return None
         try:
             pid = os.fork()
         except OSError as e:
@@ -163,6 +168,15 @@ class Pool:
         if call is None:
             self.spares.append(kid)
         return kid
+
+    def reserve_fds(self):
+        """Before a call is accepted: True if the server has the
+        descriptors it will need for it besides its socket.  A spare has
+        its control socket; otherwise one is made now, kept for
+        fork_executor.  Raises OSError if none can be made."""
+        if self.spares or self.reserved is not None:
+            return
+        self.reserved = socket.socketpair()
 
     def _pidfd(self, pid):
         try:
@@ -295,6 +309,7 @@ class Pool:
                 self._tell_client(kid, word)
                 return
         del self.kids[kid.pid]
+        self.reaped += 1
         if kid.pidfd is not None:
             os.close(kid.pidfd)
         if kid.state == "spare":
@@ -429,6 +444,10 @@ class Pool:
     def close_all(self, keep=None):
         """In a new child: closes every fd the server holds for its
         children, except keep (the socket of the child's own call)."""
+        if self.reserved is not None:
+            for sock in self.reserved:
+                sock.close()
+            self.reserved = None
         for kid in self.kids.values():
             kid.close_ctl()
             if kid.call is not None and kid.call is not keep:

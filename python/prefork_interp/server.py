@@ -7,16 +7,20 @@ quit and every running call has ended, or its children leave it by
 raising pool.BecomeExecutor.
 """
 
+import errno
 import os
 import select
 import socket
 import time
 
-from . import linux, peercreds, protocol
+from . import caller_state, linux, peercreds, protocol
 from .autoreload import Autoreload
 from .pool import Pool
 
 NOPIDFD_TICK = 0.1     # poll bound when a child has no pidfd
+FD_BACKOFF = 0.25      # seconds without accepting when out of descriptors,
+                       # unless a call ends first
+OUT_OF_FDS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
 class Server:
@@ -39,6 +43,8 @@ class Server:
         self.pool = Pool(options, log)
         self.pool.on_fork = self._drop_state
         self.errors = 0
+        self.fd_pause = None    # (until, pool.reaped) when out of fds
+        self.fd_logged = False
 
     # ------------------------------------------------------------ in a child
 
@@ -59,6 +65,8 @@ class Server:
     # ------------------------------------------------------------ the loop
 
     def run(self):
+        # Room for every call's descriptors (calls get their caller's).
+        caller_state.raise_server_nofile()
         self.dispatch(self.first_call)
         self.first_call = None
         # Made after the first call's hand-off: that call need not wait
@@ -93,7 +101,13 @@ class Server:
             roles[fd] = (role, kid)
 
         pending = pool.pending()
-        if self.listen is not None:
+        if self.fd_pause is not None and (now >= self.fd_pause[0]
+                                          or pool.reaped != self.fd_pause[1]):
+            self.fd_pause = None
+        if self.listen is not None and self.fd_pause is not None:
+            # Out of descriptors: the connection waits in the backlog.
+            deadlines.append(self.fd_pause[0])
+        elif self.listen is not None:
             if len(pending) < opts.max_pending or pool.evictable():
                 watch(self.listen.fileno(), select.POLLIN, "listen")
             else:
@@ -193,10 +207,17 @@ class Server:
 
     def accept_one(self):
         try:
+            # The descriptors a call needs besides its socket (a fresh
+            # child's control socket), before accepting it: a call
+            # accepted without them would be lost.
+            self.pool.reserve_fds()
             call, _addr = self.listen.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         except OSError as e:
+            if e.errno in OUT_OF_FDS:
+                self._out_of_fds(e)
+                return
             self.log("warning", f"accept failed: {e.strerror}")
             self.errors += 1
             if self.errors > self.options.max_errors:
@@ -204,8 +225,20 @@ class Server:
                 self.begin_quit()
             return
         self.errors = 0
+        self.fd_logged = False
         call.setblocking(True)
         self.dispatch(call)
+
+    def _out_of_fds(self, e):
+        """No descriptor (or memory) for another call: the listener is
+        not polled until a call ends or FD_BACKOFF passes, instead of
+        spinning on a listener that stays readable.  Logged once until a
+        call is accepted again; not an accept error."""
+        if not self.fd_logged:
+            self.fd_logged = True
+            self.log("warning", f"accept failed: {e.strerror}; accepting "
+                     f"again when a call ends (or in {FD_BACKOFF} s)")
+        self.fd_pause = (time.monotonic() + FD_BACKOFF, self.pool.reaped)
 
     def dispatch(self, call):
         """Checks the caller's credentials, greets it and hands it to a

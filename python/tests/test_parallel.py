@@ -61,3 +61,42 @@ def test_max_servers_one_runs_calls_one_at_a_time(pfi):
         results = list(pool.map(lambda _: pfi.call([script]), range(8)))
     assert [r.status for r in results] == ["exit 0"] * 8
     assert [r.out for r in results] == [b"alone\n"] * 8
+
+
+NOFILE = r'''
+import resource, sys, time
+import prefork_interp
+prefork_interp.initialisation_complete()
+time.sleep(0.3)
+print("nofile=%d" % resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+'''
+
+
+def test_low_open_files_limit(pfi):
+    """A server started under `ulimit -Sn 14` holds a pidfd, a control
+    socket and a call socket for every call: it raises its own soft
+    limit, so parallel calls are all served, each with its caller's
+    limit, and nothing floods the log.  (Failed before: calls lost to
+    'socketpair: Too many open files', accept failures logged per
+    pass.)"""
+    script = pfi.script("nofile.py", NOFILE)
+
+    def low(soft):
+        return ["sh", "-c", f'ulimit -Sn {soft} && exec "$0" "$@"', script]
+
+    assert pfi.call(low(14)).out == b"nofile=14\n"
+    for _ in range(3):
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda _i: pfi.call(low(14)), range(8)))
+        assert [(r.status, r.out) for r in results] == \
+            [("exit 0", b"nofile=14\n")] * 8, results
+    assert pfi.call(low(20)).out == b"nofile=20\n"
+    assert pfi.call(low(14)).out == b"nofile=14\n"
+    log = b""
+    for name in ("messages", "messages.old"):
+        try:
+            with open(os.path.join(pfi.sockdir(), name), "rb") as f:
+                log += f.read()
+        except FileNotFoundError:
+            pass
+    assert b"Too many open files" not in log, log[-2000:]

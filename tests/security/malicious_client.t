@@ -228,6 +228,34 @@ EOS
 	       'pending call whose client left: nothing of the script ran for it')
 		or diag $log_text;
 	is(run_call([@pcmd, 'after'], dir => $env->{dir})->{status}, 0, 'pending call: the server still serves');
+
+	# A client that drops out mid-request while the running slot is
+	# free: the go-ahead travels with the hand-off, so the server counts
+	# the call as holding the slot, but nothing of the script has run
+	# for it, and nothing may: not its INT handler, not its END blocks.
+	# Each client waits for the server to close the call (it has reaped
+	# the executor) before the next connects, so every one finds the
+	# slot free. A race, so repeated.
+	wait_for(sub { slurp_file($pmark) =~ /^call after$/m }, 5);
+	unlink $pmark;
+	my ($greeted, $closed) = (0, 0);
+	for my $i (1 .. 40) {
+		my $c = connect_path("$run/spend") or die "connect $run/spend: $!";
+		$greeted++ if read_n($c, length OUR_GREETING, 5) eq OUR_GREETING;
+		send_all($c, "\0");
+		IO::FDPass::send(fileno $c, fileno $null) for 0 .. 2;
+		send_all($c, pack('N', 100) . "A=1\0");    # 4 of 100 request bytes
+		shutdown($c, 1);
+		$closed++ if read_n($c, 4, 10) eq '';       # no status: EOF
+		close $c;
+	}
+	is("$greeted $closed", '40 40', 'dropped mid-request: 40 calls greeted, each closed without a status');
+	sleep 0.3;
+	$log_text = slurp_file($pmark);
+	unlike($log_text, qr/INT handler|END without a call|call /,
+	       'dropped mid-request with a free slot: nothing of the script ran for it')
+		or diag $log_text;
+	is(run_call([@pcmd, 'later'], dir => $env->{dir})->{status}, 0, 'mid-request drops: the server still serves');
 	run_call([$client, '--kill', '-g', 'pend'], dir => $env->{dir});
 }
 

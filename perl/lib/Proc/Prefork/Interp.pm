@@ -366,7 +366,15 @@ How long an executor waits for a client to complete the request
 =item max_errors => N
 
 The server quits when more than I<N> consecutive C<accept> calls fail
-with unexpected errors (default 100).
+with unexpected errors (default 100). Running out of file descriptors
+or memory (C<EMFILE>, C<ENFILE>, C<ENOBUFS>, C<ENOMEM>) is not such an
+error: the server then leaves waiting connections in the socket's
+backlog until one of its calls ends, or for a quarter of a second, and
+logs it once until it accepts a call again. So that it seldom comes to
+that, the server raises its own soft limit of open files
+(C<RLIMIT_NOFILE>) to the hard limit when it starts; every call, the
+first included, still runs with its caller's limit (the first caller's
+without a caller-state block), as a standalone run would.
 
 =item log_facility => FACILITY
 
@@ -495,10 +503,13 @@ closes), the executor's process group gets C<SIGINT>, and C<SIGKILL>
 half a second later if anything of it is still there. Background
 processes that the per-call code leaves behind in its group are
 otherwise left alone, as they would be after a standalone run. A call
-that has not been given a running slot yet (its request still arriving,
-or waiting for a slot) is ended with C<SIGKILL> at once: nothing of the
-script has run for it, and a C<SIGINT> would reach the handlers of the
-initialisation.
+that is not running yet (its request still arriving, even when a
+running slot was free for it, or waiting for a slot) is ended with
+C<SIGKILL> at once: nothing of the script has run for it, and a
+C<SIGINT> would reach the handlers of the initialisation. A call counts
+as running once its executor has told the server that the whole request
+is in; from then on the executor holds C<SIGINT> blocked until the
+call's state is in place, so that the call's own dispositions see it.
 
 Everything done during initialisation is shared, copy-on-write, by all
 calls. Do not open connections to databases or other servers before

@@ -286,6 +286,31 @@ sub decode_for_server {
     return decode($block);
 }
 
+#---------------------------------------------------------------- the server's own
+
+# Limits the server changed for itself: res => what it had before.
+my %server_had;
+
+# In the server: its soft limit of open files goes up to the hard one.
+# A low soft limit (ulimit -Sn) suits the script, not a server holding
+# a pidfd, a control socket and a call socket for every call. Every
+# executor puts the old value back first (restore_server_limits), so
+# calls, the first included, run with their caller's limit as before.
+sub raise_server_nofile {
+    my $res = $RLIMIT_NUMBER{nofile};
+    my $cur = get_rlimit($res) or return;
+    return if $cur->[0] == $cur->[1] || !set_rlimit($res, $cur->[1], $cur->[1]);
+    $server_had{$res} = $cur;
+    return;
+}
+
+# In an executor, before its call's state is applied: what the process
+# has is again what the initialisation left (what apply compares with).
+sub restore_server_limits {
+    set_rlimit($_, @{$server_had{$_}}) for keys %server_had;
+    return;
+}
+
 #---------------------------------------------------------------- apply
 
 # apply($state): makes this process run with the caller's state, except

@@ -60,12 +60,19 @@ sub run {
     for my $sig (qw(CHLD ALRM)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
-    # [signals] a signal relayed during the set-up reaches the script
-    # only now, with the caller's dispositions: applying the caller's
-    # state sets its blocked mask exactly (the held signals it does not
-    # block included); without a state the hold is simply undone.
-    $self->_apply_caller_state($state) if $state;
-    Proc::Prefork::Interp::Relay::executor_release($held) if $held && !$state;
+    # A signal held during the set-up (SIGINT from the server, and
+    # [signals] every relayed one) reaches the script only now, with the
+    # call's dispositions: applying the caller's state sets its blocked
+    # mask exactly (the held signals it does not block included);
+    # without a state the hold is undone, and SIGINT and SIGPIPE are
+    # unblocked even if the server had them blocked.
+    Proc::Prefork::Interp::CallerState::restore_server_limits();
+    if ($state) {
+        $self->_apply_caller_state($state);
+    } else {
+        $held->addset($_) for POSIX::SIGINT(), POSIX::SIGPIPE();
+        Proc::Prefork::Interp::Relay::executor_release($held);
+    }
     Proc::Prefork::Interp::Log::close_log();
     return;
 }
@@ -114,10 +121,14 @@ sub _serve_call {
 
     # Whole request in hand: wait for one of the max_servers running
     # slots.  Anything but 'G' means the server dropped this call.
-    # [signals] 'S' instead of 'R': the server relays signals from then
-    # on; they are held back here until the call's code starts.
+    # From the report on, the server may interrupt the call (SIGINT, its
+    # client gone): SIGINT is held back here until the call's state is
+    # in place (run), so that it never reaches the handlers of the
+    # initialisation. [signals] 'S' instead of 'R': the server relays
+    # signals from then on; all of them are held back so.
     my $relaying = $uses & Proc::Prefork::Interp::Protocol::USE_SIGNALS;
-    my $held = $relaying ? Proc::Prefork::Interp::Relay::executor_hold() : undef;
+    my $held = Proc::Prefork::Interp::Relay::executor_hold(
+        $relaying ? () : POSIX::SIGINT());
     my ($sent, $got, $go) = (syswrite($ctl, $relaying ? 'S' : 'R'), undef, '');
     do { $got = sysread($ctl, $go, 1) } while (!defined $got && $! == EINTR);
     POSIX::_exit(0) unless $sent && $got && $go eq 'G';
@@ -143,10 +154,9 @@ sub _serve_call {
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;
     *ARGV = $args;
+    # (Unblocked only in run, with the call's state: see above.)
     $SIG{INT}  = 'DEFAULT';
     $SIG{PIPE} = 'DEFAULT';
-    POSIX::sigprocmask(POSIX::SIG_UNBLOCK(),
-                       POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGPIPE()));
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).

@@ -92,6 +92,7 @@ sub busy_count {
 }
 
 sub empty       { return !%{$_[0]{kids}} }
+sub reaped      { return $_[0]{reaped} // 0 }     # children reaped so far
 sub last_active { return $_[0]{last_active} }
 
 #---------------------------------------------------------------- spares
@@ -133,8 +134,8 @@ sub replenish {
 # in the child, () on failure.
 sub _fork {
     my ($self, $call) = @_;
-    my ($ctl, $ctl_child);
-    unless (socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
+    my ($ctl, $ctl_child) = @{delete $self->{reserved} // []};
+    unless ($ctl || socketpair($ctl, $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC)) {
         log_msg('err', "socketpair: $!");
         return;
     }
@@ -156,6 +157,18 @@ sub _fork {
     $self->_set_state($kid, $call ? PENDING : SPARE);
     push @{$self->{spares}}, $kid unless $call;
     return ($kid);
+}
+
+# Before a call is accepted: true if the server has the descriptors it
+# will need for it besides its socket. A spare has its control socket
+# already; otherwise one is made now and kept for _fork (false, with
+# $!, if none can be made).
+sub reserve_fds {
+    my ($self) = @_;
+    return 1 if @{$self->{spares}} || $self->{reserved};
+    socketpair(my $ctl, my $ctl_child, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or return 0;
+    $self->{reserved} = [$ctl, $ctl_child];
+    return 1;
 }
 
 sub _pidfd {
@@ -240,7 +253,8 @@ sub _ctl_readable {
 }
 
 # A granted call's executor starts on its own; its 'R' only tells the
-# server that the exchange is over. The server does not wake for it:
+# server that the exchange is over (and, when the client goes, whether
+# the call may be interrupted or must be killed: see _client_gone). The server does not wake for it:
 # waking would put the server on the CPU the executor has just become
 # runnable on (the scheduler places a woken task near its waker), and
 # the server's next step, forking a new spare, would then hold the
@@ -320,6 +334,7 @@ sub reap {
               && $self->_relay_change($kid, ${^CHILD_ERROR_NATIVE});
     my $status = $got == $kid->{pid} ? ${^CHILD_ERROR_NATIVE} : undef;
     delete $self->{kids}{$kid->{pid}};
+    $self->{reaped}++;
     $self->{count}{$kid->{state}}--;
     POSIX::close($kid->{pidfd}) if defined $kid->{pidfd};
     if ($kid->{state} eq SPARE) {
@@ -415,13 +430,19 @@ sub _client_gone {
     my ($self, $kid) = @_;
     return if $kid->{gone};
     $kid->{gone} = Time::HiRes::time();
-    # A call whose code has not started (still reading its request
-    # without a go-ahead, or waiting for a slot) has nothing to clean up,
-    # and its executor still has the handlers of the script's
-    # initialisation: a SIGINT there would run the script's handler, and
-    # its END blocks, for no call. (GRANTED may already run: its
-    # go-ahead was sent before the request was complete.)
-    if ($kid->{state} eq PENDING || $kid->{state} eq READY) {
+    # A granted call's 'R' may be waiting unread (see check_granted):
+    # read it now, so that the state says whether the request is in.
+    $self->check_granted if $kid->{state} eq GRANTED;
+    # Only a running call has its whole request in: its executor has
+    # held SIGINT blocked since before it said so, until the call's own
+    # state is in place, so the SIGINT reaches the call, never what the
+    # script's initialisation left. Any other call's code has not
+    # started and never will (still reading its request, with or
+    # without a go-ahead, or waiting for a slot): its executor still has
+    # the initialisation's handlers, /dev/null stdio and @ARGV, and a
+    # SIGINT would run the script's handler, and its END blocks, for no
+    # call. It is killed at once.
+    if ($kid->{state} ne RUNNING) {
         $kid->{killed} = 1;
         kill 'KILL', -$kid->{pid};
         return;
@@ -545,6 +566,7 @@ sub source {
 sub close_fds {
     my ($self) = @_;
     close $self->{child_events} if $self->{child_events};
+    close $_ for @{delete $self->{reserved} // []};
     for my $kid (values %{$self->{kids}}) {
         close $kid->{ctl}  if $kid->{ctl};
         close $kid->{call} if $kid->{call};

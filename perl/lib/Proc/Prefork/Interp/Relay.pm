@@ -123,19 +123,21 @@ sub signal_group {
 
 #----------------------------------------------------------- executor
 
-# Every signal a client may relay, blocked in the executor from its
-# report that the request is in until the call's code starts: the
-# server relays from that report on, and a handler of the script must
-# not run while the executor still sets the call up.
+# Every signal a client may relay (or only @only), blocked in the
+# executor from its report that the request is in until the call's code
+# starts: the server relays from that report on (and sends SIGINT when
+# the client goes), and a handler of the script must not run while the
+# executor still sets the call up.
 sub executor_hold {
+    my (@only) = @_;
     # glibc keeps 32 and 33 for itself and refuses to add them.
-    my $set = POSIX::SigSet->new(grep { $_ != POSIX::SIGKILL()
-                                        && $_ != POSIX::SIGSTOP() }
+    my $set = POSIX::SigSet->new(@only ? @only : grep { $_ != POSIX::SIGKILL()
+                                                        && $_ != POSIX::SIGSTOP() }
                                  1 .. 31, 34 .. MAX_SIGNAL);
     my $old = POSIX::SigSet->new;
     POSIX::sigprocmask(POSIX::SIG_BLOCK(), $set, $old);
-    # Released later: only what this blocked, so that what the set-up
-    # unblocks meanwhile (SIGINT, SIGPIPE) stays unblocked.
+    # Released later (without a caller's state to set the mask): only
+    # what this blocked.
     $set->delset($_) for grep { $old->ismember($_) } 1 .. MAX_SIGNAL;
     return $set;
 }

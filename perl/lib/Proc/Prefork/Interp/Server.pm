@@ -7,12 +7,13 @@ package Proc::Prefork::Interp::Server;
 use strict;
 use warnings;
 
-use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNABORTED);
+use Errno qw(EAGAIN EWOULDBLOCK EINTR ECONNABORTED EMFILE ENFILE ENOBUFS ENOMEM);
 use IO::Poll qw(POLLIN);
 use POSIX ();
 use Socket qw(SOL_SOCKET SO_PEERCRED MSG_NOSIGNAL MSG_DONTWAIT);
 use Time::HiRes ();
 use Proc::Prefork::Interp::Autoreload ();
+use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Executor ();
 use Proc::Prefork::Interp::PeerCreds ();
 use Proc::Prefork::Interp::Linux qw(poll_in);
@@ -24,6 +25,10 @@ use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Title ();
+
+# Seconds without accepting after running out of descriptors, unless
+# a call ends first.
+use constant FD_BACKOFF => 0.25;
 
 # opts: validated options; env: Protocol::parse_env's result; fh: the
 # handles listen, call, watchi, watche; greeting: the bytes every call
@@ -63,6 +68,8 @@ sub run {
     # Status writes to vanished clients must not kill the server.
     $SIG{PIPE} = 'IGNORE';
     $SIG{CHLD} = 'DEFAULT';
+    # Room for every call's descriptors (calls get their caller's limit).
+    Proc::Prefork::Interp::CallerState::raise_server_nofile();
 
     my $executor = $self->_dispatch(delete $self->{first});
     return $executor if $executor;
@@ -112,7 +119,15 @@ sub _listen_source {
     my ($o, $pool) = @$self{qw(opts pool)};
     return ([]) unless $self->{listen};
     my (@watches, @deadlines);
-    if ($pool->pending_count < $o->{max_pending} || $pool->evictable) {
+    my $pause = $self->{fd_pause};
+    if ($pause && ($now >= $pause->{until} || $pool->reaped != $pause->{reaped})) {
+        undef $pause;
+        delete $self->{fd_pause};
+    }
+    if ($pause) {
+        # Out of descriptors: the connection waits in the backlog.
+        push @deadlines, $pause->{until};
+    } elsif ($pool->pending_count < $o->{max_pending} || $pool->evictable) {
         push @watches, [fileno($self->{listen}), POLLIN, sub { $self->_listen_readable }];
     } else {
         # Full: wake when the oldest pending call may be dropped.
@@ -135,18 +150,38 @@ sub _listen_readable {
         $pool->evict($old) if $old;
     }
     return unless $self->{listen} && $pool->pending_count < $max;
+    # The descriptors a call needs in the server besides its socket
+    # (a fresh child's control socket), before accepting it: a call
+    # accepted without them would be lost.
+    return $self->_out_of_fds unless $pool->reserve_fds;
     my $call;
     if (accept($call, $self->{listen})) {
         $self->{errors} = 0;
+        $self->{fd_logged} = 0;
         return $self->_dispatch($call);
     }
     return if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR
            || $! == ECONNABORTED;
+    return $self->_out_of_fds if $! == EMFILE || $! == ENFILE || $! == ENOBUFS
+           || $! == ENOMEM;
     log_msg('warning', "accept failed: $!");
     if (++$self->{errors} > $self->{opts}{max_errors}) {
         log_msg('err', 'too many accept failures, quitting');
         $self->begin_quit;
     }
+    return;
+}
+
+# No descriptor (or memory) for another call: the listener is not
+# polled until a call ends or FD_BACKOFF passes (the connection waits in
+# the backlog), instead of spinning on a listener that stays readable.
+# Logged once until a call is accepted again; not an accept error.
+sub _out_of_fds {
+    my ($self) = @_;
+    log_msg('warning', "accept failed: $!; accepting again when a call "
+            . 'ends (or in ' . FD_BACKOFF . ' s)') unless $self->{fd_logged}++;
+    $self->{fd_pause} = { until => Time::HiRes::time() + FD_BACKOFF,
+                          reaped => $self->{pool}->reaped };
     return;
 }
 
