@@ -450,9 +450,13 @@ as a whole.
 
 =item *
 
-C<SIGINT> and C<SIGPIPE> have their default dispositions and are not
-blocked, even if the server was started with them ignored. C<SIGCHLD>
-and C<SIGALRM> are as the script left them during initialisation.
+Without the caller's state (a client that does not send it, such as
+chiark-utils'), C<SIGINT> and C<SIGPIPE> have their default
+dispositions and are not blocked, even if the server was started with
+them ignored. With it, they are ignored or blocked exactly when the
+caller has them so, unless the initialisation set them (see
+C<caller-state> below). C<SIGCHLD> and C<SIGALRM> are as the script
+left them during initialisation.
 
 =item *
 
@@ -598,15 +602,17 @@ with the item C<xdata> in the first word of C<PREFORK_INTERP> (as in
 C<v1,SECS.NSECS,xdata>), that they decode its length correctly: our
 client does; chiark-utils' client reads that length in host byte order
 and would wait for gigabytes, so it gets none. The extension data is
-then the text C<full-argv caller-state>, a list of space-separated
+then the text C<full-argv caller-state signals>, a list of space-separated
 feature names: C<full-argv> tells the client that the server strips
 interpreter and script itself (a client that sees no C<full-argv>, for
 example when chiark-utils' module is serving, which puts every string
 into C<@ARGV>, should send only the script's arguments); C<caller-state>
 that the client may send its caller's umask, resource limits, ignored
 and blocked signals and niceness after the request (bit C<0x01> of its
-first byte; format in F<docs/protocol.md>). The executor then applies
-them before the per-call code runs, except what the script's own
+first byte; format in F<docs/protocol.md>); C<signals> that it may keep
+the connection open to relay signals and job control to the call (bit
+C<0x02>; F<docs/protocol.md>). The executor applies the caller's
+state before the per-call code runs, except what the script's own
 initialisation changed (its umask, its signal handlers, ...), which
 stays as the script set it. A value it cannot apply (a hard limit
 above the server's own, a higher priority) ends the call with one line
