@@ -97,6 +97,17 @@ if ($cmd eq 'argv') {
 } elsif ($cmd eq 'sleep') {
     print "$$\n";
     sleep $ARGV[1];
+} elsif ($cmd eq 'intmark') {
+    # Says whether SIGINT is what ended it: the handler writes a mark.
+    my $mark = $ARGV[1];
+    $SIG{INT} = sub {
+        open(my $fh, '>', $mark) or POSIX::_exit(3);
+        print $fh "INT\n";
+        close $fh;
+        POSIX::_exit(0);
+    };
+    print "$$\n";
+    sleep 60;
 } elsif ($cmd eq 'ignint') {
     # The whole group must go even though it ignores SIGINT.
     $SIG{INT} = 'IGNORE';
