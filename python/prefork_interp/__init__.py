@@ -21,7 +21,7 @@ import threading
 # every call.
 from . import (autoreload, caller_state, callstate, executor, linux,
                log as _log, options as _options, protocol,
-               server as _server)
+               server as _server, stdio)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -101,7 +101,7 @@ def _call_context(options, log):
         _SIGNALS_AT_IMPORT, callstate.dispositions())
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
-    context.u_flag = "-u" in context.interp_options
+    context.u_flag = stdio.u_flag(context.interp_options)
     context.comm = linux.get_comm()
     return context
 
