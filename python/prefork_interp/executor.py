@@ -227,6 +227,9 @@ def become_caller(call, request, context):
             os.environ[os.fsdecode(name)] = os.fsdecode(value)
         except ValueError:
             pass    # an empty name: putenv cannot set it
+    # The C library read TZ once, for the first caller (the setup):
+    # local times, time.timezone and time.tzname follow this caller's.
+    time.tzset()
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
     sys.argv = script_and_args
     sys.orig_argv = ([os.fsdecode(request.args[0])]

@@ -154,3 +154,26 @@ def test_options_that_are_not_u():
     assert not stdio.u_flag(["-W", "u"]) and not stdio.u_flag(["-bWu"])
     assert not stdio.u_flag(["--check-hash-based-pycs", "u"])
     assert not stdio.u_flag(["-B"]) and not stdio.u_flag([])
+
+
+TZ_BODY = """
+import time, prefork_interp
+time.localtime()    # the initialisation uses local time once
+prefork_interp.initialisation_complete()
+print(time.tzname, time.timezone, time.strftime("%Z %z", time.localtime(0)))
+"""
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "EST5", "UTC"])
+def test_time_zone_is_the_callers(pfi, tz):
+    """A server started with TZ=UTC gives each call its caller's TZ
+    (time.tzset), as standalone."""
+    if "/" in tz and not os.path.exists("/usr/share/zoneinfo/" + tz):
+        pytest.skip(f"no zoneinfo for {tz}")
+    script = pfi.script("tz.py", TZ_BODY)
+    first = pfi.call([script], env={"TZ": "UTC"})
+    assert first.status == "exit 0", first
+    got = pfi.call([script], env={"TZ": tz})
+    want = pfi.standalone(script, env={"TZ": tz})
+    assert got.status == want.status == "exit 0", (got, want)
+    assert got.out == want.out
