@@ -200,7 +200,30 @@ def serve(call, ctl, context):
     if go != b"G":
         os._exit(0)
     ctl.close()
-    become_caller(call, request, context)
+    try:
+        become_caller(call, request, context)
+    except Exception as e:
+        _fatal_setup_error(e, context)
+
+
+def _fatal_setup_error(e, context):
+    """The call's state could not be built (PYTHONIOENCODING naming no
+    codec, fd 0 a directory, ...): a standalone interpreter stops before
+    running anything, with a "Fatal Python error" and status 1.  So does
+    the call: nothing of the script runs, not even the initialisation's
+    atexit handlers, and the script cannot catch it."""
+    why = f"{type(e).__name__}: {e}"
+    line = (f"Fatal Python error: prefork_interp: cannot set up the call "
+            f"as a fresh interpreter would: {why}\n")
+    try:
+        os.write(2, line.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+    try:
+        context.log("err", f"call not started: {why}")
+    except Exception:
+        pass
+    os._exit(1)
 
 
 def _shutdown(call):
