@@ -165,3 +165,9 @@ def test_prefault_regions_and_plan():
     budget = (4 << 20) + 0x3000 + (1 << 20) + 100
     assert prefault.plan(regions, budget) == [
         regions[0], regions[1], (0x7f0000000000, 0x7f0000100000)]
+
+
+def test_idle_timeout_default_is_the_perl_modules():
+    """README: a server idles out after ten minutes by default, Perl
+    and Python alike."""
+    assert options.check({}).idle_timeout == 600
