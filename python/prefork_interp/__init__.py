@@ -195,6 +195,12 @@ def _become_server():
                 signal.signal(signum, signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
+    # Nor does it keep the first caller's signal mask: it relies on
+    # SIGCHLD (a relaying call's stops and continues wake its poll; with
+    # no pidfd, so does a child's end), and on TERM, INT and HUP ending
+    # it as they end any daemon.  Each call gets its own caller's mask
+    # (callstate.reset_signals), never the server's.
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
