@@ -268,7 +268,8 @@ def become_caller(call, request, context):
 
     if request.state is not None:
         _apply_caller_state(request.state, context)
-    callstate.reset_signals(context.script_signals, request.state)
+    callstate.reset_signals(context.script_signals, request.state,
+                            context.c_handlers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)
