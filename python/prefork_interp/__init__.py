@@ -21,7 +21,7 @@ import threading
 # every call.
 from . import (autoreload, caller_state, callstate, executor, linux,
                log as _log, options as _options, protocol,
-               server as _server)
+               server as _server, stdio)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -78,7 +78,7 @@ def initialisation_complete(**opts):
     _let_go_of_the_setup()
     if os.fork():
         os._exit(0)          # the client waits for the setup to exit 0
-    _become_server()
+    _become_server(context.c_handlers)
     # ps shows every process's command line to every user: the server,
     # its spares and every call's process (until it execs) would show
     # the first caller's arguments (an --api-token=...) for the
@@ -97,11 +97,13 @@ def _call_context(options, log):
     context.offered_bits = 0
     context.baseline = caller_state.Baseline(
         _STATE_AT_IMPORT or caller_state.Snapshot(), caller_state.Snapshot())
+    at_init = callstate.dispositions()
     context.script_signals = callstate.script_handlers(
-        _SIGNALS_AT_IMPORT, callstate.dispositions())
+        _SIGNALS_AT_IMPORT, at_init)
+    context.c_handlers = callstate.c_handlers(at_init)
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
-    context.u_flag = "-u" in context.interp_options
+    context.u_flag = stdio.u_flag(context.interp_options)
     context.comm = linux.get_comm()
     return context
 
@@ -181,20 +183,29 @@ def _refuse_threads(options):
              "allow_threads=True to go on without them)")
 
 
-def _become_server():
+def _become_server(c_handlers):
     """The server is a session leader with its stdio on /dev/null; it
-    reports through syslog (or the logger option) only."""
+    reports through syslog (or the logger option) only.  c_handlers:
+    signals whose handlers were installed from C (faulthandler's), left
+    alone for the calls."""
     os.setsid()
     # The script's handlers are for its calls (callstate restores them);
     # the server runs with the interpreter's dispositions, SIGINT at its
     # default too: a child that the server interrupts (its client went
     # away) before it becomes the call must just end.
     for signum, handler in callstate.dispositions().items():
-        if handler is not None and signum != signal.SIGPIPE:
+        if handler is not None and signum != signal.SIGPIPE \
+                and signum not in c_handlers:
             try:
                 signal.signal(signum, signal.SIG_DFL)
             except (OSError, ValueError):
                 pass
+    # Nor does it keep the first caller's signal mask: it relies on
+    # SIGCHLD (a relaying call's stops and continues wake its poll; with
+    # no pidfd, so does a child's end), and on TERM, INT and HUP ending
+    # it as they end any daemon.  Each call gets its own caller's mask
+    # (callstate.reset_signals), never the server's.
+    signal.pthread_sigmask(signal.SIG_SETMASK, ())
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)

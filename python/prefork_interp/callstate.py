@@ -13,6 +13,13 @@ when prefork_interp was imported), the interpreter's defaults for the
 rest, and an empty signal mask; or, when the client sends the caller's
 state (caller_state.py), the caller's ignored signals ignored as a
 fresh interpreter would keep them, and the caller's signal mask.
+
+Handlers installed from C are left alone, in the server and in every
+call: faulthandler's (faulthandler.enable() in the initialisation,
+-X faulthandler, PYTHONFAULTHANDLER), faulthandler.register()'s, an
+extension module's.  Python's table does not know them (it says SIG_DFL,
+or None), so they are read from the kernel (c_handlers()) when the
+initialisation ends; a standalone run has them too.
 """
 
 import os
@@ -42,6 +49,29 @@ def dispositions():
     return found
 
 
+def caught_by_kernel(path="/proc/self/status"):
+    """The signals this process catches (SigCgt), or None if unknown."""
+    try:
+        with open(path, "rb") as f:
+            for line in f:
+                if line.startswith(b"SigCgt:"):
+                    mask = int(line.split()[1], 16)
+                    return {n for n in range(1, 65) if mask >> (n - 1) & 1}
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def c_handlers(found=None, caught=None):
+    """The signals whose handler was installed from C: caught according
+    to the kernel, while Python's table says SIG_DFL, SIG_IGN or None
+    (a handler installed with signal.signal is a Python callable)."""
+    found = dispositions() if found is None else found
+    caught = caught_by_kernel() if caught is None else caught
+    return frozenset(s for s, h in found.items()
+                     if s in (caught or ()) and not callable(h))
+
+
 def standalone_default(signum):
     if signum == signal.SIGINT:
         return signal.default_int_handler
@@ -64,11 +94,12 @@ def call_dispositions(script_set):
     return wanted
 
 
-def reset_signals(script_set, caller=None):
+def reset_signals(script_set, caller=None, keep=()):
     """Sets every disposition and then the mask for a call: the
     standalone set above with an empty mask, or, with the caller's
     state (caller_state.CallerState), the caller's ignored signals kept
-    ignored and its blocked mask.  The mask comes last: signals held
+    ignored and its blocked mask.  The signals in keep (c_handlers())
+    keep their handlers.  The mask comes last: signals held
     back while the call was set up (the signals extension) arrive only
     once the call's own dispositions are in place."""
     if caller is None:
@@ -79,6 +110,8 @@ def reset_signals(script_set, caller=None):
         valid = signal.valid_signals()
         mask = [s for s in caller.sigblock if s in valid]
     for signum, handler in wanted.items():
+        if signum in keep:
+            continue
         try:
             signal.signal(signum, handler)
         except (OSError, ValueError):

@@ -200,7 +200,30 @@ def serve(call, ctl, context):
     if go != b"G":
         os._exit(0)
     ctl.close()
-    become_caller(call, request, context)
+    try:
+        become_caller(call, request, context)
+    except Exception as e:
+        _fatal_setup_error(e, context)
+
+
+def _fatal_setup_error(e, context):
+    """The call's state could not be built (PYTHONIOENCODING naming no
+    codec, fd 0 a directory, ...): a standalone interpreter stops before
+    running anything, with a "Fatal Python error" and status 1.  So does
+    the call: nothing of the script runs, not even the initialisation's
+    atexit handlers, and the script cannot catch it."""
+    why = f"{type(e).__name__}: {e}"
+    line = (f"Fatal Python error: prefork_interp: cannot set up the call "
+            f"as a fresh interpreter would: {why}\n")
+    try:
+        os.write(2, line.encode("utf-8", "backslashreplace"))
+    except OSError:
+        pass
+    try:
+        context.log("err", f"call not started: {why}")
+    except Exception:
+        pass
+    os._exit(1)
 
 
 def _shutdown(call):
@@ -227,6 +250,9 @@ def become_caller(call, request, context):
             os.environ[os.fsdecode(name)] = os.fsdecode(value)
         except ValueError:
             pass    # an empty name: putenv cannot set it
+    # The C library read TZ once, for the first caller (the setup):
+    # local times, time.timezone and time.tzname follow this caller's.
+    time.tzset()
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
     sys.argv = script_and_args
     sys.orig_argv = ([os.fsdecode(request.args[0])]
@@ -243,7 +269,8 @@ def become_caller(call, request, context):
     caller_state.restore_server_limits()
     if request.state is not None:
         _apply_caller_state(request.state, context)
-    callstate.reset_signals(context.script_signals, request.state)
+    callstate.reset_signals(context.script_signals, request.state,
+                            context.c_handlers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)

@@ -14,7 +14,7 @@ DEFAULTS = {
     "pending_grace": 1.0,
     "prefork_spares": 1,
     "prefault": 64,
-    "idle_timeout": 1_000_000,
+    "idle_timeout": 600,             # ten minutes, as the Perl module
     "request_timeout": 30,
     "max_errors": 100,
     "log_facility": "LOG_USER",

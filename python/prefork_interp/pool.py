@@ -75,7 +75,16 @@ class Kid:
             self.ctl = None
 
 
+_kill_log = None        # the Pool's log (one Pool per server)
+_kill_refused = set()   # children whose signals were refused, logged once
+
+
 def _kill(pid, sig, group=False):
+    """Signals a child, or its call's process group.  Any failure is
+    the call's business, never the server's (as perl's kill, which
+    returns false): a group whose processes all exec'd a set-uid
+    program that changed their real uid (sudo) refuses with EPERM;
+    that is logged once per child."""
     try:
         if group:
             os.killpg(pid, sig)
@@ -83,10 +92,21 @@ def _kill(pid, sig, group=False):
             os.kill(pid, sig)
     except ProcessLookupError:
         pass
+    except OSError as e:
+        if pid in _kill_refused:
+            return
+        _kill_refused.add(pid)
+        if _kill_log is not None:
+            _kill_log("warning", f"cannot signal call [{pid}]"
+                      f"{' (its group)' if group else ''} with signal "
+                      f"{int(sig)}: {e.strerror} (a set-uid program?); "
+                      "the call goes on")
 
 
 class Pool:
     def __init__(self, options, log):
+        global _kill_log
+        _kill_log = log
         self.options = options
         self.log = log
         self.kids = {}          # pid -> Kid
@@ -310,6 +330,7 @@ class Pool:
                 return
         del self.kids[kid.pid]
         self.reaped += 1
+        _kill_refused.discard(kid.pid)
         if kid.pidfd is not None:
             os.close(kid.pidfd)
         if kid.state == "spare":

@@ -12,6 +12,7 @@ import os
 import select
 import socket
 import time
+import traceback
 
 from . import caller_state, linux, peercreds, protocol
 from .autoreload import Autoreload
@@ -45,6 +46,8 @@ class Server:
         self.errors = 0
         self.fd_pause = None    # (until, pool.reaped) when out of fds
         self.fd_logged = False
+        self.failed_steps = 0   # consecutive passes in which a handler failed
+        self.step_failed = False
 
     # ------------------------------------------------------------ in a child
 
@@ -76,7 +79,33 @@ class Server:
         if self.autoreload.newer(self.autoreload.files):
             self.begin_quit()
         while True:
-            self.step()
+            self.step_failed = False
+            try:
+                self.step()
+            except Exception as e:
+                self.handler_failed("pass", e)
+            if not self.step_failed:
+                self.failed_steps = 0
+                continue
+            # One failure must not end the server and every call it
+            # serves; failing over and over, it is broken and quits.
+            self.failed_steps += 1
+            if self.failed_steps > self.options.max_errors:
+                self.log("err", f"{self.failed_steps} passes in a row "
+                         "failed; quitting")
+                raise RuntimeError("too many failures in the server loop")
+
+    def handler_failed(self, what, e):
+        """Logs (one line, with where it was raised) an exception of one
+        event's handler: a fault of one call's event, or a bug, which is
+        not hidden but must not end every other call."""
+        self.step_failed = True
+        where = ""
+        frames = traceback.extract_tb(e.__traceback__)
+        if frames:
+            f = frames[-1]
+            where = f" at {os.path.basename(f.filename)}:{f.lineno} in {f.name}"
+        self.log("err", f"handling {what} failed: {e!r}{where}")
 
     def step(self):
         pool, opts = self.pool, self.options
@@ -168,19 +197,11 @@ class Server:
             role, kid = roles[fd]
             if kid is not None and pool.kids.get(kid.pid) is not kid:
                 continue    # reaped by an earlier event: its pid is free
-            if role == "child":
-                pool.reap(kid)
-            elif role == "call":
-                pool.client_gone(kid)
-            elif role == "relay":
-                pool.relay_readable(kid)
-            elif role == "chld":
-                pool.child_events_ready()
-            elif role == "control":
-                if kid.ctl is not None:
-                    pool.control_readable(kid)
-            else:
-                ready.add(role)
+            try:
+                self.handle(role, kid, ready)
+            except Exception as e:
+                self.handler_failed(role if kid is None else
+                                    f"{role} of [{kid.pid}]", e)
         pool.escalate_kills()
         if "watche" in ready:
             self.watcher_readable()
@@ -202,6 +223,23 @@ class Server:
                 and time.monotonic() >= pool.last_active + opts.idle_timeout:
             self.log("info", f"idle for {opts.idle_timeout} s, quitting")
             self.begin_quit()
+
+    def handle(self, role, kid, ready):
+        """One event of a child or call; the server's own go to ready."""
+        pool = self.pool
+        if role == "child":
+            pool.reap(kid)
+        elif role == "call":
+            pool.client_gone(kid)
+        elif role == "relay":
+            pool.relay_readable(kid)
+        elif role == "chld":
+            pool.child_events_ready()
+        elif role == "control":
+            if kid.ctl is not None:
+                pool.control_readable(kid)
+        else:
+            ready.add(role)
 
     # ------------------------------------------------------------ calls
 

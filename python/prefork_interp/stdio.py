@@ -76,6 +76,36 @@ def settings(env, ignore_env, xoptions, u_flag, ctype_name, utf8,
     return Settings(encoding, errors, unbuffered)
 
 
+# Python's one-letter options that take an argument (attached, as in
+# -Wignore, or the next word); every other letter is a flag, and flags
+# combine (-Bu is -B -u).  Long options that take one: the next word.
+_ARG_LETTERS = "cmWX"
+_ARG_LONG = ("--check-hash-based-pycs",)
+
+
+def u_flag(options):
+    """Whether the interpreter options (the words between the
+    interpreter and the script, as in sys.orig_argv) include -u, alone
+    or combined with other flags (-Bu, -uB, -Eu); -Xu, -W u or the
+    argument of a long option is not -u (pure)."""
+    words = iter(options)
+    for word in words:
+        if word == "--" or not word.startswith("-") or word == "-":
+            break
+        if word.startswith("--"):
+            if "=" not in word and word in _ARG_LONG:
+                next(words, None)
+            continue
+        for i, letter in enumerate(word[1:], 1):
+            if letter in _ARG_LETTERS:
+                if i == len(word) - 1:
+                    next(words, None)   # its argument is the next word
+                break
+            if letter == "u":
+                return True
+    return False
+
+
 def apply_locale(environ, ignore_env, xoptions):
     """Sets LC_CTYPE from the (new) environment as Python's start-up
     does, coercing a legacy locale; returns (ctype_name, utf8 mode)."""

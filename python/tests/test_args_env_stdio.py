@@ -128,13 +128,52 @@ def test_closed_caller_fd_becomes_dev_null(pfi, script):
     assert json.loads(got.out)["stdin"]["fileno"] == 0
 
 
-def test_interpreter_options_in_the_hash_bang_line(pfi):
-    """-u in the #! line makes stdout unbuffered, as for python3 -u."""
-    script = harness.callee(pfi, "unbuffered.py", interp=f"-U,{harness.PYTHON},-u")
+@pytest.mark.parametrize("opts", [["-u"], ["-Bu"], ["-uB"], ["-X", "dev", "-u"]],
+                         ids=" ".join)
+def test_interpreter_options_in_the_hash_bang_line(pfi, opts):
+    """-u in the #! line makes stdout unbuffered, as for python3 -u,
+    also combined with other flags (-Bu, -uB)."""
+    name = "unbuffered%s.py" % "".join(opts).replace(" ", "")
+    script = harness.callee(pfi, name, interp=",".join(
+        ["-U", harness.PYTHON, *opts]))
     got = pfi.call([script, "state"])
-    want = pfi.call([harness.PYTHON, "-u", script, "state"])
+    want = pfi.call([harness.PYTHON, *opts, script, "state"])
     assert got.status == want.status == "exit 0", got
     got, want = json.loads(got.out), json.loads(want.out)
     assert got["stdout"] == want["stdout"] and got["stdout"]["write_through"]
     assert got["stderr"] == want["stderr"]
     assert got["argv"] == want["argv"]
+
+
+def test_options_that_are_not_u():
+    """-u is found among combined flags, not in an option's argument."""
+    from prefork_interp import stdio
+    assert stdio.u_flag(["-Bu"]) and stdio.u_flag(["-uB"])
+    assert stdio.u_flag(["-X", "dev", "-Eu"])
+    assert not stdio.u_flag(["-Xu"]) and not stdio.u_flag(["-X", "u"])
+    assert not stdio.u_flag(["-W", "u"]) and not stdio.u_flag(["-bWu"])
+    assert not stdio.u_flag(["--check-hash-based-pycs", "u"])
+    assert not stdio.u_flag(["-B"]) and not stdio.u_flag([])
+
+
+TZ_BODY = """
+import time, prefork_interp
+time.localtime()    # the initialisation uses local time once
+prefork_interp.initialisation_complete()
+print(time.tzname, time.timezone, time.strftime("%Z %z", time.localtime(0)))
+"""
+
+
+@pytest.mark.parametrize("tz", ["America/New_York", "EST5", "UTC"])
+def test_time_zone_is_the_callers(pfi, tz):
+    """A server started with TZ=UTC gives each call its caller's TZ
+    (time.tzset), as standalone."""
+    if "/" in tz and not os.path.exists("/usr/share/zoneinfo/" + tz):
+        pytest.skip(f"no zoneinfo for {tz}")
+    script = pfi.script("tz.py", TZ_BODY)
+    first = pfi.call([script], env={"TZ": "UTC"})
+    assert first.status == "exit 0", first
+    got = pfi.call([script], env={"TZ": tz})
+    want = pfi.standalone(script, env={"TZ": tz})
+    assert got.status == want.status == "exit 0", (got, want)
+    assert got.out == want.out

@@ -12,6 +12,7 @@ import signal
 import socket
 import struct
 import subprocess
+import time
 
 import pytest
 
@@ -138,6 +139,48 @@ def test_relayed_signal_reaches_a_handler_set_in_the_call(pfi):
         p.send_signal(signal.SIGUSR1)
         out, err = p.communicate(timeout=30)
         assert (out, p.returncode) == (b"usr1\n", 4), err
+
+
+STOPS_ITSELF = r"""
+import os, signal, sys
+import prefork_interp
+prefork_interp.initialisation_complete()
+if sys.argv[1:] == ["stop"]:
+    os.kill(os.getpid(), signal.SIGSTOP)
+print(sorted(int(s) for s in signal.pthread_sigmask(signal.SIG_BLOCK, [])))
+"""
+
+
+def test_stop_reported_when_the_first_caller_blocked_sigchld(pfi):
+    """The server does not keep its first caller's signal mask: with
+    SIGCHLD blocked there, it would never hear of a call's stop, and
+    the client of a call that stops would wait for ever instead of
+    stopping.  The calls still get their own callers' masks."""
+    script = pfi.script("stops.py", STOPS_ITSELF)
+
+    def block_chld():
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+
+    first = pfi.call([script], preexec_fn=block_chld)
+    assert first.status == "exit 0", first
+    assert first.out == b"[%d]\n" % signal.SIGCHLD, "the caller's own mask"
+    p = pfi.start([script, "stop"])
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            pid, status = os.waitpid(p.pid, os.WNOHANG | os.WUNTRACED)
+            if pid or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        assert pid == p.pid and os.WIFSTOPPED(status), \
+            "the client stops when its call stops"
+        p.send_signal(signal.SIGCONT)
+        out, err = p.communicate(timeout=15)
+    finally:
+        p.kill()
+        p.wait()
+    assert (p.returncode, out) == (0, b"[]\n"), err
+    assert pfi.call([script]).out == b"[]\n"
 
 
 def test_bad_relayed_byte_ends_the_call(pfi, server):

@@ -80,6 +80,50 @@ def test_script_handlers_kept(pfi):
             "exit 0", b"usr1 handled\nsurvived\n")
 
 
+FAULTS = """
+import os, signal, sys
+import prefork_interp
+if "enable" in sys.argv[0]:
+    import faulthandler
+    faulthandler.enable()
+prefork_interp.initialisation_complete()
+if sys.argv[1:] == ["segv"]:
+    os.kill(os.getpid(), signal.SIGSEGV)
+print("no fault")
+"""
+
+
+def _no_core():
+    import resource
+    _soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, hard))
+
+
+@pytest.mark.parametrize("how", ["enable", "-X faulthandler",
+                                 "PYTHONFAULTHANDLER"])
+def test_faulthandler_of_the_initialisation_kept(pfi, how):
+    """Handlers installed from C (faulthandler's; Python's table says
+    SIG_DFL for them) are the call's too: a segfault prints Python's
+    fatal error and traceback, as standalone."""
+    interp, env, opts = f"-U,{harness.PYTHON}", {}, []
+    if how == "-X faulthandler":
+        opts = ["-X", "faulthandler"]
+        interp += ",-X,faulthandler"
+    elif how == "PYTHONFAULTHANDLER":
+        env = {"PYTHONFAULTHANDLER": "1"}
+    name = "faults-%s.py" % how.replace(" ", "").lstrip("-")
+    s = pfi.script(name, FAULTS, interp=interp)
+    first = pfi.call([s], env=env, preexec_fn=_no_core)
+    assert first.status == "exit 0" and first.out == b"no fault\n", first
+    want = pfi.call([harness.PYTHON, *opts, s, "segv"], env=env,
+                    preexec_fn=_no_core)
+    got = pfi.call([s, "segv"], env=env, preexec_fn=_no_core)
+    assert want.status == got.status == f"signal {int(signal.SIGSEGV)}"
+    assert b"Fatal Python error: Segmentation fault" in want.err, want
+    assert b"Fatal Python error: Segmentation fault" in got.err, got
+    assert b'File "%s", line 10 in <module>' % s.encode() in got.err, got
+
+
 def test_random_differs_between_calls(pfi, script):
     values = {state(pfi, [script])["random"] for _ in range(5)}
     assert len(values) == 5

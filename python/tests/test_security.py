@@ -6,9 +6,12 @@ end up with exactly the processes and fds it had."""
 
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
+import tempfile
+import time
 
 import pytest
 
@@ -250,3 +253,188 @@ def test_nothing_leaked(pfi, victim):
     assert harness.wait_for(15, lambda: harness.fd_count(victim.server)
                             == victim.fds0)
     assert harness.server_of(pfi, victim.script) == victim.server
+
+
+# One call can never end the server, whatever happens to its events.
+CALLS = r'''
+import os, sys, time
+import prefork_interp
+LOG = {log!r}
+def logger(priority, message):
+    with open(LOG, "a") as f:
+        f.write("%s %s\n" % (priority, message))
+INJECT
+prefork_interp.initialisation_complete(logger=logger, max_servers=4)
+how = sys.argv[1] if len(sys.argv) > 1 else ""
+if how == "sleep":
+    time.sleep(float(sys.argv[2]))
+elif how == "exec":
+    with open({marker!r}, "w") as f:
+        f.write(str(os.getpid()))
+    os.execv(sys.argv[2], sys.argv[2:])
+print("done " + how)
+'''
+
+# A handler of the server that fails for one call (as a bug would): the
+# client's signal bytes are read, then an exception.
+INJECT = '''
+from prefork_interp import pool as _pool
+def _failing(self, kid):
+    _pool._recv_now(kid.call, 256)
+    raise RuntimeError("injected failure")
+_pool.Pool.relay_readable = _failing
+'''
+
+
+def test_a_failing_event_handler_does_not_end_the_server(pfi):
+    """An exception in the handler of one call's event is logged (with
+    where it came from) and the server goes on: a concurrent call gets
+    its own status, later calls are served."""
+    log, marker = pfi.path("inject-log"), pfi.path("inject-marker")
+    script = pfi.script("inject.py", CALLS.replace("INJECT", INJECT).format(
+        log=log, marker=marker))
+    assert pfi.call([script]).out == b"done \n"
+    server = harness.server_of(pfi, script)
+    other = pfi.start([script, "sleep", "3"])
+    victim = pfi.start([script, "sleep", "2"])
+    time.sleep(1)
+    victim.send_signal(signal.SIGUSR1)      # relayed: its handler fails
+    out, err = other.communicate(timeout=30)
+    assert (other.returncode, out) == (0, b"done sleep\n"), err
+    out, err = victim.communicate(timeout=30)
+    assert (victim.returncode, out) == (0, b"done sleep\n"), err
+    with open(log) as f:
+        logged = f.read()
+    assert "RuntimeError('injected failure')" in logged, logged
+    assert "in _failing" in logged, "the log says where it was raised"
+    assert pfi.call([script]).out == b"done \n"
+    assert harness.server_of(pfi, script) == server
+
+
+SETUID_HELPER = r'''
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+/* As sudo does: the real uid becomes root, so that the caller (whose
+   real uid it was) can no longer signal it. */
+int main(int argc, char **argv)
+{
+	if (setresuid(0, 0, 0) != 0 || setresgid(0, 0, 0) != 0)
+		return 3;
+	alarm(60);
+	sleep(argc > 1 ? atoi(argv[1]) : 20);
+	return 0;
+}
+'''
+
+
+def _uids(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Uid:"):
+                    return line.split()[1:]
+    except OSError:
+        return None
+
+
+def test_call_that_cannot_be_signalled_does_not_end_the_server(pfi):
+    """A call exec's a set-uid program that makes its real uid root
+    (as sudo): the server can no longer signal its group (EPERM) when
+    its client relays a signal or goes away.  That call is out of
+    reach, but an unrelated concurrent call still gets its own status
+    and the server still serves (it used to die: "server failed")."""
+    need_root()
+    if shutil.which("setpriv") is None or shutil.which("cc") is None:
+        pytest.skip("needs setpriv (util-linux) and cc for a set-uid helper")
+    base = os.environ.get("PFI_TEST_BASE") or os.path.join(
+        harness.SOURCE_ROOT, "build")
+    if not os.path.isdir(base) or not harness.path_is_safe(
+            os.path.realpath(base)):
+        pytest.skip(f"no safe directory for a second user's run directory "
+                    f"(tried {base})")
+    nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    top = tempfile.mkdtemp(prefix="pfi-eperm-", dir=os.path.realpath(base))
+    helper_pid = None
+    procs = []
+    try:
+        os.chmod(top, 0o755)
+        if subprocess.run(nobody + ["test", "-x", top]).returncode != 0:
+            pytest.skip(f"{top} is closed to uid 65534")
+        helper = os.path.join(top, "suid-helper")
+        subprocess.run(["cc", "-o", helper, "-x", "c", "-"], check=True,
+                       input=SETUID_HELPER.encode())
+        os.chown(helper, 0, 0)
+        os.chmod(helper, 0o4755)
+        run, own = os.path.join(top, "run"), os.path.join(top, "own")
+        for d in (run, own):
+            os.mkdir(d, 0o700)
+            os.chown(d, 65534, 65534)
+        log, marker = os.path.join(own, "log"), os.path.join(own, "pid")
+        script = os.path.join(top, "eperm.py")
+        with open(script, "w") as f:
+            f.write(f"#!{pfi.client} -U,{harness.PYTHON}\n" + CALLS.replace(
+                "INJECT", "").format(log=log, marker=marker))
+        os.chmod(script, 0o755)
+        cmd = nobody + [pfi.client, "-U", "-g", "eperm", harness.PYTHON,
+                        script]
+        environ = dict(pfi.environ, PREFORK_INTERP_RUN_DIR=run)
+
+        def start(*args):
+            p = subprocess.Popen(cmd + list(args), env=environ, cwd=top,
+                                 stdin=subprocess.DEVNULL,
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+            procs.append(p)
+            return p
+
+        first = start()
+        out, err = first.communicate(timeout=60)
+        if first.returncode != 0 and b"nosuid" in err:
+            pytest.skip(err.decode())
+        assert (first.returncode, out) == (0, b"done \n"), err
+        server = harness.server_of(pfi, script)
+        assert server
+
+        other = start("sleep", "4")
+        victim = start("exec", helper, "30")
+        assert harness.wait_for(15, lambda: os.path.exists(marker))
+        helper_pid = int(open(marker).read())
+        assert harness.wait_for(10, lambda: _uids(helper_pid) == ["0"] * 4), \
+            "the helper made its real uid root"
+        victim.send_signal(signal.SIGTERM)      # relayed: EPERM
+        time.sleep(0.5)
+        victim.kill()                           # client gone: EPERM
+        victim.wait(timeout=10)
+        time.sleep(1)                           # past the SIGKILL grace
+
+        out, err = other.communicate(timeout=30)
+        assert (other.returncode, out) == (0, b"done sleep\n"), err
+        again = start()
+        out, err = again.communicate(timeout=30)
+        assert (again.returncode, out) == (0, b"done \n"), err
+        assert harness.server_of(pfi, script) == server, "the same server"
+        with open(log) as f:
+            logged = f.read()
+        assert logged.count(f"cannot signal call [{helper_pid}]") == 1, logged
+        assert "server failed" not in logged
+    finally:
+        if helper_pid is not None:
+            try:
+                os.kill(helper_pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+        sockdir = os.path.join(top, "run", "prefork-interp-65534")
+        if os.path.isdir(sockdir):
+            for name in os.listdir(sockdir):
+                if name.startswith("s"):
+                    os.unlink(os.path.join(sockdir, name))
+        harness.wait_for(10, lambda: not harness.processes_matching(
+            top.encode()))
+        for pid in harness.processes_matching(top.encode()):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(top, ignore_errors=True)

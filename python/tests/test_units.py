@@ -165,3 +165,21 @@ def test_prefault_regions_and_plan():
     budget = (4 << 20) + 0x3000 + (1 << 20) + 100
     assert prefault.plan(regions, budget) == [
         regions[0], regions[1], (0x7f0000000000, 0x7f0000100000)]
+
+
+def test_idle_timeout_default_is_the_perl_modules():
+    """README: a server idles out after ten minutes by default, Perl
+    and Python alike."""
+    assert options.check({}).idle_timeout == 600
+
+
+def test_c_handlers_are_caught_signals_python_does_not_know():
+    S = signal
+    found = {S.SIGSEGV: S.SIG_DFL, S.SIGUSR1: S.SIG_IGN, S.SIGINT:
+             S.default_int_handler, S.SIGTERM: S.SIG_DFL, S.SIGBUS: None}
+    caught = {S.SIGSEGV, S.SIGUSR1, S.SIGINT, S.SIGBUS}
+    assert callstate.c_handlers(found, caught) == {S.SIGSEGV, S.SIGUSR1,
+                                                   S.SIGBUS}
+    assert callstate.c_handlers(found, set()) == frozenset()
+    assert signal.SIGINT not in callstate.caught_by_kernel() or \
+        callable(signal.getsignal(signal.SIGINT))
