@@ -254,7 +254,8 @@ sub _ctl_readable {
 
 # A granted call's executor starts on its own; its 'R' only tells the
 # server that the exchange is over (and, when the client goes, whether
-# the call may be interrupted or must be killed: see _client_gone). The server does not wake for it:
+# the call may be interrupted or must be killed: see _client_gone).
+# The server does not wake for it:
 # waking would put the server on the CPU the executor has just become
 # runnable on (the scheduler places a woken task near its waker), and
 # the server's next step, forking a new spare, would then hold the
