@@ -88,7 +88,9 @@ static int ident_ok(const char *s)
 static int add_item(struct pfi_options *o, char kind, const char *value,
                     struct problem *p)
 {
-	if (kind == 'E' && (!*value || strchr(value, '=')))
+	/* A name with '=' cannot be looked up; one starting with '-' is
+	 * the next option, swallowed because the name was left out. */
+	if (kind == 'E' && (!*value || strchr(value, '=') || *value == '-'))
 		return problem_fail(p, EINVAL,
 			"-E needs an environment variable name, not '%s'", value);
 	struct pfi_ident_item *grown =
@@ -242,6 +244,9 @@ static int parse_words(struct pfi_options *o, const char *const **w,
 		if (o->mode == PFI_MODE_LIST || o->mode == PFI_MODE_KILL_ALL ||
 		    (o->mode == PFI_MODE_KILL && o->explicit_ident))
 			return 0;
+		if (o->mode == PFI_MODE_KILL)
+			return problem_fail(p, EINVAL,
+				"--kill needs a script (or -g IDENT)");
 		return problem_fail(p, EINVAL,
 			"no interpreter given (try --help)");
 	}

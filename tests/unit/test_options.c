@@ -154,6 +154,11 @@ static void test_E_needs_a_name(void **state)
 	pfi_options_free(&parsed.o);
 	PARSE("-U", "-E", "", "perl", "s");
 	expect_failure("-E needs");
+	pfi_options_free(&parsed.o);
+	/* A forgotten name swallows the next option: say so, rather than
+	 * that -U is missing. */
+	PARSE("-E", "-U", "perl", "s");
+	expect_failure("-E needs an environment variable name, not '-U'");
 }
 
 static void test_g_valid(void **state)
@@ -395,7 +400,7 @@ static void test_management_modes(void **state)
 	expect_failure("cannot be combined");
 	pfi_options_free(&parsed.o);
 	PARSE("--kill");
-	expect_failure("no interpreter");
+	expect_failure("--kill needs a script");
 }
 
 static void test_fallback(void **state)
