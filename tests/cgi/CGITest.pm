@@ -13,6 +13,7 @@ use File::Find qw(find);
 use File::Path qw(make_path remove_tree);
 use File::Temp qw(tempdir);
 use HTTP::Tiny;
+use Digest::SHA ();
 use IO::Socket::INET;
 use POSIX qw(:sys_wait_h);
 use Test::More;
@@ -25,7 +26,8 @@ our @EXPORT = qw(cgi_layout write_cgi REPORT_BODY BROKEN_BODY LAUNDERED_ENV
 		 free_port start_daemon stop_daemon processes_where
 		 stop_servers_in sockets_below fields request_series
 		 slurp_file wait_log SYSTEM_RUN_DIR ensure_system_run_dir
-		 release_system_run_dir);
+		 release_system_run_dir STREAM_BODY stream_checks live
+		 slow_request marked_pid timeout_checks);
 
 # The environment a laundered (-L) initialisation sees (README,
 # "Laundered mode").
@@ -59,11 +61,13 @@ sub cgi_layout {
 }
 
 # Writes $path with a #! line naming the layout's client with $options
-# (for example '-L' or '-L,--fallback=refuse'); owned by $uid if given.
+# (for example '-L' or '-L,--fallback=refuse'), or perl itself when
+# $options is undef (a standalone CGI); owned by $uid if given.
 sub write_cgi {
 	my ($layout, $path, $options, $body, $uid, $gid) = @_;
 	open my $fh, '>', $path or die "$path: $!";
-	print $fh "#!$layout->{client} $options,perl,-I$layout->{lib}\n", $body;
+	print $fh defined $options ? "#!$layout->{client} $options,perl,-I$layout->{lib}\n"
+				   : "#!$^X -I$layout->{lib}\n", $body;
 	close $fh or die "$path: $!";
 	chmod 0755, $path;
 	chown $uid, $gid // $uid, $path if defined $uid;
@@ -256,6 +260,126 @@ sub request_series {
 			or diag join "\n", map { "$_->[0]: $_->[1]" } @leaky;
 	}
 	return \@seen;
+}
+
+# Moves bytes through a call, and outlives a web server's patience:
+#   ?mode=post           reads the request body to its end: its length
+#                        and SHA-256;
+#   ?mode=big&n=N        answers N bytes of a fixed pattern;
+#   ?mode=slow&mark=PATH makes PATH.PID, then sleeps two minutes before
+#                        it answers (&ignore=1: with SIGTERM ignored).
+# Every answer says which process served it (init_pid=... pid=...).  The
+# same text runs standalone with a plain `#!/usr/bin/perl` line (the
+# module's function then simply returns).
+use constant STREAM_BODY => <<'EOP';
+use strict;
+use warnings;
+use Digest::SHA;
+use Proc::Prefork::Interp;
+our $init_pid = $$;
+prefork_initialisation_complete();
+my %q = map { split /=/, $_, 2 } split /&/, $ENV{QUERY_STRING} // '';
+my $mode = $q{mode} // '';
+binmode STDIN;
+binmode STDOUT;
+if ($mode eq 'post') {
+	my ($len, $buf, $sha) = (0, '', Digest::SHA->new(256));
+	while ((my $n = read STDIN, $buf, 65536) > 0) { $len += $n; $sha->add($buf) }
+	print "Content-Type: text/plain\r\n\r\n";
+	print "init_pid=$init_pid pid=$$\nlen=$len\nsha=", $sha->hexdigest, "\n";
+} elsif ($mode eq 'big') {
+	print "Content-Type: application/octet-stream\r\n\r\n";
+	my $chunk = join '', map { chr($_ % 251) } 0 .. 65535;
+	for (my $left = $q{n}; $left > 0; $left -= 65536) {
+		print substr($chunk, 0, $left < 65536 ? $left : 65536);
+	}
+} elsif ($mode eq 'slow') {
+	$SIG{TERM} = 'IGNORE' if $q{ignore};
+	open my $fh, '>', "$q{mark}.$$" or die "$q{mark}.$$: $!";
+	close $fh;
+	sleep 1 for 1 .. 120;
+	print "Content-Type: text/plain\r\n\r\nfinished\n";
+}
+EOP
+
+# Whether $pid is a live process (a zombie, which an init that reaps
+# slowly keeps around, is not).
+sub live {
+	my ($pid) = @_;
+	open my $fh, '<', "/proc/$pid/cmdline" or return 0;
+	local $/;
+	my $cmd = <$fh>;
+	return defined $cmd && length $cmd;
+}
+
+# The pid in the name of the file PREFIX.PID once the script made it
+# (10 s at most), or undef.
+sub marked_pid {
+	my ($prefix) = @_;
+	my $pid;
+	wait_for(sub { ($pid) = map { /\.(\d+)\z/ ? $1 : () } glob "$prefix.*"; $pid }, 10);
+	return $pid;
+}
+
+# Sends a GET for $path to 127.0.0.1:$port and returns the socket (the
+# script's mark says when it has begun).
+sub slow_request {
+	my ($port, $path) = @_;
+	my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 30)
+		or return undef;
+	print $s "GET $path HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+	return $s;
+}
+
+# What a call carries both ways, as a standalone CGI would: a request
+# body of several MiB arrives whole on stdin (every byte value), and a
+# response larger than any pipe's buffer arrives whole, each in a call
+# forked from a server ($o{url} is a script with STREAM_BODY).
+sub stream_checks {
+	my (%o) = @_;
+	my ($name, $url) = @o{qw(name url)};
+	my $body = pack 'N*', map { $_ * 2654435761 % 4294967296 } 0 .. 2 * 1024 * 1024 - 1;
+	my $res = $http->post("$url?mode=post", { content => $body,
+		headers => { 'Content-Type' => 'application/octet-stream' } });
+	my $f = fields($res->{content});
+	is($res->{status}, 200, "$name: an 8 MiB POST answers 200");
+	is($f->{len}, length $body, "$name: the whole body reached the call's stdin");
+	is($f->{sha} // '', Digest::SHA::sha256_hex($body), "$name: byte for byte");
+	ok($f->{pid} && $f->{init_pid} && $f->{pid} != $f->{init_pid},
+	   "$name: the POST was served by a call forked from a server");
+
+	my $n = 24 * 1024 * 1024 + 17;
+	my $chunk = join '', map { chr($_ % 251) } 0 .. 65535;
+	my $want = substr($chunk x (int($n / 65536) + 1), 0, $n);
+	$res = $http->get("$url?mode=big&n=$n");
+	is($res->{status}, 200, "$name: a 24 MiB response answers 200");
+	is(length($res->{content} // ''), $n, "$name: the whole response arrived");
+	ok(($res->{content} // '') eq $want, "$name: byte for byte");
+}
+
+# A web server that gives up on a slow CGI (its timeout) ends it as it
+# ends the same script run standalone: for each of $o{cases} (a query
+# suffix and what it means), the standalone script at $o{standalone}
+# and the served one at $o{served} (paths on 127.0.0.1:$o{port}, both
+# STREAM_BODY) get a slow request (two minutes of silence); the call's
+# process must end for each, 30 s at most being a hang guard.  (Not
+# the HTTP status: lighttpd's differs from one run to the next even for
+# the standalone script.)  $o{marks}: a directory the scripts' user may
+# write to.
+sub timeout_checks {
+	my (%o) = @_;
+	for my $case (@{ $o{cases} }) {
+		my ($query, $what) = @$case;
+		for my $script (qw(standalone served)) {
+			my $mark = "$o{marks}/$script" . ($query =~ s/\W//gr);
+			my $sock = slow_request($o{port}, "$o{$script}?mode=slow$query&mark=$mark");
+			my $pid = marked_pid($mark);
+			ok($sock && $pid, "$o{name}, $what, $script: the call began") or next;
+			ok(wait_for(sub { !live($pid) }, 30),
+			   "$o{name}, $what, $script: the web server's time limit ended the call's process");
+			kill 'KILL', $pid if live($pid);
+		}
+	}
 }
 
 # The system-wide directory of per-user run directories (the client's

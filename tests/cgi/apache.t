@@ -13,7 +13,10 @@
 # message reaches `messages` in the run directory; a failing
 # initialisation answers 500 with its message in Apache's ErrorLog.
 # Then a series under mod_cgid and the event MPM (what Debian's
-# `a2enmod cgi` gives by default).
+# `a2enmod cgi` gives by default).  Under both, an 8 MiB request body
+# and a 24 MiB response pass whole, and Apache's Timeout (SIGTERM, then
+# SIGKILL) ends a slow call as it ends the script run standalone, also
+# one that ignores SIGTERM.
 #
 # With suexec (apache2-suexec-pristine or -custom; scripts below its
 # document root, owned by the user they run as): the script runs as
@@ -59,6 +62,12 @@ my $stderr_file = "$base/apache2.out";
 write_cgi($L, "$L->{www}/laundered.cgi", '-L', REPORT_BODY);
 write_cgi($L, "$L->{www}/unlaundered.cgi", '-U', REPORT_BODY);
 write_cgi($L, "$L->{www}/broken.cgi", '-L', BROKEN_BODY);
+write_cgi($L, "$L->{www}/stream.cgi", '-L', STREAM_BODY);
+# The same script run standalone, for comparison.
+write_cgi($L, "$L->{www}/standalone.cgi", undef, STREAM_BODY);
+my $marks = "$base/marks";
+mkdir $marks or die "mkdir $marks: $!";
+chown $www_uid, $L->{www_gid}, $marks;
 
 # The configuration: modules, logs and run-time files in $base only.
 # mod_cgi under the prefork MPM, or (with $cgid) mod_cgid under the
@@ -66,6 +75,7 @@ write_cgi($L, "$L->{www}/broken.cgi", '-L', BROKEN_BODY);
 # Each site: port, document root, and the suexec user if any; every
 # site sets PREFORK_INTERP_RUN_DIR (suexec is to strip it).
 my $cgid = 0;
+my $timeout = 0;    # Apache's Timeout, if not its default
 sub apache_conf {
 	my (@sites) = @_;
 	my $suexec = grep { $_->{suexec} } @sites;
@@ -91,6 +101,7 @@ ErrorLog $errorlog
 LogLevel warn
 DocumentRoot $L->{www}
 EOC
+	$conf .= "Timeout $timeout\n" if $timeout;
 	$conf .= "LoadModule suexec_module $modules/mod_suexec.so\n" if $suexec;
 	for my $s (@sites) {
 		my $user = $s->{suexec} ? "SuexecUserGroup $s->{suexec} $s->{suexec}" : '';
@@ -169,6 +180,7 @@ for my $script (qw(laundered unlaundered)) {
 	   "www-data $script: SetEnv PREFORK_INTERP_RUN_DIR reached every call");
 }
 ok(sockets_below($www_uid, $L->{run}), 'www-data: the sockets are in the SetEnv run directory');
+stream_checks(name => 'mod_cgi', url => "http://127.0.0.1:$port/stream.cgi");
 unlike(slurp_file($errorlog), qr/prefork-interp:/, 'served requests wrote no client line to the ErrorLog');
 
 # A deploy as `cp -p` does it: new contents renamed over the script,
@@ -215,10 +227,30 @@ ok($port, "Apache (event MPM, mod_cgid) started on 127.0.0.1:$port")
 	or diag `cat $stderr_file $errorlog 2>/dev/null`;
 request_series(name => 'www-data mod_cgid', url => "http://127.0.0.1:$port/laundered.cgi",
 	       n => 12, uid => $www_uid, laundered => 1, served => 1, titles => \&ours);
+stream_checks(name => 'mod_cgid', url => "http://127.0.0.1:$port/stream.cgi");
 stop_apache();
 $cgid = 0;
 ok(stop_servers_in([$L->{run}], $www_uid, \&ours),
    'mod_cgid: every www-data server quit once its socket was removed');
+
+# Apache's Timeout ends a slow call as it ends the script run
+# standalone: SIGTERM to the CGI's process (the client, which relays it
+# to the call), and SIGKILL 3 s later if it is still there (the client
+# is gone: the server ends the call), under mod_cgi and mod_cgid alike.
+$timeout = 2;
+for my $mod (0, 1) {
+	$cgid = $mod;
+	my $name = $mod ? 'mod_cgid Timeout' : 'mod_cgi Timeout';
+	my ($p) = start_apache({ root => $L->{www} });
+	ok($p, "Apache started with Timeout $timeout ($name)") or next;
+	timeout_checks(name => $name, port => $p, marks => $marks,
+		       standalone => '/standalone.cgi', served => '/stream.cgi',
+		       cases => [['', 'default SIGTERM'], ['&ignore=1', 'SIGTERM ignored']]);
+	stop_apache();
+}
+($timeout, $cgid) = (0, 0);
+ok(stop_servers_in([$L->{run}], $www_uid, \&ours),
+   'Timeout: every www-data server quit once its socket was removed');
 
 #---------------------------------------------------------------- suexec
 

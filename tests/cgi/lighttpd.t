@@ -8,7 +8,9 @@
 # laundered (-L) server's initialisation sees no request variables and
 # no arguments; no request's HTTP_* header reaches another request
 # (laundered and unlaundered); the calls run as www-data and reuse one
-# server; no process title shows a request's data.  Where CGI stderr
+# server; no process title shows a request's data.  An 8 MiB request
+# body and a 24 MiB response pass whole; lighttpd's CGI read-timeout
+# ends a slow call as it ends the script run standalone.  Where CGI stderr
 # goes, as the README's CGI section says: with server.breakagelog, a
 # failing initialisation's message, the client's one-line fallback
 # (one line per request, the script still answering) and its refusal
@@ -21,8 +23,9 @@ use warnings;
 use File::Path qw(remove_tree);
 use HTTP::Tiny;
 use FindBin;
-use lib $FindBin::Bin;
+use lib $FindBin::Bin, "$FindBin::Bin/../lib";
 use CGITest;
+use PFIHarness qw(wait_for);
 use Test::More;
 
 plan skip_all => 'needs root (lighttpd must start as root to serve as www-data)'
@@ -44,6 +47,12 @@ my $stderr_file = "$base/lighttpd.out";
 write_cgi($L, "$L->{www}/laundered.cgi", '-L', REPORT_BODY);
 write_cgi($L, "$L->{www}/unlaundered.cgi", '-U', REPORT_BODY);
 write_cgi($L, "$L->{www}/broken.cgi", '-L', BROKEN_BODY);
+write_cgi($L, "$L->{www}/stream.cgi", '-L', STREAM_BODY);
+# The same script run standalone, for comparison.
+write_cgi($L, "$L->{www}/standalone.cgi", undef, STREAM_BODY);
+my $marks = "$base/marks";
+mkdir $marks or die "mkdir $marks: $!";
+chown $www_uid, $L->{www_gid}, $marks;
 # A run directory named in the #! line that the client must refuse
 # (writable by everyone, not sticky): the script is not served.
 my $unsafe = "$base/unsafe";
@@ -65,6 +74,9 @@ sub start_lighttpd {
 		# of its own: lighttpd 1.4.69 ignores it when it names the
 		# error log).
 		my $breakage = $opt{stock} ? '' : qq{server.breakagelog = "$breakagelog"};
+		# lighttpd gives up on a CGI that writes nothing for this long.
+		my $limits = $opt{read_timeout}
+			? qq{cgi.limits = ( "read-timeout" => $opt{read_timeout} )} : '';
 		open my $fh, '>', "$base/lighttpd.conf" or die $!;
 		print $fh <<"EOC";
 server.modules = ( "mod_setenv", "mod_cgi" )
@@ -78,6 +90,7 @@ server.bind = "127.0.0.1"
 server.port = $port
 cgi.assign = ( ".cgi" => "" )
 $setenv
+$limits
 EOC
 		close $fh;
 		$httpd_pid = start_daemon([$lighttpd, '-D', '-f', "$base/lighttpd.conf"],
@@ -123,6 +136,8 @@ for my $script (qw(laundered unlaundered)) {
 unlike(slurp_file($breakagelog), qr/without a server/,
        'served requests wrote no fallback line');
 
+stream_checks(name => 'lighttpd', url => url('stream.cgi'));
+
 # Failing initialisation: HTTP 500, and the script's message and the
 # client's line reach the log lighttpd keeps for CGI stderr.
 my $res = $http->get(url("broken.cgi"));
@@ -151,6 +166,16 @@ like($log, qr/^prefork-interp: (?!running).*'\Q$unsafe\E'.*--run-dir/m,
      "the refusal's line, naming the directory and the fix, reached the breakage log");
 stop_lighttpd();
 ok(stop_servers(), 'every server and watcher quit once its socket was removed');
+
+# lighttpd's own time limit (cgi.limits read-timeout) ends a slow call as
+# it ends the script run standalone: SIGTERM to the CGI's process (the
+# client, which relays it to the call).  (A script that ignores it runs
+# on to its end, standalone or served: lighttpd sends nothing more.)
+ok(start_lighttpd(read_timeout => 2), 'lighttpd restarted with a CGI read-timeout');
+timeout_checks(name => 'lighttpd read-timeout', port => $port, marks => $marks,
+	       standalone => '/standalone.cgi', served => '/stream.cgi',
+	       cases => [['', 'default SIGTERM']]);
+stop_lighttpd();
 
 # Debian's stock configuration (no server.breakagelog): CGI stderr goes
 # to lighttpd's own stderr, never to server.errorlog.
