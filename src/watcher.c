@@ -32,26 +32,43 @@ static void __attribute__((noreturn)) watch_fail(const char *what)
 	_exit(1);
 }
 
-static void __attribute__((noreturn)) watch_loop(const struct pfi_watch *w)
+/* Without inotify (its per-user limit of instances reached, 128 by
+ * default, two per server) the socket is looked at this often instead:
+ * failing would make the server quit after every call (a message on
+ * WATCHE means quit), so that no call would ever be served warm. */
+#define WATCH_POLL_MS 500
+
+/* An inotify descriptor woken by changes in the run directory, or -1. */
+static int watch_dir(void)
 {
 	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0)
-		watch_fail("inotify_init1");
+		return -1;
 	char dir[64];
 	snprintf(dir, sizeof dir, "/proc/self/fd/%d", WATCH_DIRFD);
 	if (inotify_add_watch(ifd, dir, IN_DELETE | IN_MOVED_FROM |
 			      IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF |
-			      IN_MOVE_SELF | IN_ONLYDIR) < 0)
-		watch_fail("inotify_add_watch on the run directory");
+			      IN_MOVE_SELF | IN_ONLYDIR) < 0) {
+		close(ifd);
+		return -1;
+	}
+	return ifd;
+}
 
-	/* The watch is in place, so any later change wakes us; one that
-	 * came before it is caught by this first check. */
+static void __attribute__((noreturn)) watch_loop(const struct pfi_watch *w)
+{
+	int ifd = watch_dir();
+
+	/* With the watch in place any later change wakes us (without it,
+	 * the timeout); one that came before it is caught by this first
+	 * check. */
 	for (;;) {
 		if (!socket_still_ours(w))
 			_exit(0);
 		struct pollfd fds[2] = { { .fd = 0, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
-		if (poll(fds, 2, -1) < 0) {
+		if (poll(fds, ifd >= 0 ? 2 : 1,
+			 ifd >= 0 ? -1 : WATCH_POLL_MS) < 0) {
 			if (errno == EINTR)
 				continue;
 			watch_fail("poll");
@@ -59,7 +76,7 @@ static void __attribute__((noreturn)) watch_loop(const struct pfi_watch *w)
 		if (fds[0].revents)
 			_exit(0);          /* the server has gone */
 		char events[4096];
-		while (read(ifd, events, sizeof events) > 0)
+		while (ifd >= 0 && read(ifd, events, sizeof events) > 0)
 			;
 	}
 }
