@@ -21,7 +21,7 @@ import threading
 # every call.
 from . import (autoreload, caller_state, callstate, executor, linux,
                log as _log, options as _options, protocol,
-               server as _server, stdio)
+               server as _server, stdio, streams)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -40,6 +40,9 @@ _STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
 # umask, niceness and limits at import, to tell what the script's
 # initialisation set itself from what it inherited (caller_state.py).
 _STATE_AT_IMPORT = caller_state.Snapshot() if _STARTUP_VALUE else None
+# The interpreter's standard streams, which every call sets up again in
+# place, and what the initialisation sets on them (streams.py).
+_STREAMS_AT_IMPORT = streams.Originals() if _STARTUP_VALUE else None
 
 
 def autoreload_also_check(*paths):
@@ -104,6 +107,8 @@ def _call_context(options, log):
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = stdio.u_flag(context.interp_options)
+    context.streams = _STREAMS_AT_IMPORT.initialisation_done() \
+        if _STREAMS_AT_IMPORT else None
     context.comm = linux.get_comm()
     return context
 

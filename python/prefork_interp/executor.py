@@ -13,7 +13,8 @@ import socket
 import sys
 import time
 
-from . import caller_state, callstate, linux, prefault, protocol, stdio
+from . import (caller_state, callstate, linux, prefault, protocol, stdio,
+               streams)
 
 
 class ClientGone(Exception):
@@ -264,7 +265,7 @@ def become_caller(call, request, context):
     settings = stdio.settings(os.environ, flags.ignore_environment,
                               sys._xoptions, context.u_flag, ctype, utf8,
                               locale.getencoding())
-    stdio.make_streams(settings)
+    streams.renew(context.streams, settings)
 
     caller_state.restore_server_limits()
     if request.state is not None:

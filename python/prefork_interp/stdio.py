@@ -15,13 +15,13 @@ POSIX; a C or POSIX LC_CTYPE is coerced to C.UTF-8 (also in the
 environment) unless LC_ALL is set or PYTHONCOERCECLOCALE=0 (PEP 538).
 
 settings() is pure and unit-tested against real fresh interpreters
-(python/tests/test_stdio.py); apply_locale() and make_streams() act.
+(python/tests/test_units.py); apply_locale() acts; streams.py sets the
+streams up with these settings.
 """
 
 import codecs
 import io
 import locale
-import sys
 
 COERCION_TARGETS = ("C.UTF-8", "C.utf8", "UTF-8")
 LEGACY_LOCALES = ("C", "POSIX")
@@ -126,7 +126,9 @@ def apply_locale(environ, ignore_env, xoptions):
     return name, utf8
 
 
-def _stream(fd, write, name, encoding, errors, unbuffered):
+def new_stream(fd, write, name, encoding, errors, unbuffered):
+    """A standard stream for fd as create_stdio() makes it (streams.py
+    uses it where there is no interpreter's stream to set up again)."""
     buffering = 0 if unbuffered and write else -1
     buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
     raw = buf if buffering == 0 else buf.raw
@@ -137,17 +139,3 @@ def _stream(fd, write, name, encoding, errors, unbuffered):
                               write_through=unbuffered)
     stream.mode = "w" if write else "r"
     return stream
-
-
-def make_streams(s):
-    """Replaces sys.std{in,out,err} (and sys.__std*__) for fds 0-2.
-
-    The server's stream objects are dropped unflushed: they were
-    flushed before the server forked and the server never writes to
-    them, so they hold nothing."""
-    sys.stdin = sys.__stdin__ = _stream(0, False, "<stdin>", s.encoding,
-                                        s.errors, s.unbuffered)
-    sys.stdout = sys.__stdout__ = _stream(1, True, "<stdout>", s.encoding,
-                                          s.errors, s.unbuffered)
-    sys.stderr = sys.__stderr__ = _stream(2, True, "<stderr>", s.encoding,
-                                          "backslashreplace", s.unbuffered)

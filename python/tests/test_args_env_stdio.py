@@ -177,3 +177,126 @@ def test_time_zone_is_the_callers(pfi, tz):
     want = pfi.standalone(script, env={"TZ": tz})
     assert got.status == want.status == "exit 0", (got, want)
     assert got.out == want.out
+
+
+KEPT_STREAMS_BODY = """
+import logging, sys, prefork_interp
+OUT, OUT_BUFFER, ERR = sys.stdout, sys.stdout.buffer, sys.stderr
+logging.basicConfig(stream=sys.stdout, format="log:%(message)s")
+prefork_interp.initialisation_complete()
+print("a")
+logging.warning("b")
+print("c")
+OUT.write("d\\n")
+OUT_BUFFER.write(b"e\\n")
+ERR.write("f")
+print("g", file=sys.stderr)
+print(OUT is sys.stdout is sys.__stdout__, OUT_BUFFER is sys.stdout.buffer,
+      ERR is sys.stderr is sys.__stderr__)
+"""
+
+
+UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.parametrize("first,extra", [({}, {}), (UNBUFFERED, UNBUFFERED),
+                                         ({}, UNBUFFERED), (UNBUFFERED, {})],
+                         ids=["buffered", "unbuffered", "buffered-server",
+                              "unbuffered-server"])
+def test_streams_kept_by_the_initialisation_are_the_calls(pfi, first, extra):
+    """sys.stdout, its buffer and sys.stderr as the initialisation kept
+    them (a logging handler, a module-level reference) are the very
+    objects the call writes through, as standalone: one buffer, output
+    in the order written."""
+    name = "kept_streams_%d%d.py" % (bool(first), bool(extra))
+    script = pfi.script(name, KEPT_STREAMS_BODY)
+    assert pfi.call([script], env=first).status == "exit 0"   # the server
+    for _ in range(5):
+        got = pfi.call([script], env=extra)
+        want = pfi.standalone(script, env=extra)
+        assert got.status == want.status == "exit 0", (got, want)
+        assert got.err == want.err
+        if first == extra:
+            assert got.out == want.out
+            assert got.out.endswith(b"True True True\n")
+        else:
+            # A documented difference: in a call whose PYTHONUNBUFFERED
+            # is not the first caller's, sys.stdout.buffer kept from the
+            # initialisation is a buffer of its own (its output comes
+            # out when it is flushed or goes, at exit), but none is lost.
+            assert sorted(got.out.splitlines()) == sorted(
+                want.out.replace(b"True True", b"True False").splitlines())
+
+
+SET_BY_INIT_BODY = """
+import io, sys, prefork_interp
+sys.stdout.reconfigure(encoding="utf-8", errors="replace",
+                       line_buffering=True)
+sys.stderr = io.TextIOWrapper(sys.stderr.buffer, encoding="ascii",
+                              errors="namereplace", line_buffering=True)
+prefork_interp.initialisation_complete()
+print(sys.stdout.encoding, sys.stdout.errors, sys.stdout.line_buffering,
+      sys.stdin.encoding, sys.stdin.errors)
+print("\\u00e9 \\udcff")
+print("\\u00e9", sys.stderr.encoding, sys.stderr.errors, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("extra", [{}, {"PYTHONIOENCODING": "latin-1"},
+                                   {"LC_ALL": "C"}],
+                         ids=["default", "PYTHONIOENCODING", "LC_ALL=C"])
+def test_stream_settings_made_by_the_initialisation_are_kept(pfi, extra):
+    """What the initialisation set on the standard streams (reconfigure,
+    even to the value the first caller had; a stream of its own) stays
+    in every call; the rest follows the call's environment."""
+    script = pfi.script("set_by_init.py", SET_BY_INIT_BODY)
+    assert pfi.call([script]).status == "exit 0"   # the server runs
+    got = pfi.call([script], env=extra)
+    want = pfi.standalone(script, env=extra)
+    assert got.status == want.status == "exit 0", (got, want)
+    assert (got.out, got.err) == (want.out, want.err)
+
+
+SEEKABLE_BODY = """
+import os, sys, prefork_interp
+prefork_interp.initialisation_complete()
+sys.stdin.read(3)
+print("x")
+facts = [(s.seekable(), s.buffer.seekable(), s.seekable() and s.tell())
+         for s in (sys.stdin, sys.stdout)]
+os.write(2, repr(facts).encode() + b"\\n")
+"""
+
+
+@pytest.mark.parametrize("first_in_file", [False, True])
+def test_stream_seekability_is_the_callers(pfi, first_in_file):
+    """A call's stdin and stdout are seekable (tell() works) exactly when
+    its caller's fds are, whatever the first caller's were."""
+    script = pfi.script("seekable%d.py" % first_in_file, SEEKABLE_BODY)
+
+    def run(argv, in_file, out_file):
+        inp = pfi.path("in.txt")
+        with open(inp, "wb") as f:
+            f.write(b"abcdef")
+        stdout = open(pfi.path("out.txt"), "wb") if out_file \
+            else subprocess.PIPE
+        if in_file:
+            with open(inp, "rb") as stdin:
+                p = subprocess.run(argv, stdin=stdin, stdout=stdout,
+                                   stderr=subprocess.PIPE, env=pfi.environ,
+                                   cwd=pfi.dir, timeout=60)
+        else:
+            p = subprocess.run(argv, input=b"abcdef", stdout=stdout,
+                               stderr=subprocess.PIPE, env=pfi.environ,
+                               cwd=pfi.dir, timeout=60)
+        if out_file:
+            stdout.close()
+        return p.returncode, p.stderr
+
+    first = run([script], first_in_file, first_in_file)
+    assert first[0] == 0, first
+    for in_file, out_file in ((False, False), (True, True), (True, False),
+                              (False, True)):
+        got = run([script], in_file, out_file)
+        want = run([harness.PYTHON, script], in_file, out_file)
+        assert got == want, (in_file, out_file)
