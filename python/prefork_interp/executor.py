@@ -245,12 +245,7 @@ def become_caller(call, request, context):
     call.close()
     context.log.close()
 
-    os.environ.clear()
-    for name, value in request.env:
-        try:
-            os.environ[os.fsdecode(name)] = os.fsdecode(value)
-        except ValueError:
-            pass    # an empty name: putenv cannot set it
+    install_environment(request.env)
     # The C library read TZ once, for the first caller (the setup):
     # local times, time.timezone and time.tzname follow this caller's.
     time.tzset()
@@ -275,6 +270,21 @@ def become_caller(call, request, context):
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)
+
+
+def install_environment(env):
+    """The caller's environment, as execve gave it to a standalone run:
+    the C library's environ is every entry in order (a name twice, an
+    empty name: execve passes them all on, and so does a child), and
+    os.environ (os.environb) holds the first entry of each name, as the
+    interpreter's start-up builds it (posix.environ, which os.environ
+    wraps: filled directly, since setenv() would change the C
+    environment)."""
+    linux.set_environ([name + b"=" + value for name, value in env])
+    data = os.environ._data
+    data.clear()
+    for name, value in env:
+        data.setdefault(name, value)
 
 
 def _apply_caller_state(state, context):

@@ -136,3 +136,22 @@ def set_cmdline(strings):
     new = b"".join(s + b"\0" for s in strings)[:size - 1]
     ctypes.memmove(start, new.ljust(size, b"\0"), size)
     return True
+
+
+# The array set_environ() installed, and its strings: libc keeps
+# pointers into them (setenv copies the array, never frees it).
+_environ_kept = None
+
+
+def set_environ(entries):
+    """Makes the C library's environ exactly entries (NAME=value byte
+    strings, in order, duplicates and all), what getenv() and a child
+    started with the inherited environment see.  setenv() cannot: it
+    replaces the first entry of a name and refuses an empty name."""
+    global _environ_kept
+    import ctypes
+    strings = [ctypes.create_string_buffer(e) for e in entries]
+    array = (ctypes.c_char_p * (len(strings) + 1))(
+        *[ctypes.cast(s, ctypes.c_char_p) for s in strings], None)
+    _environ_kept = (strings, array)
+    ctypes.c_void_p.in_dll(_c(), "environ").value = ctypes.addressof(array)

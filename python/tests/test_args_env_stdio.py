@@ -300,3 +300,38 @@ def test_stream_seekability_is_the_callers(pfi, first_in_file):
         got = run([script], in_file, out_file)
         want = run([harness.PYTHON, script], in_file, out_file)
         assert got == want, (in_file, out_file)
+
+
+ENVIRON_BODY = """
+import os, subprocess, prefork_interp
+prefork_interp.initialisation_complete()
+print(os.environ.get("PFI_DUP"), os.environ.get(""), os.environb.get(b"PFI_DUP"))
+env = subprocess.run(["env"], capture_output=True, check=True).stdout
+print([line for line in env.splitlines() if b"PFI_DUP" in line or line.startswith(b"=")])
+"""
+
+EXECVE_WITH = """
+import ctypes, os, sys
+argv = [os.fsencode(a) for a in sys.argv[1:]]
+env = [b"PFI_DUP=first", b"=empty name", b"PFI_DUP=second"] + [
+    os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
+A = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+E = (ctypes.c_char_p * (len(env) + 1))(*env, None)
+ctypes.CDLL(None).execve(argv[0], A, E)
+sys.exit("execve failed")
+"""
+
+
+def test_environment_entries_as_execve_gave_them(pfi):
+    """An environment that a mapping cannot hold (a name twice, an empty
+    name), as execve can give it: os.environ holds the first of each
+    name, and the C environment (what a child gets) every entry in
+    order, as standalone; the call runs."""
+    script = pfi.script("environ.py", ENVIRON_BODY)
+    helper = [harness.PYTHON, "-c", EXECVE_WITH]
+    assert pfi.call([script]).status == "exit 0"    # the server runs
+    got = pfi.call(helper + [script])
+    want = pfi.call(helper + [harness.PYTHON, script])
+    assert got.status == want.status == "exit 0", (got, want)
+    assert (got.out, got.err) == (want.out, want.err)
+    assert want.out.startswith(b"first empty name b'first'\n")
