@@ -19,7 +19,8 @@ import threading
 
 # Everything a call needs is imported here, by the server, not in
 # every call.
-from . import (autoreload, caller_state, callstate, executor, linux,
+from . import (autoreload, call_locale, caller_state, callstate, executor,
+               linux,
                log as _log, options as _options, protocol,
                server as _server, stdio, streams)
 from .pool import BecomeExecutor
@@ -43,6 +44,9 @@ _STATE_AT_IMPORT = caller_state.Snapshot() if _STARTUP_VALUE else None
 # The interpreter's standard streams, which every call sets up again in
 # place, and what the initialisation sets on them (streams.py).
 _STREAMS_AT_IMPORT = streams.Originals() if _STARTUP_VALUE else None
+# The locale categories at import: those the initialisation changes are
+# its own (call_locale.py).
+_LOCALE_AT_IMPORT = call_locale.categories() if _STARTUP_VALUE else None
 
 
 def autoreload_also_check(*paths):
@@ -109,6 +113,9 @@ def _call_context(options, log):
     context.u_flag = stdio.u_flag(context.interp_options)
     context.streams = _STREAMS_AT_IMPORT.initialisation_done() \
         if _STREAMS_AT_IMPORT else None
+    context.locale = call_locale.Plan(_LOCALE_AT_IMPORT,
+                                      call_locale.categories(),
+                                      call_locale.from_environment())
     context.comm = linux.get_comm()
     return context
 

@@ -13,8 +13,8 @@ import socket
 import sys
 import time
 
-from . import (caller_state, callstate, linux, prefault, protocol, stdio,
-               streams)
+from . import (call_locale, caller_state, callstate, linux, prefault,
+               protocol, stdio, streams)
 
 
 class ClientGone(Exception):
@@ -261,6 +261,7 @@ def become_caller(call, request, context):
                               sys._xoptions, context.u_flag, ctype, utf8,
                               locale.getencoding())
     streams.renew(context.streams, settings)
+    call_locale.apply(context.locale)
 
     caller_state.restore_server_limits()
     if request.state is not None:

@@ -12,7 +12,9 @@ A fresh CPython (3.11) chooses, for its standard streams:
             terminal, and stderr always line-buffered; stdin buffered.
 UTF-8 mode is -X utf8, else PYTHONUTF8, else on when the locale is C or
 POSIX; a C or POSIX LC_CTYPE is coerced to C.UTF-8 (also in the
+environment, and then every locale category is set from the
 environment) unless LC_ALL is set or PYTHONCOERCECLOCALE=0 (PEP 538).
+Without coercion only LC_CTYPE is set; the other categories stay "C".
 
 settings() is pure and unit-tested against real fresh interpreters
 (python/tests/test_units.py); apply_locale() acts; streams.py sets the
@@ -107,8 +109,13 @@ def u_flag(options):
 
 
 def apply_locale(environ, ignore_env, xoptions):
-    """Sets LC_CTYPE from the (new) environment as Python's start-up
-    does, coercing a legacy locale; returns (ctype_name, utf8 mode)."""
+    """Sets the locale from the (new) environment as Python's start-up
+    does: every category "C", as in a new process; LC_CTYPE from the
+    environment; a legacy one coerced (PEP 538), which also sets every
+    category from the environment (CPython's
+    _coerce_default_locale_settings: setlocale(LC_ALL, "") once
+    LC_CTYPE is in the environment).  Returns (ctype_name, utf8 mode)."""
+    locale.setlocale(locale.LC_ALL, "C")
     try:
         name = locale.setlocale(locale.LC_CTYPE, "")
     except locale.Error:
@@ -122,6 +129,10 @@ def apply_locale(environ, ignore_env, xoptions):
             except locale.Error:
                 continue
             environ["LC_CTYPE"] = target
+            try:
+                locale.setlocale(locale.LC_ALL, "")
+            except locale.Error:
+                pass
             break
     return name, utf8
 

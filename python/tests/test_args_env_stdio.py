@@ -335,3 +335,51 @@ def test_environment_entries_as_execve_gave_them(pfi):
     assert got.status == want.status == "exit 0", (got, want)
     assert (got.out, got.err) == (want.out, want.err)
     assert want.out.startswith(b"first empty name b'first'\n")
+
+
+LOCALE_BODY = """
+import locale, sys, prefork_interp
+{init}
+prefork_interp.initialisation_complete()
+print(locale.setlocale(locale.LC_ALL), sys.stdout.encoding)
+"""
+
+
+LOCALE_CASES = {
+    "LC_ALL-from-env": ('locale.setlocale(locale.LC_ALL, "")',
+                        {"LANG": "C.UTF-8"}),
+    "LC_TIME-from-env": ('locale.setlocale(locale.LC_TIME, "")',
+                         {"LANG": "C.UTF-8", "LC_TIME": "C.UTF-8"}),
+    "LC_TIME-own": ('locale.setlocale(locale.LC_TIME, "C.UTF-8")',
+                    {"LANG": "C"}),
+    "LC_CTYPE-own": ('locale.setlocale(locale.LC_CTYPE, "C.UTF-8")',
+                     {"LC_ALL": "C"}),
+    "untouched": ("", {"LANG": "C.UTF-8"}),
+    "untouched-coerced": ("", {"LANG": "C", "LC_TIME": "C.UTF-8"}),
+}
+
+
+def without_locale(env):
+    return [n for n in ("LANG", "LC_ALL", "LC_TIME") if n not in env]
+
+
+@pytest.mark.parametrize("case", LOCALE_CASES)
+def test_locale_categories_as_standalone(pfi, case):
+    """Every locale category of a call is what a standalone run has:
+    a fresh interpreter's (LC_CTYPE from the environment, every
+    category when a C locale is coerced, the rest "C"), then what the
+    initialisation set: a category it took from the environment
+    (setlocale(LC_ALL, "")) is the caller's, one it named stays."""
+    init, first = LOCALE_CASES[case]
+    script = pfi.script(f"locale_{case}.py", LOCALE_BODY.format(init=init))
+    first_call = pfi.call([script], env=first, unset=without_locale(first))
+    assert first_call.status == "exit 0", first_call
+    for env in ({"LC_ALL": "C"}, {"LANG": "C"}, {"LANG": "C.UTF-8"},
+                {"LC_ALL": "POSIX", "LC_TIME": "C.UTF-8"},
+                {"LC_TIME": "C.UTF-8"}, {"LANG": "C.UTF-8", "LC_TIME": "C"},
+                {"LANG": "C", "PYTHONCOERCECLOCALE": "0"}):
+        unset = without_locale(env)
+        got = pfi.call([script], env=env, unset=unset)
+        want = pfi.standalone(script, env=env, unset=unset)
+        assert got.status == want.status == "exit 0", (env, got, want)
+        assert got.out == want.out, env
