@@ -19,8 +19,8 @@ import threading
 
 # Everything a call needs is imported here, by the server, not in
 # every call.
-from . import (autoreload, call_locale, caller_state, callstate, executor,
-               linux,
+from . import (autoreload, call_locale, caller_state, callstate,
+               environment, executor, linux,
                log as _log, options as _options, protocol,
                server as _server, stdio, streams)
 from .pool import BecomeExecutor
@@ -37,6 +37,9 @@ _also_check = []
 # spawned children, which import __main__ again) must not try to use
 # the server's fds, and the calls must not see it.
 _STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
+# The environment at import, to tell what the initialisation set
+# (environment.py); under prefork-interp only, as what follows.
+_ENVIRONMENT_AT_IMPORT = environment.snapshot() if _STARTUP_VALUE else None
 # Under prefork-interp only (a standalone run needs none of it): the
 # umask, niceness and limits at import, to tell what the script's
 # initialisation set itself from what it inherited (caller_state.py).
@@ -113,6 +116,8 @@ def _call_context(options, log):
     context.u_flag = stdio.u_flag(context.interp_options)
     context.streams = _STREAMS_AT_IMPORT.initialisation_done() \
         if _STREAMS_AT_IMPORT else None
+    context.environment = environment.Changes(_ENVIRONMENT_AT_IMPORT,
+                                              environment.snapshot())
     context.locale = call_locale.Plan(_LOCALE_AT_IMPORT,
                                       call_locale.categories(),
                                       call_locale.from_environment())

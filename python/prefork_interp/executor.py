@@ -13,8 +13,8 @@ import socket
 import sys
 import time
 
-from . import (call_locale, caller_state, callstate, linux, prefault,
-               protocol, stdio, streams)
+from . import (call_locale, caller_state, callstate, environment, linux,
+               prefault, protocol, stdio, streams)
 
 
 class ClientGone(Exception):
@@ -245,10 +245,10 @@ def become_caller(call, request, context):
     call.close()
     context.log.close()
 
-    install_environment(request.env)
-    # The C library read TZ once, for the first caller (the setup):
-    # local times, time.timezone and time.tzname follow this caller's.
-    time.tzset()
+    # What the interpreter's start-up reads (the locale, the streams'
+    # settings) comes from the caller's environment; what the
+    # initialisation set goes on top of it.
+    environment.install(request.env)
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
     sys.argv = script_and_args
     sys.orig_argv = ([os.fsdecode(request.args[0])]
@@ -262,6 +262,10 @@ def become_caller(call, request, context):
                               locale.getencoding())
     streams.renew(context.streams, settings)
     call_locale.apply(context.locale)
+    environment.apply(context.environment)
+    # The C library read TZ once, for the first caller (the setup):
+    # local times, time.timezone and time.tzname follow this call's.
+    time.tzset()
 
     caller_state.restore_server_limits()
     if request.state is not None:
@@ -271,21 +275,6 @@ def become_caller(call, request, context):
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)
-
-
-def install_environment(env):
-    """The caller's environment, as execve gave it to a standalone run:
-    the C library's environ is every entry in order (a name twice, an
-    empty name: execve passes them all on, and so does a child), and
-    os.environ (os.environb) holds the first entry of each name, as the
-    interpreter's start-up builds it (posix.environ, which os.environ
-    wraps: filled directly, since setenv() would change the C
-    environment)."""
-    linux.set_environ([name + b"=" + value for name, value in env])
-    data = os.environ._data
-    data.clear()
-    for name, value in env:
-        data.setdefault(name, value)
 
 
 def _apply_caller_state(state, context):

@@ -383,3 +383,30 @@ def test_locale_categories_as_standalone(pfi, case):
         want = pfi.standalone(script, env=env, unset=unset)
         assert got.status == want.status == "exit 0", (env, got, want)
         assert got.out == want.out, env
+
+
+ENV_SET_BY_INIT_BODY = """
+import os, subprocess, prefork_interp
+os.environ["PFI_SET"] = "by-init"
+os.environ["PFI_CHANGED"] = "changed-by-init"
+del os.environ["PFI_GONE"]
+prefork_interp.initialisation_complete()
+print(sorted((k, v) for k, v in os.environ.items() if k.startswith("PFI_")))
+env = subprocess.run(["env"], capture_output=True, check=True).stdout
+print(sorted(line for line in env.splitlines() if line.startswith(b"PFI_")))
+"""
+
+
+def test_environment_set_by_the_initialisation_is_kept(pfi):
+    """Variables the initialisation set, changed or removed are so in
+    every call (in os.environ and for children), as in every standalone
+    run; the rest is the caller's."""
+    script = pfi.script("env_set_by_init.py", ENV_SET_BY_INIT_BODY)
+    first = {"PFI_GONE": "first", "PFI_CHANGED": "first", "PFI_OTHER": "first"}
+    assert pfi.call([script], env=first).status == "exit 0"
+    for env in ({"PFI_GONE": "x", "PFI_CHANGED": "x", "PFI_OTHER": "x"},
+                {"PFI_GONE": "y", "PFI_SET": "y"}):
+        got = pfi.call([script], env=env)
+        want = pfi.standalone(script, env=env)
+        assert got.status == want.status == "exit 0", (got, want)
+        assert (got.out, got.err) == (want.out, want.err)
