@@ -133,12 +133,15 @@ def _let_go_of_the_setup():
     # tracker it is done with its resources).
     gc.collect()
     callstate.forget_multiprocessing_helpers()
-    # Output buffered by the initialisation must come out once, here.
+    # Output buffered by the initialisation must come out once, here,
+    # not at the end of every call that inherits the buffer: Python's,
+    # and the C library's (an extension's printf).
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except Exception:
             pass
+    linux.flush_c_stdio()
 
 
 def _serve(server, log):

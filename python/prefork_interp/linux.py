@@ -1,5 +1,6 @@
 """The few Linux facilities that Python's standard library does not wrap:
-inotify, the process name (comm) and peer credentials.
+inotify, the process name (comm), peer credentials, the C library's
+environ and stdio buffers.
 
 Everything else (pidfd_open, recv_fds, poll with POLLRDHUP) is in os,
 socket and select already.  Each wrapper returns None or raises OSError
@@ -47,6 +48,13 @@ def _check(result):
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return result
+
+
+def flush_c_stdio():
+    """Flushes every stream of the C library's stdio (fflush(NULL)):
+    what an extension printf'd into a buffer must not be inherited by
+    every fork."""
+    _c().fflush(None)
 
 
 def inotify_init():
