@@ -22,6 +22,7 @@ interpreter chooses for the call (stdio.settings()).
 
 import io
 import os
+import stat
 import sys
 
 from . import stdio
@@ -164,8 +165,10 @@ def _reusable(raw, fd):
     """Whether the server's raw file can be the call's: a FileIO keeps
     what it found out about its fd (seekable or not) for good, even
     through FileIO.__init__ again, and the first caller's fd 1 may have
-    been a file where this caller's is a pipe."""
-    return not raw.closed and raw.seekable() == _seekable(fd)
+    been a file where this caller's is a pipe.  A directory never is:
+    a new FileIO refuses it, as a fresh interpreter does."""
+    return (not raw.closed and not stat.S_ISDIR(os.fstat(fd).st_mode)
+            and raw.seekable() == _seekable(fd))
 
 
 def _block_size(fd):
