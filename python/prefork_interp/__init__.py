@@ -19,9 +19,10 @@ import threading
 
 # Everything a call needs is imported here, by the server, not in
 # every call.
-from . import (autoreload, caller_state, callstate, executor, linux,
+from . import (autoreload, call_locale, caller_state, callstate,
+               environment, executor, linux,
                log as _log, options as _options, protocol,
-               server as _server, stdio)
+               server as _server, stdio, streams)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -36,10 +37,19 @@ _also_check = []
 # spawned children, which import __main__ again) must not try to use
 # the server's fds, and the calls must not see it.
 _STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
+# The environment at import, to tell what the initialisation set
+# (environment.py); under prefork-interp only, as what follows.
+_ENVIRONMENT_AT_IMPORT = environment.snapshot() if _STARTUP_VALUE else None
 # Under prefork-interp only (a standalone run needs none of it): the
 # umask, niceness and limits at import, to tell what the script's
 # initialisation set itself from what it inherited (caller_state.py).
 _STATE_AT_IMPORT = caller_state.Snapshot() if _STARTUP_VALUE else None
+# The interpreter's standard streams, which every call sets up again in
+# place, and what the initialisation sets on them (streams.py).
+_STREAMS_AT_IMPORT = streams.Originals() if _STARTUP_VALUE else None
+# The locale categories at import: those the initialisation changes are
+# its own (call_locale.py).
+_LOCALE_AT_IMPORT = call_locale.categories() if _STARTUP_VALUE else None
 
 
 def autoreload_also_check(*paths):
@@ -104,6 +114,13 @@ def _call_context(options, log):
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = stdio.u_flag(context.interp_options)
+    context.streams = _STREAMS_AT_IMPORT.initialisation_done() \
+        if _STREAMS_AT_IMPORT else None
+    context.environment = environment.Changes(_ENVIRONMENT_AT_IMPORT,
+                                              environment.snapshot())
+    context.locale = call_locale.Plan(_LOCALE_AT_IMPORT,
+                                      call_locale.categories(),
+                                      call_locale.from_environment())
     context.comm = linux.get_comm()
     return context
 
@@ -116,12 +133,15 @@ def _let_go_of_the_setup():
     # tracker it is done with its resources).
     gc.collect()
     callstate.forget_multiprocessing_helpers()
-    # Output buffered by the initialisation must come out once, here.
+    # Output buffered by the initialisation must come out once, here,
+    # not at the end of every call that inherits the buffer: Python's,
+    # and the C library's (an extension's printf).
     for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except Exception:
             pass
+    linux.flush_c_stdio()
 
 
 def _serve(server, log):

@@ -13,7 +13,8 @@ import socket
 import sys
 import time
 
-from . import caller_state, callstate, linux, prefault, protocol, stdio
+from . import (call_locale, caller_state, callstate, environment, linux,
+               prefault, protocol, stdio, streams)
 
 
 class ClientGone(Exception):
@@ -244,15 +245,10 @@ def become_caller(call, request, context):
     call.close()
     context.log.close()
 
-    os.environ.clear()
-    for name, value in request.env:
-        try:
-            os.environ[os.fsdecode(name)] = os.fsdecode(value)
-        except ValueError:
-            pass    # an empty name: putenv cannot set it
-    # The C library read TZ once, for the first caller (the setup):
-    # local times, time.timezone and time.tzname follow this caller's.
-    time.tzset()
+    # What the interpreter's start-up reads (the locale, the streams'
+    # settings) comes from the caller's environment; what the
+    # initialisation set goes on top of it.
+    environment.install(request.env)
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
     sys.argv = script_and_args
     sys.orig_argv = ([os.fsdecode(request.args[0])]
@@ -264,7 +260,12 @@ def become_caller(call, request, context):
     settings = stdio.settings(os.environ, flags.ignore_environment,
                               sys._xoptions, context.u_flag, ctype, utf8,
                               locale.getencoding())
-    stdio.make_streams(settings)
+    streams.renew(context.streams, settings)
+    call_locale.apply(context.locale)
+    environment.apply(context.environment)
+    # The C library read TZ once, for the first caller (the setup):
+    # local times, time.timezone and time.tzname follow this call's.
+    time.tzset()
 
     caller_state.restore_server_limits()
     if request.state is not None:

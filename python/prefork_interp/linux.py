@@ -1,5 +1,6 @@
 """The few Linux facilities that Python's standard library does not wrap:
-inotify, the process name (comm) and peer credentials.
+inotify, the process name (comm), peer credentials, the C library's
+environ and stdio buffers.
 
 Everything else (pidfd_open, recv_fds, poll with POLLRDHUP) is in os,
 socket and select already.  Each wrapper returns None or raises OSError
@@ -47,6 +48,13 @@ def _check(result):
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))
     return result
+
+
+def flush_c_stdio():
+    """Flushes every stream of the C library's stdio (fflush(NULL)):
+    what an extension printf'd into a buffer must not be inherited by
+    every fork."""
+    _c().fflush(None)
 
 
 def inotify_init():
@@ -136,3 +144,22 @@ def set_cmdline(strings):
     new = b"".join(s + b"\0" for s in strings)[:size - 1]
     ctypes.memmove(start, new.ljust(size, b"\0"), size)
     return True
+
+
+# The array set_environ() installed, and its strings: libc keeps
+# pointers into them (setenv copies the array, never frees it).
+_environ_kept = None
+
+
+def set_environ(entries):
+    """Makes the C library's environ exactly entries (NAME=value byte
+    strings, in order, duplicates and all), what getenv() and a child
+    started with the inherited environment see.  setenv() cannot: it
+    replaces the first entry of a name and refuses an empty name."""
+    global _environ_kept
+    import ctypes
+    strings = [ctypes.create_string_buffer(e) for e in entries]
+    array = (ctypes.c_char_p * (len(strings) + 1))(
+        *[ctypes.cast(s, ctypes.c_char_p) for s in strings], None)
+    _environ_kept = (strings, array)
+    ctypes.c_void_p.in_dll(_c(), "environ").value = ctypes.addressof(array)

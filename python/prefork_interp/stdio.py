@@ -12,16 +12,18 @@ A fresh CPython (3.11) chooses, for its standard streams:
             terminal, and stderr always line-buffered; stdin buffered.
 UTF-8 mode is -X utf8, else PYTHONUTF8, else on when the locale is C or
 POSIX; a C or POSIX LC_CTYPE is coerced to C.UTF-8 (also in the
+environment, and then every locale category is set from the
 environment) unless LC_ALL is set or PYTHONCOERCECLOCALE=0 (PEP 538).
+Without coercion only LC_CTYPE is set; the other categories stay "C".
 
 settings() is pure and unit-tested against real fresh interpreters
-(python/tests/test_stdio.py); apply_locale() and make_streams() act.
+(python/tests/test_units.py); apply_locale() acts; streams.py sets the
+streams up with these settings.
 """
 
 import codecs
 import io
 import locale
-import sys
 
 COERCION_TARGETS = ("C.UTF-8", "C.utf8", "UTF-8")
 LEGACY_LOCALES = ("C", "POSIX")
@@ -107,8 +109,13 @@ def u_flag(options):
 
 
 def apply_locale(environ, ignore_env, xoptions):
-    """Sets LC_CTYPE from the (new) environment as Python's start-up
-    does, coercing a legacy locale; returns (ctype_name, utf8 mode)."""
+    """Sets the locale from the (new) environment as Python's start-up
+    does: every category "C", as in a new process; LC_CTYPE from the
+    environment; a legacy one coerced (PEP 538), which also sets every
+    category from the environment (CPython's
+    _coerce_default_locale_settings: setlocale(LC_ALL, "") once
+    LC_CTYPE is in the environment).  Returns (ctype_name, utf8 mode)."""
+    locale.setlocale(locale.LC_ALL, "C")
     try:
         name = locale.setlocale(locale.LC_CTYPE, "")
     except locale.Error:
@@ -122,11 +129,17 @@ def apply_locale(environ, ignore_env, xoptions):
             except locale.Error:
                 continue
             environ["LC_CTYPE"] = target
+            try:
+                locale.setlocale(locale.LC_ALL, "")
+            except locale.Error:
+                pass
             break
     return name, utf8
 
 
-def _stream(fd, write, name, encoding, errors, unbuffered):
+def new_stream(fd, write, name, encoding, errors, unbuffered):
+    """A standard stream for fd as create_stdio() makes it (streams.py
+    uses it where there is no interpreter's stream to set up again)."""
     buffering = 0 if unbuffered and write else -1
     buf = io.open(fd, "wb" if write else "rb", buffering, closefd=False)
     raw = buf if buffering == 0 else buf.raw
@@ -137,17 +150,3 @@ def _stream(fd, write, name, encoding, errors, unbuffered):
                               write_through=unbuffered)
     stream.mode = "w" if write else "r"
     return stream
-
-
-def make_streams(s):
-    """Replaces sys.std{in,out,err} (and sys.__std*__) for fds 0-2.
-
-    The server's stream objects are dropped unflushed: they were
-    flushed before the server forked and the server never writes to
-    them, so they hold nothing."""
-    sys.stdin = sys.__stdin__ = _stream(0, False, "<stdin>", s.encoding,
-                                        s.errors, s.unbuffered)
-    sys.stdout = sys.__stdout__ = _stream(1, True, "<stdout>", s.encoding,
-                                          s.errors, s.unbuffered)
-    sys.stderr = sys.__stderr__ = _stream(2, True, "<stderr>", s.encoding,
-                                          "backslashreplace", s.unbuffered)

@@ -177,3 +177,236 @@ def test_time_zone_is_the_callers(pfi, tz):
     want = pfi.standalone(script, env={"TZ": tz})
     assert got.status == want.status == "exit 0", (got, want)
     assert got.out == want.out
+
+
+KEPT_STREAMS_BODY = """
+import logging, sys, prefork_interp
+OUT, OUT_BUFFER, ERR = sys.stdout, sys.stdout.buffer, sys.stderr
+logging.basicConfig(stream=sys.stdout, format="log:%(message)s")
+prefork_interp.initialisation_complete()
+print("a")
+logging.warning("b")
+print("c")
+OUT.write("d\\n")
+OUT_BUFFER.write(b"e\\n")
+ERR.write("f")
+print("g", file=sys.stderr)
+print(OUT is sys.stdout is sys.__stdout__, OUT_BUFFER is sys.stdout.buffer,
+      ERR is sys.stderr is sys.__stderr__)
+"""
+
+
+UNBUFFERED = {"PYTHONUNBUFFERED": "1"}
+
+
+@pytest.mark.parametrize("first,extra", [({}, {}), (UNBUFFERED, UNBUFFERED),
+                                         ({}, UNBUFFERED), (UNBUFFERED, {})],
+                         ids=["buffered", "unbuffered", "buffered-server",
+                              "unbuffered-server"])
+def test_streams_kept_by_the_initialisation_are_the_calls(pfi, first, extra):
+    """sys.stdout, its buffer and sys.stderr as the initialisation kept
+    them (a logging handler, a module-level reference) are the very
+    objects the call writes through, as standalone: one buffer, output
+    in the order written."""
+    name = "kept_streams_%d%d.py" % (bool(first), bool(extra))
+    script = pfi.script(name, KEPT_STREAMS_BODY)
+    assert pfi.call([script], env=first).status == "exit 0"   # the server
+    for _ in range(5):
+        got = pfi.call([script], env=extra)
+        want = pfi.standalone(script, env=extra)
+        assert got.status == want.status == "exit 0", (got, want)
+        assert got.err == want.err
+        if first == extra:
+            assert got.out == want.out
+            assert got.out.endswith(b"True True True\n")
+        else:
+            # A documented difference: in a call whose PYTHONUNBUFFERED
+            # is not the first caller's, sys.stdout.buffer kept from the
+            # initialisation is a buffer of its own (its output comes
+            # out when it is flushed or goes, at exit), but none is lost.
+            assert sorted(got.out.splitlines()) == sorted(
+                want.out.replace(b"True True", b"True False").splitlines())
+
+
+SET_BY_INIT_BODY = """
+import io, sys, prefork_interp
+sys.stdout.reconfigure(encoding="utf-8", errors="replace",
+                       line_buffering=True)
+sys.stderr = io.TextIOWrapper(sys.stderr.buffer, encoding="ascii",
+                              errors="namereplace", line_buffering=True)
+prefork_interp.initialisation_complete()
+print(sys.stdout.encoding, sys.stdout.errors, sys.stdout.line_buffering,
+      sys.stdin.encoding, sys.stdin.errors)
+print("\\u00e9 \\udcff")
+print("\\u00e9", sys.stderr.encoding, sys.stderr.errors, file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("extra", [{}, {"PYTHONIOENCODING": "latin-1"},
+                                   {"LC_ALL": "C"}],
+                         ids=["default", "PYTHONIOENCODING", "LC_ALL=C"])
+def test_stream_settings_made_by_the_initialisation_are_kept(pfi, extra):
+    """What the initialisation set on the standard streams (reconfigure,
+    even to the value the first caller had; a stream of its own) stays
+    in every call; the rest follows the call's environment."""
+    script = pfi.script("set_by_init.py", SET_BY_INIT_BODY)
+    assert pfi.call([script]).status == "exit 0"   # the server runs
+    got = pfi.call([script], env=extra)
+    want = pfi.standalone(script, env=extra)
+    assert got.status == want.status == "exit 0", (got, want)
+    assert (got.out, got.err) == (want.out, want.err)
+
+
+SEEKABLE_BODY = """
+import os, sys, prefork_interp
+prefork_interp.initialisation_complete()
+sys.stdin.read(3)
+print("x")
+facts = [(s.seekable(), s.buffer.seekable(), s.seekable() and s.tell())
+         for s in (sys.stdin, sys.stdout)]
+os.write(2, repr(facts).encode() + b"\\n")
+"""
+
+
+@pytest.mark.parametrize("first_in_file", [False, True])
+def test_stream_seekability_is_the_callers(pfi, first_in_file):
+    """A call's stdin and stdout are seekable (tell() works) exactly when
+    its caller's fds are, whatever the first caller's were."""
+    script = pfi.script("seekable%d.py" % first_in_file, SEEKABLE_BODY)
+
+    def run(argv, in_file, out_file):
+        inp = pfi.path("in.txt")
+        with open(inp, "wb") as f:
+            f.write(b"abcdef")
+        stdout = open(pfi.path("out.txt"), "wb") if out_file \
+            else subprocess.PIPE
+        if in_file:
+            with open(inp, "rb") as stdin:
+                p = subprocess.run(argv, stdin=stdin, stdout=stdout,
+                                   stderr=subprocess.PIPE, env=pfi.environ,
+                                   cwd=pfi.dir, timeout=60)
+        else:
+            p = subprocess.run(argv, input=b"abcdef", stdout=stdout,
+                               stderr=subprocess.PIPE, env=pfi.environ,
+                               cwd=pfi.dir, timeout=60)
+        if out_file:
+            stdout.close()
+        return p.returncode, p.stderr
+
+    first = run([script], first_in_file, first_in_file)
+    assert first[0] == 0, first
+    for in_file, out_file in ((False, False), (True, True), (True, False),
+                              (False, True)):
+        got = run([script], in_file, out_file)
+        want = run([harness.PYTHON, script], in_file, out_file)
+        assert got == want, (in_file, out_file)
+
+
+ENVIRON_BODY = """
+import os, subprocess, prefork_interp
+prefork_interp.initialisation_complete()
+print(os.environ.get("PFI_DUP"), os.environ.get(""), os.environb.get(b"PFI_DUP"))
+env = subprocess.run(["env"], capture_output=True, check=True).stdout
+print([line for line in env.splitlines() if b"PFI_DUP" in line or line.startswith(b"=")])
+"""
+
+EXECVE_WITH = """
+import ctypes, os, sys
+argv = [os.fsencode(a) for a in sys.argv[1:]]
+env = [b"PFI_DUP=first", b"=empty name", b"PFI_DUP=second"] + [
+    os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
+A = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
+E = (ctypes.c_char_p * (len(env) + 1))(*env, None)
+ctypes.CDLL(None).execve(argv[0], A, E)
+sys.exit("execve failed")
+"""
+
+
+def test_environment_entries_as_execve_gave_them(pfi):
+    """An environment that a mapping cannot hold (a name twice, an empty
+    name), as execve can give it: os.environ holds the first of each
+    name, and the C environment (what a child gets) every entry in
+    order, as standalone; the call runs."""
+    script = pfi.script("environ.py", ENVIRON_BODY)
+    helper = [harness.PYTHON, "-c", EXECVE_WITH]
+    assert pfi.call([script]).status == "exit 0"    # the server runs
+    got = pfi.call(helper + [script])
+    want = pfi.call(helper + [harness.PYTHON, script])
+    assert got.status == want.status == "exit 0", (got, want)
+    assert (got.out, got.err) == (want.out, want.err)
+    assert want.out.startswith(b"first empty name b'first'\n")
+
+
+LOCALE_BODY = """
+import locale, sys, prefork_interp
+{init}
+prefork_interp.initialisation_complete()
+print(locale.setlocale(locale.LC_ALL), sys.stdout.encoding)
+"""
+
+
+LOCALE_CASES = {
+    "LC_ALL-from-env": ('locale.setlocale(locale.LC_ALL, "")',
+                        {"LANG": "C.UTF-8"}),
+    "LC_TIME-from-env": ('locale.setlocale(locale.LC_TIME, "")',
+                         {"LANG": "C.UTF-8", "LC_TIME": "C.UTF-8"}),
+    "LC_TIME-own": ('locale.setlocale(locale.LC_TIME, "C.UTF-8")',
+                    {"LANG": "C"}),
+    "LC_CTYPE-own": ('locale.setlocale(locale.LC_CTYPE, "C.UTF-8")',
+                     {"LC_ALL": "C"}),
+    "untouched": ("", {"LANG": "C.UTF-8"}),
+    "untouched-coerced": ("", {"LANG": "C", "LC_TIME": "C.UTF-8"}),
+}
+
+
+def without_locale(env):
+    return [n for n in ("LANG", "LC_ALL", "LC_TIME") if n not in env]
+
+
+@pytest.mark.parametrize("case", LOCALE_CASES)
+def test_locale_categories_as_standalone(pfi, case):
+    """Every locale category of a call is what a standalone run has:
+    a fresh interpreter's (LC_CTYPE from the environment, every
+    category when a C locale is coerced, the rest "C"), then what the
+    initialisation set: a category it took from the environment
+    (setlocale(LC_ALL, "")) is the caller's, one it named stays."""
+    init, first = LOCALE_CASES[case]
+    script = pfi.script(f"locale_{case}.py", LOCALE_BODY.format(init=init))
+    first_call = pfi.call([script], env=first, unset=without_locale(first))
+    assert first_call.status == "exit 0", first_call
+    for env in ({"LC_ALL": "C"}, {"LANG": "C"}, {"LANG": "C.UTF-8"},
+                {"LC_ALL": "POSIX", "LC_TIME": "C.UTF-8"},
+                {"LC_TIME": "C.UTF-8"}, {"LANG": "C.UTF-8", "LC_TIME": "C"},
+                {"LANG": "C", "PYTHONCOERCECLOCALE": "0"}):
+        unset = without_locale(env)
+        got = pfi.call([script], env=env, unset=unset)
+        want = pfi.standalone(script, env=env, unset=unset)
+        assert got.status == want.status == "exit 0", (env, got, want)
+        assert got.out == want.out, env
+
+
+ENV_SET_BY_INIT_BODY = """
+import os, subprocess, prefork_interp
+os.environ["PFI_SET"] = "by-init"
+os.environ["PFI_CHANGED"] = "changed-by-init"
+del os.environ["PFI_GONE"]
+prefork_interp.initialisation_complete()
+print(sorted((k, v) for k, v in os.environ.items() if k.startswith("PFI_")))
+env = subprocess.run(["env"], capture_output=True, check=True).stdout
+print(sorted(line for line in env.splitlines() if line.startswith(b"PFI_")))
+"""
+
+
+def test_environment_set_by_the_initialisation_is_kept(pfi):
+    """Variables the initialisation set, changed or removed are so in
+    every call (in os.environ and for children), as in every standalone
+    run; the rest is the caller's."""
+    script = pfi.script("env_set_by_init.py", ENV_SET_BY_INIT_BODY)
+    first = {"PFI_GONE": "first", "PFI_CHANGED": "first", "PFI_OTHER": "first"}
+    assert pfi.call([script], env=first).status == "exit 0"
+    for env in ({"PFI_GONE": "x", "PFI_CHANGED": "x", "PFI_OTHER": "x"},
+                {"PFI_GONE": "y", "PFI_SET": "y"}):
+        got = pfi.call([script], env=env)
+        want = pfi.standalone(script, env=env)
+        assert got.status == want.status == "exit 0", (got, want)
+        assert (got.out, got.err) == (want.out, want.err)

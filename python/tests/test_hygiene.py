@@ -176,6 +176,22 @@ def test_initialisation_output_comes_out_once(pfi):
     assert (second.out, second.err) == (b"call\n", b"")
 
 
+def test_c_stdio_output_of_the_initialisation_comes_out_once(pfi):
+    """What an extension module wrote through the C library's stdio
+    during initialisation (printf, still in its buffer: fd 1 is no
+    terminal) comes out once, when the server starts, as Python's own
+    output does; not again at the end of every call."""
+    body = ("import ctypes, prefork_interp\n"
+            "ctypes.CDLL(None).printf(b'init-c-out\\n')\n"
+            "prefork_interp.initialisation_complete()\nprint('call')\n")
+    s = pfi.script("initcout.py", body)
+    first = pfi.call([s])
+    assert (first.out, first.err) == (b"call\n", b"init-c-out\n"), first
+    for _ in range(3):
+        again = pfi.call([s])
+        assert (again.out, again.err) == (b"call\n", b""), again
+
+
 def test_pycache_written_per_call_does_not_reload(pfi):
     os.makedirs(pfi.path("lazy"), exist_ok=True)
     pfi.write("lazy/lazymod.py", "X = 1\n")
