@@ -9,7 +9,8 @@ against the C ones (src/protocol.c, through fuzz/perl/request-oracle).
 What a client sends, decoded as prefork_interp.executor.read_request
 does it:
   request      the 4-byte length (protocol.decode_length against
-               MAX_REQUEST) and protocol.decode_request on the body.
+               MAX_REQUEST), the body fed to protocol.RequestScanner in
+               random chunks, then protocol.decode_request on it.
                C decodes with pfi_request_decode; the server needs the
                interpreter and the script, so Python must accept exactly
                what C accepts with at least two arguments, with the same
@@ -76,11 +77,25 @@ def framed_decode(data, limit, what, decode):
         return None
 
 
-def py_request(data):
+def scanned_decode(rng):
+    """decode_request after the body went through RequestScanner in
+    random chunks, as executor.read_request feeds it."""
+    def decode(body):
+        scanner = protocol.RequestScanner()
+        at = 0
+        while at < len(body):
+            n = 1 + rng.randrange(16 if rng.random() < 0.5 else 70000)
+            scanner.feed(body[at:at + n])
+            at += n
+        return protocol.decode_request(scanner.take())
+    return decode
+
+
+def py_request(data, rng):
     """The Python verdict in the oracle's form (entries, each + NUL,
     0x01, arguments, each + NUL), or None."""
     decoded = framed_decode(data, protocol.MAX_REQUEST, "request",
-                            protocol.decode_request)
+                            scanned_decode(rng))
     if decoded is None:
         return None
     env, args = decoded
@@ -111,14 +126,14 @@ def py_state(data):
 
 
 class Run:
-    def __init__(self, oracle, seed, save):
-        self.oracle, self.seed, self.save = oracle, seed, save
+    def __init__(self, oracle, seed, save, rng):
+        self.oracle, self.seed, self.save, self.rng = oracle, seed, save, rng
         self.runs = self.accepted = 0
 
     def check(self, kind, data, origin):
         self.runs += 1
         if kind == "request":
-            c, py = c_request(self.oracle, data), py_request(data)
+            c, py = c_request(self.oracle, data), py_request(data, self.rng)
         else:
             c, py = self.oracle.ask(b"C", data), py_state(data)
         if c is not None:
@@ -315,7 +330,7 @@ def main():
     seconds = o.seconds if o.seconds is not None else 1e9
 
     oracle = Oracle(o.oracle)
-    run = Run(oracle, seed, o.save)
+    run = Run(oracle, seed, o.save, rng)
     for path, data in corpus_files(o.requests):
         run.check("request", data, path)
     for path, data in corpus_files(o.states):
