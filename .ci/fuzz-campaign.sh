@@ -13,8 +13,10 @@
 #   FUZZ_TARGETS   harnesses to run (all of fuzz/fuzz_*.c: greeting xdata
 #                  status request options word callerstate)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
-#   FUZZ_PERL_SECONDS  time for each Perl decoder fuzzer (fuzz/perl/:
-#                  request, differential; PREFORK_INTERP, model); 0 skips (30)
+#   FUZZ_PERL_SECONDS  time for each server decoder fuzzer (fuzz/perl/:
+#                  request and caller-state, differential; PREFORK_INTERP,
+#                  model; fuzz/python/: request and caller-state,
+#                  differential); 0 skips (30)
 #   FUZZ_CORPUS_CACHE  a directory kept between runs (a CI cache): read as
 #                  more corpus, and after a clean run the inputs that add
 #                  coverage are merged into it, so the corpus keeps
@@ -232,7 +234,24 @@ else
 	echo "fuzz-campaign: AFL++ skipped (FUZZ_AFL_SECONDS=$afl_seconds, compiler '${afl_cc:-none}')"
 fi
 
-# ---- Perl decoders: differential against the C codec ----------------
+# ---- the servers' decoders (Perl, Python): differential against C ----
+# A differential fuzzer's failure: what disagreed, its exit, its log.
+disagreement() {
+	echo "fuzz-campaign: $1 disagree (exit $2); log $3:"
+	head -n 20 "$3"
+	failed=1
+}
+
+# How to rerun each input saved in ART (the command, then the file) and
+# which corpus directory keeps it once fixed.
+rerun_lines() {
+	[ -d "$1" ] || return 0
+	for f in $(find "$1" -type f | sort); do
+		echo "=== rerun: $2 $f"
+		echo "=== once fixed, keep it: cp $f fuzz/corpus/$3/"
+	done
+}
+
 # The C side (fuzz/perl/request-oracle.c) runs under ASan+UBSan too.
 if [ "$perl_seconds" -gt 0 ]; then
 	art="$build/artifacts/perl-request" log="$build/logs/perl-request.log"
@@ -257,14 +276,36 @@ if [ "$perl_seconds" -gt 0 ]; then
 		echo "fuzz-campaign: the PREFORK_INTERP parser and its model disagree (exit $erc); log $envlog"
 		failed=1
 	fi
+	# The servers' caller-state decoders (Perl, Python) and Python's
+	# request decoder, against the same oracle.
+	csart="$build/artifacts/perl-callerstate" cslog="$build/logs/perl-callerstate.log" csrc=0
+	pyart="$build/artifacts/python-decoders" pylog="$build/logs/python-decoders.log" pyrc=0
+	rm -rf "$csart" "$pyart"
+	mkdir -p "$csart" "$pyart"
+	echo "fuzz-campaign: Perl caller-state decoder vs C for ${perl_seconds}s"
+	perl fuzz/perl/fuzz_callerstate.pl --oracle "$build/request-oracle" \
+		--seconds "$perl_seconds" --save "$csart" \
+		fuzz/corpus/callerstate >"$cslog" 2>&1 || csrc=$?
+	tail -n 1 "$cslog"
+	echo "fuzz-campaign: Python request and caller-state decoders vs C for ${perl_seconds}s"
+	python3 fuzz/python/fuzz_decoders.py --oracle "$build/request-oracle" \
+		--seconds "$perl_seconds" --save "$pyart" \
+		--requests fuzz/corpus/request --requests fuzz/corpus/perl-request \
+		--states fuzz/corpus/callerstate >"$pylog" 2>&1 || pyrc=$?
+	tail -n 1 "$pylog"
+	orc="$build/request-oracle"
+	if [ "$csrc" -ne 0 ]; then
+		disagreement "the Perl and C caller-state decoders" "$csrc" "$cslog"
+		rerun_lines "$csart" "perl fuzz/perl/fuzz_callerstate.pl --oracle $orc --iterations 0" callerstate
+	fi
+	if [ "$pyrc" -ne 0 ]; then
+		disagreement "the Python and C decoders" "$pyrc" "$pylog"
+		rerun_lines "$pyart/request" "python3 fuzz/python/fuzz_decoders.py --oracle $orc --iterations 0 --requests" perl-request
+		rerun_lines "$pyart/caller-state" "python3 fuzz/python/fuzz_decoders.py --oracle $orc --iterations 0 --states" callerstate
+	fi
 	if [ "$rc" -ne 0 ]; then
-		echo "fuzz-campaign: the Perl and C request decoders disagree (exit $rc); log $log:"
-		head -n 20 "$log"
-		for f in $(find "$art" -type f | sort); do
-			echo "=== rerun: perl fuzz/perl/fuzz_request.pl --oracle $build/request-oracle --iterations 0 $f"
-			echo "=== once fixed, keep it: cp $f fuzz/corpus/perl-request/"
-		done
-		failed=1
+		disagreement "the Perl and C request decoders" "$rc" "$log"
+		rerun_lines "$art" "perl fuzz/perl/fuzz_request.pl --oracle $orc --iterations 0" perl-request
 	fi
 else
 	echo "fuzz-campaign: Perl differential fuzzing skipped (FUZZ_PERL_SECONDS=0)"

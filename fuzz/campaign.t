@@ -29,7 +29,8 @@ my $have_cov = (have('llvm-cov') || have('llvm-cov-14'))
 	&& (have('llvm-profdata') || have('llvm-profdata-14'));
 
 my $tree = tempdir('pfi-campaign-XXXXXX', TMPDIR => 1, CLEANUP => 1);
-system('cp', '-a', "$src/src", "$src/fuzz", "$src/.ci", "$src/perl", "$tree/") == 0 or die "copy failed\n";
+system('cp', '-a', "$src/src", "$src/fuzz", "$src/.ci", "$src/perl",
+       "$src/python", "$tree/") == 0 or die "copy failed\n";
 my $corpus = "$tree/fuzz/corpus/status";
 copy("$corpus/seed-exit-0", "$corpus/0000redundant") or die $!;   # same bytes as a seed
 copy("$corpus/seed-sigterm", "$corpus/regress-kept") or die $!;

@@ -149,6 +149,19 @@ SEEDS = {
         "oversized": caller_state(length=8193),
         "empty": be32(0),
         "short": b"\0\0",
+        # Edges where the servers' decoders (Perl, Python) could part
+        # from the C one (fuzz/perl/fuzz_callerstate.pl,
+        # fuzz/python/fuzz_decoders.py run these too).
+        "nice-minus-zero": caller_state({b"nice": b"nice=-0"}),
+        "nice-below-range": caller_state({b"nice": b"nice=-21"}),
+        "limit-leading-zero": caller_state({b"rlimit.cpu": b"rlimit.cpu=01:inf"}),
+        "limit-2-64-minus-1": caller_state(
+            {b"rlimit.cpu": b"rlimit.cpu=18446744073709551615:inf"}),
+        "limit-21-digits": caller_state(
+            {b"rlimit.cpu": b"rlimit.cpu=100000000000000000000:inf"}),
+        "mask-uppercase": caller_state({b"sigblock": b"sigblock=000000000000000A"}),
+        "shuffled": (lambda b: be32(len(b)) + b)(b"".join(
+            e + b"\0" for e in reversed(caller_state()[4:-1].split(b"\0")))),
     },
     "options": {
         "combined": argv("prefork-interp", "-U,perl,-w", "script", "a"),

@@ -19,34 +19,15 @@ use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/../../perl/lib";
-use Digest::SHA qw(sha1_hex);
-use Getopt::Long;
-use IPC::Open2;
+use lib $FindBin::Bin;
 use Time::HiRes qw(time);
+use OracleFuzz ();
 use Proc::Prefork::Interp::RequestReader ();
 
-my ($oracle, $seconds, $iterations, $seed, $save);
-GetOptions('oracle=s' => \$oracle, 'seconds=f' => \$seconds,
-           'iterations=i' => \$iterations, 'seed=i' => \$seed,
-           'save=s' => \$save)
-    or die "usage: $0 --oracle PATH [--seconds N|--iterations N] [--seed N] [--save DIR] [CORPUS...]\n";
-defined $oracle or die "$0: --oracle is required\n";
-$seed //= time ^ $$;
-srand $seed;
-$iterations //= defined $seconds ? ~0 : 10_000;
-$seconds //= 1e9;
-
-my $pid = open2(my $from_c, my $to_c, $oracle) or die "$oracle: $!\n";
-binmode $_ for $from_c, $to_c;
-
-sub ask {
-    my ($cmd, $bytes) = @_;
-    print {$to_c} $cmd, pack('N', length $bytes), $bytes;
-    $to_c->flush;
-    my $line = <$from_c> // die "$0: the oracle died\n";
-    chomp $line;
-    return $line eq 'ERR' ? undef : pack('H*', substr $line, 3);
-}
+my $o = OracleFuzz::options('[CORPUS...]');
+my ($seconds, $iterations, $seed) = @$o{qw(seconds iterations seed)};
+my $oracle = OracleFuzz::oracle($o->{oracle});
+sub ask { return $oracle->ask(@_) }
 
 # The Perl verdict, in the oracle's form: undef or entries\0...\1args\0...
 # The input is one request: bytes past its end, or too few, refuse it.
@@ -73,28 +54,11 @@ sub check {
     $accepted++ if defined $c;
     return if (defined $c ? 1 : 0) == (defined $p ? 1 : 0) && (!defined $c || $c eq $p);
     my $say = sub { defined $_[0] ? 'accepts ' . unpack('H*', $_[0]) : 'refuses' };
-    print "DISAGREEMENT ($origin, seed $seed): C ", $say->($c), ", Perl ", $say->($p), "\n";
-    print "input: ", unpack('H*', $bytes), "\n";
-    if ($save) {
-        my $f = "$save/regress-" . substr(sha1_hex($bytes), 0, 16);
-        open my $fh, '>:raw', $f or die "$f: $!\n";
-        print $fh $bytes;
-        close $fh;
-        print "saved: $f\n";
-    }
-    exit 1;
+    OracleFuzz::disagreement("($origin, seed $seed): C " . $say->($c) . ', Perl ' . $say->($p),
+                             $bytes, $o->{save});
 }
 
-for my $arg (@ARGV) {
-    my @files = -d $arg ? do { opendir my $d, $arg or die "$arg: $!\n";
-                               map { "$arg/$_" } sort grep { -f "$arg/$_" } readdir $d }
-                        : ($arg);
-    for my $f (@files) {
-        open my $fh, '<:raw', $f or die "$f: $!\n";
-        my $bytes = do { local $/; <$fh> } // '';
-        check($bytes, $f);
-    }
-}
+check($_->[1], $_->[0]) for OracleFuzz::corpus(@ARGV);
 
 my @alphabet = ("\0", '=', 'A', 'z', '_', ' ', "\1", "\xff", "\n");
 sub random_string {
@@ -155,8 +119,7 @@ while ($runs - $from_corpus < $iterations && time - $start < $seconds) {
     check($wire, 'C encoding');
     check(mutate($wire), 'mutated') for 1 .. 8;
 }
-close $to_c;
-waitpid $pid, 0;
+$oracle->finish;
 printf "fuzz_request.pl: %d inputs (%d from the corpus, %d accepted by both), %d C encodings "
      . "round-tripped, %.1f s, seed %d: no disagreement\n", $runs, $from_corpus, $accepted,
      $encodings, time - $start, $seed;

@@ -1,5 +1,7 @@
-/* The C side of the Perl differential fuzzer (fuzz/perl/fuzz_request.pl):
- * answers, one line per record, what src/protocol.c makes of a request.
+/* The C side of the differential fuzzers of the servers' decoders
+ * (fuzz/perl/fuzz_request.pl, fuzz/perl/fuzz_callerstate.pl,
+ * fuzz/python/fuzz_decoders.py): answers, one line per record, what
+ * src/protocol.c makes of a request or a caller-state block.
  *
  * Records on stdin: a command byte, a 4-byte big-endian length N, then
  * N bytes.
@@ -10,6 +12,10 @@
  *   'E' (encode): the N bytes are NUL-terminated strings: environment
  *       entries up to an empty string, then arguments; answers
  *       "OK <hex of the encoded request>" or "ERR".
+ *   'C' (caller state): the N bytes are a whole caller-state block as
+ *       sent (length field included); answers "ERR" or "OK <hex>", where
+ *       <hex> is the block that pfi_caller_state_encode makes of the
+ *       decoded state (its canonical form, length field included).
  * Exits 0 at EOF, 2 on a malformed record. */
 #include <errno.h>
 #include <stdint.h>
@@ -139,6 +145,21 @@ static void encode(const uint8_t *in, size_t n)
 	free(s);
 }
 
+static void caller_state(const uint8_t *in, size_t n)
+{
+	struct pfi_caller_state st;
+	uint8_t block[PFI_CALLER_STATE_MAX + 4];
+	if (pfi_caller_state_decode(in, n, &st) < 0) {
+		puts("ERR");
+		return;
+	}
+	int len = pfi_caller_state_encode(&st, block, sizeof block);
+	if (len < 0)
+		exit(3);    /* a decoded state must encode */
+	struct out o = { block, (size_t)len, sizeof block };
+	answer_ok(&o);
+}
+
 int main(void)
 {
 	uint8_t head[5];
@@ -152,6 +173,8 @@ int main(void)
 			decode(in, n);
 		else if (head[0] == 'E')
 			encode(in, n);
+		else if (head[0] == 'C')
+			caller_state(in, n);
 		else
 			return 2;
 		free(in);

@@ -94,5 +94,21 @@ is($R->new->feed(pack('N', 1) . "\0\0"), 'more bytes fed than the request holds'
     is($r->feed($good), undef, 'the whole request at once');
     is($r->wanted, 0, 'is complete');
 }
+{
+    # A byte at a time (the executor feeds what each read gives): the
+    # search for each string's end resumes where it stopped.
+    my $body = "LONG=" . ('v' x 300) . "\0A=1\0\0interp\0script\0" . ('a' x 200) . "\0";
+    my $r = $R->new;
+    my $err;
+    $err //= $r->feed($_) for split //, pack('N', length $body) . $body;
+    ok(!defined $err && $r->wanted == 0, 'fed a byte at a time: accepted');
+    my ($env, $args) = $r->strings;
+    is_deeply([$env, $args], [['LONG=' . ('v' x 300), 'A=1'], ['interp', 'script', 'a' x 200]],
+              'fed a byte at a time: the same strings');
+    my $bad = $R->new;
+    $err = undef;
+    $err //= $bad->feed($_) for split //, pack('N', 1000) . "A=1\0NOEQUALS\0";
+    is($err, 'environment entry without "="', 'a byte at a time: a fault is refused when it arrives');
+}
 
 done_testing();

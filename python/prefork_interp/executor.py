@@ -51,6 +51,17 @@ class _Reader:
             buf += chunk
         return bytes(buf)
 
+    def some(self, most):
+        """What one read gives: 1 to most bytes."""
+        self._arm()
+        try:
+            chunk = self.call.recv(min(most, 65536))
+        except ConnectionResetError:
+            raise ClientGone() from None
+        if not chunk:
+            raise ClientGone()
+        return chunk
+
     def fd(self, which):
         """One byte carrying exactly one fd (SCM_RIGHTS).  The control
         buffer has room for many, so that two fds are told from a
@@ -121,7 +132,12 @@ def read_request(call, offered, timeout):
             fds.append(reader.fd(which))
         length = protocol.decode_length(reader.exact(4, "request length"),
                                         protocol.MAX_REQUEST, "request")
-        env, args = protocol.decode_request(reader.exact(length, "request"))
+        # Checked as it arrives, so that a fault is refused (and logged)
+        # when its bytes come, not when the rest would have.
+        scanner = protocol.RequestScanner()
+        while len(scanner.body) < length:
+            scanner.feed(reader.some(length - len(scanner.body)))
+        env, args = protocol.decode_request(scanner.take())
         state = None
         if uses & protocol.USE_CALLER_STATE:
             # [caller-state] the block after the request

@@ -194,6 +194,50 @@ def decode_request(data):
     return env, args
 
 
+class RequestScanner:
+    """Checks a request body as it arrives, so that a fault is refused
+    when its bytes come, not when the rest of the body would have (as
+    the Perl module's RequestReader): an environment entry without "=",
+    more than MAX_STRINGS strings.  decode_request then decodes the
+    whole body (and makes the remaining checks)."""
+
+    def __init__(self):
+        self.body = bytearray()
+        self._scanned = 0       # offset up to which strings are checked
+        self._searched = 0      # no NUL in body[_scanned:_searched]
+        self._in_env = True
+        self._strings = 0
+
+    def feed(self, chunk):
+        """Adds bytes; raises ProtocolError for a fault among them."""
+        self.body += chunk
+        body, at = self.body, self._scanned
+        # The NUL search resumes where the last one stopped: a string
+        # fed a byte at a time costs its length, not its square.
+        nul = body.find(b"\0", self._searched)
+        while nul >= 0:
+            if self._in_env and nul == at:
+                self._in_env = False
+            else:
+                self._strings += 1
+                if self._strings > MAX_STRINGS:
+                    raise ProtocolError(
+                        f"request has more than {MAX_STRINGS} strings")
+                if self._in_env and body.find(b"=", at, nul) < 0:
+                    raise ProtocolError('environment entry without "="')
+            at = nul + 1
+            nul = body.find(b"\0", at)
+        self._scanned = at
+        self._searched = len(body)
+
+    def take(self):
+        """The body as bytes; the scanner's copy is let go first, so the
+        body is held twice only while it is copied."""
+        body = bytes(self.body)
+        self.body = bytearray()
+        return body
+
+
 def encode_request(env, args):
     """Encodes a request with its length prefix (for tests and tools)."""
     body = b"".join(name + b"=" + val + b"\0" for name, val in env)

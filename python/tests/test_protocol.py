@@ -126,3 +126,27 @@ def test_request_string_bound():
     with pytest.raises(p.ProtocolError, match="more than 262144 strings"):
         p.decode_request(most + b"\0")
     assert p.MAX_REQUEST == 6 * 1024 * 1024 + 64 * 1024
+
+
+def test_scanner_refuses_a_fault_when_it_arrives():
+    # The body is to be 1000 bytes; the entry without "=" is refused at
+    # once, not when (if ever) the rest comes.
+    s = p.RequestScanner()
+    s.feed(b"A=1\0NO")
+    with pytest.raises(p.ProtocolError, match='environment entry without "="'):
+        s.feed(b"EQUALS\0")
+
+
+def test_scanner_arguments_need_no_equals():
+    s = p.RequestScanner()
+    for byte in b"A=1\0\0interp\0script\0plain\0":
+        s.feed(bytes([byte]))    # a byte at a time
+    assert p.decode_request(s.take()) == (
+        [(b"A", b"1")], [b"interp", b"script", b"plain"])
+
+
+def test_scanner_string_bound():
+    s = p.RequestScanner()
+    s.feed(b"A=1\0\0" + b"\0" * (p.MAX_STRINGS - 1))
+    with pytest.raises(p.ProtocolError, match="more than 262144 strings"):
+        s.feed(b"\0")

@@ -112,6 +112,12 @@ my @cases = (
 	['length field larger than the data, held open', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 1000), "A=1\0"],
 	 qr/request not complete after 3 s/],
 	['no request at all, held open', [], qr/request not complete after 3 s/],
+	# A fault is refused when its bytes arrive, not when the rest of the
+	# request would have: the log names it, not the deadline.
+	['entry without "=", the rest held open', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 1000), "NOEQUALS\0"],
+	 qr/protocol error: environment entry without "="/],
+	['length over the cap, the rest held open', ["\0", ['fd'], ['fd'], ['fd'], pack('N', 0x7fffffff), "A=1\0"],
+	 qr/protocol error: request length 2147483647 exceeds/],
 	# caller-state (step-2 bit 0x01): a block after a good request
 	['caller-state over 8192 bytes', ["\x01", ['fd'], ['fd'], ['fd'], $good_req, pack('N', 9000)],
 	 qr/caller-state length 9000 exceeds 8192/],

@@ -190,7 +190,9 @@ sub _read_request {
     my $reader = Proc::Prefork::Interp::RequestReader->new;
     while (my $want = $reader->wanted) {
         $want = READ_CHUNK if $want > READ_CHUNK;
-        my $why = $reader->feed(_read_exact($call, $want, 'request'));
+        # Fed as it arrives, so that a fault is refused (and logged) when
+        # its bytes come, not when the rest would have.
+        my $why = $reader->feed(_read_some($call, $want, 'request'));
         die _protocol_error($why) if defined $why;
     }
     my $why = $reader->call_fault;
@@ -216,18 +218,21 @@ sub _read_caller_state {
 sub _read_exact {
     my ($fh, $want, $what) = @_;
     my $buf = '';
-    while (length $buf < $want) {
-        my $chunk = $want - length $buf;
-        $chunk = READ_CHUNK if $chunk > READ_CHUNK;
-        my $n = sysread($fh, $buf, $chunk, length $buf);
-        if (!defined $n) {
-            next if $! == EINTR;
-            die _client_went_away() if $! == ECONNRESET;
-            die _protocol_error("reading $what: $!");
-        }
-        die _client_went_away() unless $n;
-    }
+    $buf .= _read_some($fh, $want - length $buf, $what) while length $buf < $want;
     return $buf;
+}
+
+# What one read gives: 1 to min($most, READ_CHUNK) bytes.
+sub _read_some {
+    my ($fh, $most, $what) = @_;
+    $most = READ_CHUNK if $most > READ_CHUNK;
+    for (;;) {
+        my $n = sysread($fh, my $buf, $most);
+        return $buf if $n;
+        next if !defined $n && $! == EINTR;
+        die _client_went_away() if defined $n || $! == ECONNRESET;
+        die _protocol_error("reading $what: $!");
+    }
 }
 
 sub _reseed {

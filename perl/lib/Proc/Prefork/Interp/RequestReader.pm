@@ -35,6 +35,7 @@ sub new {
         len     => undef,   # body length, once known
         raw     => '',      # the body so far
         scanned => 0,       # offset in raw up to which strings are checked
+        searched => undef,  # offset up to which raw holds no NUL past scanned
         in_env  => 1,
         strings => 0,       # entries and arguments seen
         args    => 0,       # of which arguments
@@ -76,7 +77,11 @@ sub _scan {
     my ($self) = @_;
     my $raw = \$self->{raw};
     my $at = $self->{scanned};
-    while ((my $nul = index $$raw, "\0", $at) >= 0) {
+    # The search for the NUL that ends the string at $at goes on where
+    # the last one stopped: a string fed a byte at a time costs its
+    # length, not its length squared.
+    my $from = $self->{searched} // $at;
+    while ((my $nul = index $$raw, "\0", $from) >= 0) {
         if ($self->{in_env} && $nul == $at) {
             $self->{in_env} = 0;
             $self->{env_end} = $at;
@@ -90,9 +95,10 @@ sub _scan {
         } else {
             $self->{args}++;
         }
-        $at = $nul + 1;
+        $from = $at = $nul + 1;
     }
     $self->{scanned} = $at;
+    $self->{searched} = length $$raw;
     return undef if $self->wanted;
     return $self->{error} = 'request does not end with NUL'
         if $at != length $$raw;
