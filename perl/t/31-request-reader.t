@@ -30,6 +30,12 @@ for my $size (1, 3, 7, length $good) {
               "chunks of $size: environment and arguments");
 }
 {
+    # As perl's start-up builds %ENV: first value of a name, no empty name.
+    my ($r) = feed_all(req('D=first', '=empty name', 'D=second', 'E=', '', 'p', 's'), 100);
+    my ($env) = $r->request;
+    is_deeply($env, { D => 'first', E => '' }, 'request: first value of a name twice, empty name skipped');
+}
+{
     my $r = $R->new;
     is($r->wanted, 4, 'a new reader wants the length field');
     $r->feed(pack 'N', 10);

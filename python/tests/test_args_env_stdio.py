@@ -310,16 +310,8 @@ env = subprocess.run(["env"], capture_output=True, check=True).stdout
 print([line for line in env.splitlines() if b"PFI_DUP" in line or line.startswith(b"=")])
 """
 
-EXECVE_WITH = """
-import ctypes, os, sys
-argv = [os.fsencode(a) for a in sys.argv[1:]]
-env = [b"PFI_DUP=first", b"=empty name", b"PFI_DUP=second"] + [
-    os.fsencode(k) + b"=" + os.fsencode(v) for k, v in os.environ.items()]
-A = (ctypes.c_char_p * (len(argv) + 1))(*argv, None)
-E = (ctypes.c_char_p * (len(env) + 1))(*env, None)
-ctypes.CDLL(None).execve(argv[0], A, E)
-sys.exit("execve failed")
-"""
+EXECVE_ODD_ENV = os.path.join(harness.SOURCE_ROOT, "tests", "lib",
+                              "execve_odd_env.py")
 
 
 def test_environment_entries_as_execve_gave_them(pfi):
@@ -328,7 +320,7 @@ def test_environment_entries_as_execve_gave_them(pfi):
     name, and the C environment (what a child gets) every entry in
     order, as standalone; the call runs."""
     script = pfi.script("environ.py", ENVIRON_BODY)
-    helper = [harness.PYTHON, "-c", EXECVE_WITH]
+    helper = [harness.PYTHON, EXECVE_ODD_ENV]
     assert pfi.call([script]).status == "exit 0"    # the server runs
     got = pfi.call(helper + [script])
     want = pfi.call(helper + [harness.PYTHON, script])

@@ -124,6 +124,58 @@ EOS
 	is($etext, "to-stderr\n", 'stderr goes to the caller\'s stderr');
 }
 
+# An environment no hash can hold, as execve can give it (a name twice,
+# an empty name): the script sees the first value of each name and no
+# empty name, as the interpreter's own start-up builds %ENV (os.environ);
+# and the call runs.
+{
+	my @with = ('python3', "$FindBin::Bin/../lib/execve_odd_env.py");
+	my $got = run_call([@with, $script], dir => $env->{dir});
+	my $want = run_call([@with, interpreter(), $script], dir => $env->{dir});
+	is($got->{status}, 0, 'a name twice and an empty name: call succeeded')
+		or diag $got->{err};
+	like($want->{out}, qr/^ENV PFI_DUP=first$/m, 'standalone sees the first value');
+	is($got->{out}, $want->{out}, 'a name twice and an empty name: %ENV as standalone');
+}
+
+# Variables the initialisation set, changed or removed are so in every
+# call, for the script and its children, as in every standalone run;
+# the rest is the caller's.
+{
+	my $init = write_script($env, 'env_init.pl', { perl => <<'EOS', python => <<'EOS' });
+use strict;
+use Proc::Prefork::Interp;
+$ENV{PFI_SET} = 'by-init';
+$ENV{PFI_CHANGED} = 'changed-by-init';
+delete $ENV{PFI_GONE};
+prefork_initialisation_complete();
+print map { "$_=$ENV{$_}\n" } sort grep { /^PFI_/ } keys %ENV;
+print sort grep { /^PFI_/ } `env`;
+EOS
+import os, subprocess, prefork_interp
+os.environ["PFI_SET"] = "by-init"
+os.environ["PFI_CHANGED"] = "changed-by-init"
+del os.environ["PFI_GONE"]
+prefork_interp.initialisation_complete()
+print("".join(f"{k}={v}\n" for k, v in sorted(os.environ.items()) if k.startswith("PFI_")), end="")
+env = subprocess.run(["env"], capture_output=True, text=True, check=True).stdout
+print("".join(sorted(l + "\n" for l in env.splitlines() if l.startswith("PFI_"))), end="")
+EOS
+	my %first = (PFI_GONE => 'first', PFI_CHANGED => 'first', PFI_OTHER => 'first');
+	is(run_call([$init], dir => $env->{dir}, env => \%first)->{status}, 0,
+	   'initialisation setting variables: the server starts');
+	for my $extra ({ PFI_GONE => 'x', PFI_CHANGED => 'x', PFI_OTHER => 'x' },
+		       { PFI_GONE => 'y', PFI_SET => 'y' }) {
+		my $label = join ',', map { "$_=$extra->{$_}" } sort keys %$extra;
+		my $got = run_call([$init], dir => $env->{dir}, env => $extra);
+		my $want = run_call([interpreter(), $init], dir => $env->{dir}, env => $extra);
+		is($got->{status}, 0, "$label: call succeeded") or diag $got->{err};
+		like($want->{out}, qr/^PFI_SET=by-init$/m, "$label: standalone has the variable set");
+		is($got->{out}, $want->{out}, "$label: what the initialisation set holds in the call");
+	}
+	ok(server_pid_of($init), 'those calls were served by a server of the script');
+}
+
 SKIP: {
 	skip 'script(1) from bsdutils is needed for a terminal test', 2
 		unless -x '/usr/bin/script';

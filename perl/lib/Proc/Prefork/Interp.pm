@@ -26,6 +26,7 @@ use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::Server ();
 use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Locale ();
+use Proc::Prefork::Interp::Environment ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
 
@@ -35,6 +36,7 @@ use Proc::Prefork::Interp::MainConstants ();
 if (defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME}) {
     Proc::Prefork::Interp::CallerState::note_load_state();
     Proc::Prefork::Interp::Locale::note_load();
+    Proc::Prefork::Interp::Environment::note_load();
 }
 
 my %DEFAULTS = (
@@ -69,6 +71,7 @@ sub prefork_initialisation_complete {
     # script set: it stays in every call.
     Proc::Prefork::Interp::CallerState::note_init_state();
     Proc::Prefork::Interp::Locale::note_init();
+    Proc::Prefork::Interp::Environment::note_init();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -433,9 +436,20 @@ the server's first caller had it.
 
 =item *
 
-C<%ENV> is exactly the caller's environment, C<$0> the script path the
-caller used and C<@ARGV> the caller's arguments: what C<perl script
-args...> would have given.
+C<%ENV> is the caller's environment as perl's start-up makes C<%ENV>
+of it (the first value of a name that C<execve> gave twice; no entry
+with an empty name), C<$0> the script path the caller used and
+C<@ARGV> the caller's arguments: what C<perl script args...> would have
+given. A variable the initialisation set or deleted is so in every
+call, as in every standalone run (told by comparing C<%ENV> when the
+module was loaded with C<%ENV> at C<prefork_initialisation_complete>;
+one set to exactly the first caller's value counts as the caller's).
+So C<$ENV{PATH} = '/usr/bin:/bin'; delete @ENV{qw(IFS CDPATH ENV
+BASH_ENV)};> in the initialisation holds for every call, as L<perlsec>
+advises. A value the initialisation computed from the first caller's
+environment stays that caller's: compute per-call values after
+C<prefork_initialisation_complete>. The C library's C<environ> (what a
+child gets) is built from C<%ENV>, one entry per name.
 
 =item *
 
@@ -740,6 +754,11 @@ their buffer layers pushed again for the call's fds
 
 A call's locale from its environment, unless the initialisation set
 one (F<tests/integration/perl_startup.t>).
+
+=item Environment
+
+A call's C<%ENV>: the caller's, with what the initialisation set or
+deleted on top (F<tests/integration/args_env_stdio.t>).
 
 =item CallerState
 

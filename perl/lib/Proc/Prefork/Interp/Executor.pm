@@ -21,6 +21,7 @@ use Proc::Prefork::Interp::FdMessage ();
 use Proc::Prefork::Interp::RequestReader ();
 use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Locale ();
+use Proc::Prefork::Interp::Environment ();
 
 use constant READ_CHUNK => 65536;
 
@@ -148,8 +149,11 @@ sub _serve_call {
     Proc::Prefork::Interp::Stdio::refresh_buffers();
     close $call;
 
-    %ENV  = %$env;
+    # The locale from the caller's environment (as perl's start-up),
+    # then what the script's initialisation set on top of it.
+    Proc::Prefork::Interp::Environment::install($env);
     Proc::Prefork::Interp::Locale::for_call();
+    Proc::Prefork::Interp::Environment::apply_init_changes();
     # The decoded list becomes @ARGV itself, not a copy of each string
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;

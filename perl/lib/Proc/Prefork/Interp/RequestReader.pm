@@ -139,10 +139,14 @@ sub request {
     my $why = $self->call_fault;
     return (undef, undef, $why) if defined $why;
     my ($entries, $args) = $self->strings;
+    # %ENV as perl's start-up builds it from execve's entries: the
+    # first value of a name given twice, no entry with an empty name.
     my %env;
     for (@$entries) {
         my $eq = index $_, '=';
-        $env{substr $_, 0, $eq} = substr $_, $eq + 1;
+        next if $eq < 1;
+        my $name = substr $_, 0, $eq;
+        $env{$name} = substr $_, $eq + 1 unless exists $env{$name};
     }
     return (\%env, $args, undef);
 }
