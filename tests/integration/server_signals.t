@@ -17,8 +17,9 @@ use Time::HiRes qw(sleep time);
 my $env = new_env();
 $ENV{PREFORK_INTERP_FALLBACK} = 'refuse';
 my $dir = $env->{dir};
-# argv: "slow" waits for the file go (after saying "started") and exits
-# 7; anything else exits 3 at once. The handlers leave a mark, naming
+# argv: "slow" waits for the file go (after saying "started" and its
+# pid) and exits 7; anything else names its server (its parent) and
+# exits 3 at once. The handlers leave a mark, naming
 # the process they ran in.
 my $script = write_script($env, 'sig.pl', { perl => <<"EOS", python => <<"EOS" });
 use strict;
@@ -37,6 +38,7 @@ if ((\$ARGV[0] // '') eq 'slow') {
 	print "done\\n";
 	exit 7;
 }
+print "server ", getppid(), "\\n";
 exit 3;
 EOS
 import os, signal, sys, time
@@ -54,6 +56,7 @@ if sys.argv[1:2] == ["slow"]:
         time.sleep(0.02)
     print("done", flush=True)
     sys.exit(7)
+print(f"server {os.getppid()}")
 sys.exit(3)
 EOS
 
@@ -62,6 +65,19 @@ sub alive {
 	my ($pid) = @_;
 	my ($state) = slurp_file("/proc/$pid/stat") =~ /\) (\S)/;
 	return defined $state && $state ne 'Z';
+}
+
+# Whether a socket of the run directory is listening (/proc/net/unix
+# shows the name the client bound it by, which ends in the file's).
+sub listening {
+	my @names = socket_files($env) or return 0;
+	my $re = join '|', map { quotemeta } @names;
+	open my $fh, '<', '/proc/net/unix' or die "/proc/net/unix: $!";
+	while (<$fh>) {
+		my @f = split;
+		return 1 if @f >= 8 && $f[3] eq '00010000' && $f[7] =~ m{/(?:$re)\z};
+	}
+	return 0;
 }
 
 sub marks { return map { s{.*/}{}r } glob "$dir/handler-*" }
@@ -81,16 +97,17 @@ for my $sig (qw(TERM INT HUP)) {
 		my $call = start_call([$script, 'slow'], dir => $dir);
 		ok(wait_for(sub { slurp_file($call->{files}{out}) =~ /started/ }, 20),
 		   "$label: the call is under way");
+		ok(listening(), "$label: the server listens");
 		kill $sig, $server;
-		ok(wait_for(sub { !alive($server) }, 20),
-		   "$label: the server quits (not when its call ends: that waits for go)")
-			or next;
-		# The server is gone, its call is not: it finishes and reports.
+		# It accepts no more calls at once: the next one is served by a
+		# fresh server, while this one waits for the call it runs.
+		ok(wait_for(sub { !listening() }, 20), "$label: it stops listening");
 		my $next = run_call([$script], dir => $dir);
 		is($next->{status} >> 8, 3, "$label: the next call runs meanwhile")
 			or diag $next->{err};
-		my $fresh = server_pid_of($script);
-		ok($fresh && $fresh != $server, "$label: by a fresh server");
+		my ($served_by) = $next->{out} =~ /^server (\d+)$/m;
+		ok($served_by && $served_by != $server, "$label: by a fresh server");
+		ok(alive($server), "$label: the signalled server waits for its call");
 		open my $go, '>', "$dir/go" or die;
 		close $go;
 		my $r = wait_call($call);
@@ -99,6 +116,7 @@ for my $sig (qw(TERM INT HUP)) {
 			or diag $r->{err};
 		like($r->{out}, qr/\Astarted \d+\ndone\n\z/, "$label: and its whole output");
 		is($r->{err}, '', "$label: and nothing on stderr");
+		ok(wait_for(sub { !alive($server) }, 20), "$label: then the server exits");
 		is(join(',', marks()), '', "$label: the script's handler ran nowhere");
 		kill_servers($env);
 	}
@@ -107,7 +125,7 @@ for my $sig (qw(TERM INT HUP)) {
 # A signal as soon as the server is up, with no call: it quits at once,
 # whichever point of its loop the signal meets (not at the next event).
 for my $round (1 .. 20) {
-	my $server = started_server();
+	my $server = started_server() or next;
 	kill 'TERM', $server;
 	ok(wait_for(sub { !alive($server) }, 10),
 	   "idle server, round $round: SIGTERM ends it") or kill_servers($env);
@@ -125,7 +143,7 @@ is(join(',', marks()), '', "idle servers: the script's handler ran nowhere");
 	ok(wait_for(sub { !grep { alive($_) } @spares }, 10), 'the spare died of it');
 	my $r = run_call([$script], dir => $dir);
 	is($r->{status} >> 8, 3, 'the next call is served');
-	is(server_pid_of($script), $server, 'by the same server');
+	like($r->{out}, qr/^server $server$/m, 'by the same server');
 	is(join(',', marks()), '', "a spare: the script's handler ran nowhere");
 }
 

@@ -36,7 +36,7 @@ if ($ENV{PFITEST_NO_INOTIFY}) {
 }
 # ... and where signalfd is missing (stops then found by polling).
 if ($ENV{PFITEST_NO_SIGNALFD}) {
-    undef $Proc::Prefork::Interp::Relay::SYS_signalfd4;
+    undef $Proc::Prefork::Interp::Linux::SYS_signalfd4;
 }
 prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
     if $ENV{PFITEST_ALSO};

@@ -595,6 +595,15 @@ replaced (a fresh start, C<--kill>, clean-up) and also makes it quit. A
 quitting server stops accepting calls, ends its idle spares, waits for
 the running calls to finish and report their status, and exits.
 
+C<SIGTERM>, C<SIGINT> and C<SIGHUP> sent to the server itself (C<kill
+PID>, a service manager, a shutdown) make it quit the same way, logged
+at C<info>; so the callers of running calls still get their statuses.
+Handlers the initialisation installed for these signals never run in
+the server or in an idle spare (a spare dies of the signal, and the
+server forks another); each call has them, as a standalone run would.
+Other signals (C<SIGKILL>, C<SIGQUIT>) kill the server as usual, and
+the callers of calls under way then lose their statuses.
+
 =head1 PROTOCOL AND COMPATIBILITY
 
 The server speaks version 1 of the prefork-interp protocol, as the C
@@ -783,8 +792,8 @@ The check for changed files, with inotify and stat backends.
 
 =item Linux
 
-Syscall numbers, pidfd, madvise, inotify syscalls, prlimit, a
-getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes here.
+Syscall numbers, pidfd, madvise, inotify syscalls, signalfd, prlimit,
+a getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes here.
 
 =item Log
 
@@ -796,6 +805,13 @@ The C<signals> extension: relayed signal bytes to the call's process
 group, the words for stops and continues, the C<SIGCHLD> signalfd
 (F<t/13-relay.t>, F<docs/protocol.md>). Pool, Executor and Server call
 it at hooks marked C<[signals]>.
+
+=item QuitSignals
+
+C<SIGTERM>, C<SIGINT> and C<SIGHUP> to the server, through a signalfd:
+they make it quit as C<--kill> does (THE WATCHER), and the script's
+handlers for them stay its calls'
+(F<tests/integration/server_signals.t>).
 
 =item Server
 

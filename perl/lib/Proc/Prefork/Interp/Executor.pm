@@ -29,8 +29,8 @@ use constant READ_CHUNK => 65536;
 my @retired;
 
 # call: the call's socket (undef in a spare); ctl: the control socket
-# to the server; opts, script, user_sig (the script's CHLD and ALRM
-# handlers); retired: the server's state; offered: the step-2 bits the
+# to the server; opts, script, user_sig (the script's CHLD, ALRM,
+# TERM and HUP handlers, which the server replaced); retired: the server's state; offered: the step-2 bits the
 # greeting offered.
 sub new {
     my ($class, %args) = @_;
@@ -58,7 +58,7 @@ sub run {
     # from a standalone run's start, not from the server's.
     $^T = time;
     my ($state, $held) = $self->_serve_call($call, $ctl);
-    for my $sig (qw(CHLD ALRM)) {
+    for my $sig (qw(CHLD ALRM TERM HUP)) {
         $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
     }
     # A signal held during the set-up (SIGINT from the server, and

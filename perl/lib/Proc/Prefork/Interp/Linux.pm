@@ -1,7 +1,7 @@
 package Proc::Prefork::Interp::Linux;
 
-# The thin Linux layer: syscall numbers, pidfd, madvise, inotify
-# syscalls, fd probing and the one poll wrapper. Nothing here knows
+# The thin Linux layer: syscall numbers, pidfd, madvise, inotify,
+# signalfd, fd probing and the one poll wrapper. Nothing here knows
 # about the server; every other package calls the kernel through here
 # (or through plain perl built-ins).
 
@@ -10,7 +10,8 @@ use warnings;
 
 use Exporter qw(import);
 our @EXPORT_OK = qw(pidfd_open have_madvise madvise inotify_open
-                    inotify_add_watch fd_flags poll poll_in
+                    inotify_add_watch signalfd_open signalfd_drain
+                    fd_flags poll poll_in
                     get_rlimit set_rlimit getsockopt_large
                     POLLRDHUP MADV_HUGEPAGE MADV_POPULATE_WRITE MADV_COLLAPSE);
 
@@ -26,6 +27,9 @@ use constant {
     MADV_COLLAPSE       => 25,        # Linux 6.1
     IN_NONBLOCK         => 0x00000800,    # == O_NONBLOCK
     IN_CLOEXEC          => 0x00080000,    # == O_CLOEXEC
+    SFD_NONBLOCK        => 0x800,         # == O_NONBLOCK
+    SFD_CLOEXEC         => 0x80000,       # == O_CLOEXEC
+    SIGINFO_SIZE        => 128,           # struct signalfd_siginfo
 };
 
 # Syscall numbers come from syscall.ph, whose subs land in the package
@@ -100,6 +104,62 @@ sub inotify_add_watch {
     my ($ifh, $path, $mask) = @_;
     my $wd = syscall($SYS_inotify_add_watch, fileno($ifh), "$path", $mask + 0);
     return $wd >= 0 ? $wd : undef;
+}
+
+# signalfd4, by number as the others; undef (tests force it) makes
+# signalfd_open fail, and its callers use their fallbacks.
+our $SYS_signalfd4;
+{
+    no strict 'refs';
+    for my $pkg (__PACKAGE__, 'main', 'Proc::Prefork::Interp') {
+        next unless defined &{"${pkg}::SYS_signalfd4"};
+        $SYS_signalfd4 = eval { &{"${pkg}::SYS_signalfd4"}() };
+        last;
+    }
+    unless ($SYS_signalfd4) {
+        require Config;
+        no warnings 'once';
+        my %table = (x86_64 => 289, aarch64 => 74, i686 => 327);
+        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
+        $SYS_signalfd4 = $table{$arch // ''};
+    }
+}
+
+# A non-blocking, close-on-exec read handle on which the signals @sigs
+# arrive, which are blocked from now on (a handler could not wake a
+# poll that has not started yet: perl runs handlers between ops).
+# Returns the handle and a POSIX::SigSet of those of @sigs that were not
+# blocked before (what a child unblocks); () with the mask as it was
+# when there is no signalfd.
+sub signalfd_open {
+    my (@sigs) = @_;
+    return () unless $SYS_signalfd4;
+    my ($set, $old) = (POSIX::SigSet->new(@sigs), POSIX::SigSet->new);
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $set, $old) or return ();
+    my $mask = 0;
+    $mask |= 1 << ($_ - 1) for @sigs;
+    my $fd = syscall($SYS_signalfd4, -1, pack('Q', $mask), 8,
+                     SFD_NONBLOCK | SFD_CLOEXEC);
+    my $fh;
+    if ($fd < 0 || !open($fh, '<&=', $fd)) {
+        POSIX::close($fd) if $fd >= 0;
+        POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+        return ();
+    }
+    $set->delset($_) for grep { $old->ismember($_) } @sigs;
+    return ($fh, $set);
+}
+
+# Reads what is pending on a signalfd handle: the signal numbers, in
+# the order they came (empty if none).
+sub signalfd_drain {
+    my ($fh) = @_;
+    my @sigs;
+    while ((sysread($fh, my $buf, 16 * SIGINFO_SIZE) // 0) > 0) {
+        push @sigs, unpack 'L', substr($buf, $_ * SIGINFO_SIZE, 4)
+            for 0 .. int(length($buf) / SIGINFO_SIZE) - 1;
+    }
+    return @sigs;
 }
 
 # prlimit64 and getsockopt (for more than perl's 256-byte buffer), by

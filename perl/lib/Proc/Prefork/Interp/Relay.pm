@@ -13,17 +13,14 @@ package Proc::Prefork::Interp::Relay;
 use strict;
 use warnings;
 
-use Errno qw(EAGAIN EINTR ENOSYS);
 use POSIX ();
+use Proc::Prefork::Interp::Linux ();
 
 use constant {
     USE_SIGNALS   => 0x02,         # step-2 bit
     FEATURE       => 'signals',    # xdata token
     MAX_SIGNAL    => 64,
     WCONTINUED    => 8,            # Linux; POSIX.pm does not export it
-    SFD_NONBLOCK  => 0x800,
-    SFD_CLOEXEC   => 0x80000,
-    SIGINFO_SIZE  => 128,          # struct signalfd_siginfo
 };
 
 #------------------------------------------------------------- codec
@@ -51,52 +48,20 @@ sub change_word {
 
 #------------------------------------------------- child notification
 
-# syscall.ph defines its subs in the package that first requires it.
-our $SYS_signalfd4;
-{
-    local ($@, $!);
-    eval { require 'syscall.ph'; 1 };
-    no strict 'refs';
-    for my $pkg (__PACKAGE__, 'Proc::Prefork::Interp::Linux',
-                 'Proc::Prefork::Interp', 'main') {
-        next unless defined &{"${pkg}::SYS_signalfd4"};
-        $SYS_signalfd4 = eval { &{"${pkg}::SYS_signalfd4"}() };
-        last;
-    }
-    unless ($SYS_signalfd4) {
-        require Config;
-        no warnings 'once';
-        my %table = (x86_64 => 289, aarch64 => 74, i686 => 327);
-        my ($arch) = ($Config::Config{archname} // '') =~ /\A([^-]+)/;
-        $SYS_signalfd4 = $table{$arch // ''};
-    }
-}
-
 my $chld_set = POSIX::SigSet->new(POSIX::SIGCHLD());
 
 # A file handle that becomes readable on SIGCHLD, which then stays
-# blocked in the server (a handler could not wake a poll that has not
-# started yet: Perl runs handlers between ops). Undef if the kernel or
-# the table lacks signalfd: the caller then polls with a bound instead.
+# blocked in the server. Undef if the kernel or the table lacks
+# signalfd: the caller then polls with a bound instead.
 sub child_events_open {
-    return undef unless $SYS_signalfd4;
-    my $old = POSIX::SigSet->new;
-    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $chld_set, $old);
-    my $mask = pack 'Q', 1 << (POSIX::SIGCHLD() - 1);
-    my $fd = syscall($SYS_signalfd4, -1, $mask, 8, SFD_NONBLOCK | SFD_CLOEXEC);
-    if ($fd < 0) {
-        POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
-        return undef;
-    }
-    open(my $fh, '<&=', $fd) or do { POSIX::close($fd); return undef };
+    my ($fh) = Proc::Prefork::Interp::Linux::signalfd_open(POSIX::SIGCHLD());
     return $fh;
 }
 
 # Empties the notification fd; what changed is asked of waitpid.
 sub child_events_drain {
     my ($fh) = @_;
-    my $buf;
-    1 while (sysread($fh, $buf, 16 * SIGINFO_SIZE) // 0) > 0;
+    Proc::Prefork::Interp::Linux::signalfd_drain($fh);
     return;
 }
 

@@ -22,6 +22,7 @@ use Proc::Prefork::Interp::Loop ();
 use Proc::Prefork::Interp::Memory ();
 use Proc::Prefork::Interp::Pool ();
 use Proc::Prefork::Interp::Protocol ();
+use Proc::Prefork::Interp::QuitSignals ();
 use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Title ();
@@ -48,7 +49,9 @@ sub new {
         first    => $args{fh}{call},
         errors   => 0,
         quitting => 0,
-        user_sig => { map { $_ => $SIG{$_} } qw(CHLD ALRM) },
+        # The script's handlers of signals the server takes for itself:
+        # its calls get them back (Executor).
+        user_sig => { map { $_ => $SIG{$_} } qw(CHLD ALRM TERM HUP) },
     }, $class;
     $self->{memory} = Proc::Prefork::Interp::Memory->new(
         opts => $self->{opts}, call_waiting => sub { $self->_call_waiting });
@@ -63,6 +66,11 @@ sub new {
 sub run {
     my ($self) = @_;
     POSIX::setsid();
+    $self->{quit_signals} = Proc::Prefork::Interp::QuitSignals->new(
+        on_signal => sub {
+            log_msg('info', "$_[0] received, quitting");
+            $self->begin_quit;
+        });
     Proc::Prefork::Interp::Stdio::to_devnull()
         or log_msg('err', "putting stdio on /dev/null: $!");
     # Status writes to vanished clients must not kill the server.
@@ -104,6 +112,7 @@ sub _loop {
     # watcher or a changed file stops it).
     $loop->source(sub { $pool->source(@_) });
     $loop->source(sub { $self->_watcher_source(@_) });
+    $loop->source(sub { $self->{quit_signals}->source(@_) });
     $loop->source(sub { $self->{autoreload}->source(@_) });
     $loop->source(sub { $self->_listen_source(@_) });
     $loop->after_step(sub { $pool->escalate_kills });
@@ -232,6 +241,7 @@ sub _new_executor {
     POSIX::setpgid(0, 0);
     # [signals] the server keeps SIGCHLD blocked for its notification fd
     Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
+    $self->{quit_signals}->in_child;
     for my $role (qw(listen watche watchi)) {
         close $self->{$role} if $self->{$role};
     }
