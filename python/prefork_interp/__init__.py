@@ -22,7 +22,7 @@ import threading
 from . import (autoreload, call_locale, caller_state, callstate,
                environment, executor, linux,
                log as _log, options as _options, protocol,
-               server as _server, stdio, streams)
+               server as _server, stdio, streams, wakeup)
 from .pool import BecomeExecutor
 
 __all__ = ["initialisation_complete", "autoreload_also_check"]
@@ -95,7 +95,7 @@ def initialisation_complete(**opts):
     # server's life.  They show the interpreter and the script only.
     linux.set_cmdline([os.fsencode(a) for a in
                        sys.orig_argv[:len(sys.orig_argv) - len(_ARGV_AT_IMPORT) + 1]])
-    call, ctl = _serve(server, log)
+    call, ctl = _serve(server, log, context.c_handlers)
     executor.serve(call, ctl, context)
 
 
@@ -144,7 +144,7 @@ def _let_go_of_the_setup():
     linux.flush_c_stdio()
 
 
-def _serve(server, log):
+def _serve(server, log, c_handlers):
     """Runs the server; returns (call, control socket) in each child
     that is to become a call's process, never in the server."""
     # Objects of the initialisation leave the collector's generations:
@@ -152,7 +152,7 @@ def _serve(server, log):
     # pages, which the call shares copy-on-write with the server.
     gc.freeze()
     try:
-        server.run()
+        server.run(c_handlers)
     except BecomeExecutor as job:
         return job.call, job.ctl
     except BaseException as e:
@@ -222,10 +222,13 @@ def _become_server(c_handlers):
                 pass
     # Nor does it keep the first caller's signal mask: it relies on
     # SIGCHLD (a relaying call's stops and continues wake its poll; with
-    # no pidfd, so does a child's end), and on TERM, INT and HUP ending
-    # it as they end any daemon.  Each call gets its own caller's mask
-    # (callstate.reset_signals), never the server's.
+    # no pidfd, so does a child's end), and on TERM, INT and HUP making
+    # it quit as they make any daemon quit; those three are held until
+    # the server's handlers are in place (Server.run).  Each call gets
+    # its own caller's mask (callstate.reset_signals), never the
+    # server's.
     signal.pthread_sigmask(signal.SIG_SETMASK, ())
+    wakeup.hold_quit_signals()
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)

@@ -26,9 +26,10 @@ complete), or 'S' (request complete, and the client relays signals: the
 stops and continues to the client as wait-status words before the final
 status.  A pidfd reports only exits, so SIGCHLD wakes the poll (through
 signal.set_wakeup_fd) and each relaying child is asked with
-waitpid(WUNTRACED | WCONTINUED).  The group's id is the child's pid: the
-server signals it only until it has reaped the child, so it cannot have
-been reused.
+waitpid(WUNTRACED | WCONTINUED).  (The pipe is the server's wakeup
+pipe, wakeup.py, which also carries SIGTERM, SIGINT and SIGHUP.)  The
+group's id is the child's pid: the server signals it only until it has
+reaped the child, so it cannot have been reused.
 """
 
 import os
@@ -115,7 +116,7 @@ class Pool:
         self.quitting = False
         self.last_active = time.monotonic()
         self.on_fork = None     # called in a new child before it unwinds
-        self.child_events = None    # [signals] (read, write) wakeup pipe
+        self.wakeup = None      # the server's wakeup.Wakeup, if it has one
         self.relay_check = False    # [signals] look at relaying children
         self.reserved = None    # a control socketpair made before accept
         self.reaped = 0         # children reaped so far
@@ -164,19 +165,28 @@ class Pool:
             except OSError as e:
                 self.log("err", f"socketpair: {e.strerror}")
                 return None
+        wakeup = self.wakeup
+        mask = wakeup.hold() if wakeup is not None else None
         try:
             pid = os.fork()
         except OSError as e:
+            if wakeup is not None:
+                wakeup.release_in_parent(mask)
             self.log("err", f"fork: {e.strerror}")
             ctl.close()
             ctl_child.close()
             return None
         if pid == 0:
+            if wakeup is not None:
+                self.wakeup = None
+                wakeup.release_in_child(mask)
             os.setpgid(0, 0)
             ctl.close()
             if self.on_fork is not None:
                 self.on_fork(call, ctl_child)
             raise BecomeExecutor(call, ctl_child)
+        if wakeup is not None:
+            wakeup.release_in_parent(mask)
         ctl_child.close()
         # Also done by the child; doing both avoids a race with killpg.
         try:
@@ -367,27 +377,27 @@ class Pool:
         child anyway (relay_check)."""
         kid.signals = True
         self.relay_check = True
-        if self.child_events is None:
-            self.child_events = _open_child_events()
+        if self.wakeup is not None:
+            self.wakeup.watch_chld()
 
     def relaying(self):
         return [k for k in self.kids.values() if k.signals]
 
+    def chld_wakes(self):
+        """[signals] Whether SIGCHLD wakes the loop (else it looks at
+        relaying children every NOPIDFD_TICK)."""
+        return self.wakeup is not None and self.wakeup.chld
+
     def check_relaying(self):
         """Every pass: relaying children when SIGCHLD cannot wake the
         poll, or when one has just begun to relay."""
-        if self.relay_check or self.child_events is None:
+        if self.relay_check or not self.chld_wakes():
             self.relay_check = False
             for kid in self.relaying():
                 self.reap(kid)
 
     def child_events_ready(self):
         """SIGCHLD came: a relaying call may have stopped or continued."""
-        try:
-            while os.read(self.child_events[0], 4096):
-                pass
-        except (BlockingIOError, InterruptedError):
-            pass
         for kid in self.relaying():
             if self.kids.get(kid.pid) is kid:
                 self.reap(kid)
@@ -475,11 +485,6 @@ class Pool:
                 kid.call.close()
             if kid.pidfd is not None:
                 os.close(kid.pidfd)
-        if self.child_events is not None:
-            signal.set_wakeup_fd(-1)
-            for fd in self.child_events:
-                os.close(fd)
-            self.child_events = None
 
 
 def _recv_now(sock, size):
@@ -492,18 +497,3 @@ def _recv_now(sock, size):
     except OSError:
         return b""
 
-
-def _noop(_signum, _frame):
-    pass
-
-
-def _open_child_events():
-    """[signals] A pipe that SIGCHLD writes to (signal.set_wakeup_fd): the
-    server's poll wakes for a stop or continue of a relaying child.
-    Returns (read end, write end)."""
-    read_end, write_end = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-    if signal.getsignal(signal.SIGCHLD) in (signal.SIG_DFL, signal.SIG_IGN,
-                                            None):
-        signal.signal(signal.SIGCHLD, _noop)
-    signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-    return read_end, write_end

@@ -2,14 +2,16 @@
 inotify, and each child's pidfd, call socket and control socket.
 
 It runs in the setup's child, a session leader whose standard streams
-are /dev/null.  It never returns: it exits with os._exit once it has
-quit and every running call has ended, or its children leave it by
-raising pool.BecomeExecutor.
+are /dev/null.  SIGTERM, SIGINT and SIGHUP make it quit as the
+removal of its socket does (wakeup.py).  It never returns: it exits
+with os._exit once it has quit and every running call has ended, or its
+children leave it by raising pool.BecomeExecutor.
 """
 
 import errno
 import os
 import select
+import signal
 import socket
 import time
 import traceback
@@ -17,6 +19,7 @@ import traceback
 from . import caller_state, linux, peercreds, protocol
 from .autoreload import Autoreload
 from .pool import Pool
+from .wakeup import QUIT_SIGNALS, Wakeup, quit_signal
 
 NOPIDFD_TICK = 0.1     # poll bound when a child has no pidfd
 FD_BACKOFF = 0.25      # seconds without accepting when out of descriptors,
@@ -67,7 +70,10 @@ class Server:
 
     # ------------------------------------------------------------ the loop
 
-    def run(self):
+    def run(self, c_handlers=()):
+        """c_handlers: signals whose handlers were installed from C,
+        left alone (callstate.c_handlers)."""
+        self.open_wakeup(c_handlers)
         # Room for every call's descriptors (calls get their caller's).
         caller_state.raise_server_nofile()
         self.dispatch(self.first_call)
@@ -94,6 +100,18 @@ class Server:
                 self.log("err", f"{self.failed_steps} passes in a row "
                          "failed; quitting")
                 raise RuntimeError("too many failures in the server loop")
+
+    def open_wakeup(self, c_handlers):
+        """Before the first fork: the wakeup pipe, and the server's own
+        handlers for the quit signals (held since _become_server)."""
+        try:
+            self.pool.wakeup = Wakeup(keep=c_handlers)
+        except OSError as e:
+            # Not worth refusing to serve: the signals end it at once.
+            self.log("err", f"no wakeup pipe ({e.strerror}): SIGTERM, "
+                     "SIGINT and SIGHUP end the server and its callers "
+                     "lose their exit statuses")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, QUIT_SIGNALS)
 
     def handler_failed(self, what, e):
         """Logs (one line, with where it was raised) an exception of one
@@ -174,11 +192,13 @@ class Server:
             deadlines.append(pool.last_active + opts.idle_timeout)
         if pool.spare_retry is not None:
             deadlines.append(pool.spare_retry)
-        # [signals] stops and continues of relaying calls: SIGCHLD wakes
-        # the poll, or (without it) every NOPIDFD_TICK.
-        if pool.child_events is not None:
-            watch(pool.child_events[0], select.POLLIN, "chld")
-        elif pool.relaying():
+        # Signals wake the poll through the wakeup pipe, even one that
+        # came before it blocks.  [signals] Stops and continues of
+        # relaying calls: SIGCHLD wakes it, or (without the pipe) it
+        # looks every NOPIDFD_TICK.
+        if pool.wakeup is not None:
+            watch(pool.wakeup.fileno(), select.POLLIN, "wakeup")
+        if pool.relaying() and not pool.chld_wakes():
             deadlines.append(now + NOPIDFD_TICK)
 
         timeout = None
@@ -233,8 +253,8 @@ class Server:
             pool.client_gone(kid)
         elif role == "relay":
             pool.relay_readable(kid)
-        elif role == "chld":
-            pool.child_events_ready()
+        elif role == "wakeup":
+            self.signals_came(pool.wakeup.read())
         elif role == "control":
             if kid.ctl is not None:
                 pool.control_readable(kid)
@@ -322,6 +342,16 @@ class Server:
         elif data is not None:
             self.log("info", "socket removed or replaced, quitting")
         self.begin_quit()
+
+    def signals_came(self, signums):
+        """Acts on the signals read from the wakeup pipe."""
+        if signal.SIGCHLD in signums:
+            self.pool.child_events_ready()
+        signum = quit_signal(signums)
+        if signum is not None and not self.quitting():
+            self.log("info", f"{signal.Signals(signum).name} received, "
+                     "quitting")
+            self.begin_quit()
 
     def quitting(self):
         return self.pool.quitting
