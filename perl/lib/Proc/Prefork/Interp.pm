@@ -27,6 +27,7 @@ use Proc::Prefork::Interp::Server ();
 use Proc::Prefork::Interp::CallerState ();
 use Proc::Prefork::Interp::Locale ();
 use Proc::Prefork::Interp::Environment ();
+use Proc::Prefork::Interp::QuitSignals ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
 
@@ -89,8 +90,15 @@ sub prefork_initialisation_complete {
     # that caller's arguments), not even for a moment.
     my $script = $0;
     $0 = "$script [prefork server]";
+    # From here the server's signals of its own (QuitSignals) are held:
+    # the script's handlers for them must not run in the server.
+    my $quit_mask = Proc::Prefork::Interp::QuitSignals::hold();
     my $pid = fork;
-    defined $pid or croak "Proc::Prefork::Interp: fork: $!";
+    unless (defined $pid) {
+        my $err = $!;
+        POSIX::sigprocmask(POSIX::SIG_SETMASK(), $quit_mask);
+        croak "Proc::Prefork::Interp: fork: $err";
+    }
     POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
 
     # Each call's end would free the main program's constants (see
@@ -102,6 +110,7 @@ sub prefork_initialisation_complete {
     push @files, @{$o->{autoreload_extra}}, @also_check;
     my $executor = Proc::Prefork::Interp::Server->new(
         opts => $o, env => $p, fh => $fh, files => \@files, script => $script,
+        quit_mask => $quit_mask,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
         offered  => Proc::Prefork::Interp::Protocol::offered_bits($p->{client_reads_xdata}),
     )->run;
@@ -810,8 +819,8 @@ it at hooks marked C<[signals]>.
 
 C<SIGTERM>, C<SIGINT> and C<SIGHUP> to the server, through a signalfd:
 they make it quit as C<--kill> does (THE WATCHER), and the script's
-handlers for them stay its calls'
-(F<tests/integration/server_signals.t>).
+handlers for them stay its calls
+(F<t/17-quit-signals.t>, F<tests/integration/server_signals.t>).
 
 =item Server
 

@@ -128,9 +128,8 @@ our $SYS_signalfd4;
 # A non-blocking, close-on-exec read handle on which the signals @sigs
 # arrive, which are blocked from now on (a handler could not wake a
 # poll that has not started yet: perl runs handlers between ops).
-# Returns the handle and a POSIX::SigSet of those of @sigs that were not
-# blocked before (what a child unblocks); () with the mask as it was
-# when there is no signalfd.
+# Returns the handle; () with the mask as it was when there is no
+# signalfd.
 sub signalfd_open {
     my (@sigs) = @_;
     return () unless $SYS_signalfd4;
@@ -146,8 +145,7 @@ sub signalfd_open {
         POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
         return ();
     }
-    $set->delset($_) for grep { $old->ismember($_) } @sigs;
-    return ($fh, $set);
+    return $fh;
 }
 
 # Reads what is pending on a signalfd handle: the signal numbers, in

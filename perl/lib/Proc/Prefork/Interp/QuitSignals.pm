@@ -25,16 +25,32 @@ my @NAMES = qw(TERM INT HUP);
 my %NUMBER = map { $_ => POSIX->can("SIG$_")->() } @NAMES;
 my %NAME = reverse %NUMBER;
 
-# In the server, before anything else can fork: on_signal->("SIGTERM")
-# is called from the loop (source) for the first one that comes.
+# In the setup, just before it forks the server: the signals are held
+# (blocked) from here, so that none reaches the script's handlers in
+# the server before new() takes them. Returns the mask as it was.
+sub hold {
+    my $old = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), POSIX::SigSet->new(@NUMBER{@NAMES}), $old);
+    return $old;
+}
+
+# In the server, before anything else can fork; before: the mask hold()
+# returned. on_signal->("SIGTERM") is called from the loop (source) for
+# each that comes.
 sub new {
     my ($class, %args) = @_;
     my $self = bless { on_signal => $args{on_signal}, noted => [] }, $class;
-    $SIG{$_} = 'DEFAULT' for @NAMES;
-    @$self{qw(fh unblock)} = signalfd_open(@NUMBER{@NAMES});
-    unless ($self->{fh}) {
+    my $before = $args{before} // hold();
+    # What a child lets through again: those not blocked before hold().
+    my $unblock = POSIX::SigSet->new(grep { !$before->ismember($_) } @NUMBER{@NAMES});
+    ($self->{fh}) = signalfd_open(@NUMBER{@NAMES});
+    if ($self->{fh}) {
+        $SIG{$_} = 'DEFAULT' for @NAMES;
+    } else {
         $SIG{$_} = sub { push @{$self->{noted}}, $_[0] } for @NAMES;
+        POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), $unblock);
     }
+    $self->{unblock} = $unblock;
     return $self;
 }
 

@@ -49,6 +49,7 @@ sub new {
         first    => $args{fh}{call},
         errors   => 0,
         quitting => 0,
+        quit_mask => $args{quit_mask},  # see QuitSignals::hold
         # The script's handlers of signals the server takes for itself:
         # its calls get them back (Executor).
         user_sig => { map { $_ => $SIG{$_} } qw(CHLD ALRM TERM HUP) },
@@ -67,9 +68,10 @@ sub run {
     my ($self) = @_;
     POSIX::setsid();
     $self->{quit_signals} = Proc::Prefork::Interp::QuitSignals->new(
+        before => $self->{quit_mask},
         on_signal => sub {
-            log_msg('info', "$_[0] received, quitting");
             $self->begin_quit;
+            log_msg('info', "$_[0] received, quitting");
         });
     Proc::Prefork::Interp::Stdio::to_devnull()
         or log_msg('err', "putting stdio on /dev/null: $!");
