@@ -22,6 +22,7 @@
 #include "rundir.h"
 #include "sandbox.h"
 #include "server.h"
+#include "shebang.h"
 #include "status.h"
 #include "stop.h"
 
@@ -136,6 +137,10 @@ int main(int argc, char **argv)
 	if (ensure_stdio_open(&p) < 0)
 		fail(&p, 127);
 
+	/* Before the options: cut short, they may not parse at all, and
+	 * the cut is then the problem to name. */
+	if (argc >= 3 && pfi_shebang_check(argv[2], argv[1], &p) < 0)
+		fail(&p, 127);
 	if (pfi_options_parse(argc, argv, &o, &p) < 0)
 		fail(&p, 127);
 	if (o.want_help) {
