@@ -122,6 +122,25 @@ SKIP: {
 	kill_servers($env);
 }
 
+# Names are shown with their control characters escaped, so that the
+# line stays one line and reads right: a script saved with CRLF line
+# ends names the interpreter "perl\r".
+my $crlf = "$env->{dir}/crlf.pl";
+open my $crlf_fh, '>', $crlf or die "$crlf: $!";
+print $crlf_fh "#!$client -U,perl\r\nprint 1;\r\n";
+close $crlf_fh or die "$crlf: $!";
+chmod 0755, $crlf;
+my $cr = refused('#! line with CRLF line ends', [$crlf],
+		 qr/cannot run interpreter 'perl\\r'/);
+unlike($cr->{err}, qr/\r/, '#! line with CRLF line ends: no carriage return on stderr');
+my $nl = write_script($env, "new\nline.pl", <<'EOS');
+print STDERR "never calls it\n";
+EOS
+# (with an argument: run_call's exec of a one-word command would go
+# through the shell, which splits the name at the newline)
+refused('a script name with a newline', [$nl, 'x'],
+	qr/new\\nline\.pl.*prefork_initialisation_complete/);
+
 # And after all that, a good call still works.
 my $r = run_call([$good], dir => $env->{dir});
 is($r->{status}, 0, 'a good call still works');
