@@ -21,13 +21,15 @@
 #include "proctitle.h"
 #include "rundir.h"
 #include "sandbox.h"
+#include "say.h"
 #include "server.h"
+#include "shebang.h"
 #include "status.h"
 #include "stop.h"
 
 static void __attribute__((noreturn)) fail(const struct problem *p, int code)
 {
-	fprintf(stderr, "prefork-interp: %s\n", p->msg);
+	pfi_say("%s", p->msg);
 	exit(code);
 }
 
@@ -69,9 +71,9 @@ run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
 		struct problem cannot_run;
 		if (pfi_direct_findable(o, &cannot_run) < 0)
 			fail(&cannot_run, 127);
-		fprintf(stderr, "prefork-interp: running '%s' without a server "
-			"(not accelerated): %s; --fallback=quiet silences this "
-			"line\n", o->script, p->msg);
+		pfi_say("running '%s' without a server (not accelerated): "
+			"%s; --fallback=quiet silences this line", o->script,
+			p->msg);
 	}
 	pfi_direct_exec(o, st, p);
 	fail(p, 127);
@@ -136,6 +138,10 @@ int main(int argc, char **argv)
 	if (ensure_stdio_open(&p) < 0)
 		fail(&p, 127);
 
+	/* Before the options: cut short, they may not parse at all, and
+	 * the cut is then the problem to name. */
+	if (argc >= 3 && pfi_shebang_check(argv[2], argv[1], &p) < 0)
+		fail(&p, 127);
 	if (pfi_options_parse(argc, argv, &o, &p) < 0)
 		fail(&p, 127);
 	if (o.want_help) {
@@ -187,8 +193,7 @@ int main(int argc, char **argv)
 	if (r == -ECHILD && setup_status != 0) {
 		/* The script's own message is already on stderr; the caller
 		 * then gets the status a standalone run would have given. */
-		fprintf(stderr, "prefork-interp: initialisation of '%s' failed "
-			"(%s %d)\n", o.script,
+		pfi_say("initialisation of '%s' failed (%s %d)", o.script,
 			WIFEXITED(setup_status) ? "exit status" : "signal",
 			WIFEXITED(setup_status) ? WEXITSTATUS(setup_status)
 						: WTERMSIG(setup_status));

@@ -86,6 +86,61 @@ refused('bad fallback value', [$good], qr/PREFORK_INTERP_FALLBACK must be/, env 
 refused('--list with a script', [$client, '--list', 'perl', $good], qr/--list takes no interpreter or script/);
 refused('--kill-all with -f', [$client, '--kill-all', '-f'], qr/cannot be combined/);
 
+# A '#!' line longer than the kernel reads (256 bytes since Linux 5.1)
+# reaches the client cut short, as one argument that may still parse:
+# the client must say so, not run on what is left of its options.
+my $kernel_buf = 256;
+my $head = "#!$client -U,-G,";
+my $tail = ",perl,-w,-I/srv/app/lib,-I/srv/app/vendor/lib";
+SKIP: {
+	my $pad = $kernel_buf - 1 - length($head) - length(",perl,-w,-I/srv/ap");
+	skip "the client's path ($client) leaves no room for the padding", 30
+		if $pad < 1;
+	my $body = "use Proc::Prefork::Interp;\nprefork_initialisation_complete();\nprint \"ran\\n\";\n";
+	# cut inside the interpreter's arguments: parses, would run
+	my $in_args = write_script($env, 'long-args.pl', $body,
+				   interp => '-U,-G,' . ('x' x $pad) . $tail);
+	refused('#! line cut in the interpreter arguments', [$in_args],
+		qr/'#!' line of '\Q$in_args\E' is longer than the 255 bytes/);
+	# cut before the interpreter: nothing to name but the cut
+	my $in_opts = write_script($env, 'long-opts.pl', $body,
+				   interp => '-U,-G,' . ('x' x 300) . $tail);
+	refused('#! line cut in the options', [$in_opts],
+		qr/'#!' line of '\Q$in_opts\E' is longer than the 255 bytes/);
+	# the same script named on a command line: no cut, it runs
+	my $r = run_call([$client, '-U,perl', $in_args], dir => $env->{dir});
+	is(describe_status($r->{status}), 'exit 0',
+	   'a script with a long #! line named on a command line: runs');
+	is($r->{out}, "ran\n", '... and prints');
+	# a long line that loses only trailing blanks: nothing was cut
+	my $blank = write_script($env, 'long-blank.pl', $body,
+				 interp => '-U,perl' . (' ' x 300));
+	$r = run_call([$blank], dir => $env->{dir});
+	is(describe_status($r->{status}), 'exit 0',
+	   'a #! line longer only by trailing blanks: runs');
+	is($r->{out}, "ran\n", '... and prints');
+	kill_servers($env);
+}
+
+# Names are shown with their control characters escaped, so that the
+# line stays one line and reads right: a script saved with CRLF line
+# ends names the interpreter "perl\r".
+my $crlf = "$env->{dir}/crlf.pl";
+open my $crlf_fh, '>', $crlf or die "$crlf: $!";
+print $crlf_fh "#!$client -U,perl\r\nprint 1;\r\n";
+close $crlf_fh or die "$crlf: $!";
+chmod 0755, $crlf;
+my $cr = refused('#! line with CRLF line ends', [$crlf],
+		 qr/cannot run interpreter 'perl\\r'/);
+unlike($cr->{err}, qr/\r/, '#! line with CRLF line ends: no carriage return on stderr');
+my $nl = write_script($env, "new\nline.pl", <<'EOS');
+print STDERR "never calls it\n";
+EOS
+# (with an argument: run_call's exec of a one-word command would go
+# through the shell, which splits the name at the newline)
+refused('a script name with a newline', [$nl, 'x'],
+	qr/new\\nline\.pl.*prefork_initialisation_complete/);
+
 # And after all that, a good call still works.
 my $r = run_call([$good], dir => $env->{dir});
 is($r->{status}, 0, 'a good call still works');
