@@ -826,7 +826,7 @@ then runs it and returns to the per-call code.
 
 =head1 SEE ALSO
 
-L<prefork-interp-hardened(1)> (the client), L<IO::FDPass>,
+L<prefork-interp-hardened(1)> (the client), L<IO::FDPass>, L<Socket::MsgHdr>,
 L<Sys::Syslog>; F<docs/design.md> in the source (installed in
 F</usr/share/doc/prefork-interp-hardened/>) for the design, protocol and
 security model.
