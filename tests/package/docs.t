@@ -26,6 +26,32 @@ for my $opt (@options) {
 	like($table, qr/^\| [^|]*`\Q$opt\E[ `=]/m, "README option table documents $opt");
 }
 
+# Every option the parser accepts is in --help: the options' words in
+# src/options.c ("--name" compared, 'c' cases of the short options).
+my $parser = slurp("$src/src/options.c");
+my @long = $parser =~ /(?:strcmp|strncmp)\(word, "(--[a-z-]+)=?"/g;
+my ($short_switch) = $parser =~ /static int short_options\(.*?\n\}\n/s ? ($&) : ('');
+my @short = map { "-$_" } $short_switch =~ /case '([A-Za-z])':/g;
+cmp_ok(scalar(@long) + scalar(@short), '>=', 10, 'found the parser\'s options: ' . join(' ', @long, @short));
+for my $opt (@long, @short) {
+	like($help, qr/^  (?:[^\n]*[ ,])?\Q$opt\E\b/m, "--help lists $opt, which the parser accepts");
+}
+
+# The environment variables the client reads, and where it looks for a
+# run directory (src/rundir.c), are in the manual page and --help.
+for my $var (qw(PREFORK_INTERP_RUN_DIR PREFORK_INTERP_FALLBACK)) {
+	like($pod, qr/^=head1 ENVIRONMENT\n(?:(?!^=head1).)*^=item B<\Q$var\E>/ms,
+	     "manual page ENVIRONMENT lists $var");
+	like($help, qr/\$\Q$var\E/, "--help names \$$var");
+}
+my ($files) = $pod =~ /^=head1 FILES\n(.*?)^=head1/ms;
+$files //= '';
+for my $candidate (qw(/run/user/ .prefork-interp/ /run/prefork-interp/)) {
+	like($files =~ s/[A-Z]<([^<>]*)>/$1/gr, qr/\Q$candidate\E/, "manual page FILES names the run directory $candidate");
+}
+like($help, qr{/run/user/UID/prefork-interp.*HOME/\.prefork-interp/HOSTNAME.*/run/prefork-interp/UID}s,
+     '--help names the three default run directories as README does');
+
 # The '#!' path: --help says the configured one; the documents say the
 # default, which the manual page gets substituted at build time.
 like($help, qr/#!\Q$shebang\E -U,perl/, "--help names $shebang");
