@@ -52,6 +52,16 @@ for my $candidate (qw(/run/user/ .prefork-interp/ /run/prefork-interp/)) {
 like($help, qr{/run/user/UID/prefork-interp.*HOME/\.prefork-interp/HOSTNAME.*/run/prefork-interp/UID}s,
      '--help names the three default run directories as README does');
 
+# python/README.md lists the shared suites that run with Python scripts
+# as tests/meson.build registers them.
+my $meson_tests = slurp("$src/tests/meson.build");
+my ($python_list) = $meson_tests =~ /foreach name : \[([^\]]*)\]\n\s*test\('python-integration-'/s;
+my @python_integration = ($python_list // '') =~ /'(\w+)'/g;
+cmp_ok(scalar @python_integration, '>=', 1, 'found the python-integration tests in tests/meson.build');
+my ($readme_list) = slurp("$src/python/README.md") =~ /`python-integration-\{([^}]*)\}`/;
+is(join(',', sort split /,/, $readme_list // ''), join(',', sort @python_integration),
+   'python/README.md lists the python-integration tests tests/meson.build registers');
+
 # The '#!' path: --help says the configured one; the documents say the
 # default, which the manual page gets substituted at build time.
 like($help, qr/#!\Q$shebang\E -U,perl/, "--help names $shebang");
