@@ -62,6 +62,15 @@ my ($readme_list) = slurp("$src/python/README.md") =~ /`python-integration-\{([^
 is(join(',', sort split /,/, $readme_list // ''), join(',', sort @python_integration),
    'python/README.md lists the python-integration tests tests/meson.build registers');
 
+# The module's POD names each of its packages under INTERNALS, where a
+# contributor looks for where a change goes.
+my ($internals) = slurp("$src/perl/lib/Proc/Prefork/Interp.pm") =~ /^=head1 INTERNALS\n(.*?)^=head1/ms;
+$internals //= '';
+opendir my $dh, "$src/perl/lib/Proc/Prefork/Interp" or die "perl/lib/Proc/Prefork/Interp: $!";
+for my $package (sort map { /^(\w+)\.pm\z/ ? $1 : () } readdir $dh) {
+	like($internals, qr/(?:^=item |B<)\Q$package\E\b/m, "POD INTERNALS names Proc::Prefork::Interp::$package");
+}
+
 # The '#!' path: --help says the configured one; the documents say the
 # default, which the manual page gets substituted at build time.
 like($help, qr/#!\Q$shebang\E -U,perl/, "--help names $shebang");
