@@ -496,9 +496,9 @@ other than the one it started with), every call keeps it.
 =item *
 
 It runs where its caller runs: in the same namespaces and control
-groups, under the same security label, on the same CPUs, with the same
-scheduling and I/O priority, OOM score adjustment and inherited
-C<prctl> switches. The module cannot change these for a call; the
+groups, under the same security label, on the same CPUs and NUMA memory policy, with the same
+scheduling and I/O priority, OOM score adjustment, timer slack,
+personality and inherited C<prctl> switches. The module cannot change these for a call; the
 prefork-interp client makes them part of the server's name, so a caller
 that differs gets a server of its own, started where it runs.
 
