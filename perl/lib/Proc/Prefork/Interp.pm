@@ -235,7 +235,8 @@ else untouched.
 Under prefork-interp the calling process (the I<setup>) forks and exits
 with status 0; its child becomes the server: it starts a new session,
 puts its standard streams on F</dev/null> and from then on reports
-problems only to syslog. The function then returns once in every
+problems only to syslog (or, where no syslog daemon listens, to the
+file F<messages> in the run directory: see C<log_facility>). The function then returns once in every
 I<executor> process, that is once per call, and never in the setup or
 the server. The per-call code after it runs in the executor; whatever
 way it ends (C<exit>, C<die>, falling off the end, a signal, or
@@ -504,9 +505,9 @@ other than the one it started with), every call keeps it.
 =item *
 
 It runs where its caller runs: in the same namespaces and control
-groups, under the same security label, on the same CPUs, with the same
-scheduling and I/O priority, OOM score adjustment and inherited
-C<prctl> switches. The module cannot change these for a call; the
+groups, under the same security label, on the same CPUs and NUMA memory policy, with the same
+scheduling and I/O priority, OOM score adjustment, timer slack,
+personality and inherited C<prctl> switches. The module cannot change these for a call; the
 prefork-interp client makes them part of the server's name, so a caller
 that differs gets a server of its own, started where it runs.
 
@@ -790,6 +791,15 @@ initialisation set (F<t/14-callerstate.t>).
 At accept: the caller's gid and groups (C<SO_PEERCRED>,
 C<SO_PEERGROUPS>) must be the server's.
 
+=item MainConstants
+
+Keeps the main program's constants from being freed at each call's
+end (see C<prefault>).
+
+=item FastExit
+
+The opt-in C<fast_exit> ending of a call (t/15-fast-exit.t).
+
 =item Memory
 
 Prefaulting and huge pages; the plans are pure functions of
@@ -797,7 +807,8 @@ F</proc/self/maps> (F<t/22-memory.t>).
 
 =item Autoreload
 
-The check for changed files, with inotify and stat backends.
+The check for changed files, with inotify and stat backends; what it
+compares of a file is B<FileIdentity>'s (t/30-fileidentity.t).
 
 =item Linux
 
@@ -806,7 +817,13 @@ a getsockopt with a large buffer and the one poll wrapper. Kernel plumbing goes 
 
 =item Log
 
-Syslog or the user's logger.
+Syslog or the user's logger; B<LogFile>, the file F<messages> in the
+run directory where no syslog daemon listens (t/31-logfile.t).
+
+=item Title
+
+The server's process title, the script and its count of calls, which
+C<--list> reads (t/30-title.t).
 
 =item Relay
 
@@ -835,7 +852,7 @@ then runs it and returns to the per-call code.
 
 =head1 SEE ALSO
 
-L<prefork-interp-hardened(1)> (the client), L<IO::FDPass>,
+L<prefork-interp-hardened(1)> (the client), L<IO::FDPass>, L<Socket::MsgHdr>,
 L<Sys::Syslog>; F<docs/design.md> in the source (installed in
 F</usr/share/doc/prefork-interp-hardened/>) for the design, protocol and
 security model.
