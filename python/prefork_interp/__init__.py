@@ -84,7 +84,7 @@ def initialisation_complete(**opts):
     files = autoreload.initial_files(script, options, _also_check)
     server = _server.Server(startup, _startup_fds(startup), options, log, files)
     context.offered_bits = server.offered_bits
-    log.open()
+    log.open(server.listen)
     _let_go_of_the_setup()
     if os.fork():
         os._exit(0)          # the client waits for the setup to exit 0

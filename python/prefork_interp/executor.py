@@ -259,7 +259,6 @@ def become_caller(call, request, context):
         if fd > 2:
             os.close(fd)
     call.close()
-    context.log.close()
 
     # What the interpreter's start-up reads (the locale, the streams'
     # settings) comes from the caller's environment; what the
@@ -286,6 +285,10 @@ def become_caller(call, request, context):
     caller_state.restore_server_limits()
     if request.state is not None:
         _apply_caller_state(request.state, context)
+    # Kept until now so that a refused call is logged (the messages
+    # file has no reopening); closed before the caller's signals reach
+    # the script's handlers, its first code of the call.
+    context.log.close()
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
     callstate.reseed()

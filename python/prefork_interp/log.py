@@ -1,4 +1,6 @@
-"""The server's messages: to syslog, or to the script's own logger.
+"""The server's messages: to the script's own logger, else to syslog,
+else (no syslog daemon listening) to the file `messages` in the run
+directory (logfile.py).
 
 The server's standard streams are /dev/null, so this is the only place
 where its problems show.  A failing logger must never stop a server or
@@ -6,6 +8,8 @@ a call, so every failure here is swallowed.
 """
 
 import syslog
+
+from . import logfile
 
 PRIORITIES = {"err": syslog.LOG_ERR, "warning": syslog.LOG_WARNING,
               "info": syslog.LOG_INFO}
@@ -29,33 +33,66 @@ def facility_value(facility):
 
 
 class Log:
+    """Every message starts with the script's path (prefix).  The
+    script's logger wins; else syslog when a daemon listens; else the
+    file `messages` in the run directory (logfile.py); a facility of
+    None turns logging off."""
+
     def __init__(self, logger=None, facility=None, prefix=""):
         self._logger = logger
         self._facility = facility
         self._prefix = prefix
+        self._syslog = logger is None and facility is not None
         self._open = False
+        self._file = None
 
-    def open(self):
-        """Connects to syslog now, so that the socket exists before the
-        server's first fork and executors can close it."""
-        if self._logger is None and self._facility is not None:
-            try:
-                syslog.openlog("prefork-interp",
-                               syslog.LOG_PID | syslog.LOG_NDELAY,
-                               self._facility)
-                self._open = True
-            except Exception:
-                pass
+    def open(self, listen=None):
+        """Called once, in the setup, while the client waits for it (and
+        before the server's first fork, so that executors can close
+        what it opens).  listen: the server's listening socket, whose
+        directory is the run directory.  Connects to syslog now or, with
+        no daemon listening, opens the file: every message would be
+        lost otherwise."""
+        if not self._syslog:
+            return
+        if listen is not None and not logfile.syslog_reachable():
+            found = logfile.dir_of_socket(listen)
+            if found is not None:
+                self._file = logfile.LogFile.open(*found)
+            if self._file is not None:
+                self._syslog = False
+                return
+        self._open_syslog()
 
-    def close(self):
-        """In an executor: the per-call code gets no syslog connection of
-        the server (if it uses syslog, it opens its own)."""
+    def _open_syslog(self):
+        try:
+            syslog.openlog("prefork-interp",
+                           syslog.LOG_PID | syslog.LOG_NDELAY,
+                           self._facility)
+            self._open = True
+        except Exception:
+            pass
+
+    def forked(self):
+        """In a child just forked from the server: the server's syslog
+        connection is not the child's (it reconnects if it logs); the
+        file stays open until the call's code starts (close), so that
+        what goes wrong before then (a protocol error, a refused call)
+        is still logged."""
         if self._open:
             try:
                 syslog.closelog()
             except Exception:
                 pass
             self._open = False
+
+    def close(self):
+        """In an executor, last before the call's code: nothing of the
+        server's log stays (if the call uses syslog, it opens its own)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.forked()
 
     def __call__(self, priority, message):
         message = f"{self._prefix}{message}"
@@ -65,11 +102,14 @@ class Log:
             except Exception:
                 pass
             return
-        if self._facility is None:
+        if self._file is not None:
+            self._file.write(priority, message)
+            return
+        if not self._syslog:
             return
         try:
             if not self._open:
-                self.open()
+                self._open_syslog()
             syslog.syslog(PRIORITIES[priority], message)
         except Exception:
             pass

@@ -66,7 +66,7 @@ class Server:
         if self.autoreload is not None:
             self.autoreload.close()
         self.pool.close_all(keep=call)
-        self.log.close()
+        self.log.forked()
 
     # ------------------------------------------------------------ the loop
 
