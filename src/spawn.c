@@ -13,6 +13,7 @@
 
 #include "childsig.h"
 #include "fd.h"
+#include "forkfail.h"
 #include "launder.h"
 #include "watcher.h"
 
@@ -144,7 +145,7 @@ static int run_setup(const struct pfi_options *o, const struct setup_fds *f,
 		int err = errno;
 		close(err_pipe[0]);
 		close(err_pipe[1]);
-		return problem_errno(p, err, "cannot fork the setup");
+		return pfi_fork_failed(p, err, "the setup");
 	}
 	if (pid == 0)
 		become_setup(o, f, bound, err_pipe[1]);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "fd.h"
+#include "forkfail.h"
 #include "proctitle.h"
 
 #define WATCH_DIRFD 3
@@ -85,7 +86,7 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 {
 	pid_t child = fork();
 	if (child < 0)
-		return problem_errno(p, errno, "cannot fork the watcher");
+		return pfi_fork_failed(p, errno, "the watcher");
 	if (child == 0) {
 		if (dup2(w->stdin_fd, 0) < 0 || dup2(w->out_fd, 1) < 0 ||
 		    dup2(w->out_fd, 2) < 0 ||
@@ -96,7 +97,8 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 			_exit(127);
 		pid_t daemon = fork();
 		if (daemon != 0)
-			_exit(daemon < 0 ? 127 : 0);
+			_exit(daemon >= 0 ? 0 : pfi_fork_temporary(errno)
+				? WATCHER_NO_PROCESS : 127);
 		setsid();
 		/* The script names the server; nothing of the caller's
 		 * command line (arguments may be secrets) stays visible. */
@@ -111,6 +113,8 @@ int pfi_watcher_start(const struct pfi_watch *w, struct problem *p)
 	while (waitpid(child, &status, 0) < 0)
 		if (errno != EINTR)
 			return problem_errno(p, errno, "waiting for the watcher");
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WATCHER_NO_PROCESS)
+		return pfi_fork_failed(p, EAGAIN, "the watcher");
 	if (status != 0)
 		return problem_fail(p, EIO, "could not start the socket "
 				    "watcher (status 0x%x)", (unsigned)status);
