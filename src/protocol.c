@@ -38,6 +38,12 @@ int pfi_greeting_head_decode(const uint8_t *buf, size_t len,
 	return 0;
 }
 
+int pfi_greeting_head_declined(const uint8_t *buf, size_t len)
+{
+	return len == PFI_GREETING_HEAD &&
+	       memcmp(buf, PFI_DECLINED, PFI_GREETING_HEAD) == 0;
+}
+
 static const struct {
 	const char *token;
 	unsigned bit;

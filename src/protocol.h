@@ -13,6 +13,10 @@
 #define PFI_MAGIC          "PFI\n"
 #define PFI_MAGIC_LEN      4
 #define PFI_GREETING_HEAD  8          /* magic + 4-byte xdata length */
+/* Sent by our server in place of the greeting, to a client of ours,
+ * when it cannot take the call now (it could make no process for it):
+ * nothing of the call ran, so the client may run the script directly. */
+#define PFI_DECLINED       "PFI-\0\0\0\0"
 #define PFI_XDATA_MAX      4096       /* largest extension data we accept */
 #define PFI_FEATURE_MAX    32         /* longest feature token */
 #define PFI_STATUS_LEN     4
@@ -54,6 +58,9 @@ uint8_t pfi_step2_encode(unsigned offered);
  * Returns -EPROTO for wrong magic, -EMSGSIZE for an oversized xdata. */
 int pfi_greeting_head_decode(const uint8_t *buf, size_t len,
                              uint32_t *xdata_len);
+
+/* Whether an 8-byte greeting head is PFI_DECLINED instead. */
+int pfi_greeting_head_declined(const uint8_t *buf, size_t len);
 
 /* Decode xdata: ASCII feature tokens separated by single spaces.
  * Unknown tokens are ignored (a newer server may offer more); known

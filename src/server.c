@@ -8,12 +8,14 @@
 #include "lockholder.h"
 #include "ours.h"
 #include "preclean.h"
+#include "protocol.h"
 #include "spawn.h"
 #include "wire.h"
 
 /* Reads the raw greeting head (idle: checked while it does not come).
  * Returns 1 if a server answered, 0 if it hung up first (stale: it may
- * have quit to reload). */
+ * have quit to reload), -EXDEV if it declined the call (PFI_DECLINED:
+ * it could make no process for it, and nothing of the call ran). */
 static int read_head(int fd, const struct pfi_wire_idle *idle,
                      struct pfi_reached *out, struct problem *p)
 {
@@ -23,6 +25,10 @@ static int read_head(int fd, const struct pfi_wire_idle *idle,
 		return r;
 	if (out->head_len == 0)
 		return 0;
+	if (pfi_greeting_head_declined(out->head, out->head_len))
+		return problem_fail(p, EXDEV, "its server could make no "
+				    "process for the call now (the server's "
+				    "messages say why)");
 	out->fd = fd;
 	return 1;
 }
@@ -83,6 +89,9 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
 	if (r > 0)
 		return 0;
 	close(fd);
+	/* The new server declined its first call: it runs, and stays. */
+	if (r == -EXDEV)
+		return r;
 	struct problem ignored;
 	pfi_names_remove_socket(rd, names, &ignored);
 	if (r == 0)

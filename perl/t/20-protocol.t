@@ -46,6 +46,8 @@ is_deeply $assign->([3, 4, 5, 6], { map { $_ => O_RDWR } 3 .. 6 }),
 
 is $P->can('greeting')->(1), "PFI\n\0\0\0\x1efull-argv caller-state signals", 'greeting with xdata';
 is $P->can('greeting')->(0), "PFI\n\0\0\0\0", 'greeting without';
+is $P->can('declined')->(1), "PFI-\0\0\0\0", 'declined, to our client (as src/protocol.h PFI_DECLINED)';
+is $P->can('declined')->(0), undef, 'nothing but the close to other clients';
 is $P->can('offered_bits')->(1), 0x03, 'with xdata, caller-state (0x01) and signals (0x02) are offered';
 is $P->can('offered_bits')->(0), 0, 'without, nothing';
 

@@ -237,8 +237,9 @@ class Pool:
     # ------------------------------------------------------------ calls
 
     def hand_over(self, call):
-        """Gives an accepted call (greeting already sent) to a spare, or
-        to a new child."""
+        """Gives an accepted call to a spare, or to a new child.  Returns
+        True once one has it, False if none could be made (the call is
+        left to the caller, to decline)."""
         self.last_active = time.monotonic()
         while self.spares:
             kid = self.spares.pop(0)
@@ -255,13 +256,13 @@ class Pool:
             kid.since = time.monotonic()
             kid.call = call
             self._grant_if_free(kid)
-            return
+            return True
         kid = self.fork_executor(call)
         if kid is None:
-            call.close()
-            return
+            return False
         kid.call = call
         self._grant_if_free(kid)
+        return True
 
     def _send_go(self, kid, flags=0):
         try:

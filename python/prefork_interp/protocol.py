@@ -123,6 +123,14 @@ def encode_greeting(features):
     return MAGIC + struct.pack(">I", len(xdata)) + xdata
 
 
+def declined_for(client_reads_xdata):
+    """What a server sends instead of the greeting when it cannot take
+    the call now (it could make no process for it), to a client that
+    announced xdata (ours, which then runs the script itself: nothing of
+    the call ran); None for other clients, which only get the close."""
+    return b"PFI-\0\0\0\0" if client_reads_xdata else None
+
+
 def features_for(client_reads_xdata):
     """What the greeting offers: our extensions only to a client that
     announced xdata (chiark-utils' client would misread the length, so

@@ -39,6 +39,7 @@ class Server:
         self.watchi = fds["watchi"]
         features = protocol.features_for(startup.client_reads_xdata)
         self.greeting = protocol.encode_greeting(features)
+        self.declined = protocol.declined_for(startup.client_reads_xdata)
         self.offered_bits = protocol.offered_bits(features)
         self.first_call = socket.socket(fileno=fds["call"])
         self.first_call.setblocking(True)
@@ -316,15 +317,29 @@ class Server:
             self.log("warning", f"refused a call from {why}")
             call.close()
             return
+        # An executor first (a spare, or one forked now; in that child
+        # this raises BecomeExecutor).  None can be made (the user's
+        # process limit, no memory): the call is declined, so that our
+        # client runs the script itself, as nothing of it ran.
+        if not self.pool.hand_over(call):
+            self.log("warning", "declined a call: no process could be made "
+                     "for it")
+            if self.declined is not None:
+                try:
+                    call.send(self.declined,
+                              socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+                except OSError:
+                    pass
+            call.close()
+            return
         # The greeting goes out from here, at once, so that the client
         # reads it while the executor is still waking up.  A fresh
-        # connection's buffer always has room; failing means it is gone.
+        # connection's buffer always has room; failing means the client
+        # is gone, which the executor finds too.
         try:
             call.send(self.greeting, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
         except OSError:
-            call.close()
-            return
-        self.pool.hand_over(call)
+            pass
 
     # ------------------------------------------------------------ quitting
 

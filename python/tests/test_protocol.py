@@ -59,6 +59,13 @@ def test_greeting():
         b"PFI\n\0\0\0\x11full-argv signals"
 
 
+def test_declined():
+    # What the C client's pfi_greeting_head_declined() recognises; only
+    # to our client (announced xdata).
+    assert p.declined_for(True) == b"PFI-\0\0\0\0"
+    assert p.declined_for(False) is None
+
+
 def test_use_byte():
     assert p.offered_bits(["full-argv"]) == 0
     assert p.offered_bits(["full-argv", "caller-state", "signals"]) == 3

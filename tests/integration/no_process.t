@@ -19,10 +19,7 @@ my ($pub, $why) = nobody_dir();
 plan skip_all => "no directory that uid 65534 can use: $why" unless $pub;
 
 my $client = client_path();
-my $run = "$pub/run";
-mkdir $run or die "mkdir $run: $!";
-chown OTHER_UID, OTHER_UID, $run or die "chown: $!";
-chmod 0700, $run;
+my $run = nobody_run_dir($pub);
 my $script = "$pub/np.pl";
 open my $fh, '>', $script or die "$script: $!";
 print $fh "#!$client -U,perl\nuse Proc::Prefork::Interp;\n"

@@ -47,7 +47,7 @@ our @EXPORT = qw(client_path perl_lib new_env write_script run_call
 		 need_root OTHER_UID as_other_uid client_as_other one_prefork_line
 		 logging_script_header victim
 		 hooks_client policy_file policy_gen policy_syscalls sandbox_off
-		 have_program nobody_dir nosuid_mount have_strace strace_calls
+		 have_program nobody_dir nobody_run_dir nosuid_mount have_strace strace_calls
 		 group_alive run_subdir OUR_GREETING
 		 script_lang interpreter python_lib);
 
@@ -726,6 +726,17 @@ sub nobody_dir {
 		return $d;
 	}
 	return (undef, join '; ', @why);
+}
+
+# A run directory of uid 65534's own in $pub (from nobody_dir), mode
+# 0700, for PREFORK_INTERP_RUN_DIR.
+sub nobody_run_dir {
+	my ($pub) = @_;
+	my $run = "$pub/run";
+	mkdir $run or die "mkdir $run: $!";
+	chown OTHER_UID, OTHER_UID, $run or die "chown $run: $!";
+	chmod 0700, $run or die "chmod $run: $!";
+	return $run;
 }
 
 # Whether a program is on PATH.

@@ -58,6 +58,21 @@ static void test_greeting_xdata_limit(void **state)
 	assert_int_equal(n, 77);
 }
 
+/* A declined call is told by the whole head, nothing less: it is no
+ * greeting (the decoder refuses it), and no greeting is declined. */
+static void test_greeting_declined(void **state)
+{
+	uint32_t n = 77;
+	assert_true(pfi_greeting_head_declined(BYTES("PFI-\0\0\0\0")));
+	assert_int_equal(pfi_greeting_head_decode(BYTES("PFI-\0\0\0\0"), &n),
+			 -EPROTO);
+	assert_false(pfi_greeting_head_declined(BYTES("PFI\n\0\0\0\0")));
+	assert_false(pfi_greeting_head_declined(BYTES("PFI-\0\0\0\x01")));
+	assert_false(pfi_greeting_head_declined(BYTES("PFI-\0\0\0")));
+	assert_false(pfi_greeting_head_declined(BYTES("")));
+	assert_int_equal(n, 77);
+}
+
 static void test_greeting_wrong_length(void **state)
 {
 	uint32_t n = 77;
@@ -714,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_greeting_wrong_magic),
 		cmocka_unit_test(test_greeting_xdata_limit),
 		cmocka_unit_test(test_greeting_wrong_length),
+		cmocka_unit_test(test_greeting_declined),
 		cmocka_unit_test(test_xdata_tokens),
 		cmocka_unit_test(test_xdata_bad_tokens),
 		cmocka_unit_test(test_xdata_token_length),

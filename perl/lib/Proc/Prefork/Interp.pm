@@ -112,6 +112,7 @@ sub prefork_initialisation_complete {
         opts => $o, env => $p, fh => $fh, files => \@files, script => $script,
         quit_mask => $quit_mask,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
+        declined => Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata}),
         offered  => Proc::Prefork::Interp::Protocol::offered_bits($p->{client_reads_xdata}),
     )->run;
     # Only in an executor, once per call: it waits for its call and sets

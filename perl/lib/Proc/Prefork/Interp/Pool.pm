@@ -183,8 +183,9 @@ sub _pidfd {
 
 #---------------------------------------------------------------- transitions
 
-# Hands an accepted call (greeted already) to a spare, or to a new
-# child. Returns the Executor in a forked child.
+# Hands an accepted call to a spare, or to a new child. Returns 1 once
+# one has it, 0 if none could be made (the call is left to the caller,
+# to decline), and (1, the Executor) in a forked child.
 sub hand_over {
     my ($self, $call) = @_;
     $self->{last_active} = Time::HiRes::time();
@@ -198,7 +199,7 @@ sub hand_over {
             $kid->{since} = Time::HiRes::time();
             $kid->{call}  = $call;
             $self->_grant_if_free($kid);
-            return;
+            return 1;
         }
         close(delete $kid->{ctl});
         log_msg('warning', "spare [$kid->{pid}] could not take a call: $err");
@@ -206,14 +207,11 @@ sub hand_over {
         $self->_set_state($kid, DEAD);
     }
     my ($kid, $executor) = $self->_fork($call);
-    return $executor if $executor;
-    if ($kid) {
-        $kid->{call} = $call;
-        $self->_grant_if_free($kid);
-    } else {
-        close $call;
-    }
-    return;
+    return (1, $executor) if $executor;
+    return 0 unless $kid;
+    $kid->{call} = $call;
+    $self->_grant_if_free($kid);
+    return 1;
 }
 
 # Sends a just-handed-over call its go-ahead at once if a running slot

@@ -81,6 +81,15 @@ sub greeting {
     return "PFI\n" . pack('N', length $xdata) . $xdata;
 }
 
+# What a server sends instead of the greeting when it cannot take the
+# call now (it could make no process for it), to a client that
+# announced ",xdata" (ours, which then runs the script itself: nothing
+# of the call ran); undef for other clients, which only get the close.
+sub declined {
+    my ($client_reads_xdata) = @_;
+    return $client_reads_xdata ? "PFI-\0\0\0\0" : undef;
+}
+
 # The step-2 bits a server with that greeting accepts.
 sub offered_bits {
     my ($client_reads_xdata) = @_;

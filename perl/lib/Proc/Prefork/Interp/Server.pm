@@ -40,6 +40,7 @@ sub new {
         opts     => $args{opts},
         env      => $args{env},
         greeting => $args{greeting},
+        declined => $args{declined},
         offered  => $args{offered} // 0,
         files    => $args{files},
         script   => $args{script} // $0,
@@ -215,16 +216,26 @@ sub _dispatch {
         close $call;
         return;
     }
-    # The greeting goes out from here, at once, so that the client reads
-    # it while the executor is still waking up. A fresh connection's
-    # buffer always has room for it; failing means the client is gone.
-    unless (send($call, $self->{greeting}, MSG_DONTWAIT | MSG_NOSIGNAL)) {
+    # An executor first (a spare, or one forked now). None can be made
+    # (the user's process limit, no memory): the call is declined, so
+    # that our client runs the script itself, as nothing of it ran.
+    my ($taken, $executor) = $self->{pool}->hand_over($call);
+    return $executor if $executor;
+    unless ($taken) {
+        log_msg('warning', 'declined a call: no process could be made for it');
+        send($call, $self->{declined}, MSG_DONTWAIT | MSG_NOSIGNAL)
+            if defined $self->{declined};
         close $call;
         return;
     }
+    # The greeting goes out from here, at once, so that the client reads
+    # it while the executor is still waking up. A fresh connection's
+    # buffer always has room for it; failing means the client is gone,
+    # which the executor finds too.
+    send($call, $self->{greeting}, MSG_DONTWAIT | MSG_NOSIGNAL);
     # [calls served] counted for the title, which --list reads.
     $0 = Proc::Prefork::Interp::Title::server($self->{script}, ++$self->{calls});
-    return $self->{pool}->hand_over($call);
+    return;
 }
 
 # True if a connection waits to be accepted: idle-time work stops for it.

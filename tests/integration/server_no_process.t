@@ -1,0 +1,93 @@
+# A running server that can make no process for a call (the user's
+# process limit reached, no spare ready) declines it: our client then
+# runs the script directly, as nothing of the call ran, with the one
+# line of every case of "not served" (no_process.t, fallback.t); the
+# server stays and serves the next call once processes can be made.
+# Acted by uid 65534: the script's initialisation sets its process
+# limit, and processes of that uid fill it up. Repeated.
+# PFI_LANG=perl or python (tests/meson.build runs both).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use Test::More;
+use Time::HiRes qw(sleep);
+
+need_root();
+my ($pub, $why) = nobody_dir();
+plan skip_all => "no directory that uid 65534 can use: $why" unless $pub;
+
+use constant LIMIT => 40;    # the server's RLIMIT_NPROC (soft)
+my $client = client_path();
+my $run = nobody_run_dir($pub);
+my $python = script_lang() eq 'python';
+my $script = "$pub/snp";
+my $body = PFIHarness::body_for_lang({ perl => <<'EOS', python => <<'EOS' });
+use Proc::Prefork::Interp;
+my (undef, $hard) = @{ Proc::Prefork::Interp::Linux::get_rlimit(6) };
+Proc::Prefork::Interp::Linux::set_rlimit(6, __LIMIT__, $hard) or die "set_rlimit: $!";
+prefork_initialisation_complete(prefork_spares => 0);
+print "pid=$$\n";
+exit 4;
+EOS
+import os, resource, sys
+import prefork_interp
+resource.setrlimit(resource.RLIMIT_NPROC, (__LIMIT__, resource.getrlimit(resource.RLIMIT_NPROC)[1]))
+prefork_interp.initialisation_complete(prefork_spares=0)
+print(f"pid={os.getpid()}", flush=True)
+sys.exit(4)
+EOS
+$body =~ s/__LIMIT__/LIMIT/ge;
+open my $fh, '>', $script or die "$script: $!";
+print $fh "#!$client -U,", interpreter(), "\n", $body;
+close $fh;
+chmod 0755, $script;
+my %env = (PREFORK_INTERP_RUN_DIR => $run, PERL5LIB => perl_lib(),
+	   ($python ? (PYTHONPATH => python_lib()) : ()));
+
+sub nobody_count {
+	opendir my $d, '/proc' or die $!;
+	return scalar grep { /^\d+$/ && ((stat "/proc/$_")[4] // -1) == OTHER_UID } readdir $d;
+}
+
+my $first = run_call(client_as_other($script), dir => $pub, env => \%env);
+is(describe_status($first->{status}), 'exit 4', 'the first call starts the server') or diag $first->{err};
+my $server = wait_for(sub { server_pid_of($script) }, 10);
+ok($server, 'the server runs') or BAIL_OUT('no server');
+
+for my $round (1 .. 3) {
+	# Processes of uid 65534 up to one short of the limit: the client
+	# is the last one, and the server's fork for it fails.
+	my @fill;
+	while (nobody_count() < LIMIT - 1) {
+		my $pid = fork // die "fork: $!";
+		if (!$pid) {
+			exec @{ client_as_other('sleep', '60') } or POSIX::_exit(127);
+		}
+		push @fill, $pid;
+		wait_for(sub { ((stat "/proc/$pid")[4] // -1) == OTHER_UID }, 5);
+	}
+	my $p = start_call(client_as_other($script, 'x'), dir => $pub, env => \%env);
+	my $r = wait_call($p);
+	kill 'KILL', @fill;
+	waitpid $_, 0 for @fill;
+	is(describe_status($r->{status}), 'exit 4', "round $round: at the limit, the script ran, with its own status")
+		or diag $r->{err};
+	like($r->{out}, qr/^pid=$p->{pid}$/m, "round $round: directly, in the caller's process");
+	one_prefork_line($r, qr/^prefork-interp: running '\Q$script\E' without a server \(not accelerated\): its server could make no process for the call now/,
+			 "round $round");
+	is(server_pid_of($script), $server, "round $round: the server stays");
+	my $next = start_call(client_as_other($script), dir => $pub, env => \%env);
+	my $n = wait_call($next);
+	is(describe_status($n->{status}), 'exit 4', "round $round: below the limit again, a call")
+		or diag $n->{err};
+	my ($ran) = $n->{out} =~ /^pid=(\d+)$/m;
+	ok($ran && $ran != $next->{pid}, "round $round: is served by the server");
+	is($n->{err}, '', "round $round: without a word");
+}
+
+# Stop the server as its user would.
+run_call(client_as_other($client, '--kill-all'), dir => $pub, env => \%env);
+ok(wait_for(sub { !server_pid_of($script) }, 10), 'the server is gone');
+done_testing;
