@@ -89,7 +89,9 @@ static int start_fresh(const struct pfi_options *o, const struct pfi_rundir *rd,
 	if (r > 0)
 		return 0;
 	close(fd);
-	/* The new server declined its first call: it runs, and stays. */
+	/* Declined: by the new server, which stays, or by its setup,
+	 * which could make no server (its socket then answers no one, and
+	 * the next caller starts afresh). */
 	if (r == -EXDEV)
 		return r;
 	struct problem ignored;

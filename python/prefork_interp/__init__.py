@@ -11,9 +11,11 @@ Run without prefork-interp (`python3 script`), initialisation_complete()
 returns at once and the script runs standalone.  See python/README.md.
 """
 
+import errno
 import gc
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -86,7 +88,12 @@ def initialisation_complete(**opts):
     context.offered_bits = server.offered_bits
     log.open(server.listen)
     _let_go_of_the_setup()
-    if os.fork():
+    try:
+        child = os.fork()
+    except OSError as e:
+        _decline_first_call(server, log, e)
+        raise
+    if child:
         os._exit(0)          # the client waits for the setup to exit 0
     _become_server(context.c_handlers)
     # ps shows every process's command line to every user: the server,
@@ -97,6 +104,23 @@ def initialisation_complete(**opts):
                        sys.orig_argv[:len(sys.orig_argv) - len(_ARGV_AT_IMPORT) + 1]])
     call, ctl = _serve(server, log, context.c_handlers)
     executor.serve(call, ctl, context)
+
+
+def _decline_first_call(server, log, error):
+    """No process for the server (the user's process limit, no memory):
+    as a running server declines a call it can make no process for, the
+    setup declines its first call to our client, which runs the script
+    itself, and ends.  Returns (to raise) for other errors and
+    clients."""
+    if error.errno not in (errno.EAGAIN, errno.ENOMEM) or server.declined is None:
+        return
+    log("warning", f"declined the first call: cannot fork the server: "
+        f"{error.strerror}")
+    try:
+        server.first_call.send(server.declined, socket.MSG_NOSIGNAL)
+    except OSError:
+        pass
+    os._exit(0)
 
 
 def _call_context(options, log):

@@ -56,11 +56,11 @@ is(describe_status($first->{status}), 'exit 4', 'the first call starts the serve
 my $server = wait_for(sub { server_pid_of($script) }, 10);
 ok($server, 'the server runs') or BAIL_OUT('no server');
 
-for my $round (1 .. 3) {
-	# Processes of uid 65534 up to one short of the limit: the client
-	# is the last one, and the server's fork for it fails.
+# Processes of uid 65534 (sleepers) until it has $n; returns their pids.
+sub fill_to {
+	my ($n) = @_;
 	my @fill;
-	while (nobody_count() < LIMIT - 1) {
+	while (nobody_count() < $n) {
 		my $pid = fork // die "fork: $!";
 		if (!$pid) {
 			exec @{ client_as_other('sleep', '60') } or POSIX::_exit(127);
@@ -68,26 +68,61 @@ for my $round (1 .. 3) {
 		push @fill, $pid;
 		wait_for(sub { ((stat "/proc/$pid")[4] // -1) == OTHER_UID }, 5);
 	}
-	my $p = start_call(client_as_other($script, 'x'), dir => $pub, env => \%env);
-	my $r = wait_call($p);
-	kill 'KILL', @fill;
-	waitpid $_, 0 for @fill;
-	is(describe_status($r->{status}), 'exit 4', "round $round: at the limit, the script ran, with its own status")
-		or diag $r->{err};
-	like($r->{out}, qr/^pid=$p->{pid}$/m, "round $round: directly, in the caller's process");
-	one_prefork_line($r, qr/^prefork-interp: running '\Q$script\E' without a server \(not accelerated\): its server could make no process for the call now/,
-			 "round $round");
-	is(server_pid_of($script), $server, "round $round: the server stays");
-	my $next = start_call(client_as_other($script), dir => $pub, env => \%env);
-	my $n = wait_call($next);
-	is(describe_status($n->{status}), 'exit 4', "round $round: below the limit again, a call")
-		or diag $n->{err};
-	my ($ran) = $n->{out} =~ /^pid=(\d+)$/m;
-	ok($ran && $ran != $next->{pid}, "round $round: is served by the server");
-	is($n->{err}, '', "round $round: without a word");
+	return @fill;
 }
 
-# Stop the server as its user would.
-run_call(client_as_other($client, '--kill-all'), dir => $pub, env => \%env);
-ok(wait_for(sub { !server_pid_of($script) }, 10), 'the server is gone');
+sub unfill {
+	kill 'KILL', @_;
+	waitpid $_, 0 for @_;
+}
+
+# A call made while uid 65534 has $n processes besides: it must run
+# directly, declined. Then one once they are gone: it must be served.
+sub declined_then_served {
+	my ($label, $n) = @_;
+	my @fill = fill_to($n);
+	my $p = start_call(client_as_other($script, 'x'), dir => $pub, env => \%env);
+	my $r = wait_call($p);
+	unfill(@fill);
+	is(describe_status($r->{status}), 'exit 4', "$label: at the limit, the script ran, with its own status")
+		or diag $r->{err};
+	like($r->{out}, qr/^pid=$p->{pid}$/m, "$label: directly, in the caller's process");
+	one_prefork_line($r, qr/^prefork-interp: running '\Q$script\E' without a server \(not accelerated\): its server could make no process for the call now/,
+			 $label);
+	my $after = server_pid_of($script);
+	my $next = start_call(client_as_other($script), dir => $pub, env => \%env);
+	my $s = wait_call($next);
+	is(describe_status($s->{status}), 'exit 4', "$label: below the limit again, a call")
+		or diag $s->{err};
+	my ($ran) = $s->{out} =~ /^pid=(\d+)$/m;
+	ok($ran && $ran != $next->{pid}, "$label: is served");
+	is($s->{err}, '', "$label: without a word");
+	return $after;
+}
+
+sub kill_all {
+	run_call(client_as_other($client, '--kill-all'), dir => $pub, env => \%env);
+	return wait_for(sub { !server_pid_of($script) }, 10);
+}
+
+for my $round (1 .. 3) {
+	# Up to one short of the limit: the client is the last one, and the
+	# server's fork for it fails. The server stays.
+	is(declined_then_served("round $round", LIMIT - 1), $server,
+	   "round $round: the server stayed");
+}
+ok(kill_all(), 'the server is stopped');
+
+# The setup that cannot fork the server declines the first call the
+# same way, and ends: no server and no watcher stay; once processes can
+# be made, a call starts a server as usual.
+for my $round (1 .. 3) {
+	# The client, the watcher and the setup make the limit: the setup's
+	# fork of the server fails.
+	is(declined_then_served("setup, round $round", LIMIT - 3), undef,
+	   "setup, round $round: no server stayed");
+	ok(kill_all(), "setup, round $round: the server the next call started is stopped");
+	ok(wait_for(sub { nobody_count() == 0 }, 10), "setup, round $round: no process of uid 65534 stays")
+		or diag `ps -u @{[OTHER_UID]} -o pid,args`;
+}
 done_testing;

@@ -16,6 +16,8 @@ use Exporter qw(import);
 our @EXPORT = qw(prefork_initialisation_complete prefork_autoreload_also_check);
 
 use Carp qw(croak);
+use Errno qw(EAGAIN ENOMEM);
+use Socket qw(MSG_NOSIGNAL);
 use Fcntl qw(F_SETFL F_GETFD F_SETFD FD_CLOEXEC O_NONBLOCK
              O_ACCMODE O_RDONLY O_WRONLY);
 use IO::Handle ();
@@ -97,6 +99,8 @@ sub prefork_initialisation_complete {
     unless (defined $pid) {
         my $err = $!;
         POSIX::sigprocmask(POSIX::SIG_SETMASK(), $quit_mask);
+        $0 = $script;
+        _decline_first_call($p, $fh, $err) if $err == EAGAIN || $err == ENOMEM;
         croak "Proc::Prefork::Interp: fork: $err";
     }
     POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
@@ -120,6 +124,20 @@ sub prefork_initialisation_complete {
     $executor->run;
     Proc::Prefork::Interp::FastExit::arm() if $o->{fast_exit};
     return;
+}
+
+# No process for the server (the user's process limit, no memory): as
+# a running server declines a call it can make no process for, the
+# setup declines its first call to our client, which runs the script
+# itself, and ends. Returns (to croak) for other clients.
+sub _decline_first_call {
+    my ($p, $fh, $err) = @_;
+    my $declined = Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata});
+    return unless defined $declined;
+    Proc::Prefork::Interp::Log::log_msg('warning',
+        "declined the first call: cannot fork the server: $err");
+    send($fh->{call}, $declined, MSG_NOSIGNAL);
+    POSIX::_exit(0);
 }
 
 sub _options {
@@ -296,7 +314,11 @@ How many idle executors the server keeps forked in advance (default 1).
 A call is handed to one of them, so no fork of the (perhaps large)
 server process happens while a client waits; the replacement is forked
 once no call is in the middle of its protocol exchange with the server. 0 forks one executor per call instead, when the
-call arrives. Idle spares do not count against C<max_servers>.
+call arrives. Idle spares do not count against C<max_servers>. With no
+spare ready and a fork that fails (the user's process limit, no
+memory), the server declines the call before anything of it runs, and
+prefork-interp-hardened runs the script directly (the setup does the
+same when it cannot fork the server).
 
 =item prefault => MB
 
