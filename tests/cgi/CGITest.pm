@@ -179,7 +179,16 @@ sub sockets_below {
 sub stop_servers_in {
 	my ($dirs, $uid, $want) = @_;
 	unlink sockets_below($uid, @$dirs);
-	return wait_for(sub { !processes_where($want) }, 10);
+	return 1 if wait_for(sub { !processes_where($want) }, 10);
+	# What is left, for the failure's report.
+	for my $p (processes_where($want)) {
+		my ($pid, $cmd, $owner) = @$p;
+		my ($state, $ppid) = slurp_file("/proc/$pid/stat") =~ /\) (\S) (\d+)/;
+		$cmd =~ tr/\0/ /;
+		Test::More::diag("left: pid $pid uid $owner state " . ($state // '?')
+				 . " ppid " . ($ppid // '?') . ": $cmd");
+	}
+	return 0;
 }
 
 sub fields {
@@ -371,7 +380,11 @@ sub timeout_checks {
 	for my $case (@{ $o{cases} }) {
 		my ($query, $what) = @$case;
 		for my $script (qw(standalone served)) {
-			my $mark = "$o{marks}/$script" . ($query =~ s/\W//gr);
+			# Its own name in each use (mod_cgi, then mod_cgid, share
+			# the directory): another's mark would pass for this
+			# call's at once, and leave this one running unseen.
+			my $mark = "$o{marks}/" . ($o{name} =~ s/\W//gr) . "-$script"
+				. ($query =~ s/\W//gr);
 			my $sock = slow_request($o{port}, "$o{$script}?mode=slow$query&mark=$mark");
 			my $pid = marked_pid($mark);
 			ok($sock && $pid, "$o{name}, $what, $script: the call began") or next;
