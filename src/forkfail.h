@@ -9,9 +9,6 @@
 
 #include "problem.h"
 
-/* Exit status of a watcher's first child whose own fork failed so. */
-#define WATCHER_NO_PROCESS 75
-
 /* Whether fork()'s errno says "not now, for want of resources". */
 int pfi_fork_temporary(int err);
 

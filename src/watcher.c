@@ -16,6 +16,9 @@
 #include "proctitle.h"
 
 #define WATCH_DIRFD 3
+/* Exit status of the watcher's first child when its own fork failed
+ * for want of resources (pfi_fork_temporary). */
+#define WATCHER_NO_PROCESS 75
 
 /* Whether our socket is still the one at the path. */
 static int socket_still_ours(const struct pfi_watch *w)

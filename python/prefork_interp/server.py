@@ -364,9 +364,11 @@ class Server:
             self.pool.child_events_ready()
         signum = quit_signal(signums)
         if signum is not None and not self.quitting():
+            # Logged once the listener is closed: a caller that reads
+            # the line finds no server accepting.
+            self.begin_quit()
             self.log("info", f"{signal.Signals(signum).name} received, "
                      "quitting")
-            self.begin_quit()
 
     def quitting(self):
         return self.pool.quitting

@@ -95,12 +95,14 @@ sub prefork_initialisation_complete {
     # From here the server's signals of its own (QuitSignals) are held:
     # the script's handlers for them must not run in the server.
     my $quit_mask = Proc::Prefork::Interp::QuitSignals::hold();
+    my $declined = Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata});
     my $pid = fork;
     unless (defined $pid) {
         my $err = $!;
         POSIX::sigprocmask(POSIX::SIG_SETMASK(), $quit_mask);
         $0 = $script;
-        _decline_first_call($p, $fh, $err) if $err == EAGAIN || $err == ENOMEM;
+        _decline_first_call($declined, $fh->{call}, $err)
+            if $err == EAGAIN || $err == ENOMEM;
         croak "Proc::Prefork::Interp: fork: $err";
     }
     POSIX::_exit(0) if $pid;     # the client waits for the setup to exit 0
@@ -116,7 +118,7 @@ sub prefork_initialisation_complete {
         opts => $o, env => $p, fh => $fh, files => \@files, script => $script,
         quit_mask => $quit_mask,
         greeting => Proc::Prefork::Interp::Protocol::greeting($p->{client_reads_xdata}),
-        declined => Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata}),
+        declined => $declined,
         offered  => Proc::Prefork::Interp::Protocol::offered_bits($p->{client_reads_xdata}),
     )->run;
     # Only in an executor, once per call: it waits for its call and sets
@@ -131,12 +133,11 @@ sub prefork_initialisation_complete {
 # setup declines its first call to our client, which runs the script
 # itself, and ends. Returns (to croak) for other clients.
 sub _decline_first_call {
-    my ($p, $fh, $err) = @_;
-    my $declined = Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata});
+    my ($declined, $call, $err) = @_;
     return unless defined $declined;
     Proc::Prefork::Interp::Log::log_msg('warning',
         "declined the first call: cannot fork the server: $err");
-    send($fh->{call}, $declined, MSG_NOSIGNAL);
+    send($call, $declined, MSG_NOSIGNAL);
     POSIX::_exit(0);
 }
 
