@@ -32,6 +32,7 @@ use Proc::Prefork::Interp::Environment ();
 use Proc::Prefork::Interp::QuitSignals ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
+use Proc::Prefork::Interp::DataHandles ();
 
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
@@ -75,6 +76,9 @@ sub prefork_initialisation_complete {
     Proc::Prefork::Interp::CallerState::note_init_state();
     Proc::Prefork::Interp::Locale::note_init();
     Proc::Prefork::Interp::Environment::note_init();
+    # Where the initialisation left each DATA handle: where every call
+    # finds it (see DataHandles).
+    Proc::Prefork::Interp::DataHandles::note();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -508,6 +512,12 @@ left them during initialisation.
 
 =item *
 
+Each C<DATA> handle (C<__DATA__> or C<__END__> of the script or of a
+module) is where the initialisation left it, whatever other calls read
+from it: each call reads it through an open file of its own.
+
+=item *
+
 The random number generator is reseeded from F</dev/urandom>, and
 C<$?>, C<$@> and C<$!> are cleared.
 
@@ -729,7 +739,8 @@ example C<-E,PERL_UNICODE,-E,PERL5OPT,-U,perl> in the C<#!> line):
 each value then gets a server of its own, started with it.
 
 Files opened by the initialisation, and their seek positions, are
-shared by all calls, as with any fork.
+shared by all calls, as with any fork (except the C<DATA> handles, see
+L</STATE OF EACH CALL>).
 
 Modules loaded lazily by the per-call code are loaded again in every
 call and are not part of the autoreload set.
@@ -802,6 +813,12 @@ one (F<tests/integration/perl_startup.t>).
 
 A call's C<%ENV>: the caller's, with what the initialisation set or
 deleted on top (F<tests/integration/args_env_stdio.t>).
+
+=item DataHandles
+
+The C<DATA> handles of the script and of modules, noted where the
+initialisation left them and reopened in each executor, so that calls
+do not share their offset (F<tests/integration/perl_data_handle.t>).
 
 =item CallerState
 

@@ -22,6 +22,7 @@ use Proc::Prefork::Interp::RequestReader ();
 use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Locale ();
 use Proc::Prefork::Interp::Environment ();
+use Proc::Prefork::Interp::DataHandles ();
 
 use constant READ_CHUNK => 65536;
 
@@ -148,6 +149,10 @@ sub _serve_call {
     # A layer it cannot push again keeps the server's buffering (POD).
     Proc::Prefork::Interp::Stdio::refresh_buffers();
     close $call;
+    # DATA where the initialisation left it, whatever other calls read.
+    my $data_failed = Proc::Prefork::Interp::DataHandles::reopen();
+    log_msg('err', "the call shares its DATA handle: $data_failed")
+        if defined $data_failed;
 
     # The locale from the caller's environment (as perl's start-up),
     # then what the script's initialisation set on top of it.
