@@ -508,7 +508,9 @@ dispositions and are not blocked, even if the server was started with
 them ignored. With it, they are ignored or blocked exactly when the
 caller has them so, unless the initialisation set them (see
 C<caller-state> below). C<SIGCHLD> and C<SIGALRM> are as the script
-left them during initialisation.
+left them during initialisation. C<%SIG> holds what a standalone run's
+would: C<undef> for a signal at its default disposition that the script
+did not set, C<'IGNORE'> for one its caller ignores.
 
 =item *
 

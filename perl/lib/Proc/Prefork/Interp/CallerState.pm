@@ -249,8 +249,11 @@ sub note_init_state {
         # at start-up, as in every standalone run.
         next unless $d eq 'caught' || $sig == 8
             || $d ne ($at_load->{signal}{$sig} // $d);
+        # %SIG's own value: undef for a default the script restored
+        # (delete $SIG{HUP}), as its standalone runs have it.
         my $name = $SIG_NAME[$sig];
-        $sig_keep{$sig} = defined $name ? $SIG{$name} // $d : $d;
+        $sig_keep{$sig} = !defined $name ? $d
+            : defined $SIG{$name} || $d eq 'DEFAULT' ? $SIG{$name} : $d;
     }
     # Signals an executor may find in another state than the caller's
     # default: the server's ignored ones, and those the module itself
@@ -360,14 +363,18 @@ sub apply {
     for my $sig (grep { exists $kept->{$_} } 2, 13, 14, 17) {
         my $v = $kept->{$sig};
         $SIG{$SIG_NAME[$sig]} = $v
-            if ref $v || $v eq 'IGNORE' || $v eq 'DEFAULT';
+            if !defined $v || ref $v || $v eq 'IGNORE' || $v eq 'DEFAULT';
     }
     for my $sig (@{$own->{touched} // [1 .. 64]}, @{$st->{sigign}}) {
         next if $UNTOUCHABLE{$sig} || exists $kept->{$sig};
         my $name = $SIG_NAME[$sig] // next;
-        my $want = $ign{$sig} ? 'IGNORE' : 'DEFAULT';
+        # A default one is undef in %SIG, as in a standalone run.
         my $have = $SIG{$name};
-        $SIG{$name} = $want unless defined $have && !ref $have && $have eq $want;
+        if ($ign{$sig}) {
+            $SIG{$name} = 'IGNORE' unless defined $have && !ref $have && $have eq 'IGNORE';
+        } elsif (defined $have) {
+            $SIG{$name} = undef;
+        }
     }
     # Always set: the server unblocks SIGCHLD in its children and signals
     # may be held back until here, so what the process has now is not

@@ -59,8 +59,10 @@ sub run {
     # from a standalone run's start, not from the server's.
     $^T = time;
     my ($state, $held) = $self->_serve_call($call, $ctl);
+    # (undef, as the script had it, is the default disposition too, and
+    # what a standalone run's %SIG holds for a signal it did not set.)
     for my $sig (qw(CHLD ALRM TERM HUP)) {
-        $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
+        $SIG{$sig} = $self->{user_sig}{$sig};
     }
     # A signal held during the set-up (SIGINT from the server, and
     # [signals] every relayed one) reaches the script only now, with the
@@ -163,9 +165,10 @@ sub _serve_call {
     # (up to RequestReader::MAX_STRINGS of them).
     (undef, $0) = splice @$args, 0, 2;
     *ARGV = $args;
-    # (Unblocked only in run, with the call's state: see above.)
-    $SIG{INT}  = 'DEFAULT';
-    $SIG{PIPE} = 'DEFAULT';
+    # (Unblocked only in run, with the call's state: see above.) The
+    # default disposition, and undef in %SIG, as in a standalone run.
+    $SIG{INT}  = undef;
+    $SIG{PIPE} = undef;
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).
