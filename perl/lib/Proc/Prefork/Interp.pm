@@ -521,7 +521,14 @@ from it: each call reads it through an open file of its own.
 =item *
 
 The random number generator is reseeded from F</dev/urandom>, and
-C<$?>, C<$@> and C<$!> are cleared.
+C<$?>, C<$@> and C<$!> are cleared. The reseeding also replaces a seed
+the initialisation set itself: after C<srand(42)> there a standalone run
+repeats one sequence in every run, a call does not (the module cannot
+tell C<srand(42)> from C<srand(time ^ $$)>, which must not repeat); a
+script that wants a fixed sequence calls C<srand> in its per-call code.
+Generators with a state of their own (modules' objects, not C<rand>)
+made during the initialisation start from the same state in every call,
+as after any fork.
 
 =item *
 
