@@ -265,6 +265,14 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 {
 	struct pfi_server_entry *list = NULL;
 	size_t n = 0, n_rows = 0, n_procs = 0;
+	if (rd->fd < 0) {
+		/* Not made yet (PFI_RUNDIR_NONE_YET): nobody served there. */
+		fprintf(out, "# run directory %s (none yet)\n", rd->path);
+		fprintf(out, "%-8s %-19s %-8s %6s %9s  %s\n", "PID", "STARTED",
+			"IDLE", "CALLS", "MEMORY", "SERVER");
+		return fflush(out) == 0 ? 0
+			: problem_errno(p, errno, "writing the list");
+	}
 	int r = pfi_ours_list(rd, &list, &n, p);
 	if (r < 0)
 		return r;

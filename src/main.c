@@ -79,14 +79,15 @@ run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
 	fail(p, 127);
 }
 
-/* --list, --kill, --kill-all: nothing runs. */
+/* --list, --kill, --kill-all: nothing runs, and nothing is made (a run
+ * directory not made yet holds no server). */
 static int manage(const struct pfi_options *o, const char *run_dir,
                   struct problem *p)
 {
 	struct pfi_rundir rd;
 	char what[PFI_IDENT_BUF] = "";
 	enum pfi_stop_match match = PFI_STOP_ALL;
-	size_t stopped;
+	size_t stopped = 0;
 	int r;
 
 	if (o->mode == PFI_MODE_KILL && o->explicit_ident) {
@@ -97,14 +98,14 @@ static int manage(const struct pfi_options *o, const char *run_dir,
 		if ((r = pfi_ident_script_part(o->script, what, p)) < 0)
 			return r;
 	}
-	if ((r = pfi_rundir_open(run_dir, &rd, p)) < 0)
+	if ((r = pfi_rundir_open(run_dir, PFI_RUNDIR_LOOK, &rd, p)) < 0)
 		return r;
 	if (o->mode == PFI_MODE_LIST)
 		r = pfi_list_servers(&rd, stdout, p);
-	else
+	else if (rd.fd >= 0)
 		r = pfi_stop_servers(&rd, match, what, &stopped, p);
 	pfi_rundir_close(&rd);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int main(int argc, char **argv)
@@ -184,7 +185,7 @@ int main(int argc, char **argv)
 	r = pfi_ident_compute(&o, &creds, &caller, &conf, ident, &p);
 	pfi_creds_free(&creds);
 	pfi_confinement_free(&conf);
-	if (r < 0 || pfi_rundir_open(run_dir, &rd, &p) < 0)
+	if (r < 0 || pfi_rundir_open(run_dir, PFI_RUNDIR_MAKE, &rd, &p) < 0)
 		run_unserved(&o, &caller, &p);
 	pfi_names_init(&names, ident);
 
