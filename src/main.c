@@ -105,6 +105,11 @@ static int manage(const struct pfi_options *o, const char *run_dir,
 	else if (rd.fd >= 0)
 		r = pfi_stop_servers(&rd, match, what, &stopped, p);
 	pfi_rundir_close(&rd);
+	/* A script that is gone may still have its server (that is then
+	 * why it is stopped); with none, a path naming no script is a
+	 * mistake to name, not a quiet success. */
+	if (r >= 0 && match == PFI_STOP_SCRIPT && stopped == 0)
+		r = pfi_stop_check_script(o->script, p);
 	return r < 0 ? r : 0;
 }
 

@@ -92,6 +92,33 @@ my %in_fresh = (env => { PREFORK_INTERP_RUN_DIR => $fresh });
 		qr/no-such' does not exist/);
 }
 
+# --kill of a path that names no file: a typo, said so.
+refused('--kill of a script that does not exist', [$client, '--kill', "$dir/typo.pl"],
+	qr/--kill: script '\Q$dir\E\/typo\.pl' does not exist/);
+refused('--kill of a script that does not exist, no run directory yet',
+	[$client, '--kill', "$dir/typo.pl"], qr/typo\.pl' does not exist/, %in_fresh);
+refused('--kill of a directory', [$client, '--kill', $dir], qr/is a directory/);
+is(entries($fresh), '', '... and created nothing');
+
+# A script deleted while its server runs: --kill still stops the server
+# (that is why one kills it), with no complaint.
+{
+	my $gone = write_script($env, 'gone.pl', <<'EOS');
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+print "server=", getppid(), "\n";
+EOS
+	my $r = run_call([$gone], dir => $dir);
+	my ($server) = $r->{out} =~ /^server=(\d+)$/m;
+	ok($server, 'a server for the script to delete') or diag $r->{err};
+	unlink $gone or die;
+	$r = run_call([$client, '--kill', $gone], dir => $dir);
+	is(describe_status($r->{status}), 'exit 0', '--kill of a deleted script with a server: exit 0')
+		or diag $r->{err};
+	is($r->{err}, '', '... nothing on stderr');
+	ok(wait_for(sub { !kill 0, $server }, 10), '... and its server is gone');
+}
+
 ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;
