@@ -119,6 +119,15 @@ EOS
 	ok(wait_for(sub { !kill 0, $server }, 10), '... and its server is gone');
 }
 
+# Options that make no sense together, or leftovers.
+refused('--kill with --list', [$client, '--kill', '--list'], qr/--kill and --list cannot be combined/);
+refused('--kill-all with --kill', [$client, '--kill-all', '--kill', $good],
+	qr/--kill and --kill-all cannot be combined/);
+refused('--kill-all with -g', [$client, '--kill-all', '-g', 'x'], qr/-g names one server: not with --kill-all/);
+refused('--list with -g', [$client, '--list', '-g', 'x'], qr/-g names one server: not with --list/);
+refused('--kill with arguments after the script', [$client, '--kill', $good, $good, $good],
+	qr/--kill takes no arguments after the script/);
+
 ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;
