@@ -128,6 +128,30 @@ refused('--list with -g', [$client, '--list', '-g', 'x'], qr/-g names one server
 refused('--kill with arguments after the script', [$client, '--kill', $good, $good, $good],
 	qr/--kill takes no arguments after the script/);
 
+# --list shows a hostile script name and working directory escaped.
+{
+	my $evil_dir = "$dir/cwd\e[2J\a";
+	mkdir $evil_dir, 0700 or die "mkdir: $!";
+	my $evil = write_script($env, "evil\e]0;owned\a\r.pl", <<'EOS');
+use Proc::Prefork::Interp;
+prefork_initialisation_complete();
+print "server=", getppid(), "\n";
+EOS
+	my $p = start_call(['sh', '-c', 'cd "$1" && exec "$2" x', 'sh', $evil_dir, $evil], dir => $dir);
+	my $r = wait_call($p);
+	ok($r->{out} =~ /^server=\d+$/m, 'a server for the hostile name') or diag $r->{err};
+	my $l = run_call([$client, '--list'], dir => $dir);
+	is(describe_status($l->{status}), 'exit 0', '--list with a hostile name: exit 0') or diag $l->{err};
+	unlike($l->{out}, qr/[\x00-\x09\x0b-\x1f\x7f]/, '--list: no control character reaches the output raw');
+	like($l->{out}, qr/evil\\x1b\]0;owned\\x07\\r\.pl/, '--list: the script name escaped');
+	like($l->{out}, qr/cwd\\x1b\[2J\\x07\)$/m, '--list: the directory escaped');
+	my $rd = "$dir/run\e[1m";
+	mkdir $rd, 0700 or die;
+	$l = run_call([$client, "--run-dir=$rd", '--list'], dir => $dir);
+	unlike($l->{out}, qr/[\x00-\x09\x0b-\x1f\x7f]/, '--list: the run directory escaped');
+	kill_servers($env);
+}
+
 ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;
