@@ -33,6 +33,16 @@ static void __attribute__((noreturn)) fail(const struct problem *p, int code)
 	exit(code);
 }
 
+/* What --help or --version printed must have been written (a full disk,
+ * a closed pipe): else the one line saying so. */
+static int flushed_or_fail(const char *what, struct problem *p)
+{
+	if (fflush(stdout) == 0)
+		return 0;
+	problem_errno(p, errno, "writing %s", what);
+	fail(p, 127);
+}
+
 /* A closed stdin, stdout or stderr would be reused by the first file we
  * open and could not be passed to the server: put /dev/null there. */
 static int ensure_stdio_open(struct problem *p)
@@ -152,7 +162,7 @@ int main(int argc, char **argv)
 		fail(&p, 127);
 	if (o.want_help) {
 		fputs(pfi_usage, stdout);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return flushed_or_fail("the usage", &p);
 	}
 	if (o.want_version) {
 		printf("%s %s (sandbox %s)\n"
@@ -161,7 +171,7 @@ int main(int argc, char **argv)
 		       PFI_PROGRAM, PFI_VERSION,
 		       pfi_sandbox_built_in() ? "on" : "off (debug build)",
 		       PFI_MODULE_VERSION);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return flushed_or_fail("the version", &p);
 	}
 
 	if (choose_fallback(&o, &p) < 0)

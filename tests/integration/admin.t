@@ -152,6 +152,21 @@ EOS
 	kill_servers($env);
 }
 
+# Output that cannot be written is an error said on stderr, for each of
+# the options that print (a full disk, a closed pipe).
+SKIP: {
+	skip 'no /dev/full here', 12 unless -c '/dev/full';
+	for my $opt ('--help', '--version', '--list') {
+		my $r = run_call(['sh', '-c', 'exec "$@" >/dev/full', 'sh', $client, $opt], dir => $dir);
+		is(describe_status($r->{status}), 'exit 127', "$opt to a full disk: exit 127");
+		my @ours = our_lines($r);
+		is(scalar(@ours), 1, "$opt to a full disk: exactly one line from prefork-interp")
+			or diag "stderr: $r->{err}";
+		like($ours[0] // '', qr/writing .*No space left on device/, "$opt to a full disk: says so");
+		is($r->{err}, join('', map { "$_\n" } @ours), "$opt to a full disk: nothing else on stderr");
+	}
+}
+
 ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;
