@@ -95,8 +95,9 @@ static void check_success(const struct argv_copy *a,
 	switch (o->mode) {
 	case PFI_MODE_LIST:
 	case PFI_MODE_KILL_ALL:
-		/* these act on all of the user's servers: nothing to run */
-		FUZZ_CHECK(!o->interp && !o->script);
+		/* these act on all of the user's servers: nothing to run,
+		 * and no -g name that would seem to narrow them */
+		FUZZ_CHECK(!o->interp && !o->script && !o->explicit_ident);
 		return;
 	case PFI_MODE_KILL:
 		/* --kill SCRIPT or --kill -g NAME; -U/-L play no part */
@@ -106,6 +107,8 @@ static void check_success(const struct argv_copy *a,
 				   *o->script);
 		if (o->interp)
 			FUZZ_CHECK(owned_string(o->interp, a, o));
+		/* it runs nothing: no arguments for the script */
+		FUZZ_CHECK(!o->script_args[0]);
 		return;
 	default:
 		break;

@@ -14,6 +14,7 @@
 #include "lockholder.h"
 #include "ours.h"
 #include "procstatus.h"
+#include "say.h"
 #include "sockdiag.h"
 
 struct proc {
@@ -256,8 +257,15 @@ static void print_row(FILE *out, const struct row *row,
 	ssize_t clen = readlink(path, cwd, sizeof cwd - 1);
 	if (clen > 0)
 		cwd[clen] = '\0';
+	/* Script names and directories are anybody's choice of bytes:
+	 * escaped, none can move the cursor, retitle the terminal or make
+	 * a row look like two. */
+	char title_shown[4 * sizeof title], cwd_shown[4 * sizeof cwd];
+	pfi_say_escape(title, title_shown, sizeof title_shown);
+	pfi_say_escape(cwd, cwd_shown, sizeof cwd_shown);
 	fprintf(out, "%-8d %-19s %-8s %6s %9s  %s (in %s)\n",
-		(int)row->server, started, idle, calls, mem, title, cwd);
+		(int)row->server, started, idle, calls, mem, title_shown,
+		cwd_shown);
 }
 
 int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
@@ -265,6 +273,16 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 {
 	struct pfi_server_entry *list = NULL;
 	size_t n = 0, n_rows = 0, n_procs = 0;
+	char path_shown[4 * sizeof rd->path];
+	pfi_say_escape(rd->path, path_shown, sizeof path_shown);
+	if (rd->fd < 0) {
+		/* Not made yet (PFI_RUNDIR_NONE_YET): nobody served there. */
+		fprintf(out, "# run directory %s (none yet)\n", path_shown);
+		fprintf(out, "%-8s %-19s %-8s %6s %9s  %s\n", "PID", "STARTED",
+			"IDLE", "CALLS", "MEMORY", "SERVER");
+		return fflush(out) == 0 ? 0
+			: problem_errno(p, errno, "writing the list");
+	}
 	int r = pfi_ours_list(rd, &list, &n, p);
 	if (r < 0)
 		return r;
@@ -287,7 +305,7 @@ int pfi_list_servers(const struct pfi_rundir *rd, FILE *out,
 			find_server(&rows[i], procs, n_procs);
 
 	time_t now = time(NULL), boot = boot_time();
-	fprintf(out, "# run directory %s\n", rd->path);
+	fprintf(out, "# run directory %s\n", path_shown);
 	if (!known)
 		fprintf(out, "# servers not known: %s\n", unknown.msg);
 	fprintf(out, "%-8s %-19s %-8s %6s %9s  %s\n", "PID", "STARTED",

@@ -33,6 +33,16 @@ static void __attribute__((noreturn)) fail(const struct problem *p, int code)
 	exit(code);
 }
 
+/* What --help or --version printed must have been written (a full disk,
+ * a closed pipe): else the one line saying so. */
+static int flushed_or_fail(const char *what, struct problem *p)
+{
+	if (fflush(stdout) == 0)
+		return 0;
+	problem_errno(p, errno, "writing %s", what);
+	fail(p, 127);
+}
+
 /* A closed stdin, stdout or stderr would be reused by the first file we
  * open and could not be passed to the server: put /dev/null there. */
 static int ensure_stdio_open(struct problem *p)
@@ -79,14 +89,15 @@ run_unserved(const struct pfi_options *o, const struct pfi_caller_state *st,
 	fail(p, 127);
 }
 
-/* --list, --kill, --kill-all: nothing runs. */
+/* --list, --kill, --kill-all: nothing runs, and nothing is made (a run
+ * directory not made yet holds no server). */
 static int manage(const struct pfi_options *o, const char *run_dir,
                   struct problem *p)
 {
 	struct pfi_rundir rd;
 	char what[PFI_IDENT_BUF] = "";
 	enum pfi_stop_match match = PFI_STOP_ALL;
-	size_t stopped;
+	size_t stopped = 0;
 	int r;
 
 	if (o->mode == PFI_MODE_KILL && o->explicit_ident) {
@@ -97,14 +108,19 @@ static int manage(const struct pfi_options *o, const char *run_dir,
 		if ((r = pfi_ident_script_part(o->script, what, p)) < 0)
 			return r;
 	}
-	if ((r = pfi_rundir_open(run_dir, &rd, p)) < 0)
+	if ((r = pfi_rundir_open(run_dir, PFI_RUNDIR_LOOK, &rd, p)) < 0)
 		return r;
 	if (o->mode == PFI_MODE_LIST)
 		r = pfi_list_servers(&rd, stdout, p);
-	else
+	else if (rd.fd >= 0)
 		r = pfi_stop_servers(&rd, match, what, &stopped, p);
 	pfi_rundir_close(&rd);
-	return r;
+	/* A script that is gone may still have its server (that is then
+	 * why it is stopped); with none, a path naming no script is a
+	 * mistake to name, not a quiet success. */
+	if (r >= 0 && match == PFI_STOP_SCRIPT && stopped == 0)
+		r = pfi_stop_check_script(o->script, p);
+	return r < 0 ? r : 0;
 }
 
 int main(int argc, char **argv)
@@ -146,7 +162,7 @@ int main(int argc, char **argv)
 		fail(&p, 127);
 	if (o.want_help) {
 		fputs(pfi_usage, stdout);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return flushed_or_fail("the usage", &p);
 	}
 	if (o.want_version) {
 		printf("%s %s (sandbox %s)\n"
@@ -155,7 +171,7 @@ int main(int argc, char **argv)
 		       PFI_PROGRAM, PFI_VERSION,
 		       pfi_sandbox_built_in() ? "on" : "off (debug build)",
 		       PFI_MODULE_VERSION);
-		return fflush(stdout) == 0 ? 0 : 1;
+		return flushed_or_fail("the version", &p);
 	}
 
 	if (choose_fallback(&o, &p) < 0)
@@ -184,7 +200,7 @@ int main(int argc, char **argv)
 	r = pfi_ident_compute(&o, &creds, &caller, &conf, ident, &p);
 	pfi_creds_free(&creds);
 	pfi_confinement_free(&conf);
-	if (r < 0 || pfi_rundir_open(run_dir, &rd, &p) < 0)
+	if (r < 0 || pfi_rundir_open(run_dir, PFI_RUNDIR_MAKE, &rd, &p) < 0)
 		run_unserved(&o, &caller, &p);
 	pfi_names_init(&names, ident);
 

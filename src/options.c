@@ -119,11 +119,33 @@ int pfi_fallback_parse(const char *value, const char *from,
 	return 0;
 }
 
+/* The option that selects a mode, for messages. */
+static const char *mode_option(enum pfi_mode m)
+{
+	switch (m) {
+	case PFI_MODE_FRESH:
+		return "-f";
+	case PFI_MODE_KILL:
+		return "--kill";
+	case PFI_MODE_KILL_ALL:
+		return "--kill-all";
+	case PFI_MODE_LIST:
+		return "--list";
+	case PFI_MODE_NORMAL:
+		break;
+	}
+	return "(none)";
+}
+
 static int set_mode(struct pfi_options *o, enum pfi_mode m, struct problem *p)
 {
-	if (o->mode != PFI_MODE_NORMAL && o->mode != m)
-		return problem_fail(p, EINVAL, "-f and --kill cannot be combined "
-				    "(nor --kill-all, --list)");
+	if (o->mode != PFI_MODE_NORMAL && o->mode != m) {
+		/* Named in one order whatever the order given. */
+		enum pfi_mode a = o->mode < m ? o->mode : m;
+		enum pfi_mode b = o->mode < m ? m : o->mode;
+		return problem_fail(p, EINVAL, "%s and %s cannot be combined",
+				    mode_option(a), mode_option(b));
+	}
 	o->mode = m;
 	return 0;
 }
@@ -263,8 +285,12 @@ static int finish(struct pfi_options *o, struct problem *p)
 	if (o->mode == PFI_MODE_LIST || o->mode == PFI_MODE_KILL_ALL) {
 		if (o->interp || o->script)
 			return problem_fail(p, EINVAL, "%s takes no interpreter "
-				"or script", o->mode == PFI_MODE_LIST
-				? "--list" : "--kill-all");
+				"or script", mode_option(o->mode));
+		/* Not dropped: --kill-all -g NAME would stop every server. */
+		if (o->explicit_ident)
+			return problem_fail(p, EINVAL, "-g names one server: "
+				"not with %s (--kill -g NAME stops that one)",
+				mode_option(o->mode));
 		return 0;
 	}
 	if (o->mode == PFI_MODE_KILL) {
@@ -276,6 +302,12 @@ static int finish(struct pfi_options *o, struct problem *p)
 		}
 		if (o->script && !*o->script)
 			return problem_fail(p, EINVAL, "empty script name");
+		/* Runs nothing, so takes nothing for the script: and
+		 * "--kill a b c" would stop b's servers only. */
+		if (o->script_args[0])
+			return problem_fail(p, EINVAL, "--kill takes no "
+				"arguments after the script ('%s')",
+				o->script_args[0]);
 		return 0;
 	}
 	if (!*o->interp)

@@ -23,13 +23,28 @@ struct pfi_rundir {
  * provides (root-owned, sticky, 1777); each user gets UID below it. */
 #define PFI_SYSTEM_RUN_DIR "/run/prefork-interp"
 
+/* What the caller will do with the run directory: use it (its own last
+ * components are created when missing), or only look in it (--list,
+ * --kill: nothing is created). */
+enum pfi_rundir_use {
+	PFI_RUNDIR_MAKE,
+	PFI_RUNDIR_LOOK,
+};
+
+/* pfi_rundir_open()'s answer, with PFI_RUNDIR_LOOK, when the run
+ * directory does not exist yet: rd->fd is -1 and rd->path names where
+ * PFI_RUNDIR_MAKE would make it (so no server can be in it). */
+#define PFI_RUNDIR_NONE_YET 1
+
 /* Opens the run directory.  With `override` (--run-dir or the
  * variable), our own subdirectory prefork-interp-UID inside it, so that
  * nothing else in that directory is ever taken for ours.  Otherwise the
  * first usable of /run/user/UID/prefork-interp, HOME/.prefork-interp/
  * HOSTNAME (home from the password database) and
  * /run/prefork-interp/UID.  Our own last components are created mode
- * 0700.
+ * 0700 (PFI_RUNDIR_MAKE); with PFI_RUNDIR_LOOK the same one is chosen,
+ * a candidate where they are missing counting as chosen when they
+ * could be made there.
  *
  * Every directory on the way must be owned by root or the user and not
  * writable by group or other, except that a sticky one may be passed
@@ -39,8 +54,8 @@ struct pfi_rundir {
  * user); its target is checked the same way.  The run directory itself
  * must be the user's, mode 0700.  A failure names the path and the
  * problem; the message ends with the fix. */
-int pfi_rundir_open(const char *override, struct pfi_rundir *rd,
-                    struct problem *p);
+int pfi_rundir_open(const char *override, enum pfi_rundir_use use,
+                    struct pfi_rundir *rd, struct problem *p);
 void pfi_rundir_close(struct pfi_rundir *rd);
 
 /* Builds "/proc/self/fd/N/<name>" for calls that take only a path

@@ -219,6 +219,31 @@ int pfi_walk_create(struct pfi_walk *w, const char *name, struct problem *p)
 	return step(w, name, 1, p);
 }
 
+int pfi_walk_enter(struct pfi_walk *w, const char *name, struct problem *p)
+{
+	struct stat st;
+	if (fstatat(w->fd[w->depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT)
+		return PFI_WALK_ABSENT;
+	return step(w, name, 0, p);
+}
+
+int pfi_walk_may_create(const struct pfi_walk *w, const char *name,
+                        struct problem *p)
+{
+	/* The kernel answers for the very directory walked to (the fd),
+	 * with the effective ids mkdirat() would use; before Linux 5.8 it
+	 * cannot (EINVAL or ENOSYS), and then the creation is assumed to
+	 * work, as it does in the usual case of a directory of one's own. */
+	if (faccessat(w->fd[w->depth], "", W_OK | X_OK,
+		      AT_EACCESS | AT_EMPTY_PATH) == 0 ||
+	    errno == EINVAL || errno == ENOSYS)
+		return 0;
+	return problem_errno(p, errno, "cannot create run directory "
+			     "'%s%s%s'", w->path, strlen(w->path) > 1 ? "/" : "",
+			     name);
+}
+
 int pfi_walk_finish(struct pfi_walk *w, struct problem *p)
 {
 	struct stat st, opened;

@@ -39,6 +39,20 @@ int pfi_walk_path(struct pfi_walk *w, const char *path, struct problem *p);
  * mode 0700 if it is missing. */
 int pfi_walk_create(struct pfi_walk *w, const char *name, struct problem *p);
 
+/* pfi_walk_enter()'s answer when `name` does not exist. */
+#define PFI_WALK_ABSENT 1
+
+/* Steps into `name` (one component of our own, no '/') without creating
+ * it: PFI_WALK_ABSENT, the walk left where it was, if there is no entry
+ * of that name at all (a dangling symlink is an entry: followed, it is
+ * an error, as for pfi_walk_create()). */
+int pfi_walk_enter(struct pfi_walk *w, const char *name, struct problem *p);
+
+/* Whether pfi_walk_create() could make `name` here: 0, or -errno with p
+ * filled as the failed creation would have said. */
+int pfi_walk_may_create(const struct pfi_walk *w, const char *name,
+                        struct problem *p);
+
 /* Checks that the walk ended in the user's own mode-0700 directory and
  * returns it opened O_RDONLY|O_DIRECTORY (the caller closes it). */
 int pfi_walk_finish(struct pfi_walk *w, struct problem *p);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lockfile.h"
@@ -68,4 +69,20 @@ int pfi_stop_servers(const struct pfi_rundir *rd, enum pfi_stop_match match,
 	}
 	free(list);
 	return first_error;
+}
+
+int pfi_stop_check_script(const char *script, struct problem *p)
+{
+	struct stat st;
+	if (stat(script, &st) < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return problem_fail(p, ENOENT, "--kill: script '%s' "
+					    "does not exist", script);
+		return problem_errno(p, errno, "--kill: cannot look at "
+				     "script '%s'", script);
+	}
+	if (S_ISDIR(st.st_mode))
+		return problem_fail(p, EISDIR, "--kill: '%s' is a directory, "
+				    "not a script", script);
+	return 0;
 }

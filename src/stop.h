@@ -18,4 +18,9 @@ enum pfi_stop_match {
 int pfi_stop_servers(const struct pfi_rundir *rd, enum pfi_stop_match match,
                      const char *what, size_t *stopped, struct problem *p);
 
+/* For --kill SCRIPT that stopped nothing: 0 if SCRIPT names a file (it
+ * merely has no server), else -errno with p naming the script and why
+ * it cannot be one (it does not exist, it is a directory). */
+int pfi_stop_check_script(const char *script, struct problem *p);
+
 #endif

@@ -397,10 +397,40 @@ static void test_management_modes(void **state)
 	expect_failure("--kill-all takes no interpreter or script");
 	pfi_options_free(&parsed.o);
 	PARSE("--list", "--kill");
-	expect_failure("cannot be combined");
+	expect_failure("--kill and --list cannot be combined");
+	pfi_options_free(&parsed.o);
+	PARSE("--kill-all", "--kill", "s");
+	expect_failure("--kill and --kill-all cannot be combined");
 	pfi_options_free(&parsed.o);
 	PARSE("--kill");
 	expect_failure("--kill needs a script");
+}
+
+/* What --list and --kill-all would ignore, or --kill would not stop,
+ * is refused rather than dropped: "--kill-all -g NAME" stopping every
+ * server, "--kill a b c" stopping only b. */
+static void test_management_leftovers(void **state)
+{
+	PARSE("--kill-all", "-g", "name");
+	expect_failure("-g names one server: not with --kill-all");
+	pfi_options_free(&parsed.o);
+	PARSE("--list", "-g", "name");
+	expect_failure("-g names one server: not with --list");
+	pfi_options_free(&parsed.o);
+	PARSE("--kill", "a", "b", "c");
+	expect_failure("--kill takes no arguments after the script ('c')");
+	pfi_options_free(&parsed.o);
+	PARSE("--kill,-U,perl", "s", "arg");
+	expect_failure("--kill takes no arguments after the script ('arg')");
+	pfi_options_free(&parsed.o);
+	/* the interpreter's own arguments are part of the #! line */
+	PARSE("--kill,-U,perl,-w", "s");
+	assert_int_equal(parsed.r, 0);
+	assert_string_equal(parsed.o.script, "s");
+	pfi_options_free(&parsed.o);
+	PARSE("--kill", "-g", "name", "-U", "perl", "s");
+	assert_int_equal(parsed.r, 0);
+	assert_string_equal(parsed.o.explicit_ident, "name");
 }
 
 static void test_fallback(void **state)
@@ -435,6 +465,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_management_modes, teardown),
+		cmocka_unit_test_teardown(test_management_leftovers, teardown),
 		cmocka_unit_test_teardown(test_fallback, teardown),
 		cmocka_unit_test_teardown(test_plain_form, teardown),
 		cmocka_unit_test_teardown(test_plain_form_script_args_are_argv, teardown),
