@@ -76,3 +76,18 @@ int pfi_names_remove_socket(const struct pfi_rundir *rd,
 				     rd->path, n->sock);
 	return 0;
 }
+
+void pfi_names_drop_lock(const struct pfi_rundir *rd,
+                         const struct pfi_names *n, int lock_fd)
+{
+	struct stat held, named;
+	if (fstatat(rd->fd, n->sock, &named, AT_SYMLINK_NOFOLLOW) == 0 ||
+	    errno != ENOENT)
+		return;
+	/* Only the very file we hold: never one another start made. */
+	if (fstat(lock_fd, &held) < 0 ||
+	    fstatat(rd->fd, n->lock, &named, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    held.st_dev != named.st_dev || held.st_ino != named.st_ino)
+		return;
+	(void)unlinkat(rd->fd, n->lock, 0);
+}

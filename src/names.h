@@ -53,4 +53,12 @@ int pfi_names_socket_is_ours(const struct pfi_rundir *rd, const char *name,
 int pfi_names_remove_socket(const struct pfi_rundir *rd,
                             const struct pfi_names *n, struct problem *p);
 
+/* Removes the lock file that `lock_fd` holds locked, unless a socket
+ * sits at the server's name: a start that made no server leaves no file
+ * behind.  Safe while held: a caller waiting on the removed file finds
+ * it gone once it has the lock and opens the name afresh (lockfile.c).
+ * Best effort; a lock file left is reused by the next start. */
+void pfi_names_drop_lock(const struct pfi_rundir *rd,
+                         const struct pfi_names *n, int lock_fd);
+
 #endif

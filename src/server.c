@@ -132,6 +132,10 @@ int pfi_server_reach(const struct pfi_options *o, const struct pfi_rundir *rd,
 		r = start_fresh(o, rd, names, out, setup_status, p);
 	else if (r > 0)
 		r = 0;
+	/* No server was made (a declining setup's socket stays: see
+	 * start_fresh). */
+	if (r < 0 && r != -EXDEV)
+		pfi_names_drop_lock(rd, names, lock);
 	close(lock);
 	return r;
 }

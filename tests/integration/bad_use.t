@@ -23,17 +23,28 @@ die "broken initialisation\n";
 prefork_initialisation_complete();
 EOS
 
+sub lock_files {
+	opendir my $run, $env->{run} or die "$env->{run}: $!";
+	return sort grep { /^l/ } readdir $run;
+}
+
 sub nothing_left {
-	my ($label) = @_;
+	my ($label, $locks_before) = @_;
 	ok(wait_processes_gone($env->{dir}, 5), "$label: no process left behind")
 		or diag "left: " . join ' ', processes_matching($env->{dir});
 	is(join(' ', socket_files($env)), '', "$label: no socket left behind");
+	# A start that made no server leaves no lock file either (the
+	# servers of the long #! lines below leave theirs when they quit).
+	my %before = map { $_ => 1 } @$locks_before;
+	my @made = grep { !$before{$_} } lock_files();
+	is("@made", '', "$label: no lock file left behind");
 }
 
 sub refused {
 	my ($label, $cmd, $want, %opts) = @_;
 	# the client's own errors exit 127 (README, after the usage forms)
 	my $status = delete $opts{status} // 'exit 127';
+	my @locks_before = lock_files();
 	my $r = run_call($cmd, dir => $env->{dir}, %opts);
 	is(describe_status($r->{status}), $status, "$label: $status");
 	my @ours = grep { /^prefork-interp: / } split /\n/, $r->{err};
@@ -41,7 +52,7 @@ sub refused {
 		or diag "stderr: $r->{err}";
 	like($ours[0] // '', $want, "$label: the line names the problem");
 	is($r->{out}, '', "$label: nothing on stdout");
-	nothing_left($label);
+	nothing_left($label, \@locks_before);
 	return $r;
 }
 
