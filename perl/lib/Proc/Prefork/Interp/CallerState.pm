@@ -365,9 +365,14 @@ sub apply {
     for my $sig (@{$own->{touched} // [1 .. 64]}, @{$st->{sigign}}) {
         next if $UNTOUCHABLE{$sig} || exists $kept->{$sig};
         my $name = $SIG_NAME[$sig] // next;
-        my $want = $ign{$sig} ? 'IGNORE' : 'DEFAULT';
+        # The default is undef in %SIG, as in a standalone run (assigning
+        # undef sets SIG_DFL; a standalone perl's %SIG never says
+        # 'DEFAULT' of a signal nothing set).
+        my $want = $ign{$sig} ? 'IGNORE' : undef;
         my $have = $SIG{$name};
-        $SIG{$name} = $want unless defined $have && !ref $have && $have eq $want;
+        next if !defined $have && !defined $want;
+        $SIG{$name} = $want
+            unless defined $have && defined $want && !ref $have && $have eq $want;
     }
     # Always set: the server unblocks SIGCHLD in its children and signals
     # may be held back until here, so what the process has now is not

@@ -58,8 +58,10 @@ sub run {
     # from a standalone run's start, not from the server's.
     $^T = time;
     my ($state, $held) = $self->_serve_call($call, $ctl);
+    # (undef, not 'DEFAULT': %SIG says undef of a signal nothing set,
+    # as in a standalone run; both mean SIG_DFL.)
     for my $sig (qw(CHLD ALRM TERM HUP)) {
-        $SIG{$sig} = $self->{user_sig}{$sig} // 'DEFAULT';
+        $SIG{$sig} = $self->{user_sig}{$sig};
     }
     # A signal held during the set-up (SIGINT from the server, and
     # [signals] every relayed one) reaches the script only now, with the
@@ -159,8 +161,8 @@ sub _serve_call {
     (undef, $0) = splice @$args, 0, 2;
     *ARGV = $args;
     # (Unblocked only in run, with the call's state: see above.)
-    $SIG{INT}  = 'DEFAULT';
-    $SIG{PIPE} = 'DEFAULT';
+    $SIG{INT}  = undef;     # SIG_DFL, and %SIG as a standalone run's
+    $SIG{PIPE} = undef;
     _reseed();
     # Leftovers of the server's own work must not leak into the call
     # ($? in particular decides die's exit status).
