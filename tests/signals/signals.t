@@ -480,9 +480,12 @@ my @cases = (
 	}, { group_gone => 1, status => 137 }],
 );
 
+# PFI_SIGNALS_ONLY=REGEX runs only the cases whose names match.
+my $only = $ENV{PFI_SIGNALS_ONLY};
 for my $round (1 .. $rounds) {
 	for my $case (@cases) {
 		my ($name, $run, $want) = @$case;
+		next if defined $only && $name !~ /$only/;
 		my $standalone = $run->('standalone');
 		my $client = $run->('client');
 		is_deeply($standalone, $want, "round $round: $name: standalone run as expected")
@@ -499,6 +502,8 @@ for my $round (1 .. $rounds) {
 # set up.
 SKIP: {
 	skip 'PFI_CLIENT_TESTHOOKS not set (run via meson test)', 2 * $rounds unless $hooks;
+	skip 'not among PFI_SIGNALS_ONLY', 2 * $rounds
+		if defined $only && 'TERM while the request is still being sent' !~ /$only/;
 	for my $round (1 .. $rounds) {
 		use_mode('standalone');
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('term-init.pl', 'rdy')
