@@ -15,13 +15,14 @@
  * not only the usual ones (HUP, INT, TERM, job control, ...): a script
  * may handle SIGPWR, a real-time signal or a SIGSEGV sent with kill(1)
  * too, and a client that died of one left the call to get SIGINT
- * instead.  Not relayed: KILL and STOP (they cannot be caught: they act
- * on the client, and the server ends or stops the call when it sees
- * that), CHLD (the client's own children), and the two real-time
- * signals glibc keeps for itself (sigaddset refuses them).  Faults of
- * the client itself (SEGV, BUS, FPE, ILL, TRAP, SYS) are forced on it by
- * the kernel even while blocked, and its writes to the socket use
- * MSG_NOSIGNAL: what waits here was sent to it. */
+ * instead.  Not relayed: KILL and STOP (they cannot be caught: KILL
+ * ends the client and the server then ends the call; STOP stops the
+ * client alone, which the server cannot see), CHLD (the client's own
+ * children), and the two real-time signals glibc keeps for itself
+ * (sigaddset refuses them).  Faults of the client itself (SEGV, BUS,
+ * FPE, ILL, TRAP, SYS) are forced on it by the kernel even while
+ * blocked, and its writes to the socket use MSG_NOSIGNAL: what waits
+ * here was sent to it. */
 static int relayable(int sig)
 {
 	return sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD;
