@@ -11,19 +11,22 @@
 #include "protocol.h"
 #include "wire.h"
 
-/* What a caller can send a standalone script and expect it to act on:
- * the usual requests to end or reload, the user signals, an alarm, a
- * terminal resize, and job control (the stop signals and SIGCONT).
- * Not KILL or STOP (they cannot be caught: they act on the client, and
- * the server ends or stops the call when it sees that), nor CHLD (the
- * client's own children), nor the signals of faults and failed writes
- * (SEGV, PIPE, ...), which concern the client itself. */
-static const int relayed_signals[] = {
-	SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGALRM,
-	SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU, SIGCONT,
-};
-
-#define N_RELAYED (sizeof relayed_signals / sizeof relayed_signals[0])
+/* Every signal a caller can send a standalone script reaches the call,
+ * not only the usual ones (HUP, INT, TERM, job control, ...): a script
+ * may handle SIGPWR, a real-time signal or a SIGSEGV sent with kill(1)
+ * too, and a client that died of one left the call to get SIGINT
+ * instead.  Not relayed: KILL and STOP (they cannot be caught: KILL
+ * ends the client and the server then ends the call; STOP stops the
+ * client alone, which the server cannot see), CHLD (the client's own
+ * children), and the two real-time signals glibc keeps for itself
+ * (sigaddset refuses them).  Faults of the client itself (SEGV, BUS,
+ * FPE, ILL, TRAP, SYS) are forced on it by the kernel even while
+ * blocked, and its writes to the socket use MSG_NOSIGNAL: what waits
+ * here was sent to it. */
+static int relayable(int sig)
+{
+	return sig != SIGKILL && sig != SIGSTOP && sig != SIGCHLD;
+}
 
 /* Every one of them is relayed, also those the caller left ignored: a
  * script may handle a signal its caller ignored ($SIG{INT} = sub {...}
@@ -35,8 +38,9 @@ static const int relayed_signals[] = {
 int pfi_relay_prepare(struct pfi_relay *r, struct problem *p)
 {
 	sigemptyset(&r->relayed);
-	for (size_t i = 0; i < N_RELAYED; i++)
-		sigaddset(&r->relayed, relayed_signals[i]);
+	for (int sig = 1; sig <= SIGRTMAX; sig++)
+		if (relayable(sig))
+			sigaddset(&r->relayed, sig);  /* fails for glibc's own */
 	if (sigprocmask(SIG_BLOCK, &r->relayed, NULL) < 0)
 		return problem_errno(p, errno, "cannot block the signals to "
 				     "relay");

@@ -68,8 +68,17 @@ for my $i (1 .. 5) {
     my ($blk) = $r->{out} =~ /SigBlk:\s*(\S+)/;
     ok !(hex($ign) & ((1 << 1) | (1 << 12))), "call $i: SIGINT/SIGPIPE not ignored";
     ok !(hex($blk) & ((1 << 1) | (1 << 12))), "call $i: SIGINT/SIGPIPE not blocked";
-    # (undef, as a standalone run's %SIG has a default disposition)
-    like $r->{out}, qr/INT=undef PIPE=undef/, "call $i: \%SIG says default (undef)";
+    like $r->{out}, qr/INT=undef PIPE=undef/, "call $i: \%SIG says undef, as standalone";
+}
+
+# %SIG itself is a standalone run's: undef for every signal nothing set
+# (not 'DEFAULT', which is true: `$SIG{TERM} ||= sub {...}` would then
+# not install its handler), whatever the server set while serving.
+my (undef, $sa_sigvals) = PFITest::run_standalone('sigvals');
+like $sa_sigvals, qr/ INT=undef /, 'standalone: %SIG{INT} is undef';
+for my $i (1 .. 5) {
+    $r = $t->call(args => ['sigvals']);
+    is $r->{out}, $sa_sigvals, "call $i: %SIG as in a standalone run";
 }
 
 # Each executor is the leader of its own process group.

@@ -74,7 +74,9 @@ if mode.startswith("catch:"):
     def caught(signum, frame):
         out(f"caught {name}")
         sys.exit(3)
-    signal.signal(getattr(signal, "SIG" + name), caught)
+    # NUMnn: signal nn, as perl's %SIG names a real-time signal
+    signal.signal(int(name[3:]) if name.startswith("NUM")
+                  else getattr(signal, "SIG" + name), caught)
 elif mode == "ignore-term":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     def usr1(signum, frame):
@@ -338,6 +340,19 @@ my @cases = (
 	}, { USR2 => { status => 3, out => "out: ready\nout: caught USR2\n" },
 	     QUIT => { status => 3, out => "out: ready\nout: caught QUIT\n" },
 	     ALRM => { status => 3, out => "out: ready\nout: caught ALRM\n" } }],
+	# Every signal a standalone script can be sent reaches the call, not
+	# only the usual ones: the client must relay these too (it died of
+	# them, and the call got SIGINT instead). 35 is a real-time signal
+	# (SIGRTMIN+1), which perl's %SIG calls NUM35.
+	['PWR, VTALRM, URG, a real-time signal, ABRT, SEGV, PIPE to handlers' => sub {
+		my ($mode) = @_;
+		return { map { my ($sig, $name) = @$_;
+			       ($name => kill_when_ready($mode, $sig, "catch:$name")) }
+			 [PWR => 'PWR'], [VTALRM => 'VTALRM'], [URG => 'URG'],
+			 [35 => 'NUM35'], [ABRT => 'ABRT'], [SEGV => 'SEGV'],
+			 [PIPE => 'PIPE'] };
+	}, { map { ($_ => { status => 3, out => "out: ready\nout: caught $_\n" }) }
+	     qw(PWR VTALRM URG NUM35 ABRT SEGV PIPE) }],
 	['INT from kill' => sub { kill_when_ready($_[0], 'INT', 'default') },
 		{ status => 130, out => "out: ready\n" }],
 	['INT ignored by the caller (background job of sh -c), caught' => sub {
@@ -465,9 +480,12 @@ my @cases = (
 	}, { group_gone => 1, status => 137 }],
 );
 
+# PFI_SIGNALS_ONLY=REGEX runs only the cases whose names match.
+my $only = $ENV{PFI_SIGNALS_ONLY};
 for my $round (1 .. $rounds) {
 	for my $case (@cases) {
 		my ($name, $run, $want) = @$case;
+		next if defined $only && $name !~ /$only/;
 		my $standalone = $run->('standalone');
 		my $client = $run->('client');
 		is_deeply($standalone, $want, "round $round: $name: standalone run as expected")
@@ -484,6 +502,8 @@ for my $round (1 .. $rounds) {
 # set up.
 SKIP: {
 	skip 'PFI_CLIENT_TESTHOOKS not set (run via meson test)', 2 * $rounds unless $hooks;
+	skip 'not among PFI_SIGNALS_ONLY', 2 * $rounds
+		if defined $only && 'TERM while the request is still being sent' !~ /$only/;
 	for my $round (1 .. $rounds) {
 		use_mode('standalone');
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('term-init.pl', 'rdy')

@@ -77,6 +77,11 @@ if ($cmd eq 'argv') {
     open(my $st, '<', '/proc/self/status') or die;
     print grep { /\ASig(Ign|Blk):/ } <$st>;
     printf "INT=%s PIPE=%s\n", $SIG{INT} // 'undef', $SIG{PIPE} // 'undef';
+} elsif ($cmd eq 'sigvals') {
+    # What %SIG says of every signal perl knows (undef, as in a
+    # standalone run, where nothing set it).
+    print join(' ', map { "$_=" . ($SIG{$_} // 'undef') }
+                    grep { !/^__/ } sort keys %SIG), "\n";
 } elsif ($cmd eq 'state') {
     open(my $st, '<', '/proc/self/status') or die;
     my %f = map { /\A(\w+):\s*(.*?)\s*\z/ ? ($1, $2) : () } <$st>;

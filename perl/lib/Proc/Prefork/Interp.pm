@@ -560,8 +560,10 @@ Signals sent to a prefork-interp client that relays them (the
 C<signals> extension, which this module offers to clients that announce
 C<xdata>, as prefork-interp's own does) reach the call: C<SIGHUP>,
 C<SIGINT>, C<SIGQUIT>, C<SIGTERM>, C<SIGUSR1>, C<SIGUSR2>, C<SIGALRM>,
-C<SIGWINCH>, and job control (C<SIGTSTP>, C<SIGTTIN>, C<SIGTTOU> stop
-the call, C<SIGCONT> resumes it). The server sends each to the call's
+C<SIGWINCH>, job control (C<SIGTSTP>, C<SIGTTIN>, C<SIGTTOU> stop
+the call, C<SIGCONT> resumes it), and every other signal but
+C<SIGKILL>, C<SIGSTOP>, C<SIGCHLD> and the real-time signals 32 and 33
+(C<SIGPWR>, C<SIGPIPE>, C<SIGSEGV>, C<SIGRTMIN+1>, ...). The server sends each to the call's
 process group, as a terminal would; a signal that arrives before the
 call's code starts waits (blocked) until it does, so the script's own
 handler sees it. When the executor stops or continues, the server tells

@@ -77,7 +77,7 @@ sub _readable {
 # handlers from Executor), unblocked unless they were blocked before.
 sub in_child {
     my ($self) = @_;
-    $SIG{$_} = 'DEFAULT' for @NAMES;
+    $SIG{$_} = undef for @NAMES;    # SIG_DFL; %SIG as a standalone run's
     close delete $self->{fh} if $self->{fh};
     POSIX::sigprocmask(POSIX::SIG_UNBLOCK(), delete $self->{unblock})
         if $self->{unblock};
