@@ -83,6 +83,7 @@ def initialisation_complete(**opts):
     log = _log.Log(options.logger, options.log_facility, f"{script}: ")
     context = _call_context(options, log)
     context.script = script
+    callstate.disarm_timers(context.timers)
     files = autoreload.initial_files(script, options, _also_check)
     server = _server.Server(startup, _startup_fds(startup), options, log, files)
     context.offered_bits = server.offered_bits
@@ -135,6 +136,7 @@ def _call_context(options, log):
     context.script_signals = callstate.script_handlers(
         _SIGNALS_AT_IMPORT, at_init)
     context.c_handlers = callstate.c_handlers(at_init)
+    context.timers = callstate.armed_timers()
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = stdio.u_flag(context.interp_options)

@@ -1,6 +1,7 @@
 """The process state a call starts with, apart from its stdio, argv and
-environment (executor.py): signal dispositions and mask, the random
-number generator, multiprocessing's helper processes.
+environment (executor.py): signal dispositions and mask, the interval
+timers the initialisation armed, the random number generator,
+multiprocessing's helper processes.
 
 Signals: a standalone `python3 script` starts with SIGINT raising
 KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored, every other signal at
@@ -117,6 +118,37 @@ def reset_signals(script_set, caller=None, keep=()):
         except (OSError, ValueError):
             pass    # real-time signals glibc keeps for itself
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+def armed_timers():
+    """{timer: (remaining, interval)} of the interval timers armed now
+    (signal.alarm, signal.setitimer).  Read when the initialisation
+    ends: a fork does not inherit them, and a standalone run's per-call
+    code is interrupted by those its initialisation armed."""
+    armed = {}
+    for which in TIMERS:
+        value, interval = signal.getitimer(which)
+        if value or interval:
+            armed[which] = (value, interval)
+    return armed
+
+
+def disarm_timers(armed):
+    """In the setup, once read: the alarms are the calls'; one firing
+    in the setup would kill it (SIGALRM's default) instead of its
+    exit 0 that the first caller waits for."""
+    for which in armed:
+        signal.setitimer(which, 0)
+
+
+def rearm_timers(armed):
+    """In a call: the timers as its per-call code finds them standalone,
+    with the time they had left when the initialisation ended."""
+    for which, (value, interval) in armed.items():
+        signal.setitimer(which, value, interval)
 
 
 def hold_signals():

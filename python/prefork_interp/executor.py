@@ -291,6 +291,7 @@ def become_caller(call, request, context):
     context.log.close()
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
+    callstate.rearm_timers(context.timers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)

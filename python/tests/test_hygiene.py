@@ -129,6 +129,44 @@ def test_random_differs_between_calls(pfi, script):
     assert len(values) == 5
 
 
+def test_alarm_set_by_the_initialisation_fires_in_every_call(pfi):
+    """signal.alarm() (or setitimer) in the initialisation: a standalone
+    run's per-call code is interrupted by that alarm; a fork does not
+    inherit timers, so each call must get it again."""
+    body = ("import prefork_interp\nimport signal, sys, time\n"
+            "signal.alarm(2)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "if not signal.getitimer(signal.ITIMER_REAL)[0]:\n"
+            "    sys.exit('no alarm armed')\n"
+            "time.sleep(60)\nsys.exit('the alarm never came')\n")
+    s = pfi.script("alarm.py", body)
+    want = pfi.standalone(s)
+    assert want.status == f"signal {int(signal.SIGALRM)}", want
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.err) == (want.status, b""), got
+
+
+def test_interval_timer_of_the_initialisation_ticks_in_every_call(pfi):
+    body = ("import prefork_interp\nimport signal, sys, time\n"
+            "ticks = []\n"
+            "signal.signal(signal.SIGALRM, lambda *a: ticks.append(1))\n"
+            "signal.setitimer(signal.ITIMER_REAL, 0.25, 0.25)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "print(signal.getitimer(signal.ITIMER_REAL)[1])\n"
+            "start = len(ticks)\n"
+            "deadline = time.monotonic() + 30    # a hang guard only\n"
+            "while len(ticks) < start + 3 and time.monotonic() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            "print('ticked' if len(ticks) >= start + 3 else 'no ticks')\n")
+    s = pfi.script("itimer.py", body)
+    want = pfi.standalone(s)
+    assert (want.status, want.out) == ("exit 0", b"0.25\nticked\n"), want
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.out) == ("exit 0", want.out), got
+
+
 def test_threads_before_initialisation_refused(pfi):
     body = ("import threading, time, prefork_interp\n"
             "threading.Thread(target=time.sleep, args=(60,), daemon=True,"
