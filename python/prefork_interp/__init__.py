@@ -238,14 +238,20 @@ def _become_server(c_handlers):
     # The script's handlers are for its calls (callstate restores them);
     # the server runs with the interpreter's dispositions, SIGINT at its
     # default too: a child that the server interrupts (its client went
-    # away) before it becomes the call must just end.
+    # away) before it becomes the call must just end.  SIGPIPE and
+    # SIGXFSZ stay ignored even where the initialisation made them
+    # default (the usual signal(SIGPIPE, SIG_DFL)): a write of the
+    # server's that fails (to a spare that died, a log past the first
+    # caller's file size limit) must be an error, not its death.
     for signum, handler in callstate.dispositions().items():
-        if handler is not None and signum != signal.SIGPIPE \
-                and signum not in c_handlers:
-            try:
-                signal.signal(signum, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+        if handler is None or signum in c_handlers:
+            continue
+        wanted = signal.SIG_IGN if signum in callstate.PYTHON_IGNORES \
+            else signal.SIG_DFL
+        try:
+            signal.signal(signum, wanted)
+        except (OSError, ValueError):
+            pass
     # Nor does it keep the first caller's signal mask: it relies on
     # SIGCHLD (a relaying call's stops and continues wake its poll; with
     # no pidfd, so does a child's end), and on TERM, INT and HUP making

@@ -80,6 +80,50 @@ def test_script_handlers_kept(pfi):
             "exit 0", b"usr1 handled\nsurvived\n")
 
 
+def _small_file_size_limit():
+    import resource
+    _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+
+
+def test_server_keeps_ignoring_what_the_initialisation_made_default(pfi):
+    """signal.signal(SIGPIPE, SIG_DFL) (the usual way to end quietly
+    when a reader goes) or SIGXFSZ's default in the initialisation is
+    for the calls: the server goes on ignoring them, as the interpreter
+    does, so that a write of its own that fails (a log file past the
+    first caller's RLIMIT_FSIZE, a spare gone) is an error it logs and
+    survives, not its death."""
+    log = pfi.path("own-log")
+    with open(log, "w") as f:
+        f.write("x" * 8192)
+    body = ("import os, signal, sys, prefork_interp\n"
+            "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+            "def logger(priority, message):\n"
+            f"    with open({log!r}, 'a') as f:\n"
+            "        f.write(priority + ': ' + message + '\\n')\n"
+            "prefork_interp.initialisation_complete(logger=logger)\n"
+            "print(signal.getsignal(signal.SIGPIPE),"
+            " signal.getsignal(signal.SIGXFSZ))\n")
+    s = pfi.script("dfl-pipe-xfsz.py", body)
+    want = pfi.standalone(s)
+    assert (want.status, want.out) == ("exit 0", b"0 0\n"), want
+    first = pfi.call([s], preexec_fn=_small_file_size_limit)
+    assert (first.status, first.out) == (want.status, want.out), first
+    server = harness.server_of(pfi, s)
+    assert server is not None
+    assert harness.wait_for(10, lambda: len(harness.children_of(server)) == 1)
+    spare = harness.children_of(server)[0]
+    os.kill(spare, signal.SIGKILL)      # the server logs it: past the limit
+    assert harness.wait_for(
+        10, lambda: not harness.alive(server) or
+        set(harness.children_of(server)) - {spare}), "no new spare"
+    assert harness.alive(server), "the server died of its failed log write"
+    got = pfi.call([s])
+    assert (got.status, got.out) == (want.status, want.out), got
+    assert harness.server_of(pfi, s) == server
+
+
 FAULTS = """
 import os, signal, sys
 import prefork_interp
