@@ -265,9 +265,10 @@ def become_caller(call, request, context):
     # initialisation set goes on top of it.
     environment.install(request.env)
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
-    sys.argv = script_and_args
-    sys.orig_argv = ([os.fsdecode(request.args[0])]
-                     + context.interp_options + script_and_args)
+    sys.argv = _in_place(sys.argv, script_and_args)
+    sys.orig_argv = _in_place(sys.orig_argv,
+                              [os.fsdecode(request.args[0])]
+                              + context.interp_options + script_and_args)
 
     flags = sys.flags
     ctype, utf8 = stdio.apply_locale(os.environ, flags.ignore_environment,
@@ -295,6 +296,16 @@ def become_caller(call, request, context):
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
     linux.set_comm(context.comm)
+
+
+def _in_place(kept, values):
+    """The interpreter's list filled with values: a reference the
+    initialisation kept (`def main(argv=sys.argv)`) is the call's
+    argv, as it is the run's own standalone."""
+    if type(kept) is not list:
+        return values
+    kept[:] = values
+    return kept
 
 
 def _apply_caller_state(state, context):
