@@ -23,6 +23,8 @@ or None), so they are read from the kernel (c_handlers()) when the
 initialisation ends; a standalone run has them too.
 """
 
+import atexit
+import gc
 import os
 import random
 import signal
@@ -159,6 +161,19 @@ def hold_signals():
     lets them through."""
     signal.pthread_sigmask(signal.SIG_BLOCK,
                            set(signal.valid_signals()) - set(UNCATCHABLE))
+
+
+def collect_at_exit():
+    """The server froze the initialisation's objects (gc.freeze(): a
+    call's collections leave their pages alone).  At exit a standalone
+    run's last collection takes them: it breaks the main module's own
+    reference cycle (its functions' globals), which frees a file the
+    initialisation opened (flushing what the run wrote to it) and runs
+    __del__ methods while the module's globals are still there.  So
+    the call unfreezes them when it ends: registered last, this runs
+    first of the atexit handlers, before the interpreter's finalisation
+    collects."""
+    atexit.register(gc.unfreeze)
 
 
 def reseed():

@@ -295,6 +295,7 @@ def become_caller(call, request, context):
     callstate.rearm_timers(context.timers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
+    callstate.collect_at_exit()
     linux.set_comm(context.comm)
 
 

@@ -246,6 +246,34 @@ def test_atexit_runs_once_per_call_never_in_server(pfi):
     assert len(pids) == 3 and len(set(pids)) == 3, "once in each call only"
 
 
+def test_objects_of_the_initialisation_finalised_at_exit(pfi):
+    """At exit a standalone run frees its module's objects, whose
+    reference cycle (a function's globals are the module's) its last
+    collection breaks: a file the initialisation opened flushes what the
+    run wrote to it, a __del__ runs with the module's globals still
+    there.  The server freezes those objects (gc.freeze), so each call
+    must let its last collection take them as well."""
+    log = pfi.path("written-by-calls")
+    body = ("import prefork_interp\nimport os, sys\n"
+            f"LOG = open({log!r}, 'a')\n"
+            "class Goodbye:\n"
+            "    def __del__(self):\n"
+            "        os.write(1, b'goodbye\\n')\n"
+            "BYE = Goodbye()\n"
+            "prefork_interp.initialisation_complete()\n"
+            "LOG.write(sys.argv[1] + '\\n')\nprint('call', flush=True)\n")
+    s = pfi.script("finalised.py", body)
+    want = pfi.standalone(s, ["standalone"])
+    assert (want.status, want.out, want.err) == ("exit 0", b"call\ngoodbye\n",
+                                                 b""), want
+    for i in range(3):
+        got = pfi.call([s, f"call{i}"])
+        assert (got.status, got.out, got.err) == (want.status, want.out,
+                                                  want.err), got
+    with open(log) as f:
+        assert f.read() == "standalone\ncall0\ncall1\ncall2\n"
+
+
 def test_initialisation_output_comes_out_once(pfi):
     body = ("import sys, prefork_interp\nprint('init-out')\n"
             "sys.stderr.write('init-err')\n"
