@@ -24,6 +24,7 @@ initialisation ends; a standalone run has them too.
 """
 
 import atexit
+import faulthandler
 import gc
 import os
 import random
@@ -174,6 +175,27 @@ def collect_at_exit():
     first of the atexit handlers, before the interpreter's finalisation
     collects."""
     atexit.register(gc.unfreeze)
+
+
+def faulthandler_wanted(environ, ignore_environment):
+    """Whether the caller's environment asks for faulthandler
+    (PYTHONFAULTHANDLER, read as the interpreter's start-up reads it:
+    before the initialisation's changes, unless -E or -I)."""
+    return not ignore_environment and bool(environ.get("PYTHONFAULTHANDLER"))
+
+
+def enable_faulthandler(wanted):
+    """PYTHONFAULTHANDLER is read when the interpreter starts, from the
+    first caller's environment: a call whose caller sets it (and whose
+    server has no faulthandler) enables it, on fd 2 for every thread,
+    as its standalone start-up would.  Once the dispositions are set
+    (reset_signals would reset its handlers)."""
+    if not wanted or faulthandler.is_enabled():
+        return
+    try:
+        faulthandler.enable(file=2, all_threads=True)
+    except (OSError, RuntimeError, ValueError):
+        pass
 
 
 def reseed():

@@ -271,6 +271,8 @@ def become_caller(call, request, context):
                               + context.interp_options + script_and_args)
 
     flags = sys.flags
+    wants_faulthandler = callstate.faulthandler_wanted(
+        os.environ, flags.ignore_environment)
     ctype, utf8 = stdio.apply_locale(os.environ, flags.ignore_environment,
                                      sys._xoptions)
     settings = stdio.settings(os.environ, flags.ignore_environment,
@@ -292,6 +294,7 @@ def become_caller(call, request, context):
     context.log.close()
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
+    callstate.enable_faulthandler(wants_faulthandler)
     callstate.rearm_timers(context.timers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()

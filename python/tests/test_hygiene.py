@@ -168,6 +168,25 @@ def test_faulthandler_of_the_initialisation_kept(pfi, how):
     assert b'File "%s", line 10 in <module>' % s.encode() in got.err, got
 
 
+def test_faulthandler_of_a_later_callers_environment(pfi):
+    """PYTHONFAULTHANDLER is read when an interpreter starts: a later
+    caller that sets it (the first did not) gets Python's fatal error
+    and traceback on a segfault, as its standalone run does."""
+    s = pfi.script("faults-later.py", FAULTS)
+    first = pfi.call([s], preexec_fn=_no_core)
+    assert first.status == "exit 0" and first.out == b"no fault\n", first
+    env = {"PYTHONFAULTHANDLER": "1"}
+    want = pfi.standalone(s, ["segv"], env=env, preexec_fn=_no_core)
+    assert b"Fatal Python error: Segmentation fault" in want.err, want
+    for _ in range(3):
+        got = pfi.call([s, "segv"], env=env, preexec_fn=_no_core)
+        assert got.status == want.status == f"signal {int(signal.SIGSEGV)}"
+        assert b"Fatal Python error: Segmentation fault" in got.err, got
+        assert b'File "%s", line 10 in <module>' % s.encode() in got.err, got
+    plain = pfi.call([s, "segv"], preexec_fn=_no_core)
+    assert (plain.status, plain.err) == (want.status, b""), plain
+
+
 def test_random_differs_between_calls(pfi, script):
     values = {state(pfi, [script])["random"] for _ in range(5)}
     assert len(values) == 5
