@@ -1,7 +1,9 @@
 """The process state a call starts with, apart from its stdio, argv and
-environment (executor.py): signal dispositions and mask, the interval
-timers the initialisation armed, the random number generator,
-multiprocessing's helper processes.
+environment (executor.py): signal dispositions and mask, faulthandler
+as the caller's environment asks, the interval timers the
+initialisation armed, the random number generator, multiprocessing's
+helper processes; and the collection of the initialisation's objects
+at its exit.
 
 Signals: a standalone `python3 script` starts with SIGINT raising
 KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored, every other signal at
