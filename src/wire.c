@@ -157,7 +157,7 @@ int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
  * reader left before it started (`script | true`) still runs, as its
  * standalone run would, and meets the broken pipe itself; a server
  * that stays silent is given up on. */
-#define CALLER_GONE_GRACE_MS 1000
+#define CALLER_GONE_GRACE_MS 2000
 
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
                   int watch_caller, const struct pfi_wire_idle *idle,

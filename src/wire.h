@@ -38,7 +38,7 @@ struct pfi_wire_idle {
 /* Reads up to `len` bytes, stopping early only at EOF (ECONNRESET counts
  * as EOF).  With watch_caller it also watches fds 1 and 2 while waiting:
  * once the caller is gone (POLLERR/POLLHUP there), a server that says
- * nothing for a second more is given up on with -EPIPE, so that it
+ * nothing for two seconds more is given up on with -EPIPE, so that it
  * cannot keep us forever once nobody reads our output (one that
  * answers goes on: the call meets the closed pipe itself, as a
  * standalone run would).  `idle` (or NULL) is checked meanwhile. */
