@@ -11,6 +11,7 @@ Run without prefork-interp (`python3 script`), initialisation_complete()
 returns at once and the script runs standalone.  See python/README.md.
 """
 
+import atexit
 import errno
 import gc
 import os
@@ -23,7 +24,7 @@ import threading
 # every call.
 from . import (autoreload, call_locale, caller_state, callstate,
                environment, executor, linux,
-               log as _log, options as _options, protocol,
+               log as _log, openfiles, options as _options, protocol,
                server as _server, stdio, streams, wakeup)
 from .pool import BecomeExecutor
 
@@ -52,6 +53,11 @@ _STREAMS_AT_IMPORT = streams.Originals() if _STARTUP_VALUE else None
 # The locale categories at import: those the initialisation changes are
 # its own (call_locale.py).
 _LOCALE_AT_IMPORT = call_locale.categories() if _STARTUP_VALUE else None
+# Registered first, so that it runs after the script's own handlers: the
+# files the initialisation left open are flushed at a call's end
+# (openfiles.py).
+if _STARTUP_VALUE:
+    atexit.register(openfiles.flush_at_exit)
 
 
 def autoreload_also_check(*paths):
@@ -89,6 +95,7 @@ def initialisation_complete(**opts):
     context.offered_bits = server.offered_bits
     log.open(server.listen)
     _let_go_of_the_setup()
+    context.open_files = openfiles.find()
     try:
         child = os.fork()
     except OSError as e:

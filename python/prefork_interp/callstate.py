@@ -2,8 +2,7 @@
 environment (executor.py): signal dispositions and mask, faulthandler
 as the caller's environment asks, the interval timers the
 initialisation armed, the random number generator, multiprocessing's
-helper processes; and the collection of the initialisation's objects
-at its exit.
+helper processes.
 
 Signals: a standalone `python3 script` starts with SIGINT raising
 KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored, every other signal at
@@ -25,9 +24,7 @@ or None), so they are read from the kernel (c_handlers()) when the
 initialisation ends; a standalone run has them too.
 """
 
-import atexit
 import faulthandler
-import gc
 import os
 import random
 import signal
@@ -164,19 +161,6 @@ def hold_signals():
     lets them through."""
     signal.pthread_sigmask(signal.SIG_BLOCK,
                            set(signal.valid_signals()) - set(UNCATCHABLE))
-
-
-def collect_at_exit():
-    """The server froze the initialisation's objects (gc.freeze(): a
-    call's collections leave their pages alone).  At exit a standalone
-    run's last collection takes them: it breaks the main module's own
-    reference cycle (its functions' globals), which frees a file the
-    initialisation opened (flushing what the run wrote to it) and runs
-    __del__ methods while the module's globals are still there.  So
-    the call unfreezes them when it ends: registered last, this runs
-    first of the atexit handlers, before the interpreter's finalisation
-    collects."""
-    atexit.register(gc.unfreeze)
 
 
 def faulthandler_wanted(environ, ignore_environment):

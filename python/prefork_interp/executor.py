@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import (call_locale, caller_state, callstate, environment, linux,
-               prefault, protocol, stdio, streams)
+               openfiles, prefault, protocol, stdio, streams)
 
 
 class ClientGone(Exception):
@@ -298,7 +298,7 @@ def become_caller(call, request, context):
     callstate.rearm_timers(context.timers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
-    callstate.collect_at_exit()
+    openfiles.arm(context.open_files)
     linux.set_comm(context.comm)
 
 

@@ -265,32 +265,31 @@ def test_atexit_runs_once_per_call_never_in_server(pfi):
     assert len(pids) == 3 and len(set(pids)) == 3, "once in each call only"
 
 
-def test_objects_of_the_initialisation_finalised_at_exit(pfi):
-    """At exit a standalone run frees its module's objects, whose
-    reference cycle (a function's globals are the module's) its last
-    collection breaks: a file the initialisation opened flushes what the
-    run wrote to it, a __del__ runs with the module's globals still
-    there.  The server freezes those objects (gc.freeze), so each call
-    must let its last collection take them as well."""
+def test_files_of_the_initialisation_flushed_at_exit(pfi):
+    """At exit a standalone run frees the file its initialisation opened
+    (LOG = open(...); the module's functions and its globals are a
+    reference cycle that its last collection breaks), which flushes what the run wrote to it, also
+    from its atexit handlers.  The server freezes the initialisation's
+    objects, which a call then never frees: the module flushes those
+    files at the call's end instead, after the script's handlers."""
     log = pfi.path("written-by-calls")
-    body = ("import prefork_interp\nimport os, sys\n"
+    body = ("import prefork_interp\nimport atexit, sys\n"
             f"LOG = open({log!r}, 'a')\n"
-            "class Goodbye:\n"
-            "    def __del__(self):\n"
-            "        os.write(1, b'goodbye\\n')\n"
-            "BYE = Goodbye()\n"
+            "def bye():\n"
+            "    LOG.write('bye ' + sys.argv[1] + '\\n')\n"
+            "atexit.register(bye)\n"
             "prefork_interp.initialisation_complete()\n"
-            "LOG.write(sys.argv[1] + '\\n')\nprint('call', flush=True)\n")
-    s = pfi.script("finalised.py", body)
+            "LOG.write(sys.argv[1] + '\\n')\nprint('call')\n")
+    s = pfi.script("flushed.py", body)
     want = pfi.standalone(s, ["standalone"])
-    assert (want.status, want.out, want.err) == ("exit 0", b"call\ngoodbye\n",
-                                                 b""), want
+    assert (want.status, want.out, want.err) == ("exit 0", b"call\n", b""), want
     for i in range(3):
         got = pfi.call([s, f"call{i}"])
         assert (got.status, got.out, got.err) == (want.status, want.out,
                                                   want.err), got
     with open(log) as f:
-        assert f.read() == "standalone\ncall0\ncall1\ncall2\n"
+        assert f.read() == "".join(f"{n}\nbye {n}\n" for n in
+                                   ["standalone", "call0", "call1", "call2"])
 
 
 def test_initialisation_output_comes_out_once(pfi):
