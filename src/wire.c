@@ -152,34 +152,53 @@ int pfi_wire_connect(const struct pfi_rundir *rd, const char *name,
 	return fd;
 }
 
+/* Once the caller has gone, how long the server may still take to say
+ * something.  A live server greets at once, so a call whose caller's
+ * reader left before it started (`script | true`) still runs, as its
+ * standalone run would, and meets the broken pipe itself; a server
+ * that stays silent is given up on. */
+#define CALLER_GONE_GRACE_MS 2000
+
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
                   int watch_caller, const struct pfi_wire_idle *idle,
                   struct problem *p)
 {
 	size_t have = 0;
+	int gone_ms = -1;       /* waited since the caller went, or -1 */
 	while (have < len) {
 		if (watch_caller || idle) {
 			/* events 0: only errors and hang-ups are reported */
 			struct pollfd fds[3] = { { .fd = fd, .events = POLLIN },
 						 { .fd = 1 }, { .fd = 2 } };
-			int n = poll(fds, watch_caller ? 3 : 1,
-				     idle ? idle->every_ms : -1);
+			int watching = watch_caller && gone_ms < 0;
+			int wait = idle ? idle->every_ms : -1;
+			if (gone_ms >= 0 &&
+			    (wait < 0 || wait > CALLER_GONE_GRACE_MS - gone_ms))
+				wait = CALLER_GONE_GRACE_MS - gone_ms;
+			int n = poll(fds, watching ? 3 : 1, wait);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n < 0)
 				return problem_errno(p, errno, "poll");
 			if (n == 0) {
-				int r = idle->check(idle->ctx, p);
+				if (gone_ms >= 0 &&
+				    (gone_ms += wait) >= CALLER_GONE_GRACE_MS)
+					return problem_fail(p, EPIPE, "caller "
+						"went away while waiting for "
+						"the server");
+				int r = idle ? idle->check(idle->ctx, p) : 0;
 				if (r < 0)
 					return r;
 				continue;
 			}
-			int gone = (fds[1].revents | fds[2].revents) &
-				   (POLLERR | POLLHUP);
+			int gone = watching &&
+				   ((fds[1].revents | fds[2].revents) &
+				    (POLLERR | POLLHUP));
 			if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)) &&
-			    gone)
-				return problem_fail(p, EPIPE, "caller went "
-					"away while waiting for the server");
+			    gone) {
+				gone_ms = 0;
+				continue;
+			}
 		}
 		ssize_t n = read(fd, buf + have, len - have);
 		if (n < 0 && errno == EINTR)

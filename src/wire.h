@@ -37,9 +37,11 @@ struct pfi_wire_idle {
 
 /* Reads up to `len` bytes, stopping early only at EOF (ECONNRESET counts
  * as EOF).  With watch_caller it also watches fds 1 and 2 while waiting:
- * if the caller is gone (POLLERR/POLLHUP there) it gives up with -EPIPE,
- * so a server that never answers cannot keep us forever once nobody
- * reads our output.  `idle` (or NULL) is checked meanwhile. */
+ * once the caller is gone (POLLERR/POLLHUP there), a server that says
+ * nothing for two seconds more is given up on with -EPIPE, so that it
+ * cannot keep us forever once nobody reads our output (one that
+ * answers goes on: the call meets the closed pipe itself, as a
+ * standalone run would).  `idle` (or NULL) is checked meanwhile. */
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
                   int watch_caller, const struct pfi_wire_idle *idle,
                   struct problem *p);

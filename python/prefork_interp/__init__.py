@@ -11,6 +11,7 @@ Run without prefork-interp (`python3 script`), initialisation_complete()
 returns at once and the script runs standalone.  See python/README.md.
 """
 
+import atexit
 import errno
 import gc
 import os
@@ -23,7 +24,7 @@ import threading
 # every call.
 from . import (autoreload, call_locale, caller_state, callstate,
                environment, executor, linux,
-               log as _log, options as _options, protocol,
+               log as _log, openfiles, options as _options, protocol,
                server as _server, stdio, streams, wakeup)
 from .pool import BecomeExecutor
 
@@ -52,6 +53,11 @@ _STREAMS_AT_IMPORT = streams.Originals() if _STARTUP_VALUE else None
 # The locale categories at import: those the initialisation changes are
 # its own (call_locale.py).
 _LOCALE_AT_IMPORT = call_locale.categories() if _STARTUP_VALUE else None
+# Registered first, so that it runs after the script's own handlers: the
+# files the initialisation left open are flushed at a call's end
+# (openfiles.py).
+if _STARTUP_VALUE:
+    atexit.register(openfiles.flush_at_exit)
 
 
 def autoreload_also_check(*paths):
@@ -83,11 +89,13 @@ def initialisation_complete(**opts):
     log = _log.Log(options.logger, options.log_facility, f"{script}: ")
     context = _call_context(options, log)
     context.script = script
+    callstate.disarm_timers(context.timers)
     files = autoreload.initial_files(script, options, _also_check)
     server = _server.Server(startup, _startup_fds(startup), options, log, files)
     context.offered_bits = server.offered_bits
     log.open(server.listen)
     _let_go_of_the_setup()
+    context.open_files = openfiles.find()
     try:
         child = os.fork()
     except OSError as e:
@@ -135,6 +143,7 @@ def _call_context(options, log):
     context.script_signals = callstate.script_handlers(
         _SIGNALS_AT_IMPORT, at_init)
     context.c_handlers = callstate.c_handlers(at_init)
+    context.timers = callstate.armed_timers()
     context.interp_options = list(
         sys.orig_argv[1:max(1, len(sys.orig_argv) - len(_ARGV_AT_IMPORT))])
     context.u_flag = stdio.u_flag(context.interp_options)
@@ -236,14 +245,20 @@ def _become_server(c_handlers):
     # The script's handlers are for its calls (callstate restores them);
     # the server runs with the interpreter's dispositions, SIGINT at its
     # default too: a child that the server interrupts (its client went
-    # away) before it becomes the call must just end.
+    # away) before it becomes the call must just end.  SIGPIPE and
+    # SIGXFSZ stay ignored even where the initialisation made them
+    # default (the usual signal(SIGPIPE, SIG_DFL)): a write of the
+    # server's that fails (to a spare that died, a log past the first
+    # caller's file size limit) must be an error, not its death.
     for signum, handler in callstate.dispositions().items():
-        if handler is not None and signum != signal.SIGPIPE \
-                and signum not in c_handlers:
-            try:
-                signal.signal(signum, signal.SIG_DFL)
-            except (OSError, ValueError):
-                pass
+        if handler is None or signum in c_handlers:
+            continue
+        wanted = signal.SIG_IGN if signum in callstate.PYTHON_IGNORES \
+            else signal.SIG_DFL
+        try:
+            signal.signal(signum, wanted)
+        except (OSError, ValueError):
+            pass
     # Nor does it keep the first caller's signal mask: it relies on
     # SIGCHLD (a relaying call's stops and continues wake its poll; with
     # no pidfd, so does a child's end), and on TERM, INT and HUP making

@@ -1,6 +1,8 @@
 """The process state a call starts with, apart from its stdio, argv and
-environment (executor.py): signal dispositions and mask, the random
-number generator, multiprocessing's helper processes.
+environment (executor.py): signal dispositions and mask, faulthandler
+as the caller's environment asks, the interval timers the
+initialisation armed, the random number generator, multiprocessing's
+helper processes.
 
 Signals: a standalone `python3 script` starts with SIGINT raising
 KeyboardInterrupt, SIGPIPE and SIGXFSZ ignored, every other signal at
@@ -22,6 +24,7 @@ or None), so they are read from the kernel (c_handlers()) when the
 initialisation ends; a standalone run has them too.
 """
 
+import faulthandler
 import os
 import random
 import signal
@@ -119,6 +122,37 @@ def reset_signals(script_set, caller=None, keep=()):
     signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
+TIMERS = (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF)
+
+
+def armed_timers():
+    """{timer: (remaining, interval)} of the interval timers armed now
+    (signal.alarm, signal.setitimer).  Read when the initialisation
+    ends: a fork does not inherit them, and a standalone run's per-call
+    code is interrupted by those its initialisation armed."""
+    armed = {}
+    for which in TIMERS:
+        value, interval = signal.getitimer(which)
+        if value or interval:
+            armed[which] = (value, interval)
+    return armed
+
+
+def disarm_timers(armed):
+    """In the setup, once read: the alarms are the calls'; one firing
+    in the setup would kill it (SIGALRM's default) instead of its
+    exit 0 that the first caller waits for."""
+    for which in armed:
+        signal.setitimer(which, 0)
+
+
+def rearm_timers(armed):
+    """In a call: the timers as its per-call code finds them standalone,
+    with the time they had left when the initialisation ended."""
+    for which, (value, interval) in armed.items():
+        signal.setitimer(which, value, interval)
+
+
 def hold_signals():
     """Blocks every signal but KILL and STOP (the signals extension):
     from the executor's report that its request is in, the server relays
@@ -127,6 +161,27 @@ def hold_signals():
     lets them through."""
     signal.pthread_sigmask(signal.SIG_BLOCK,
                            set(signal.valid_signals()) - set(UNCATCHABLE))
+
+
+def faulthandler_wanted(environ, ignore_environment):
+    """Whether the caller's environment asks for faulthandler
+    (PYTHONFAULTHANDLER, read as the interpreter's start-up reads it:
+    before the initialisation's changes, unless -E or -I)."""
+    return not ignore_environment and bool(environ.get("PYTHONFAULTHANDLER"))
+
+
+def enable_faulthandler(wanted):
+    """PYTHONFAULTHANDLER is read when the interpreter starts, from the
+    first caller's environment: a call whose caller sets it (and whose
+    server has no faulthandler) enables it, on fd 2 for every thread,
+    as its standalone start-up would.  Once the dispositions are set
+    (reset_signals would reset its handlers)."""
+    if not wanted or faulthandler.is_enabled():
+        return
+    try:
+        faulthandler.enable(file=2, all_threads=True)
+    except (OSError, RuntimeError, ValueError):
+        pass
 
 
 def reseed():

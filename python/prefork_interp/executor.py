@@ -14,7 +14,7 @@ import sys
 import time
 
 from . import (call_locale, caller_state, callstate, environment, linux,
-               prefault, protocol, stdio, streams)
+               openfiles, prefault, protocol, stdio, streams)
 
 
 class ClientGone(Exception):
@@ -265,11 +265,14 @@ def become_caller(call, request, context):
     # initialisation set goes on top of it.
     environment.install(request.env)
     script_and_args = [os.fsdecode(a) for a in request.args[1:]]
-    sys.argv = script_and_args
-    sys.orig_argv = ([os.fsdecode(request.args[0])]
-                     + context.interp_options + script_and_args)
+    sys.argv = _in_place(sys.argv, script_and_args)
+    sys.orig_argv = _in_place(sys.orig_argv,
+                              [os.fsdecode(request.args[0])]
+                              + context.interp_options + script_and_args)
 
     flags = sys.flags
+    wants_faulthandler = callstate.faulthandler_wanted(
+        os.environ, flags.ignore_environment)
     ctype, utf8 = stdio.apply_locale(os.environ, flags.ignore_environment,
                                      sys._xoptions)
     settings = stdio.settings(os.environ, flags.ignore_environment,
@@ -291,9 +294,22 @@ def become_caller(call, request, context):
     context.log.close()
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
+    callstate.enable_faulthandler(wants_faulthandler)
+    callstate.rearm_timers(context.timers)
     callstate.reseed()
     callstate.forget_multiprocessing_helpers()
+    openfiles.arm(context.open_files)
     linux.set_comm(context.comm)
+
+
+def _in_place(kept, values):
+    """The interpreter's list filled with values: a reference the
+    initialisation kept (`def main(argv=sys.argv)`) is the call's
+    argv, as it is the run's own standalone."""
+    if type(kept) is not list:
+        return values
+    kept[:] = values
+    return kept
 
 
 def _apply_caller_state(state, context):

@@ -49,6 +49,22 @@ def test_argv_not_utf8(pfi, script):
     assert json.loads(got.out)["argv"] == json.loads(want.out)["argv"]
 
 
+def test_argv_kept_by_the_initialisation_is_the_calls(pfi):
+    """`def main(argv=sys.argv)` keeps the list the initialisation saw:
+    standalone that list holds the run's own arguments, so in a call it
+    must hold the call's, not the first caller's."""
+    body = ("import sys, prefork_interp\n"
+            "def main(argv=sys.argv, orig=sys.orig_argv):\n"
+            "    print(argv[1:], orig[-len(argv):] == argv, argv is sys.argv)\n"
+            "prefork_interp.initialisation_complete()\nmain()\n")
+    s = pfi.script("argv-kept.py", body)
+    for args in (["first", "x"], ["second", "y", ""], []):
+        want = pfi.standalone(s, args)
+        got = pfi.call([s, *args])
+        assert (got.status, got.out) == (want.status, want.out) == (
+            "exit 0", b"%s True True\n" % repr(args).encode()), got
+
+
 def test_environment_exact(pfi, script):
     extra = {"PFI_A": "1", "PFI_EMPTY": "", "PFI_SPACES": " a  b ",
              "PFI_EQ": "x=y=z", "PFI_UNI": "ünï"}

@@ -80,6 +80,50 @@ def test_script_handlers_kept(pfi):
             "exit 0", b"usr1 handled\nsurvived\n")
 
 
+def _small_file_size_limit():
+    import resource
+    _soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+
+
+def test_server_keeps_ignoring_what_the_initialisation_made_default(pfi):
+    """signal.signal(SIGPIPE, SIG_DFL) (the usual way to end quietly
+    when a reader goes) or SIGXFSZ's default in the initialisation is
+    for the calls: the server goes on ignoring them, as the interpreter
+    does, so that a write of its own that fails (a log file past the
+    first caller's RLIMIT_FSIZE, a spare gone) is an error it logs and
+    survives, not its death."""
+    log = pfi.path("own-log")
+    with open(log, "w") as f:
+        f.write("x" * 8192)
+    body = ("import os, signal, sys, prefork_interp\n"
+            "signal.signal(signal.SIGPIPE, signal.SIG_DFL)\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+            "def logger(priority, message):\n"
+            f"    with open({log!r}, 'a') as f:\n"
+            "        f.write(priority + ': ' + message + '\\n')\n"
+            "prefork_interp.initialisation_complete(logger=logger)\n"
+            "print(signal.getsignal(signal.SIGPIPE),"
+            " signal.getsignal(signal.SIGXFSZ))\n")
+    s = pfi.script("dfl-pipe-xfsz.py", body)
+    want = pfi.standalone(s)
+    assert (want.status, want.out) == ("exit 0", b"0 0\n"), want
+    first = pfi.call([s], preexec_fn=_small_file_size_limit)
+    assert (first.status, first.out) == (want.status, want.out), first
+    server = harness.server_of(pfi, s)
+    assert server is not None
+    assert harness.wait_for(10, lambda: len(harness.children_of(server)) == 1)
+    spare = harness.children_of(server)[0]
+    os.kill(spare, signal.SIGKILL)      # the server logs it: past the limit
+    assert harness.wait_for(
+        10, lambda: not harness.alive(server) or
+        set(harness.children_of(server)) - {spare}), "no new spare"
+    assert harness.alive(server), "the server died of its failed log write"
+    got = pfi.call([s])
+    assert (got.status, got.out) == (want.status, want.out), got
+    assert harness.server_of(pfi, s) == server
+
+
 FAULTS = """
 import os, signal, sys
 import prefork_interp
@@ -124,9 +168,66 @@ def test_faulthandler_of_the_initialisation_kept(pfi, how):
     assert b'File "%s", line 10 in <module>' % s.encode() in got.err, got
 
 
+def test_faulthandler_of_a_later_callers_environment(pfi):
+    """PYTHONFAULTHANDLER is read when an interpreter starts: a later
+    caller that sets it (the first did not) gets Python's fatal error
+    and traceback on a segfault, as its standalone run does."""
+    s = pfi.script("faults-later.py", FAULTS)
+    first = pfi.call([s], preexec_fn=_no_core)
+    assert first.status == "exit 0" and first.out == b"no fault\n", first
+    env = {"PYTHONFAULTHANDLER": "1"}
+    want = pfi.standalone(s, ["segv"], env=env, preexec_fn=_no_core)
+    assert b"Fatal Python error: Segmentation fault" in want.err, want
+    for _ in range(3):
+        got = pfi.call([s, "segv"], env=env, preexec_fn=_no_core)
+        assert got.status == want.status == f"signal {int(signal.SIGSEGV)}"
+        assert b"Fatal Python error: Segmentation fault" in got.err, got
+        assert b'File "%s", line 10 in <module>' % s.encode() in got.err, got
+    plain = pfi.call([s, "segv"], preexec_fn=_no_core)
+    assert (plain.status, plain.err) == (want.status, b""), plain
+
+
 def test_random_differs_between_calls(pfi, script):
     values = {state(pfi, [script])["random"] for _ in range(5)}
     assert len(values) == 5
+
+
+def test_alarm_set_by_the_initialisation_fires_in_every_call(pfi):
+    """signal.alarm() (or setitimer) in the initialisation: a standalone
+    run's per-call code is interrupted by that alarm; a fork does not
+    inherit timers, so each call must get it again."""
+    body = ("import prefork_interp\nimport signal, sys, time\n"
+            "signal.alarm(2)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "if not signal.getitimer(signal.ITIMER_REAL)[0]:\n"
+            "    sys.exit('no alarm armed')\n"
+            "time.sleep(60)\nsys.exit('the alarm never came')\n")
+    s = pfi.script("alarm.py", body)
+    want = pfi.standalone(s)
+    assert want.status == f"signal {int(signal.SIGALRM)}", want
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.err) == (want.status, b""), got
+
+
+def test_interval_timer_of_the_initialisation_ticks_in_every_call(pfi):
+    body = ("import prefork_interp\nimport signal, sys, time\n"
+            "ticks = []\n"
+            "signal.signal(signal.SIGALRM, lambda *a: ticks.append(1))\n"
+            "signal.setitimer(signal.ITIMER_REAL, 0.25, 0.25)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "print(signal.getitimer(signal.ITIMER_REAL)[1])\n"
+            "start = len(ticks)\n"
+            "deadline = time.monotonic() + 30    # a hang guard only\n"
+            "while len(ticks) < start + 3 and time.monotonic() < deadline:\n"
+            "    time.sleep(0.05)\n"
+            "print('ticked' if len(ticks) >= start + 3 else 'no ticks')\n")
+    s = pfi.script("itimer.py", body)
+    want = pfi.standalone(s)
+    assert (want.status, want.out) == ("exit 0", b"0.25\nticked\n"), want
+    for _ in range(3):
+        got = pfi.call([s])
+        assert (got.status, got.out) == ("exit 0", want.out), got
 
 
 def test_threads_before_initialisation_refused(pfi):
@@ -162,6 +263,33 @@ def test_atexit_runs_once_per_call_never_in_server(pfi):
     with open(marker) as f:
         pids = f.read().split()
     assert len(pids) == 3 and len(set(pids)) == 3, "once in each call only"
+
+
+def test_files_of_the_initialisation_flushed_at_exit(pfi):
+    """At exit a standalone run frees the file its initialisation opened
+    (LOG = open(...); the module's functions and its globals are a
+    reference cycle that its last collection breaks), which flushes what the run wrote to it, also
+    from its atexit handlers.  The server freezes the initialisation's
+    objects, which a call then never frees: the module flushes those
+    files at the call's end instead, after the script's handlers."""
+    log = pfi.path("written-by-calls")
+    body = ("import prefork_interp\nimport atexit, sys\n"
+            f"LOG = open({log!r}, 'a')\n"
+            "def bye():\n"
+            "    LOG.write('bye ' + sys.argv[1] + '\\n')\n"
+            "atexit.register(bye)\n"
+            "prefork_interp.initialisation_complete()\n"
+            "LOG.write(sys.argv[1] + '\\n')\nprint('call')\n")
+    s = pfi.script("flushed.py", body)
+    want = pfi.standalone(s, ["standalone"])
+    assert (want.status, want.out, want.err) == ("exit 0", b"call\n", b""), want
+    for i in range(3):
+        got = pfi.call([s, f"call{i}"])
+        assert (got.status, got.out, got.err) == (want.status, want.out,
+                                                  want.err), got
+    with open(log) as f:
+        assert f.read() == "".join(f"{n}\nbye {n}\n" for n in
+                                   ["standalone", "call0", "call1", "call2"])
 
 
 def test_initialisation_output_comes_out_once(pfi):

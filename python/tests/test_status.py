@@ -3,6 +3,9 @@ every run: sys.exit(n) for every n, falling off the end, an uncaught
 exception (traceback, status 1), KeyboardInterrupt, os._exit, death by
 a signal, exec of another program."""
 
+import os
+import subprocess
+
 import pytest
 
 import harness
@@ -58,4 +61,35 @@ def test_repeated_mixed_calls(pfi, script):
         got = pfi.call([script, *case])
         if got.status != want[tuple(case)]:
             bad.append((i, case, got))
+    assert bad == []
+
+
+def _with_reader_gone(pfi, argv):
+    """Runs argv with its stdout a pipe whose reader has already gone
+    (`script | true`, where true exits first)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        p = subprocess.run(argv, stdout=write_end, stderr=subprocess.PIPE,
+                           stdin=subprocess.DEVNULL, env=pfi.environ,
+                           cwd=pfi.dir, timeout=60)
+    finally:
+        os.close(write_end)
+    return harness.Result(p.returncode, b"", p.stderr)
+
+
+def test_reader_gone_before_the_call_starts(pfi, script):
+    """`script | true`: the standalone script runs all the same and
+    meets the broken pipe when it flushes at exit (status 120 and
+    Python's "Exception ignored" lines); so does a call, which must not
+    be given up on before it starts because its caller's reader left."""
+    want = _with_reader_gone(pfi, [harness.PYTHON, script, "end"])
+    assert want.status == "exit 120", want
+    assert b"BrokenPipeError" in want.err
+    assert pfi.call([script, "end"]).status == "exit 0"     # server up
+    bad = []
+    for i in range(20):
+        got = _with_reader_gone(pfi, [script, "end"])
+        if (got.status, got.err) != (want.status, want.err):
+            bad.append((i, got))
     assert bad == []
