@@ -71,6 +71,11 @@ static int try_existing(const struct pfi_rundir *rd,
 	const struct pfi_wire_idle idle = {
 		PFI_LOCKHOLDER_LOOK_MS, starter_not_stopped, &starter };
 	int r = read_head(fd, &idle, out, p);
+	/* A server silent once the caller has gone: nothing of the call
+	 * has reached it, and a standalone run would run to its end (and
+	 * meet the closed output itself), so the script runs directly. */
+	if (r == -EPIPE)
+		r = -EXDEV;
 	if (r <= 0)
 		close(fd);
 	else

@@ -183,9 +183,11 @@ int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
 			if (n == 0) {
 				if (gone_ms >= 0 &&
 				    (gone_ms += wait) >= CALLER_GONE_GRACE_MS)
-					return problem_fail(p, EPIPE, "caller "
-						"went away while waiting for "
-						"the server");
+					return problem_fail(p, EPIPE, "the "
+						"server did not answer within "
+						"%d s after the caller's output "
+						"was closed",
+						CALLER_GONE_GRACE_MS / 1000);
 				int r = idle ? idle->check(idle->ctx, p) : 0;
 				if (r < 0)
 					return r;

@@ -41,7 +41,8 @@ struct pfi_wire_idle {
  * nothing for two seconds more is given up on with -EPIPE, so that it
  * cannot keep us forever once nobody reads our output (one that
  * answers goes on: the call meets the closed pipe itself, as a
- * standalone run would).  `idle` (or NULL) is checked meanwhile. */
+ * standalone run would; before the greeting, server.c then runs the
+ * script directly).  `idle` (or NULL) is checked meanwhile. */
 int pfi_wire_read(int fd, uint8_t *buf, size_t len, size_t *got,
                   int watch_caller, const struct pfi_wire_idle *idle,
                   struct problem *p);

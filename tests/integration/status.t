@@ -102,4 +102,55 @@ for my $i (1 .. 300) {
 is(scalar(@bad), 0, '300 mixed calls all give the standalone status')
 	or diag join "\n", @bad[0 .. ($#bad < 9 ? $#bad : 9)];
 
+
+# The first call of a script whose initialisation takes longer than the
+# client's grace for a silent server (2 s), with its caller's reader
+# gone before it starts (`script | true`): the server it is starting
+# answers as soon as the initialisation, which runs for this very call,
+# is done, and the call runs and meets the closed output as its
+# standalone run does; it is not given up on with exit 127.
+my $slow = write_script($env, 'slow-init.pl', { perl => <<'EOS', python => <<'EOS' });
+use Proc::Prefork::Interp;
+sleep 3;
+prefork_initialisation_complete();
+open my $mark, '>>', $ARGV[0] or die "$ARGV[0]: $!";
+print $mark "ran\n";
+close $mark;
+print "to a closed pipe\n";
+EOS
+import sys, time
+import prefork_interp
+time.sleep(3)
+prefork_interp.initialisation_complete()
+with open(sys.argv[1], "a") as mark:
+    mark.write("ran\n")
+print("to a closed pipe")
+EOS
+sub reader_gone {
+	my (@cmd) = @_;
+	pipe(my $r, my $w) or die "pipe: $!";
+	close $r;
+	my $err = "$env->{dir}/reader-gone.err";
+	my $pid = fork // die "fork: $!";
+	if (!$pid) {
+		open STDIN, '<', '/dev/null';
+		open STDOUT, '>&', $w or POSIX::_exit(120);
+		open STDERR, '>', $err or POSIX::_exit(120);
+		exec @cmd or POSIX::_exit(121);
+	}
+	close $w;
+	waitpid $pid, 0;
+	my %res = (status => $?, err => slurp_file($err));
+	unlink $err;
+	return \%res;
+}
+my $mark = "$env->{dir}/slow-init.mark";
+my $sa = reader_gone(interpreter(), $slow, $mark);
+my $first = reader_gone($slow, $mark);
+is(describe_status($first->{status}), describe_status($sa->{status}),
+   'reader gone, first call with a slow initialisation: the standalone status');
+is($first->{err}, $sa->{err}, '... and the standalone messages');
+is(slurp_file($mark), "ran\nran\n", '... and the call ran');
+kill_servers($env);
+
 done_testing;
