@@ -26,6 +26,7 @@
 #include "shebang.h"
 #include "status.h"
 #include "stop.h"
+#include "ttyjob.h"
 
 static void __attribute__((noreturn)) fail(const struct problem *p, int code)
 {
@@ -194,6 +195,9 @@ int main(int argc, char **argv)
 			     "have");
 		run_unserved(&o, &caller, &p);
 	}
+	/* Job control on the caller's own terminal is not a call's. */
+	if (pfi_ttyjob_check(&caller, &p) < 0)
+		run_unserved(&o, &caller, &p);
 	/* A -g name is used as given: nothing to read for it. */
 	if (!o.explicit_ident && pfi_confinement_collect(&conf, &p) < 0)
 		fail(&p, 127);

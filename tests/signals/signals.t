@@ -213,12 +213,14 @@ EOS
 
 # --fallback=refuse: a call the client could not hand to a server would
 # otherwise run the script directly, a standalone run compared with a
-# standalone run.
+# standalone run. Background jobs here read /dev/null, not the terminal: one
+# that may read its terminal runs directly (the case "a background job
+# reading the terminal" below).
 my $sh = PtyShell->new(dir => $dir, env => { PATH => $ENV{PATH},
 					     PREFORK_INTERP_FALLBACK => 'refuse' });
 # Warm the servers, so that what the cases see is a warm call.
 $sh->run('./echo.pl </dev/null >/dev/null');
-$sh->run("./$_ >/dev/null & p=\$!; sleep 1; kill -TERM \$p; wait \$p")
+$sh->run("./$_ </dev/null >/dev/null & p=\$!; sleep 1; kill -TERM \$p; wait \$p")
 	for qw(sig.pl tick.pl term-init.pl);
 
 # The shell waits for the script's ready file while the job runs, and at
@@ -265,7 +267,7 @@ sub kill_when_ready {
 	my ($mode, $sig, $script_mode) = @_;
 	use_mode($mode);
 	my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', $script_mode, 'rdy')
-		. " & p=\$!; $WAIT_RDY "
+		. " </dev/null & p=\$!; $WAIT_RDY "
 		. "kill -$sig \$p; wait \$p");
 	return { out => out_lines($text), status => $st };
 }
@@ -396,7 +398,7 @@ my @cases = (
 		my ($mode) = @_;
 		use_mode($mode);
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'ignore-term', 'rdy')
-			. " & p=\$!; $WAIT_RDY "
+			. " </dev/null & p=\$!; $WAIT_RDY "
 			. "kill -TERM \$p; sleep 0.3; kill -0 \$p && echo 'out: alive after TERM'; "
 			. "kill -USR1 \$p; wait \$p");
 		return { out => out_lines($text), status => $st };
@@ -414,6 +416,66 @@ my @cases = (
 		return $facts;
 	}, { status => 7, shell_says_stopped => 1, script_stopped => 1,
 	     out => "out: read 'one'\nout: read 'two'\nout: read 'quit'\n" }],
+	# A job started in the background that reads the terminal stops
+	# with SIGTTIN (bash: "Stopped (tty input)") and reads on after fg;
+	# the call must neither read the line typed for the shell meanwhile
+	# nor go on. The executor has no controlling terminal, so the client
+	# runs the script directly then (fallback quiet: a refused call
+	# would not be a standalone run).
+	['a background job reading the terminal: SIGTTIN, then fg' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my %facts;
+		$sh->type("PREFORK_INTERP_FALLBACK=quiet " . cmd('echo.pl') . " &\n");
+		# (after the prompt, on its line: no ^)
+		my (undef, $pid) = $sh->expect(qr/pid: (\d+)\n/);
+		unless ($pid) {
+			$sh->run('kill -KILL %1; wait', 10);
+			return { error => 'no pid' };
+		}
+		$facts{script_stopped} = wait_state($pid, qr/^T/) ? 1 : 0;
+		my ($jobs) = $sh->run('jobs -l', 5);
+		$facts{shell_says_tty_input} = ($jobs // '') =~ /Stopped \(tty input\)/ ? 1 : 0;
+		my $text = '';
+		if ($facts{shell_says_tty_input}) {
+			$sh->type("fg\n");
+			$sh->type("one\n");
+			$text .= $sh->expect(qr/^out: read 'one'\n/m) // '';
+			$sh->type("quit\n");
+			$text .= $sh->expect(qr/PFI\$ /) // '';
+			$facts{status} = $sh->last_status;
+		} else {
+			$text = $jobs // '';
+			# (the call read the shell's line: end it, so the
+			# shell is usable for the cases that follow)
+			kill 'KILL', $pid;
+			$sh->run('wait', 10);
+		}
+		return { %facts, out => out_lines($text) };
+	}, { status => 7, script_stopped => 1, shell_says_tty_input => 1,
+	     out => "out: read 'one'\nout: read 'quit'\n" }],
+	# Under `stty tostop` a background job writing its terminal stops
+	# with SIGTTOU (bash: "Stopped (tty output)"); the call runs
+	# directly for the same reason (its stdin is not the terminal here).
+	['a background job writing the terminal under tostop: SIGTTOU' => sub {
+		my ($mode) = @_;
+		use_mode($mode);
+		my %facts;
+		$sh->run('stty tostop');
+		my ($text) = $sh->run("PREFORK_INTERP_FALLBACK=quiet " . cmd('tick.pl')
+			. " </dev/null & echo \"bgpid: \$!\"", 10);
+		my ($pid) = ($text // '') =~ /^bgpid: (\d+)$/m;
+		if ($pid) {
+			$facts{script_stopped} = wait_state($pid, qr/^T/) ? 1 : 0;
+			my ($jobs) = $sh->run('jobs -l', 5);
+			$facts{shell_says_tty_output} = ($jobs // '') =~ /Stopped \(tty output\)/ ? 1 : 0;
+			kill 'KILL', $pid;
+		} else {
+			$facts{error} = "no pid in: " . ($text // '');
+		}
+		$sh->run('stty -tostop; wait', 10);
+		return \%facts;
+	}, { script_stopped => 1, shell_says_tty_output => 1 }],
 	# Ctrl-Z while the first run is still initialising (it is the one
 	# starting the server), then the script again: a standalone run goes
 	# on, and so must the call, directly (it must not wait for the
@@ -465,7 +527,7 @@ my @cases = (
 		my ($mode) = @_;
 		use_mode($mode);
 		my ($text) = $sh->run("rm -f rdy; " . cmd('sig.pl', 'default', 'rdy')
-			. " & p=\$!; $WAIT_RDY echo \"cpid: \$p\"");
+			. " </dev/null & p=\$!; $WAIT_RDY echo \"cpid: \$p\"");
 		my ($pg) = ($text // '') =~ /^pgrp: (\d+)$/m;
 		my ($cpid) = ($text // '') =~ /^cpid: (\d+)$/m;
 		return { error => "no pids in: $text" } unless $pg && $cpid;
@@ -507,7 +569,7 @@ SKIP: {
 	for my $round (1 .. $rounds) {
 		use_mode('standalone');
 		my ($text, $st) = $sh->run("rm -f rdy; " . cmd('term-init.pl', 'rdy')
-			. " & p=\$!; $WAIT_RDY "
+			. " </dev/null & p=\$!; $WAIT_RDY "
 			. "kill -TERM \$p; wait \$p");
 		my $standalone = { out => out_lines($text), status => $st };
 		($text, $st) = $sh->run("PFI_TEST_HOOK=send-request:kill-self-term "
