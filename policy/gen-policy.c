@@ -27,6 +27,7 @@ static const char *const known_constants[] = {
 	"MAP_TYPE", "MAP_PRIVATE", "MAP_SHARED", "MAP_ANONYMOUS", "MAP_FIXED",
 	"MAP_FIXED_NOREPLACE",
 	"MSG_NOSIGNAL", "STDIN_FILENO", "STDOUT_FILENO", "STDERR_FILENO",
+	"PR_SET_DUMPABLE",
 	NULL,
 };
 
@@ -255,7 +256,8 @@ int main(int argc, char **argv)
 	}
 	fprintf(out, "/* Generated from %s by policy/gen-policy.c: "
 		"do not edit. */\n"
-		"#include <sys/mman.h>\n#include <sys/resource.h>\n"
+		"#include <sys/mman.h>\n#include <sys/prctl.h>\n"
+		"#include <sys/resource.h>\n"
 		"#include <sys/socket.h>\n#include <unistd.h>\n"
 		"#include \"policy.h\"\n\n"
 		"const struct pfi_policy_rule %s[] = {\n", display, argv[4]);
