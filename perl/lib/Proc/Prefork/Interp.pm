@@ -33,6 +33,7 @@ use Proc::Prefork::Interp::QuitSignals ();
 use Proc::Prefork::Interp::FastExit ();
 use Proc::Prefork::Interp::MainConstants ();
 use Proc::Prefork::Interp::DataHandles ();
+use Proc::Prefork::Interp::Timers ();
 
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
@@ -79,6 +80,8 @@ sub prefork_initialisation_complete {
     # Where the initialisation left each DATA handle: where every call
     # finds it (see DataHandles).
     Proc::Prefork::Interp::DataHandles::note();
+    # The alarms it armed are the calls' (see Timers).
+    Proc::Prefork::Interp::Timers::note_and_disarm();
 
     my $o = _options(%opts);
     my ($p, $fh) = _take_fds($env);
@@ -520,6 +523,14 @@ from it: each call reads it through an open file of its own.
 
 =item *
 
+An alarm the initialisation armed (C<alarm>, or C<Time::HiRes::setitimer>'s
+real, virtual or profiling timer) is armed in each call with the time it
+had left when the initialisation ended, so that it interrupts the
+per-call code as in a standalone run (a fork does not inherit timers);
+the setup and the server themselves run with it disarmed.
+
+=item *
+
 The random number generator is reseeded from F</dev/urandom>, and
 C<$?>, C<$@> and C<$!> are cleared. The reseeding also replaces a seed
 the initialisation set itself: after C<srand(42)> there a standalone run
@@ -830,6 +841,12 @@ deleted on top (F<tests/integration/args_env_stdio.t>).
 The C<DATA> handles of the script and of modules, noted where the
 initialisation left them and reopened in each executor, so that calls
 do not share their offset (F<tests/integration/perl_data_handle.t>).
+
+=item Timers
+
+The interval timers the initialisation armed, disarmed in the setup and
+re-armed in each call with the time they had left
+(F<tests/integration/perl_timers.t>).
 
 =item CallerState
 

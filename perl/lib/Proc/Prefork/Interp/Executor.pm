@@ -23,6 +23,7 @@ use Proc::Prefork::Interp::Stdio ();
 use Proc::Prefork::Interp::Locale ();
 use Proc::Prefork::Interp::Environment ();
 use Proc::Prefork::Interp::DataHandles ();
+use Proc::Prefork::Interp::Timers ();
 
 use constant READ_CHUNK => 65536;
 
@@ -77,6 +78,7 @@ sub run {
         $held->addset($_) for POSIX::SIGINT(), POSIX::SIGPIPE();
         Proc::Prefork::Interp::Relay::executor_release($held);
     }
+    Proc::Prefork::Interp::Timers::rearm();
     Proc::Prefork::Interp::Log::close_log();
     return;
 }
