@@ -173,7 +173,7 @@ sub new_env {
 # Where the client keeps uid $uid's files given --run-dir $dir.
 # The greeting our module sends to our client: one place to change
 # when an extension is added (docs/protocol.md).
-use constant OUR_XDATA => 'full-argv caller-state signals';
+use constant OUR_XDATA => 'full-argv caller-state signals extra-fds';
 use constant OUR_GREETING => "PFI\n" . pack('N', length OUR_XDATA) . OUR_XDATA;
 
 sub run_subdir {

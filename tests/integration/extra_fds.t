@@ -1,0 +1,303 @@
+# The caller's open fds above 2 reach the call at their numbers, as a
+# standalone run inherits them (docs/protocol.md, "extra-fds"): read
+# and written through, named as /dev/fd/N, inherited without
+# close-on-exec; each call gets its own caller's; the client lets go
+# of its copies; a number the script's initialisation holds stays the
+# script's (and the server says so); a caller with more than a call
+# carries runs the script directly.  Every case checks that the call
+# was served (its pid is not the initialisation's) where it should be.
+# PFI_LANG=perl or python (tests/meson.build runs both).
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/../lib";
+use PFIHarness;
+use POSIX ();
+use Fcntl qw(F_GETFD FD_CLOEXEC);
+use Time::HiRes qw(sleep time);
+use Test::More;
+
+my $env = new_env();
+my $dir = $env->{dir};
+my $held_file = "$dir/held-by-init";
+
+# Reports: served=0|1 (a call runs in a fork of the initialisation's
+# process), held=N (the fd the initialisation keeps open), then each
+# open fd above 2 with its target and close-on-exec flag.  Before that
+# it acts: "read N" reads a line from fd N, "open PATH" from PATH,
+# "write N TEXT" writes one to fd N, "close-wait N FILE" closes fd N
+# and waits for FILE.
+my $script = write_script($env, 'fds.pl', { perl => logging_script_header() . <<EOS, python => logging_script_header() . <<EOS });
+use Fcntl qw(F_GETFD FD_CLOEXEC);
+use POSIX ();
+open my \$held, '>>', '$held_file' or die "held: \$!";
+my \$init_pid = \$\$;
+prefork_initialisation_complete(logger => \\&logger);
+my \@out;
+while (\@ARGV) {
+	my \$op = shift \@ARGV;
+	if (\$op eq 'read') {
+		my \$n = shift \@ARGV;
+		open my \$fh, '<&', \$n or die "fd \$n: \$!";
+		my \$text = <\$fh>;
+		chomp \$text;
+		push \@out, "read \$n \$text";
+	} elsif (\$op eq 'open') {
+		my \$path = shift \@ARGV;
+		open my \$fh, '<', \$path or die "\$path: \$!";
+		my \$text = <\$fh>;
+		chomp \$text;
+		push \@out, "open \$path \$text";
+	} elsif (\$op eq 'write') {
+		my (\$n, \$text) = splice \@ARGV, 0, 2;
+		open my \$fh, '>>&', \$n or die "fd \$n: \$!";
+		print \$fh "\$text\\n";
+		close \$fh;
+	} elsif (\$op eq 'close-wait') {
+		my (\$n, \$file) = splice \@ARGV, 0, 2;
+		POSIX::close(\$n);
+		my \$end = time + 20;
+		select undef, undef, undef, 0.02 until -e \$file || time > \$end;
+	}
+}
+opendir my \$d, '/proc/self/fd' or die;
+my \$own = fileno \$d;
+my \@fds = sort { \$a <=> \$b } grep { /^\\d+\$/ && \$_ > 2 && \$_ != \$own } readdir \$d;
+closedir \$d;
+print "served=", (\$\$ != \$init_pid ? 1 : 0), "\\n";
+print "held=", fileno(\$held), "\\n";
+for my \$n (\@fds) {
+	my \$target = readlink("/proc/self/fd/\$n") // '?';
+	my \$flags = POSIX::fcntl(\$n, F_GETFD, 0);
+	printf "fd %d %s%s\\n", \$n, \$target, (\$flags & FD_CLOEXEC) ? ' cloexec' : '';
+}
+print "\$_\\n" for \@out;
+EOS
+import fcntl, os, time
+held = open("$held_file", "a")
+init_pid = os.getpid()
+prefork_interp.initialisation_complete(logger=logger)
+out = []
+args = sys.argv[1:]
+while args:
+    op = args.pop(0)
+    if op == "read":
+        n = int(args.pop(0))
+        with os.fdopen(os.dup(n)) as f:
+            out.append(f"read {n} {f.readline().rstrip()}")
+    elif op == "open":
+        path = args.pop(0)
+        with open(path) as f:
+            out.append(f"open {path} {f.readline().rstrip()}")
+    elif op == "write":
+        n, text = int(args.pop(0)), args.pop(0)
+        os.write(n, (text + "\\n").encode())
+    elif op == "close-wait":
+        n, file = int(args.pop(0)), args.pop(0)
+        os.close(n)
+        end = time.time() + 20
+        while not os.path.exists(file) and time.time() < end:
+            time.sleep(0.02)
+fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
+fds = [n for n in fds if n > 2 and os.path.exists(f"/proc/self/fd/{n}")]
+print(f"served={int(os.getpid() != init_pid)}")
+print(f"held={held.fileno()}")
+for n in fds:
+    try:
+        target = os.readlink(f"/proc/self/fd/{n}")
+    except OSError:
+        target = "?"
+    cloexec = " cloexec" if fcntl.fcntl(n, fcntl.F_GETFD) & fcntl.FD_CLOEXEC else ""
+    print(f"fd {n} {target}{cloexec}")
+for line in out:
+    print(line)
+EOS
+
+# Runs the script with $fds->{N} (an open handle) at fd N, stdin from
+# /dev/null, output to files; returns the call's {status, out, err}.
+sub start_with_fds {
+	my ($fds, @args) = @_;
+	my %f = map { $_ => "$dir/.call-$$-" . int(rand 1e9) . ".$_" } qw(out err);
+	my $pid = fork // die "fork: $!";
+	if (!$pid) {
+		open STDIN, '<', '/dev/null' or POSIX::_exit(120);
+		open STDOUT, '>', $f{out} or POSIX::_exit(120);
+		open STDERR, '>', $f{err} or POSIX::_exit(120);
+		# Every handle is first moved above the numbers wanted, so that
+		# placing one never closes another.
+		my %high;
+		for my $n (keys %$fds) {
+			$high{$n} = POSIX::dup(fileno $fds->{$n}) // POSIX::_exit(122);
+			my $up = POSIX::fcntl($high{$n}, Fcntl::F_DUPFD(), 900) // POSIX::_exit(122);
+			POSIX::close($high{$n});
+			$high{$n} = $up;
+		}
+		for my $n (keys %high) {
+			defined POSIX::dup2($high{$n}, $n) or POSIX::_exit(123);
+		}
+		POSIX::close($_) for values %high;
+		exec $script, @args or POSIX::_exit(121);
+	}
+	return { pid => $pid, files => \%f };
+}
+
+sub finish {
+	my ($p) = @_;
+	waitpid $p->{pid}, 0;
+	my %r = (status => $?, out => slurp_file($p->{files}{out}),
+		 err => slurp_file($p->{files}{err}));
+	unlink values %{ $p->{files} };
+	return \%r;
+}
+
+sub call_with_fds { return finish(start_with_fds(@_)) }
+
+sub fd_lines {
+	my ($out) = @_;
+	return join "\n", $out =~ /^(fd \d+ .*)$/mg;
+}
+
+sub file_with {
+	my ($name, $text) = @_;
+	my $path = "$dir/$name";
+	open my $fh, '>', $path or die "$path: $!";
+	print $fh "$text\n";
+	close $fh;
+	open my $r, '<', $path or die "$path: $!";
+	return ($r, $path);
+}
+
+# The server starts from a caller with no extra fds.
+my $r = call_with_fds({});
+is($r->{status}, 0, 'the first call starts the server') or diag $r->{err};
+my ($held) = $r->{out} =~ /^held=(\d+)$/m;
+ok(defined $held && $held > 2, "the initialisation holds fd $held open");
+$r = call_with_fds({});
+like($r->{out}, qr/^served=1$/m, 'a call without extra fds is served');
+is(fd_lines($r->{out}), "fd $held $held_file", 'it has no fd above 2 but the script\'s own');
+
+# Read through, at their numbers, without close-on-exec, high numbers too.
+{
+	my ($three, $p3) = file_with('three', 'text of three');
+	my ($nine, $p9) = file_with('nine', 'text of nine');
+	my ($high, $ph) = file_with('high', 'text of 200');
+	pipe(my $pr, my $pw) or die;
+	$r = call_with_fds({ 3 => $three, 9 => $nine, 200 => $high, 63 => $pr },
+			   'read', 3, 'read', 200);
+	is($r->{status}, 0, 'a call with fds 3, 9, 63 and 200') or diag $r->{err};
+	like($r->{out}, qr/^served=1$/m, '... is served');
+	like($r->{out}, qr/^read 3 text of three$/m, '... reads fd 3');
+	like($r->{out}, qr/^read 200 text of 200$/m, '... reads fd 200');
+	my $pipe = readlink "/proc/$$/fd/" . fileno $pr;
+	my @want = sort { (split ' ', $a)[1] <=> (split ' ', $b)[1] }
+		   ("fd 3 $p3", "fd 9 $p9", "fd 63 $pipe", "fd 200 $ph",
+		    "fd $held $held_file");
+	is(fd_lines($r->{out}), join("\n", @want),
+	   '... holds exactly those, at their numbers, none close-on-exec, and the script\'s own');
+}
+
+# Named as /dev/fd/N, as `script <(cmd)` does.
+{
+	pipe(my $pr, my $pw) or die;
+	my $p = start_with_fds({ 63 => $pr }, 'open', '/dev/fd/63');
+	close $pr;
+	print $pw "through the pipe\n";
+	close $pw;
+	$r = finish($p);
+	is($r->{status}, 0, 'script /dev/fd/63 (process substitution)') or diag $r->{err};
+	like($r->{out}, qr/^served=1$/m, '... is served');
+	like($r->{out}, qr{^open /dev/fd/63 through the pipe$}m, '... reads what the caller\'s pipe carries');
+}
+
+# Written through (`script 9>>file`).
+{
+	my $out = "$dir/written";
+	open my $w, '>>', $out or die;
+	$r = call_with_fds({ 9 => $w }, 'write', 9, 'hello on nine');
+	close $w;
+	is($r->{status}, 0, 'a call writing to fd 9') or diag $r->{err};
+	like($r->{out}, qr/^served=1$/m, '... is served');
+	is(slurp_file($out), "hello on nine\n", '... writes the caller\'s file');
+}
+
+# The client lets go of its copies: a reader of a pipe among them sees
+# end of file as soon as the script closes its end, while the call runs.
+for my $round (1 .. 5) {
+	pipe(my $pr, my $pw) or die;
+	my $go = "$dir/go-$round";
+	my $p = start_with_fds({ 7 => $pw }, 'close-wait', 7, $go);
+	close $pw;
+	my $eof;
+	my $end = time + 10;
+	my $rin = '';
+	vec($rin, fileno $pr, 1) = 1;
+	while (time < $end) {
+		next unless select(my $rout = $rin, undef, undef, 0.2);
+		$eof = sysread($pr, my $buf, 1) == 0;
+		last;
+	}
+	my $running = waitpid($p->{pid}, POSIX::WNOHANG()) == 0;
+	ok($eof && $running, "round $round: the pipe's reader sees end of file once the script closed fd 7, while the call runs");
+	open my $t, '>', $go or die;
+	close $t;
+	$r = finish($p);
+	is($r->{status}, 0, "round $round: the call then ends") or diag $r->{err};
+	like($r->{out}, qr/^served=1$/m, "round $round: it was served");
+}
+
+# Each call gets its own caller's, back to back and in parallel.
+for my $round (1 .. 10) {
+	my ($a, $pa) = file_with("own-$round", "call $round");
+	$r = call_with_fds({ 5 => $a }, 'read', 5);
+	like($r->{out}, qr/^read 5 call $round$/m, "call $round reads its own caller's fd 5");
+	unlike($r->{out}, qr/^fd (?!5 |$held )/m, "call $round holds no other call's fd");
+}
+{
+	my @p;
+	for my $k (1 .. 4) {
+		my ($a) = file_with("par-$k", "parallel $k");
+		push @p, start_with_fds({ 4 => $a }, 'read', 4);
+	}
+	for my $k (1 .. 4) {
+		$r = finish($p[$k - 1]);
+		like($r->{out}, qr/^read 4 parallel $k$/m, "parallel call $k reads its own caller's fd 4");
+		like($r->{out}, qr/^served=1$/m, "parallel call $k is served");
+	}
+}
+
+# A number the initialisation holds stays the script's; the server says so.
+{
+	my ($mine) = file_with('mine', 'the caller\'s');
+	my ($other) = file_with('other', 'passed');
+	unlink "$dir/log";
+	my $other_fd = $held == 3 ? 4 : 3;
+	$r = call_with_fds({ $held => $mine, $other_fd => $other }, 'read', $other_fd);
+	is($r->{status}, 0, "a caller with fd $held, which the initialisation holds") or diag $r->{err};
+	like($r->{out}, qr/^served=1$/m, '... is served');
+	like($r->{out}, qr/^fd $held \Q$held_file\E$/m, "... the script keeps its own fd $held");
+	like($r->{out}, qr/^read $other_fd passed$/m, "... and gets the caller's fd $other_fd");
+	my $log = '';
+	wait_for(sub { $log = slurp_file("$dir/log") // ''; $log =~ /fd $held/ }, 5);
+	like($log, qr/the caller's fd $held is not passed: the script's initialisation holds fd $held/,
+	     '... and the server\'s messages say the caller\'s one was not passed');
+}
+
+# More than a call carries: the script runs directly, with all of them.
+{
+	my ($f) = file_with('many', 'one of many');
+	my %many = map { $_ => $f } 3 .. 67;
+	$r = call_with_fds(\%many, 'read', 67);
+	is($r->{status}, 0, 'a caller with 65 fds above 2') or diag $r->{err};
+	one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller has 65 open fds above 2, more than the 64 a call carries/,
+			 '65 fds');
+	like($r->{out}, qr/^served=0$/m, '... runs the script directly');
+	like($r->{out}, qr/^read 67 one of many$/m, '... which has them all');
+	%many = map { $_ => $f } 3 .. 66;
+	$r = call_with_fds(\%many, 'read', 66);
+	like($r->{out}, qr/^served=1$/m, 'a caller with 64 fds above 2 is served');
+	like($r->{out}, qr/^read 66 one of many$/m, '... and the call has them');
+	is($r->{err}, '', '... quietly');
+}
+
+kill_servers($env);
+done_testing();
