@@ -20,8 +20,8 @@ sub dump_of {
 my @args = ('argv', 'a b', '', "new\nline", 'x=y', '-e', "\x{7f}\xff", '');
 my %env = (A => '1', B => 'x=y=z', EMPTY => '', 'ODD NAME' => 'v', PATH => '/bin');
 my $r = $t->call(args => \@args, env => \%env);
-is $r->{xdata}, 'full-argv caller-state signals', 'greeting offers full-argv, caller-state and signals';
-is $PFITest::LAST_XDATA_LENGTH, 30, 'xdata is just the feature text';
+is $r->{xdata}, 'full-argv caller-state signals extra-fds', 'greeting offers full-argv, caller-state, signals and extra-fds';
+is $PFITest::LAST_XDATA_LENGTH, 40, 'xdata is just the feature text';
 is $r->{status}, 0, 'argv call ok';
 my $d = dump_of($r->{out});
 is $d->{zero}, $t->script, '$0 is the script path from the request';

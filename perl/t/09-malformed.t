@@ -46,7 +46,7 @@ for my $rep (1 .. 3) {
         my $before = length($t->log_text // '');
         my $s = $t->connect_sock;
         ok $s, "$name: connected";
-        is PFITest::read_greeting($s), 'full-argv caller-state signals', "$name: greeting";
+        is PFITest::read_greeting($s), 'full-argv caller-state signals extra-fds', "$name: greeting";
         send_case($s, @exchange);
         my $start = time;
         ok !defined PFITest::read_status($s, 10), "$name: closed without a status";

@@ -6,6 +6,9 @@ use warnings;
 use Test::More;
 use POSIX ();
 use Proc::Prefork::Interp::CallerState;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use FdTest qw(in_child);
 
 my $CS = 'Proc::Prefork::Interp::CallerState';
 my @NAMES = @Proc::Prefork::Interp::CallerState::RLIMIT_NAMES;
@@ -117,25 +120,6 @@ my (undef, $why) = Proc::Prefork::Interp::CallerState::decode(edited(undef, "ev\
 like $why, qr/'ev\\x01l' unknown/, 'peer bytes are shown escaped';
 
 #---------------------------------------------------------------- apply
-
-# Runs $code in a child; returns what it printed.
-sub in_child {
-    my ($code) = @_;
-    pipe(my $r, my $w) or die;
-    my $pid = fork // die;
-    unless ($pid) {
-        close $r;
-        my $out = eval { $code->() } // "died: $@";
-        print {$w} $out;
-        close $w;
-        POSIX::_exit(0);
-    }
-    close $w;
-    local $/;
-    my $out = <$r>;
-    waitpid $pid, 0;
-    return $out;
-}
 
 sub status_field {
     my ($name) = @_;

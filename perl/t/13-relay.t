@@ -42,7 +42,7 @@ sub relay_rounds {
         # TSTP stops the call and the server says so; CONT resumes it;
         # TERM ends it, and its status is the final word.
         my $r = $t->call(args => ['sleep', 30], uses => 0x02, no_wait => 1);
-        is $r->{xdata}, 'full-argv caller-state signals', "$at: signals offered";
+        is $r->{xdata}, 'full-argv caller-state signals extra-fds', "$at: signals offered";
         my $out = PFITest::wait_for_file_content($r->{out_file}, qr/\A\d+\n/);
         my ($pid) = ($out // '') =~ /(\d+)/;
         ok $pid, "$at: call runs";
@@ -84,9 +84,9 @@ is $t->call(args => ['noop'])->{status}, 0, 'first call ok';
 relay_rounds($t, 'signalfd');
 
 # A bit that was not offered, and a byte that is not a signal.
-my $r = $t->call(args => ['noop'], uses => 0x04);
-is $r->{status}, undef, 'step-2 bit 0x04 (not offered): refused';
-ok PFITest::wait_for_file_content($t->{log}, qr/initial byte is 0x04/),
+my $r = $t->call(args => ['noop'], uses => 0x08);
+is $r->{status}, undef, 'step-2 bit 0x08 (not offered): refused';
+ok PFITest::wait_for_file_content($t->{log}, qr/initial byte is 0x08/),
     'refusal logged';
 $r = $t->call(args => ['sleep', 30], uses => 0x02, no_wait => 1);
 my $out = PFITest::wait_for_file_content($r->{out_file}, qr/\A\d+\n/);

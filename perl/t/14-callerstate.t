@@ -85,10 +85,10 @@ SKIP: {
 {
     my $s = $t->call_sock;
     ok defined PFITest::read_greeting($s), 'greeting';
-    PFITest::send_all($s, "\x04");
+    PFITest::send_all($s, "\x08");
     my $x = PFITest::read_n($s, 4, 5);
     ok !defined $x || $x eq '', 'unoffered step-2 bit: no status';
-    like $t->log_text // '', qr/initial byte is 0x04, but this server offered 0x03/,
+    like $t->log_text // '', qr/initial byte is 0x08, but this server offered 0x07/,
         'unoffered step-2 bit: logged';
 }
 

@@ -44,11 +44,12 @@ is_deeply $assign->([3, 4, 5, 6], { 3 => O_RDWR, 4 => O_RDWR,
 is_deeply $assign->([3, 4, 5, 6], { map { $_ => O_RDWR } 3 .. 6 }),
     { listen => 3, call => 4, watchi => 5, watche => 6 }, 'undecidable: as given';
 
-is $P->can('greeting')->(1), "PFI\n\0\0\0\x1efull-argv caller-state signals", 'greeting with xdata';
+is $P->can('greeting')->(1), "PFI\n\0\0\0\x28full-argv caller-state signals extra-fds", 'greeting with xdata';
 is $P->can('greeting')->(0), "PFI\n\0\0\0\0", 'greeting without';
 is $P->can('declined')->(1), "PFI-\0\0\0\0", 'declined, to our client (as src/protocol.h PFI_DECLINED)';
 is $P->can('declined')->(0), undef, 'nothing but the close to other clients';
-is $P->can('offered_bits')->(1), 0x03, 'with xdata, caller-state (0x01) and signals (0x02) are offered';
+is $P->can('offered_bits')->(1), 0x07,
+    'with xdata, caller-state (0x01), signals (0x02) and extra-fds (0x04) are offered';
 is $P->can('offered_bits')->(0), 0, 'without, nothing';
 
 is_deeply [$P->can('check_initial_byte')->("\0", 0)], [0, undef], 'initial byte 0 is fine';

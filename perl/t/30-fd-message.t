@@ -7,31 +7,16 @@ use Fcntl qw(F_GETFD FD_CLOEXEC);
 use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC SOL_SOCKET SCM_RIGHTS);
 use Socket::MsgHdr ();
 use Proc::Prefork::Interp::FdMessage ();
-
-sub open_fds {
-    opendir my $d, '/proc/self/fd' or die $!;
-    return join ',', sort { $a <=> $b } grep { /^\d+$/ } readdir $d;
-}
-
-# Sends one message: $bytes of data, with @fds attached if any.
-sub send_msg {
-    my ($s, $bytes, @fds) = @_;
-    my $hdr = Socket::MsgHdr->new(buf => $bytes);
-    $hdr->cmsghdr(SOL_SOCKET, SCM_RIGHTS, pack('i*', @fds)) if @fds;
-    defined Socket::MsgHdr::sendmsg($s, $hdr, 0) or die "sendmsg: $!";
-}
-
-sub pair {
-    socketpair(my $a, my $b, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die $!;
-    return ($a, $b);
-}
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use FdTest qw(open_fds send_msg pair);
 
 open my $passed, '<', '/dev/null' or die $!;
 my $pfd = fileno $passed;
 
 {
     my ($c, $s) = pair();
-    send_msg($c, "\0", $pfd);
+    send_msg($c, "\0", $pfd) or die "sendmsg: $!";
     my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 0);
     ok(defined $fd && !defined $why, 'one fd: received');
     ok(open(my $fh, '<&=', $fd), 'and it is a real fd');
@@ -45,7 +30,7 @@ for my $case ([2, qr/^message for fd 1 carried 2 file descriptors, not one$/],
     my ($n, $want) = @$case;
     my ($c, $s) = pair();
     my $before = open_fds();
-    send_msg($c, "\0", ($pfd) x $n);
+    send_msg($c, "\0", ($pfd) x $n) or die "sendmsg: $!";
     my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 1);
     ok(!defined $fd, "$n fds: refused");
     like($why // '', $want, "$n fds: says why");
@@ -54,8 +39,8 @@ for my $case ([2, qr/^message for fd 1 carried 2 file descriptors, not one$/],
 
 {
     my ($c, $s) = pair();
-    send_msg($c, "\0", $pfd);
-    send_msg($c, "\0", $pfd, $pfd);
+    send_msg($c, "\0", $pfd) or die "sendmsg: $!";
+    send_msg($c, "\0", $pfd, $pfd) or die "sendmsg: $!";
     my ($fd) = Proc::Prefork::Interp::FdMessage::receive($s, 0);
     ok(defined $fd, 'a good message followed by a bad one: the good one is read alone');
     POSIX::close($fd);

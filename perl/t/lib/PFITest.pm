@@ -7,7 +7,7 @@ package PFITest;
 #     the first call's socketpair and the watcher pipes, runs the setup,
 #     and then makes calls. Every process it starts is ended by finish();
 #   - the raw client: connect_path, read_n, send_all, send_fds,
-#     encode_request, with_length, read_greeting, read_status;
+#     send_extra_fds, encode_request, with_length, read_greeting, read_status;
 #   - waiting helpers, all "what, then timeout in seconds": wait_for,
 #     wait_pids_gone, wait_for_file_content, and the methods wait_procs,
 #     wait_server_exit.
@@ -220,6 +220,13 @@ sub send_fds {
     return 1;
 }
 
+# The extra-fds block: the numbers, then one message per fd.
+sub send_extra_fds {
+    my ($sock, @pairs) = @_;
+    return send_all($sock, with_length(pack 'N*', map { $_->[0] } @pairs))
+        && send_fds($sock, map { $_->[1] } @pairs);
+}
+
 sub encode_request {
     my (%a) = @_;
     my $env = $a{env} // {};
@@ -260,11 +267,15 @@ sub call {
     my $req = encode_request(env => $a{env} // { PATH => '/usr/bin:/bin', PFITEST => 1 },
                              args => \@args);
     # state => BLOCK: uses caller-state (step-2 bit 0x01), BLOCK after the
-    # request; uses => BITS: further step-2 bits (0x02 signals)
-    my $uses = ($a{uses} // 0) | (defined $a{state} ? 0x01 : 0);
+    # request; extra => [[NUMBER, HANDLE], ...]: uses extra-fds (0x04),
+    # each handle passed for the caller's fd NUMBER; uses => BITS:
+    # further step-2 bits (0x02 signals)
+    my $extra = $a{extra};
+    my $uses = ($a{uses} // 0) | (defined $a{state} ? 0x01 : 0) | ($extra ? 0x04 : 0);
     send_all($sock, chr $uses) && send_fds($sock, $ifh, $ofh, $efh)
         && send_all($sock, with_length($req))
-        && (!defined $a{state} || send_all($sock, with_length($a{state})));
+        && (!defined $a{state} || send_all($sock, with_length($a{state})))
+        && (!$extra || send_extra_fds($sock, @$extra));
     close $_ for $ifh, $ofh, $efh;
     return \%r if $a{no_wait};
     $r{status} = read_status($sock, $a{timeout});

@@ -44,6 +44,25 @@ prefork_autoreload_also_check(split /:/, $ENV{PFITEST_ALSO})
 our @preloaded;
 push @preloaded, 'x' x 1000 for 1 .. 1000 * ($ENV{PFITEST_HEAP_MB} // 0);
 
+# A file the initialisation holds open (as a script's log or config
+# file): its fd number is the script's in every call.
+our $held;
+if (defined $ENV{PFITEST_HOLD}) {
+    open($held, '<', $ENV{PFITEST_HOLD}) or die "$ENV{PFITEST_HOLD}: $!";
+}
+
+# A handler of the initialisation that reports what the call's fd 9 is
+# when a SIGUSR1 reaches it, and ends the call.
+if (defined(my $mark = $ENV{PFITEST_USR1_MARK})) {
+    $SIG{USR1} = sub {
+        my $fd9 = readlink('/proc/self/fd/9') // 'closed';
+        open(my $fh, '>', $mark) or POSIX::_exit(3);
+        print $fh "$fd9\n";
+        close $fh;
+        POSIX::_exit(7);
+    };
+}
+
 # Uses the generator during initialisation, so that every call would
 # inherit the same state unless it is reseeded.
 my $warmup = rand();
@@ -73,6 +92,20 @@ if ($cmd eq 'argv') {
         /\A[0-9]+\z/ && (readlink("/proc/self/fd/$_") // '') !~ m{\A/proc/}
     } readdir $dh;
     print "@fds\n";
+} elsif ($cmd eq 'fdinfo') {
+    # Every open fd (but the listing's own): "N TARGET cloexec|inherit".
+    opendir(my $dh, "/proc/self/fd") or die "opendir: $!";
+    my @fds = sort { $a <=> $b } grep { /\A[0-9]+\z/ } readdir $dh;
+    closedir $dh;
+    for my $fd (@fds) {
+        my $target = readlink("/proc/self/fd/$fd") // next;     # the listing's
+        open(my $info, '<', "/proc/self/fdinfo/$fd") or next;
+        # The flags field is octal; O_CLOEXEC is 02000000.
+        my ($f) = map { /\Aflags:\s*([0-7]+)/ ? $1 : () } <$info>;
+        close $info;
+        printf "%d %s %s\n", $fd, $target,
+            defined $f && oct($f) & 02000000 ? 'cloexec' : 'inherit';
+    }
 } elsif ($cmd eq 'sigs') {
     open(my $st, '<', '/proc/self/status') or die;
     print grep { /\ASig(Ign|Blk):/ } <$st>;

@@ -495,8 +495,28 @@ child gets) is built from C<%ENV>, one entry per name.
 =item *
 
 The process holds no file descriptor of the server (listening socket,
-watcher pipes, other calls, control sockets, the syslog connection):
-only 0, 1, 2 and whatever the script itself opened before the call.
+watcher pipes, other calls, control sockets, the syslog connection or
+the messages file): only 0, 1, 2, whatever the script itself opened
+before the call, and the caller's other open fds.
+
+=item *
+
+The caller's open fds above 2 (C<script 3E<lt>file>, the
+F</dev/fd/63> of C<script E<lt>(cmd)>, a web server's fds of its
+own), when its client passes them (the C<extra-fds> extension, which
+prefork-interp's own client uses): each at its own number, not
+close-on-exec, as a standalone run inherits them; the call's own opens
+get the lowest numbers free. A number the script's initialisation holds
+open itself (a file it opened, a C<DATA> handle) stays the script's, as
+it would in a standalone run that opened it: the caller's fd of that
+number is not passed, and the server's messages say so once for the
+call (C<the caller's fd 3 is not passed: the script's initialisation
+holds fd 3>). A call whose fd numbers do not fit under the server's
+hard limit on open files is refused, with one line on the caller's
+stderr and exit status 127. With chiark-utils' client, or any client
+that does not use the extension, a call has only fds 0, 1 and 2 of its
+caller. The fds are in place before a signal held back during the
+set-up reaches the script's handlers.
 
 =item *
 
@@ -691,7 +711,7 @@ with the item C<xdata> in the first word of C<PREFORK_INTERP> (as in
 C<v1,SECS.NSECS,xdata>), that they decode its length correctly: our
 client does; chiark-utils' client reads that length in host byte order
 and would wait for gigabytes, so it gets none. The extension data is
-then the text C<full-argv caller-state signals>, a list of space-separated
+then the text C<full-argv caller-state signals extra-fds>, a list of space-separated
 feature names: C<full-argv> tells the client that the server strips
 interpreter and script itself (a client that sees no C<full-argv>, for
 example when chiark-utils' module is serving, which puts every string
@@ -700,7 +720,9 @@ that the client may send its caller's umask, resource limits, ignored
 and blocked signals and niceness after the request (bit C<0x01> of its
 first byte; format in F<docs/protocol.md>); C<signals> that it may keep
 the connection open to relay signals and job control to the call (bit
-C<0x02>; F<docs/protocol.md>). The executor applies the caller's
+C<0x02>; F<docs/protocol.md>); C<extra-fds> that it may pass its
+caller's open fds above 2 after the request and any caller-state block
+(bit C<0x04>; F<docs/protocol.md>). The executor applies the caller's
 state before the per-call code runs, except what the script's own
 initialisation changed (its umask, its signal handlers, ...), which
 stays as the script set it. A value it cannot apply (a hard limit
@@ -710,9 +732,11 @@ example from chiark-utils' client) the call runs with the server's
 process state.
 
 A malformed request (a first byte with a bit the server did not offer,
-a malformed caller-state block, a stdio message carrying no file
-descriptor, more than one, or so many that the kernel truncated them
-(every fd it brought is closed), an environment entry without C<=>, a
+a malformed caller-state or extra-fds block (a length that is not 4
+times 1 to 64 numbers, numbers not strictly ascending or outside 3 to
+2^31-1), a stdio or extra-fds message carrying no file descriptor,
+more than one, or so many that the kernel truncated them (every fd
+received is closed), an environment entry without C<=>, a
 request not ending in NUL, one longer than 6 MiB + 64 KiB or with more
 than 262,144 entries and arguments (the C client's limits), or one not
 completed within C<request_timeout>) is logged; the connection is closed
@@ -816,8 +840,8 @@ reaped goes here, and nowhere else.
 =item Executor
 
 A child's side of a call: waiting as a spare, the rest of the exchange,
-and the set-up of the call's state (stdio, C<%ENV>, C<@ARGV>, C<$^T>,
-signals, seed). A change to what the per-call code finds goes here.
+and the set-up of the call's state (stdio, the caller's other fds,
+C<%ENV>, C<@ARGV>, C<$^T>, signals, seed). A change to what the per-call code finds goes here.
 
 =item Stdio
 
@@ -900,6 +924,13 @@ The C<signals> extension: relayed signal bytes to the call's process
 group, the words for stops and continues, the C<SIGCHLD> signalfd
 (F<t/13-relay.t>, F<docs/protocol.md>). Pool, Executor and Server call
 it at hooks marked C<[signals]>.
+
+=item ExtraFds
+
+The C<extra-fds> extension: the block's pure decoders, receiving its
+fds, and placing each at its number once the executor holds nothing of
+the server's (F<t/18-extra-fds-unit.t>, F<t/19-extra-fds.t>,
+F<docs/protocol.md>). Executor calls it at hooks marked C<[extra-fds]>.
 
 =item QuitSignals
 

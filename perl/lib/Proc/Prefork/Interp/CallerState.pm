@@ -321,6 +321,15 @@ sub restore_server_limits {
 # saying what could not be applied (the call must then not run).
 sub apply {
     my ($st) = @_;
+    return apply_but_mask($st) // apply_mask($st);
+}
+
+# apply() in two steps, for an executor that has more to set up between
+# them: everything but the blocked mask (what can fail for want of
+# privilege), then the mask, which releases the signals held back so
+# far (see Executor).
+sub apply_but_mask {
+    my ($st) = @_;
     # Without note_init_state() only perl's own start-up change is kept.
     $own //= { signal => { 8 => 'IGNORE' } };
 
@@ -376,6 +385,11 @@ sub apply {
             $SIG{$name} = undef;
         }
     }
+    return undef;
+}
+
+sub apply_mask {
+    my ($st) = @_;
     # Always set: the server unblocks SIGCHLD in its children and signals
     # may be held back until here, so what the process has now is not
     # what initialisation noted (and asking costs a call as well).

@@ -16,6 +16,7 @@ use Socket qw(SHUT_RDWR);
 use Proc::Prefork::Interp::Log qw(log_msg);
 use Proc::Prefork::Interp::Protocol ();
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::ExtraFds ();
 use Proc::Prefork::Interp::Relay ();
 use Proc::Prefork::Interp::FdMessage ();
 use Proc::Prefork::Interp::RequestReader ();
@@ -59,42 +60,74 @@ sub run {
     # The call has begun: -M, -A and -C count from now, as they count
     # from a standalone run's start, not from the server's.
     $^T = time;
-    my ($state, $held) = $self->_serve_call($call, $ctl);
+    my ($state, $held, $extra) = $self->_serve_call($call, $ctl);
     # (undef, as the script had it, is the default disposition too, and
     # what a standalone run's %SIG holds for a signal it did not set.)
     for my $sig (qw(CHLD ALRM TERM HUP)) {
         $SIG{$sig} = $self->{user_sig}{$sig};
     }
+    # The caller's state, but its blocked mask: what cannot be applied
+    # is logged, so this comes before the log is closed.
+    Proc::Prefork::Interp::CallerState::restore_server_limits();
+    $self->_refuse_call(Proc::Prefork::Interp::CallerState::apply_but_mask($state))
+        if $state;
+    # [extra-fds] The caller's other fds at their numbers, once nothing
+    # of the server's is left open but the log; last, the log itself
+    # goes, before the numbers are taken (see _place_extra_fds).
+    $self->_place_extra_fds($extra) if $extra;
+    Proc::Prefork::Interp::Log::close_log();
     # A signal held during the set-up (SIGINT from the server, and
     # [signals] every relayed one) reaches the script only now, with the
-    # call's dispositions: applying the caller's state sets its blocked
-    # mask exactly (the held signals it does not block included);
+    # call's dispositions and fds: applying the caller's blocked mask
+    # sets it exactly (the held signals it does not block included);
     # without a state the hold is undone, and SIGINT and SIGPIPE are
     # unblocked even if the server had them blocked.
-    Proc::Prefork::Interp::CallerState::restore_server_limits();
     if ($state) {
-        $self->_apply_caller_state($state);
+        $self->_refuse_call(Proc::Prefork::Interp::CallerState::apply_mask($state));
     } else {
         $held->addset($_) for POSIX::SIGINT(), POSIX::SIGPIPE();
         Proc::Prefork::Interp::Relay::executor_release($held);
     }
     Proc::Prefork::Interp::Timers::rearm();
-    Proc::Prefork::Interp::Log::close_log();
+    $! = 0;
     return;
 }
 
-# [caller-state] The caller's state, last before the per-call code;
-# what cannot be applied ends the call with one line to the caller.
-sub _apply_caller_state {
-    my ($self, $state) = @_;
-    my $why = Proc::Prefork::Interp::CallerState::apply($state);
-    unless (defined $why) {
-        $! = 0;
-        return;
-    }
+# Ends the call with one line to the caller (and the log), if there is
+# a reason ($why) why it cannot run as its caller would run the script.
+sub _refuse_call {
+    my ($self, $why) = @_;
+    return unless defined $why;
     print STDERR "prefork-interp: $self->{script}: call refused: $why\n";
     log_msg('err', "call refused: $why");
     POSIX::_exit(127);
+}
+
+# [extra-fds] $extra: [[number, received fd], ...]. A number open now
+# and not the module's (the received fds, the log) is the script's: its
+# initialisation holds it, as a standalone run's would, so the caller's
+# fd of that number is left out, logged. The log is closed before the
+# rest are placed, so its fds cannot stand where one belongs.
+sub _place_extra_fds {
+    my ($self, $extra) = @_;
+    my %machinery = map { $_ => 1 } Proc::Prefork::Interp::Log::own_fds(),
+                                    map { $_->[1] } @$extra;
+    my %held = map { $_ => 1 } Proc::Prefork::Interp::ExtraFds::held_by_script(
+        [ map { $_->[0] } @$extra ], \%machinery);
+    my @place;
+    for my $p (@$extra) {
+        unless ($held{$p->[0]}) {
+            push @place, $p;
+            next;
+        }
+        log_msg('notice', "the caller's fd $p->[0] is not passed: "
+                          . "the script's initialisation holds fd $p->[0]");
+        POSIX::close($p->[1]);
+    }
+    $self->_refuse_call(Proc::Prefork::Interp::ExtraFds::lacks_room(\@place));
+    Proc::Prefork::Interp::Log::close_log();
+    $self->_refuse_call(Proc::Prefork::Interp::ExtraFds::place(\@place));
+    return;
 }
 
 sub _protocol_error { return { message => $_[0] } }
@@ -103,13 +136,13 @@ sub _client_went_away { return { quiet => 1 } }
 sub _serve_call {
     my ($self, $call, $ctl) = @_;
     my $o = $self->{opts};
-    my ($fds, $request, $state, $uses);
+    my ($fds, $request, $state, $uses, $extra);
     my $ok = eval {
         local $SIG{ALRM} = sub {
             die _protocol_error("request not complete after $o->{request_timeout} s");
         };
         alarm($o->{request_timeout}) if $o->{request_timeout} > 0;
-        ($fds, $request, $state, $uses) = _read_request($call, $self->{offered});
+        ($fds, $request, $state, $uses, $extra) = _read_request($call, $self->{offered});
         alarm(0);
         1;
     };
@@ -177,13 +210,14 @@ sub _serve_call {
     $? = 0;
     $@ = '';
     $! = 0;
-    return ($state, $held);
+    return ($state, $held, $extra);
 }
 
 # Steps 2 to 4 of the exchange: the initial byte (the extensions the
 # client uses), three fds, the request (decoded as it arrives, see
-# RequestReader), and the caller-state block if the client uses it.
-# Returns the fds, the complete reader, the state and the bits used.
+# RequestReader), and the caller-state and extra-fds blocks if the
+# client uses them. Returns the fds, the complete reader, the state,
+# the bits used and the extra fds ([number, fd] pairs, or undef).
 # Dies with _protocol_error or
 # _client_went_away.
 sub _read_request {
@@ -213,7 +247,27 @@ sub _read_request {
     die _protocol_error($why) if defined $why;
     my $state = $used & Proc::Prefork::Interp::CallerState::USE_BIT
         ? _read_caller_state($call) : undef;
-    return (\@fds, $reader, $state, $used);
+    my $extra = $used & Proc::Prefork::Interp::ExtraFds::USE_BIT
+        ? _read_extra_fds($call) : undef;
+    return (\@fds, $reader, $state, $used, $extra);
+}
+
+# [extra-fds] The block after the request and any caller-state block
+# (docs/protocol.md): its length, checked before the numbers are read,
+# the numbers, then one message with each fd.
+sub _read_extra_fds {
+    my ($call) = @_;
+    my ($n, $why) = Proc::Prefork::Interp::ExtraFds::count_of_length(
+        unpack 'N', _read_exact($call, 4, 'extra-fds length'));
+    die _protocol_error($why) unless $n;
+    my $numbers;
+    ($numbers, $why) = Proc::Prefork::Interp::ExtraFds::decode(
+        _read_exact($call, 4 * $n, 'extra-fds numbers'));
+    die _protocol_error($why) unless $numbers;
+    my $fds;
+    ($fds, $why) = Proc::Prefork::Interp::ExtraFds::receive($call, $numbers);
+    die defined $why ? _protocol_error($why) : _client_went_away() unless $fds;
+    return [ map { [$numbers->[$_], $fds->[$_]] } 0 .. $#$numbers ];
 }
 
 # [caller-state] The block after the request (docs/protocol.md).

@@ -76,6 +76,14 @@ sub forked {
     return;
 }
 
+# In an executor, the fds the log holds, to tell them from the script's.
+# The syslog connection is closed first (logging opens it again), so it
+# holds none then.
+sub own_fds {
+    forked();
+    return $logfile ? $logfile->fds : ();
+}
+
 # In an executor, last before the call's code: nothing of the log stays.
 sub close_log {
     $logfile->close if $logfile;

@@ -105,6 +105,12 @@ sub write {
     return;
 }
 
+# The fds it holds: the file's and the run directory's.
+sub fds {
+    my ($self) = @_;
+    return grep { defined } map { $_ ? fileno $_ : undef } @$self{qw(fh held)};
+}
+
 # In an executor: the server's log is not the call's.
 sub close {
     my ($self) = @_;

@@ -9,6 +9,7 @@ use warnings;
 
 use Fcntl qw(O_ACCMODE O_RDONLY O_WRONLY);
 use Proc::Prefork::Interp::CallerState ();
+use Proc::Prefork::Interp::ExtraFds ();
 use Proc::Prefork::Interp::RequestReader ();
 
 use constant {
@@ -71,12 +72,14 @@ sub assign_fds {
              watchi => $watchi, watche => $watche };
 }
 
-# The bytes every call starts with. [caller-state] and [signals] offered with the
-# extension data, i.e. to clients that announced ",xdata".
+# The bytes every call starts with. [caller-state], [signals] and
+# [extra-fds] offered with the extension data, i.e. to clients that
+# announced ",xdata".
 sub greeting {
     my ($client_reads_xdata) = @_;
     my $xdata = $client_reads_xdata
-        ? join(' ', XDATA, Proc::Prefork::Interp::CallerState::TOKEN, SIGNALS)
+        ? join(' ', XDATA, Proc::Prefork::Interp::CallerState::TOKEN, SIGNALS,
+               Proc::Prefork::Interp::ExtraFds::TOKEN)
         : '';
     return "PFI\n" . pack('N', length $xdata) . $xdata;
 }
@@ -94,7 +97,9 @@ sub declined {
 sub offered_bits {
     my ($client_reads_xdata) = @_;
     return $client_reads_xdata
-        ? Proc::Prefork::Interp::CallerState::USE_BIT | USE_SIGNALS : 0;
+        ? Proc::Prefork::Interp::CallerState::USE_BIT | USE_SIGNALS
+          | Proc::Prefork::Interp::ExtraFds::USE_BIT
+        : 0;
 }
 
 # The first byte of the client's part, the extensions it uses: (bits,

@@ -1,0 +1,165 @@
+package Proc::Prefork::Interp::ExtraFds;
+
+# The `extra-fds` extension, server side (docs/protocol.md): a client
+# that uses it (bit 0x04 of its step-2 byte) sends, after the request
+# and any caller-state block, the numbers of its caller's open fds above
+# 2 and one message with each fd; the executor puts each at its number,
+# as a standalone script inherits them. This package holds the pure
+# decoders, the receiving, and the placement. Executor calls it at
+# hooks marked [extra-fds].
+
+use strict;
+use warnings;
+
+use Fcntl qw(F_DUPFD);
+use POSIX ();
+use Proc::Prefork::Interp::FdMessage ();
+use Proc::Prefork::Interp::Linux qw(get_rlimit set_rlimit);
+
+use constant {
+    TOKEN   => 'extra-fds',     # offered in the greeting's xdata
+    USE_BIT => 0x04,            # the client's step-2 byte uses it
+    MAX_FDS => 64,              # PFI_EXTRA_FDS_MAX
+    MIN_FD  => 3,
+    MAX_FD  => 0x7fffffff,
+    NOFILE  => 7,               # RLIMIT_NOFILE
+};
+
+#------------------------------------------------------------- codec
+
+# The block's length field: (how many fds, undef) or (undef, the fault).
+# Checked before the numbers are read, so a bad length costs nothing.
+sub count_of_length {
+    my ($len) = @_;
+    return (undef, "extra-fds length $len is not a multiple of 4") if $len % 4;
+    my $n = $len / 4;
+    return (undef, "extra-fds length $len: no fd") if $n == 0;
+    return (undef, "extra-fds length $len: $n fds, more than " . MAX_FDS)
+        if $n > MAX_FDS;
+    return ($n, undef);
+}
+
+# The numbers (the block after its length): (\@numbers, undef) or
+# (undef, the fault). Pure.
+sub decode {
+    my ($bytes) = @_;
+    my ($n, $why) = count_of_length(length $bytes);
+    return (undef, $why) unless $n;
+    my @fds = unpack 'N*', $bytes;
+    my $prev;
+    for my $fd (@fds) {
+        return (undef, "extra fd $fd is below " . MIN_FD) if $fd < MIN_FD;
+        return (undef, "extra fd $fd is above " . MAX_FD) if $fd > MAX_FD;
+        return (undef, "extra fd $fd follows $prev: not ascending")
+            if defined $prev && $fd <= $prev;
+        $prev = $fd;
+    }
+    return (\@fds, undef);
+}
+
+#------------------------------------------------------------- receiving
+
+# One message per number, each with exactly one fd (as the stdio
+# messages): (\@fds, undef) in the order of @$numbers (close-on-exec, at
+# whatever numbers they arrived); (undef, $why) for a bad message;
+# (undef, undef) if the client hung up. On failure every fd received is
+# closed.
+sub receive {
+    my ($sock, $numbers) = @_;
+    my @fds;
+    for my $number (@$numbers) {
+        my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($sock, $number);
+        unless (defined $fd) {
+            POSIX::close($_) for @fds;
+            return (undef, $why);
+        }
+        push @fds, $fd;
+    }
+    return (\@fds, undef);
+}
+
+#------------------------------------------------------------- placing
+
+# Which of the @$numbers are open now, other than the fds in
+# %$machinery (the module's own: the received fds themselves, its log).
+# Once the executor has closed everything of the server's, an open one
+# is the script's: its initialisation opened it (DATA, a log file).
+sub held_by_script {
+    my ($numbers, $machinery) = @_;
+    # lstat of the magic link: whether the fd is open, without opening
+    # anything (which would take a number itself).
+    return grep { !$machinery->{$_} && lstat "/proc/self/fd/$_" } @$numbers;
+}
+
+# [[number, fd], ...]: each fd put at its number with dup2 (not
+# close-on-exec, as inherited), every fd given closed. Each is first
+# moved above the largest number, so that none is overwritten by
+# another's dup2; the numbers themselves must be free but for the given
+# fds. Returns undef, or what failed (every fd given and made then
+# closed; the numbers already placed stay).
+sub place {
+    my ($pairs) = @_;
+    return undef unless @$pairs;
+    my $top = (sort { $b <=> $a } map { $_->[0] } @$pairs)[0];
+    # The executor may run with a soft limit on open files below the
+    # numbers (the caller's, a server's low one); the hard one is the
+    # most the caller could have had.
+    my $raised = _raise_nofile($top + 1 + @$pairs);
+    my (@moved, $why);
+    for my $p (@$pairs) {
+        my $to = _move_above($p->[1], $top);
+        $why //= "moving the caller's fd $p->[0]: $!" unless defined $to;
+        push @moved, [$p->[0], $to];
+    }
+    for my $m (@moved) {
+        next unless defined $m->[1];
+        unless (defined $why) {
+            $why = "placing the caller's fd $m->[0]: $!"
+                unless defined POSIX::dup2($m->[1], $m->[0]);
+        }
+        POSIX::close($m->[1]);
+    }
+    set_rlimit(NOFILE, @$raised) if $raised;
+    return $why;
+}
+
+# Why place() cannot fit these fds under the hard limit on open files
+# (it needs the numbers, and as many more above the largest), or undef.
+sub lacks_room {
+    my ($pairs) = @_;
+    return undef unless @$pairs;
+    my $top = (sort { $b <=> $a } map { $_->[0] } @$pairs)[0];
+    my $cur = get_rlimit(NOFILE) or return undef;
+    return undef if $top + @$pairs < $cur->[1];
+    return "the caller's fd $top does not fit under this server's hard limit "
+         . "of $cur->[1] open files; start a server of its own from this caller (-f)";
+}
+
+# fcntl(F_DUPFD) of $fd: its copy at the lowest free number above
+# $above, or undef with $!; $fd itself is closed either way.
+sub _move_above {
+    my ($fd, $above) = @_;
+    unless (open(my $fh, '<&=', $fd)) {
+        my $err = $!;
+        POSIX::close($fd);
+        $! = $err;
+        return undef;
+    } else {
+        my $new = fcntl($fh, F_DUPFD, $above + 1);
+        my $err = $!;
+        close $fh;
+        $! = $err;
+        return defined $new ? $new + 0 : undef;
+    }
+}
+
+# Raises the soft limit on open files to the hard one if fds up to
+# $need - 1 must fit; returns the limits to put back, or undef.
+sub _raise_nofile {
+    my ($need) = @_;
+    my $cur = get_rlimit(NOFILE) or return undef;
+    return undef if $cur->[0] >= $need || $cur->[0] == $cur->[1];
+    return set_rlimit(NOFILE, $cur->[1], $cur->[1]) ? $cur : undef;
+}
+
+1;
