@@ -27,8 +27,7 @@ my $held_file = "$dir/held-by-init";
 # it acts: "read N" reads a line from fd N, "open PATH" from PATH,
 # "write N TEXT" writes one to fd N, "close-wait N FILE" closes fd N
 # and waits for FILE.
-my $script = write_script($env, 'fds.pl', { perl => logging_script_header() . <<EOS, python => logging_script_header() . <<EOS });
-use Fcntl qw(F_GETFD FD_CLOEXEC);
+our $script = write_script($env, 'fds.pl', { perl => logging_script_header() . <<EOS, python => logging_script_header() . <<EOS });
 use POSIX ();
 open my \$held, '>>', '$held_file' or die "held: \$!";
 my \$init_pid = \$\$;
@@ -68,8 +67,10 @@ print "served=", (\$\$ != \$init_pid ? 1 : 0), "\\n";
 print "held=", fileno(\$held), "\\n";
 for my \$n (\@fds) {
 	my \$target = readlink("/proc/self/fd/\$n") // '?';
-	my \$flags = POSIX::fcntl(\$n, F_GETFD, 0);
-	printf "fd %d %s%s\\n", \$n, \$target, (\$flags & FD_CLOEXEC) ? ' cloexec' : '';
+	# (fdinfo's flags are the open flags, in octal; O_CLOEXEC 02000000)
+	open my \$info, '<', "/proc/self/fdinfo/\$n" or die;
+	my (\$flags) = join('', <\$info>) =~ /^flags:\\s+([0-7]+)/m;
+	printf "fd %d %s%s\\n", \$n, \$target, (oct(\$flags) & 02000000) ? ' cloexec' : '';
 }
 print "\$_\\n" for \@out;
 EOS
@@ -125,12 +126,11 @@ sub start_with_fds {
 		open STDERR, '>', $f{err} or POSIX::_exit(120);
 		# Every handle is first moved above the numbers wanted, so that
 		# placing one never closes another.
-		my %high;
+		my (%high, $up);
+		$up = 900;
 		for my $n (keys %$fds) {
-			$high{$n} = POSIX::dup(fileno $fds->{$n}) // POSIX::_exit(122);
-			my $up = POSIX::fcntl($high{$n}, Fcntl::F_DUPFD(), 900) // POSIX::_exit(122);
-			POSIX::close($high{$n});
-			$high{$n} = $up;
+			$high{$n} = $up++;
+			defined POSIX::dup2(fileno $fds->{$n}, $high{$n}) or POSIX::_exit(122);
 		}
 		for my $n (keys %high) {
 			defined POSIX::dup2($high{$n}, $n) or POSIX::_exit(123);
@@ -174,24 +174,26 @@ my ($held) = $r->{out} =~ /^held=(\d+)$/m;
 ok(defined $held && $held > 2, "the initialisation holds fd $held open");
 $r = call_with_fds({});
 like($r->{out}, qr/^served=1$/m, 'a call without extra fds is served');
-is(fd_lines($r->{out}), "fd $held $held_file", 'it has no fd above 2 but the script\'s own');
+is(fd_lines($r->{out}), "fd $held $held_file cloexec", 'it has no fd above 2 but the script\'s own (close-on-exec, as it opened it)');
 
-# Read through, at their numbers, without close-on-exec, high numbers too.
+# Read through, at their numbers, without close-on-exec, high numbers
+# too.  (The script's own number is the subject of a case below.)
+my $low = $held == 3 ? 4 : 3;
 {
 	my ($three, $p3) = file_with('three', 'text of three');
 	my ($nine, $p9) = file_with('nine', 'text of nine');
 	my ($high, $ph) = file_with('high', 'text of 200');
 	pipe(my $pr, my $pw) or die;
-	$r = call_with_fds({ 3 => $three, 9 => $nine, 200 => $high, 63 => $pr },
-			   'read', 3, 'read', 200);
-	is($r->{status}, 0, 'a call with fds 3, 9, 63 and 200') or diag $r->{err};
+	$r = call_with_fds({ $low => $three, 9 => $nine, 200 => $high, 63 => $pr },
+			   'read', $low, 'read', 200);
+	is($r->{status}, 0, "a call with fds $low, 9, 63 and 200") or diag $r->{err};
 	like($r->{out}, qr/^served=1$/m, '... is served');
-	like($r->{out}, qr/^read 3 text of three$/m, '... reads fd 3');
+	like($r->{out}, qr/^read $low text of three$/m, "... reads fd $low");
 	like($r->{out}, qr/^read 200 text of 200$/m, '... reads fd 200');
 	my $pipe = readlink "/proc/$$/fd/" . fileno $pr;
 	my @want = sort { (split ' ', $a)[1] <=> (split ' ', $b)[1] }
-		   ("fd 3 $p3", "fd 9 $p9", "fd 63 $pipe", "fd 200 $ph",
-		    "fd $held $held_file");
+		   ("fd $low $p3", "fd 9 $p9", "fd 63 $pipe", "fd 200 $ph",
+		    "fd $held $held_file cloexec");
 	is(fd_lines($r->{out}), join("\n", @want),
 	   '... holds exactly those, at their numbers, none close-on-exec, and the script\'s own');
 }
@@ -274,7 +276,7 @@ for my $round (1 .. 10) {
 	$r = call_with_fds({ $held => $mine, $other_fd => $other }, 'read', $other_fd);
 	is($r->{status}, 0, "a caller with fd $held, which the initialisation holds") or diag $r->{err};
 	like($r->{out}, qr/^served=1$/m, '... is served');
-	like($r->{out}, qr/^fd $held \Q$held_file\E$/m, "... the script keeps its own fd $held");
+	like($r->{out}, qr/^fd $held \Q$held_file\E cloexec$/m, "... the script keeps its own fd $held");
 	like($r->{out}, qr/^read $other_fd passed$/m, "... and gets the caller's fd $other_fd");
 	my $log = '';
 	wait_for(sub { $log = slurp_file("$dir/log") // ''; $log =~ /fd $held/ }, 5);
@@ -292,11 +294,55 @@ for my $round (1 .. 10) {
 			 '65 fds');
 	like($r->{out}, qr/^served=0$/m, '... runs the script directly');
 	like($r->{out}, qr/^read 67 one of many$/m, '... which has them all');
-	%many = map { $_ => $f } 3 .. 66;
+	my ($g) = file_with('many64', 'one of many');   # (its own offset)
+	%many = map { $_ => $g } 3 .. 66;
 	$r = call_with_fds(\%many, 'read', 66);
 	like($r->{out}, qr/^served=1$/m, 'a caller with 64 fds above 2 is served');
 	like($r->{out}, qr/^read 66 one of many$/m, '... and the call has them');
 	is($r->{err}, '', '... quietly');
+}
+
+# Perl keeps a script with __DATA__ (or __END__) open as DATA, on the
+# lowest number free when it started: usually 3, the number a caller's
+# `3<file` takes.  DATA moves off it, as a standalone perl would have
+# opened it elsewhere; the caller's fd takes its number.
+if (script_lang() eq 'perl') {
+	my $data = write_script($env, 'data.pl', logging_script_header() . <<'EOS');
+use utf8;
+my $init_pid = $$;
+prefork_initialisation_complete(logger => \&logger);
+my $n = shift @ARGV;
+print "served=", ($$ != $init_pid ? 1 : 0), "\n";
+print "data_fd=", fileno(DATA), "\n";
+my $line = <DATA>;
+print "data=$line";
+if (defined $n) {
+	open my $fh, '<&', $n or die "fd $n: $!";
+	print "fd $n: ", scalar <$fh>;
+}
+__DATA__
+first line of DATA
+EOS
+	# (not through call_with_fds: another script)
+	my $run = sub {
+		my ($fds, @args) = @_;
+		local $script = $data;
+		return call_with_fds($fds, @args);
+	};
+	$r = $run->({});
+	my ($data_fd) = $r->{out} =~ /^data_fd=(\d+)$/m;
+	ok(defined $data_fd, "DATA is on fd $data_fd in a call without extra fds") or diag "$r->{out} $r->{err}";
+	for my $round (1 .. 5) {
+		my ($f) = file_with("data-$round", "the caller's $round");
+		unlink "$dir/log";
+		$r = $run->({ $data_fd => $f }, $data_fd);
+		is($r->{status}, 0, "round $round: a caller with fd $data_fd, DATA's number") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served");
+		like($r->{out}, qr/^fd $data_fd: the caller's $round$/m, "round $round: ... the call has the caller's fd $data_fd");
+		like($r->{out}, qr/^data=first line of DATA$/m, "round $round: ... and reads DATA from its start");
+		unlike($r->{out}, qr/^data_fd=$data_fd$/m, "round $round: ... on another number");
+		ok(!-e "$dir/log" || slurp_file("$dir/log") !~ /not passed/, "round $round: nothing was left out");
+	}
 }
 
 kill_servers($env);

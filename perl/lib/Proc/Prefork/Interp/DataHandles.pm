@@ -11,7 +11,7 @@ package Proc::Prefork::Interp::DataHandles;
 use strict;
 use warnings;
 
-use Fcntl qw(F_GETFD F_SETFD);
+use Fcntl qw(F_DUPFD F_GETFD F_SETFD);
 use POSIX ();
 
 # [glob, fd, position] of each DATA handle on a regular file, noted in
@@ -54,15 +54,46 @@ sub note {
 
 # In an executor, before the per-call code: each noted handle on an open
 # file of its own (the same file, through /proc), at the noted position.
-# Returns undef, or what failed (that handle then stays shared).
+# @wanted: the numbers the caller's own fds are to take (extra-fds). A
+# DATA handle on one of them moves above them all, as a standalone perl
+# opens the script on a number its caller left free (the number of DATA
+# is not something a script can rely on). Returns undef, or what failed
+# (that handle then stays shared, or on its number).
 sub reopen {
+    my (@wanted) = @_;
+    my %wanted = map { $_ => 1 } @wanted;
+    my ($top) = sort { $b <=> $a } @wanted;
     my @failed;
     for my $n (@noted) {
         my ($glob, $fd, $pos) = @$n;
-        my $why = _reopen_one($glob, $fd, $pos);
+        my $why = $wanted{$fd} ? _move_one($glob, $fd, $pos, $top)
+                               : _reopen_one($glob, $fd, $pos);
         push @failed, "DATA on fd $fd: $why" if defined $why;
     }
     return @failed ? join('; ', @failed) : undef;
+}
+
+# The handle re-made on a copy above $top, with its layers (:utf8 under
+# `use utf8`), flags and position; its old number is closed.
+sub _move_one {
+    my ($glob, $fd, $pos, $top) = @_;
+    open(my $fresh, '<', "/proc/self/fd/$fd") or return "reopen: $!";
+    my $high = fcntl($fresh, F_DUPFD, $top + 1);
+    my $err = $!;
+    close $fresh;
+    return "moving it above fd $top: $err" unless defined $high;
+    my $fd_flags = fcntl($glob, F_GETFD, 0);
+    my @layers = grep { $_ ne 'unix' && $_ ne 'perlio' }
+                 PerlIO::get_layers($glob);
+    unless (open($glob, '<&=', $high)) {
+        $err = $!;
+        POSIX::close($high);
+        return "moving it above fd $top: $err";
+    }
+    binmode($glob, join '', map { ":$_" } @layers) if @layers;
+    fcntl($glob, F_SETFD, $fd_flags) if defined $fd_flags;
+    seek($glob, $pos, 0) or return "seek: $!";
+    return undef;
 }
 
 sub _reopen_one {

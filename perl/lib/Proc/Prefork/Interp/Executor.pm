@@ -186,8 +186,10 @@ sub _serve_call {
     # A layer it cannot push again keeps the server's buffering (POD).
     Proc::Prefork::Interp::Stdio::refresh_buffers();
     close $call;
-    # DATA where the initialisation left it, whatever other calls read.
-    my $data_failed = Proc::Prefork::Interp::DataHandles::reopen();
+    # DATA where the initialisation left it, whatever other calls read,
+    # and off the numbers the caller's fds take.
+    my $data_failed = Proc::Prefork::Interp::DataHandles::reopen(
+        map { $_->[0] } @{ $extra // [] });
     log_msg('err', "the call shares its DATA handle: $data_failed")
         if defined $data_failed;
 
