@@ -86,6 +86,13 @@ class Log:
                 pass
             self._open = False
 
+    def fds(self):
+        """The fds the log holds in an executor: the messages file's.
+        (The syslog connection, which the C library holds at a number
+        of its own, is closed in every child (forked) and opened in an
+        executor only to log a call's failure, which ends it.)"""
+        return self._file.fds() if self._file is not None else ()
+
     def close(self):
         """In an executor, last before the call's code: nothing of the
         server's log stays (if the call uses syslog, it opens its own)."""

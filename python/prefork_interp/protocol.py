@@ -21,7 +21,7 @@ SIGNALS = "signals"
 EXTRA_FDS = "extra-fds"
 # What our server offers a client that announced xdata, in this order
 # (as the Perl module does: docs/protocol.md).
-OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS)
+OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS, EXTRA_FDS)
 # The bounds of the Perl module's RequestReader and of the client
 # (PFI_REQUEST_MAX, PFI_REQUEST_MAX_STRINGS): Linux starts a program with
 # at most 6 MiB of strings, so no caller needs more, and each string

@@ -164,6 +164,15 @@ def test_scanner_string_bound():
 # length L = 4 * N (1 <= N <= 64), then N big-endian fd numbers,
 # strictly ascending, each 3 .. 2^31-1 (docs/protocol.md).
 
+def test_extra_fds_offered_with_its_bit():
+    assert p.OUR_FEATURES == ("full-argv", "caller-state", "signals",
+                              "extra-fds")
+    assert p.USE_EXTRA_FDS == 0x04
+    assert p.offered_bits(p.OUR_FEATURES) == 0x07
+    assert p.decode_use_byte(b"\x04", 0x07) == 0x04
+    assert p.decode_use_byte(b"\x07", 0x07) == 0x07
+
+
 def extra_block(*numbers):
     return b"".join(struct.pack(">I", n) for n in numbers)
 
