@@ -11,7 +11,8 @@
 #   FUZZ_SECONDS   total libFuzzer time, split over the harnesses (120)
 #   FUZZ_AFL_SECONDS total AFL++ time, split likewise; 0 skips AFL++ (50)
 #   FUZZ_TARGETS   harnesses to run (all of fuzz/fuzz_*.c: greeting xdata
-#                  status request options word callerstate)
+#                  status request options word callerstate
+#                  extrafds)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
 #   FUZZ_PERL_SECONDS  time for each server decoder fuzzer (fuzz/perl/:
 #                  request and caller-state, differential; PREFORK_INTERP,
@@ -53,7 +54,7 @@ build=${1:-build-fuzz}
 mkdir -p "$build"
 build=$(cd "$build" && pwd)
 
-targets=${FUZZ_TARGETS:-greeting xdata status request options word callerstate}
+targets=${FUZZ_TARGETS:-greeting xdata status request options word callerstate extrafds}
 fuzz_seconds=${FUZZ_SECONDS:-120}
 afl_seconds=${FUZZ_AFL_SECONDS:-50}
 perl_seconds=${FUZZ_PERL_SECONDS:-30}
@@ -100,6 +101,7 @@ target_functions() {
 	request) echo 'request|put_string|be32' ;;
 	word) echo 'call_word|stopped_word|signal_stops|status|signal_can_kill|be32' ;;
 	callerstate) echo 'caller_state|state_valid|put_entry|limit_text|parse_|umask_decode|key_slot' ;;
+	extrafds) echo 'extra_fds|be32' ;;
 	*) echo '.' ;;
 	esac
 }

@@ -163,6 +163,20 @@ SEEDS = {
         "shuffled": (lambda b: be32(len(b)) + b)(b"".join(
             e + b"\0" for e in reversed(caller_state()[4:-1].split(b"\0")))),
     },
+    "extrafds": {
+        "one": be32(4) + be32(3),
+        "typical": be32(12) + be32(9) + be32(63) + be32(251),
+        "largest": be32(4) + be32(0x7fffffff),
+        "sixty-four": be32(256) + b"".join(be32(3 + i) for i in range(64)),
+        "sixty-five": be32(260) + b"".join(be32(3 + i) for i in range(65)),
+        "empty": be32(0),
+        "fd-two": be32(4) + be32(2),
+        "negative": be32(4) + be32(0xffffffff),
+        "repeated": be32(8) + be32(7) + be32(7),
+        "descending": be32(8) + be32(9) + be32(4),
+        "length-larger": be32(8) + be32(5),
+        "not-multiple": be32(5) + be32(5) + b"\0",
+    },
     "options": {
         "combined": argv("prefork-interp", "-U,perl,-w", "script", "a"),
         "combined-two-interp-args": argv("prefork-interp", "-U,perl,-w,-T", "script"),

@@ -57,7 +57,7 @@ static int read_greeting(const struct pfi_reached *server, unsigned *features,
  * a plain v1 server (chiark-utils' module) hands every string to the
  * script as @ARGV, so it gets only the script's own arguments. */
 static int send_request(const struct pfi_options *o, int fd, unsigned features,
-                        struct problem *p)
+                        uint8_t extensions, struct problem *p)
 {
 	size_t n = 0, size;
 	for (char *const *a = o->script_args; *a; a++)
@@ -89,7 +89,6 @@ static int send_request(const struct pfi_options *o, int fd, unsigned features,
 				    "strings)", PFI_REQUEST_MAX,
 				    PFI_REQUEST_MAX_STRINGS);
 	}
-	const uint8_t extensions = pfi_step2_encode(features);
 	if ((r = pfi_wire_write_all(fd, &extensions, 1, p)) == 0 &&
 	    (r = pfi_wire_send_stdio(fd, p)) == 0) {
 		PFI_TEST_HOOK("send-request", fd);   /* a signal mid-request */
@@ -111,8 +110,27 @@ static int send_caller_state(int fd, const struct pfi_caller_state *st,
 	return pfi_wire_write_all(fd, block, (size_t)n, p);
 }
 
+/* extra-fds (step-2 bit 0x04): the numbers, then each fd in its own
+ * message; then the client lets go of them, as a standalone run's
+ * caller would have handed them over. */
+static int send_extra_fds(int fd, struct pfi_caller_fds *extra,
+                          struct problem *p)
+{
+	uint8_t block[PFI_EXTRA_FDS_BLOCK];
+	int n = pfi_extra_fds_encode(extra->fd, extra->n, block, sizeof block);
+	if (n < 0)
+		return problem_fail(p, -n, "cannot encode the caller's open fds");
+	int r = pfi_wire_write_all(fd, block, (size_t)n, p);
+	for (size_t i = 0; r == 0 && i < extra->n; i++)
+		r = pfi_wire_send_fd(fd, extra->fd[i], p);
+	if (r == 0)
+		pfi_caller_fds_close(extra);
+	return r;
+}
+
 int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
-                 const struct pfi_caller_state *st, int *wait_status,
+                 const struct pfi_caller_state *st,
+                 struct pfi_caller_fds *extra, int *wait_status,
                  struct problem *p)
 {
 	unsigned features;
@@ -127,10 +145,15 @@ int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
 	int relaying = pfi_uses_signals(features) != 0;
 	if (relaying && (r = pfi_relay_prepare(&relay, p)) < 0)
 		return r;
-	if ((r = send_request(o, server->fd, features, p)) < 0)
+	const uint8_t extensions = pfi_step2_encode(features) |
+				   pfi_uses_extra_fds(features, extra->n);
+	if ((r = send_request(o, server->fd, features, extensions, p)) < 0)
 		return r;
-	if ((pfi_step2_encode(features) & PFI_USE_CALLER_STATE) &&
+	if ((extensions & PFI_USE_CALLER_STATE) &&
 	    (r = send_caller_state(server->fd, st, p)) < 0)
+		return r;
+	if ((extensions & PFI_USE_EXTRA_FDS) &&
+	    (r = send_extra_fds(server->fd, extra, p)) < 0)
 		return r;
 	if (relaying)
 		return pfi_relay_run(&relay, server->fd, wait_status, p);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "call.h"
+#include "callerfds.h"
 #include "callerstate.h"
 #include "childsig.h"
 #include "config.h"
@@ -132,6 +133,8 @@ int main(int argc, char **argv)
 	struct pfi_names names;
 	struct pfi_reached server;
 	struct pfi_caller_state caller;
+	struct pfi_caller_fds extra;
+	struct problem extra_problem = { 0 };
 	struct pfi_creds creds;
 	struct pfi_confinement conf = { 0 };
 	struct pfi_proc_status self;
@@ -139,7 +142,8 @@ int main(int argc, char **argv)
 	const char *run_dir;
 	int setup_status = 0, status, r;
 
-	/* First, before anything here changes any of it. */
+	/* First, before anything here changes any of it (or opens an fd). */
+	int extra_r = pfi_caller_fds_collect(&extra, &extra_problem);
 	pfi_proc_status_read(&self);
 	if (pfi_caller_state_collect(&caller, &self, &p) < 0 ||
 	    pfi_childsig_take(&caller, &p) < 0)
@@ -198,6 +202,9 @@ int main(int argc, char **argv)
 	/* Job control on the caller's own terminal is not a call's. */
 	if (pfi_ttyjob_check(&caller, &p) < 0)
 		run_unserved(&o, &caller, &p);
+	/* Fds a call cannot carry are the script's all the same. */
+	if (extra_r < 0)
+		run_unserved(&o, &caller, &extra_problem);
 	/* A -g name is used as given: nothing to read for it. */
 	if (!o.explicit_ident && pfi_confinement_collect(&conf, &p) < 0)
 		fail(&p, 127);
@@ -228,7 +235,7 @@ int main(int argc, char **argv)
 
 	if (pfi_sandbox_enter(server.fd, &p) < 0)
 		fail(&p, 127);
-	if (pfi_call_run(&o, &server, &caller, &status, &p) < 0)
+	if (pfi_call_run(&o, &server, &caller, &extra, &status, &p) < 0)
 		fail(&p, 127);
 	pfi_status_reproduce(status, &p);
 	fail(&p, 127);

@@ -51,6 +51,7 @@ static const struct {
 	{ "full-argv", PFI_FEATURE_FULL_ARGV },
 	{ "caller-state", PFI_FEATURE_CALLER_STATE },
 	{ "signals", PFI_FEATURE_SIGNALS },
+	{ "extra-fds", PFI_FEATURE_EXTRA_FDS },
 };
 
 #define N_KNOWN (sizeof(known_features) / sizeof(known_features[0]))
@@ -546,4 +547,62 @@ int pfi_call_word_decode(const uint8_t *buf, size_t len,
 void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN])
 {
 	put_be32(out, (uint32_t)sig << 8 | 0x7f);
+}
+
+/* ---- the `extra-fds` extension ---- */
+
+uint8_t pfi_uses_extra_fds(unsigned features, size_t n)
+{
+	return (features & PFI_FEATURE_EXTRA_FDS) && n > 0
+	       ? PFI_USE_EXTRA_FDS : 0;
+}
+
+static int extra_fds_valid(const int *fds, size_t n)
+{
+	if (n == 0 || n > PFI_EXTRA_FDS_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] < PFI_EXTRA_FD_MIN || (i > 0 && fds[i] <= fds[i - 1]))
+			return 0;
+	return 1;
+}
+
+int pfi_extra_fds_encode(const int *fds, size_t n, uint8_t *buf, size_t cap)
+{
+	if (!extra_fds_valid(fds, n))
+		return -EINVAL;
+	size_t need = 4 + 4 * n;
+	if (cap < need)
+		return -ENOBUFS;
+	put_be32(buf, (uint32_t)(4 * n));
+	for (size_t i = 0; i < n; i++)
+		put_be32(buf + 4 + 4 * i, (uint32_t)fds[i]);
+	return (int)need;
+}
+
+int pfi_extra_fds_decode(const uint8_t *buf, size_t len,
+                         int fds[PFI_EXTRA_FDS_MAX], size_t *n)
+{
+	if (len < 4)
+		return -EPROTO;
+	uint32_t body = get_be32(buf);
+	if (body == 0 || body % 4 != 0)
+		return -EPROTO;
+	if (body / 4 > PFI_EXTRA_FDS_MAX)
+		return -EMSGSIZE;
+	if (body != len - 4)
+		return -EPROTO;
+	int got[PFI_EXTRA_FDS_MAX];
+	size_t count = body / 4;
+	for (size_t i = 0; i < count; i++) {
+		uint32_t v = get_be32(buf + 4 + 4 * i);
+		if (v > INT32_MAX)
+			return -EPROTO;
+		got[i] = (int)v;
+	}
+	if (!extra_fds_valid(got, count))
+		return -EPROTO;
+	memcpy(fds, got, count * sizeof *got);
+	*n = count;
+	return 0;
 }

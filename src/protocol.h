@@ -44,6 +44,9 @@ enum pfi_feature {
 	/* The call stays bidirectional after the request: the client
 	 * relays signals, the server reports stops and continues. */
 	PFI_FEATURE_SIGNALS = 1u << 2,
+	/* The server places the caller's open fds above 2 at their
+	 * numbers, sent in a block after the request (and caller-state). */
+	PFI_FEATURE_EXTRA_FDS = 1u << 3,
 };
 
 /* The client's byte of step 2: a bit set of the extensions it uses,
@@ -179,5 +182,32 @@ int pfi_call_word_decode(const uint8_t *buf, size_t len,
 
 /* Encodes the word for "stopped by sig" (for tests and fuzzers). */
 void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN]);
+
+/* ---- the `extra-fds` extension (docs/protocol.md) ----
+ * After the request and any caller-state block: a 4-byte big-endian
+ * length L = 4 * N, then N 4-byte big-endian fd numbers, strictly
+ * ascending, each PFI_EXTRA_FD_MIN .. INT32_MAX; then (not the codec's
+ * business) N one-byte messages carrying those fds in that order. */
+#define PFI_USE_EXTRA_FDS   0x04
+#define PFI_EXTRA_FDS_MAX   64          /* fds one call carries at most */
+#define PFI_EXTRA_FD_MIN    3
+#define PFI_EXTRA_FDS_BLOCK (4 + 4 * PFI_EXTRA_FDS_MAX)
+
+/* The step-2 bits that `extra-fds` contributes: only when the server
+ * offered it and the caller has n > 0 such fds. */
+uint8_t pfi_uses_extra_fds(unsigned features, size_t n);
+
+/* Encodes the block, length prefix included.  Returns its size,
+ * -EINVAL for n of 0 or above PFI_EXTRA_FDS_MAX or numbers that are
+ * not strictly ascending within range, -ENOBUFS if cap is too small. */
+int pfi_extra_fds_encode(const int *fds, size_t n, uint8_t *buf, size_t cap);
+
+/* Decodes a whole block, length prefix included, as strictly as a
+ * server must: -EPROTO for a prefix of 0 or not a multiple of 4, one
+ * that disagrees with len, or a number out of range or order;
+ * -EMSGSIZE for a prefix announcing more than PFI_EXTRA_FDS_MAX.
+ * fds and *n are only written on success. */
+int pfi_extra_fds_decode(const uint8_t *buf, size_t len,
+                         int fds[PFI_EXTRA_FDS_MAX], size_t *n);
 
 #endif

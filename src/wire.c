@@ -255,7 +255,7 @@ ssize_t pfi_wire_sendmsg_fd(int via, int payload)
 	return sendmsg(via, &msg, MSG_NOSIGNAL);
 }
 
-static int send_fd(int via, int payload, struct problem *p)
+int pfi_wire_send_fd(int via, int payload, struct problem *p)
 {
 	for (;;) {
 		ssize_t n = pfi_wire_sendmsg_fd(via, payload);
@@ -272,7 +272,7 @@ int pfi_wire_send_stdio(int fd, struct problem *p)
 {
 	int r;
 	for (int i = 0; i < 3; i++)
-		if ((r = send_fd(fd, i, p)) < 0)
+		if ((r = pfi_wire_send_fd(fd, i, p)) < 0)
 			return r;
 	return 0;
 }

@@ -53,6 +53,9 @@ int pfi_wire_write_all(int fd, const void *buf, size_t len,
 /* Sends fds 0, 1, 2, each attached to a one-byte message. */
 int pfi_wire_send_stdio(int fd, struct problem *p);
 
+/* Sends `payload` attached to a one-byte message on `via`. */
+int pfi_wire_send_fd(int via, int payload, struct problem *p);
+
 /* One such message: sendmsg(via, one byte + SCM_RIGHTS `payload`,
  * MSG_NOSIGNAL), its result as is. */
 ssize_t pfi_wire_sendmsg_fd(int via, int payload);

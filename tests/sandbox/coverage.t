@@ -9,6 +9,7 @@
 #   error exit on a bad greeting (write)
 #   requests just below and above malloc's mmap threshold (brk, mmap, munmap)
 #   stop and continue while waiting for the server (restart_syscall)
+#   a caller with an fd above 2 (close, once passed: extra-fds)
 use strict;
 use warnings;
 use FindBin;
@@ -133,6 +134,15 @@ $r = traced('stop and continue', [$client, '-g', 'slow', '-U', 'perl', 'x.pl'],
 	});
 is(describe_status($r->{status}), 'exit 0', 'stop and continue: call completes');
 stop_fake($slow);
+
+# extra-fds: the caller's fd 5 is passed, then the client closes its copy.
+{
+	open my $five, '<', '/dev/null' or die;
+	POSIX::dup2(fileno $five, 5) or die;
+	$r = traced('extra fds', [$script, 'exit', 4]);
+	POSIX::close(5);
+	is(describe_status($r->{status}), 'exit 4', 'extra fds: status');
+}
 
 for my $call (sort keys %allowed) {
 	ok($used{$call}, "policy entry '$call' is used")

@@ -721,6 +721,96 @@ static void test_caller_state_decode_framing(void **state)
 	assert_int_equal(pfi_caller_state_decode(buf, (size_t)n - 1, &st), -EPROTO);
 }
 
+/* ---- the extra-fds extension ---- */
+
+static void test_uses_extra_fds(void **state)
+{
+	unsigned f = 0;
+	assert_int_equal(pfi_xdata_decode(BYTES("full-argv extra-fds"), &f), 0);
+	assert_int_equal(f, PFI_FEATURE_FULL_ARGV | PFI_FEATURE_EXTRA_FDS);
+	assert_int_equal(pfi_uses_extra_fds(f, 1), 0x04);
+	assert_int_equal(pfi_uses_extra_fds(f, 0), 0);   /* nothing to send */
+	assert_int_equal(pfi_uses_extra_fds(PFI_FEATURE_SIGNALS, 5), 0);
+	/* the step-2 byte of the offer alone does not carry it */
+	assert_int_equal(pfi_step2_encode(PFI_FEATURE_EXTRA_FDS), 0);
+}
+
+static void test_extra_fds_round_trip(void **state)
+{
+	const int fds[] = { 3, 9, 63, 200, INT32_MAX };
+	uint8_t buf[PFI_EXTRA_FDS_BLOCK];
+	int n = pfi_extra_fds_encode(fds, 5, buf, sizeof buf);
+	assert_int_equal(n, 24);
+	assert_memory_equal(buf, "\0\0\0\x14" "\0\0\0\x03" "\0\0\0\x09"
+			    "\0\0\0\x3f" "\0\0\0\xc8" "\x7f\xff\xff\xff", 24);
+	int back[PFI_EXTRA_FDS_MAX];
+	size_t count = 0;
+	assert_int_equal(pfi_extra_fds_decode(buf, (size_t)n, back, &count), 0);
+	assert_int_equal(count, 5);
+	assert_memory_equal(back, fds, sizeof fds);
+	assert_int_equal(pfi_extra_fds_encode(fds, 5, buf, 23), -ENOBUFS);
+
+	int many[PFI_EXTRA_FDS_MAX + 1];
+	for (int i = 0; i <= PFI_EXTRA_FDS_MAX; i++)
+		many[i] = 3 + i;
+	assert_int_equal(pfi_extra_fds_encode(many, PFI_EXTRA_FDS_MAX, buf,
+					      sizeof buf), PFI_EXTRA_FDS_BLOCK);
+	assert_int_equal(pfi_extra_fds_decode(buf, sizeof buf, back, &count), 0);
+	assert_int_equal(count, PFI_EXTRA_FDS_MAX);
+	assert_int_equal(pfi_extra_fds_encode(many, PFI_EXTRA_FDS_MAX + 1, buf,
+					      sizeof buf), -EINVAL);
+}
+
+static void test_extra_fds_encode_refuses(void **state)
+{
+	uint8_t buf[PFI_EXTRA_FDS_BLOCK];
+	const int low[] = { 2 }, negative[] = { -1 }, same[] = { 5, 5 },
+		  down[] = { 9, 4 };
+	assert_int_equal(pfi_extra_fds_encode(low, 0, buf, sizeof buf), -EINVAL);
+	assert_int_equal(pfi_extra_fds_encode(low, 1, buf, sizeof buf), -EINVAL);
+	assert_int_equal(pfi_extra_fds_encode(negative, 1, buf, sizeof buf),
+			 -EINVAL);
+	assert_int_equal(pfi_extra_fds_encode(same, 2, buf, sizeof buf), -EINVAL);
+	assert_int_equal(pfi_extra_fds_encode(down, 2, buf, sizeof buf), -EINVAL);
+}
+
+static int extra(const char *s, size_t len, size_t *count)
+{
+	int fds[PFI_EXTRA_FDS_MAX];
+	*count = 777;
+	return pfi_extra_fds_decode((const uint8_t *)s, len, fds, count);
+}
+
+static void test_extra_fds_decode_refuses(void **state)
+{
+	size_t c;
+	static const struct {
+		const char *bytes;
+		size_t len;
+		int r;
+	} bad[] = {
+		{ "", 0, -EPROTO },
+		{ "\0\0\0", 3, -EPROTO },
+		{ "\0\0\0\0", 4, -EPROTO },                       /* N = 0 */
+		{ "\0\0\0\x03" "\0\0\x05", 7, -EPROTO },          /* not 4N */
+		{ "\0\0\0\x04" "\0\0\0\x05" "\0", 9, -EPROTO },   /* longer */
+		{ "\0\0\0\x08" "\0\0\0\x05", 8, -EPROTO },        /* shorter */
+		{ "\0\0\0\x04" "\0\0\0\x02", 8, -EPROTO },        /* fd 2 */
+		{ "\0\0\0\x04" "\x80\0\0\0", 8, -EPROTO },        /* 2^31 */
+		{ "\0\0\0\x04" "\xff\xff\xff\xff", 8, -EPROTO },  /* -1 */
+		{ "\0\0\0\x08" "\0\0\0\x07" "\0\0\0\x07", 12, -EPROTO },
+		{ "\0\0\0\x08" "\0\0\0\x07" "\0\0\0\x06", 12, -EPROTO },
+		{ "\0\0\x01\x04", 4, -EMSGSIZE },                 /* N = 65 */
+		{ "\xff\xff\xff\xfc", 4, -EMSGSIZE },
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(extra(bad[i].bytes, bad[i].len, &c), bad[i].r);
+		assert_int_equal(c, 777);
+	}
+	assert_int_equal(extra("\0\0\0\x04" "\0\0\0\x03", 8, &c), 0);
+	assert_int_equal(c, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -762,6 +852,10 @@ int main(void)
 		cmocka_unit_test(test_caller_state_decode_keys),
 		cmocka_unit_test(test_caller_state_decode_values),
 		cmocka_unit_test(test_caller_state_decode_framing),
+		cmocka_unit_test(test_uses_extra_fds),
+		cmocka_unit_test(test_extra_fds_round_trip),
+		cmocka_unit_test(test_extra_fds_encode_refuses),
+		cmocka_unit_test(test_extra_fds_decode_refuses),
 	};
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
 }
