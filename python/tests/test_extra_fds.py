@@ -3,12 +3,15 @@ protocol: the caller's fds above 2 reach the call at their numbers,
 inheritable, pointing at the caller's files; a number the script's
 initialisation holds stays the script's (logged once); a malformed block
 is refused (logged, no status) without keeping any fd it carried; a call
-without the bit is unchanged.  docs/protocol.md, "extra-fds"."""
+without the bit is unchanged.  Then through the real client: a call
+holds the fds a standalone run holds, and a pipe's reader sees its end
+when the call closes it.  docs/protocol.md, "extra-fds"."""
 
 import json
 import os
 import select
 import socket
+import subprocess
 import struct
 
 import pytest
@@ -314,3 +317,70 @@ def test_malformed_refused_without_keeping_fds(pfi, server, label, block,
         # The server serves the next call.
         status, output = raw_call(pfi, server, 0)
         assert status == 0 and b'"0"' in output
+
+
+# ------------------------------------------------- through the real client
+
+def only_at(fds):
+    """A preexec_fn (with close_fds=False) for a child that is to hold,
+    besides 0-2, only the fds of fds ({number: fd of ours, or a path to
+    open}), each at its number: the test's own process keeps its fds
+    (pytest holds some at numbers a test may want)."""
+    def child():
+        for number, fd in fds.items():
+            if isinstance(fd, str):
+                fd = os.open(fd, os.O_RDONLY)
+            if fd != number:
+                os.dup2(fd, number)
+            os.set_inheritable(number, True)
+        for name in os.listdir("/proc/self/fd"):
+            if int(name) > 2 and int(name) not in fds:
+                try:
+                    os.close(int(name))
+                except OSError:
+                    pass
+    return {"preexec_fn": child, "close_fds": False}
+
+
+def test_client_calls_see_the_fds_of_a_standalone_run(pfi):
+    script = harness.callee(pfi, "client-extras.py")
+    extras = only_at(files(pfi, (9, 63, 200)))
+    want = pfi.standalone(script, ["state"], **extras)
+    assert want.status == "exit 0", want
+    assert [9, 63, 200] == [n for n in json.loads(want.out)["fds"]
+                            if n in (9, 63, 200)]
+    for _ in range(10):     # the first call starts the server
+        got = pfi.call([script, "state"], **extras)
+        assert got.status == "exit 0", got
+        assert json.loads(got.out)["fds"] == json.loads(want.out)["fds"]
+
+
+PIPE_WRITER = r'''
+import os, sys
+import prefork_interp
+prefork_interp.initialisation_complete()
+os.write(9, b"from the call\n")
+os.close(9)
+sys.stdin.read()        # until the test has seen the end of the pipe
+'''
+
+
+def test_a_pipe_ends_when_the_call_closes_it(pfi):
+    """`script 9>(reader)`: the reader sees end of file when the script
+    closes its end, not when the client exits: nothing else holds it."""
+    script = pfi.script("pipe-writer.py", PIPE_WRITER)
+    for _ in range(5):      # the first call starts the server
+        read_end, write_end = os.pipe()
+        p = subprocess.Popen([script], stdin=subprocess.PIPE,
+                             env=pfi.environ, cwd=pfi.dir,
+                             **only_at({9: write_end}))
+        os.close(write_end)
+        try:
+            with os.fdopen(read_end, "rb") as reader:
+                ready, _, _ = select.select([reader], [], [], 30)
+                assert ready, "nothing from the call"
+                assert reader.read() == b"from the call\n", \
+                    "end of file once the call closed its end"
+        finally:
+            p.communicate(timeout=30)
+        assert p.returncode == 0
