@@ -310,7 +310,7 @@ def become_caller(call, request, context):
     # told while the log is open (the messages file has no reopening).
     held = extrafds.held_by_script(extras, context.log.fds())
     for number in held:
-        context.log("warning", f"the caller's fd {number} is not passed: "
+        context.log("notice", f"the caller's fd {number} is not passed: "
                     f"the script's initialisation holds fd {number}")
     # Kept until now so that a refused call is logged (the messages
     # file has no reopening); closed before the caller's signals reach

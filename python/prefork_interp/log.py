@@ -12,7 +12,7 @@ import syslog
 from . import logfile
 
 PRIORITIES = {"err": syslog.LOG_ERR, "warning": syslog.LOG_WARNING,
-              "info": syslog.LOG_INFO}
+              "notice": syslog.LOG_NOTICE, "info": syslog.LOG_INFO}
 
 
 def facility_value(facility):

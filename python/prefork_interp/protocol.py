@@ -310,10 +310,10 @@ def _extra_fds_count(length):
                             "of 4")
     count = length // 4
     if count == 0:
-        raise ProtocolError("extra-fds length 0 lists no fd")
+        raise ProtocolError("extra-fds length 0: no fd")
     if count > MAX_EXTRA_FDS:
-        raise ProtocolError(f"extra-fds length {length} lists {count} fds, "
-                            f"more than {MAX_EXTRA_FDS}")
+        raise ProtocolError(f"extra-fds length {length}: {count} fds, more "
+                            f"than {MAX_EXTRA_FDS}")
     return count
 
 
@@ -333,12 +333,12 @@ def decode_extra_fds(block):
     previous = None
     for number in numbers:
         if number < 3:
-            raise ProtocolError(f"extra-fds number {number} is below 3")
+            raise ProtocolError(f"extra fd {number} is below 3")
         if number > MAX_FD_NUMBER:
-            raise ProtocolError(f"extra-fds number {number} exceeds "
+            raise ProtocolError(f"extra fd {number} is above "
                                 f"{MAX_FD_NUMBER}")
         if previous is not None and number <= previous:
-            raise ProtocolError("extra-fds numbers not strictly ascending: "
-                                f"{previous} then {number}")
+            raise ProtocolError(f"extra fd {number} follows {previous}: "
+                                "not ascending")
         previous = number
     return numbers

@@ -222,7 +222,9 @@ def test_a_number_the_initialisation_holds_stays_its_own(pfi, server):
         got = call_with_extras(pfi, server, paths)
         assert standard(got) == {4: [paths[4], True], 300: [paths[300], True],
                                  HELD: [server.held, False]}
-        assert text(server.log)[before:].count(line) == 1, text(server.log)
+        assert text(server.log)[before:].count(
+            f"notice {server.script}: {line}\n") == 1, \
+            text(server.log)
 
 
 def test_numbers_of_the_messages_file_are_placed(pfi):
@@ -275,16 +277,16 @@ def pipe_closed_everywhere(read_end):
 MALFORMED = [
     ("length not a multiple of 4", struct.pack(">I", 6) + b"\0\0\0\3\0\0",
      [1], "extra-fds length 6 is not a multiple of 4"),
-    ("no fd", struct.pack(">I", 0), [1], "extra-fds length 0 lists no fd"),
+    ("no fd", struct.pack(">I", 0), [1], "extra-fds length 0: no fd"),
     ("65 fds", extras_block(range(3, 3 + 65)), [1] * 65,
-     "extra-fds length 260 lists 65 fds, more than 64"),
+     "extra-fds length 260: 65 fds, more than 64"),
     ("not ascending", extras_block([9, 3]), [1, 1],
-     "extra-fds numbers not strictly ascending: 9 then 3"),
+     "extra fd 3 follows 9: not ascending"),
     ("repeated", extras_block([9, 9]), [1, 1],
-     "extra-fds numbers not strictly ascending: 9 then 9"),
-    ("below 3", extras_block([2]), [1], "extra-fds number 2 is below 3"),
+     "extra fd 9 follows 9: not ascending"),
+    ("below 3", extras_block([2]), [1], "extra fd 2 is below 3"),
     ("above 2^31-1", extras_block([5, 2**31]), [1, 1],
-     "extra-fds number 2147483648 exceeds 2147483647"),
+     "extra fd 2147483648 is above 2147483647"),
     ("a message without fd", extras_block([5, 9]), [1, 0],
      "message for fd 9 carried no file descriptor"),
     ("a message with two fds", extras_block([5, 9]), [1, 2],
