@@ -13,8 +13,9 @@ import socket
 import sys
 import time
 
-from . import (call_locale, caller_state, callstate, environment, linux,
-               openfiles, prefault, protocol, stdio, streams)
+from . import (call_locale, caller_state, callstate, environment,
+               extrafds, linux, openfiles, prefault, protocol, stdio,
+               streams)
 
 
 class ClientGone(Exception):
@@ -114,12 +115,13 @@ def _fd_fault(nbytes, truncated, nfds, other, which):
 
 
 class Request:
-    def __init__(self, uses, fds, env, args, state):
+    def __init__(self, uses, fds, env, args, state, extras):
         self.uses = uses    # step-2 bits: extensions the client uses
         self.fds = fds      # the caller's fds 0, 1, 2 (ours, CLOEXEC)
         self.env = env
         self.args = args
         self.state = state  # caller_state.CallerState, or None
+        self.extras = extras    # [extra-fds] [(number, fd (ours))]
 
 
 def read_request(call, offered, timeout):
@@ -146,6 +148,16 @@ def read_request(call, offered, timeout):
                 caller_state.MAX_BLOCK, "caller-state")
             state = caller_state.decode(reader.exact(length,
                                                      "caller-state block"))
+        extras = []
+        if uses & protocol.USE_EXTRA_FDS:
+            # [extra-fds] the block after those, before any signal byte
+            count = protocol.decode_extra_fds_length(
+                reader.exact(4, "extra-fds length"))
+            numbers = protocol.decode_extra_fds(
+                reader.exact(4 * count, "extra-fds block"))
+            for number in numbers:
+                fds.append(reader.fd(number))
+            extras = list(zip(numbers, fds[3:]))
     except socket.timeout:
         raise protocol.ProtocolError(
             f"request not complete after {timeout} s") from None
@@ -154,7 +166,7 @@ def read_request(call, offered, timeout):
             os.close(fd)
         raise
     call.settimeout(None)
-    return Request(uses, fds, env, args, state)
+    return Request(uses, fds[:3], env, args, state, extras)
 
 
 def wait_for_call(ctl, budget):
@@ -259,6 +271,12 @@ def become_caller(call, request, context):
         if fd > 2:
             os.close(fd)
     call.close()
+    # [extra-fds] Out of the way of every number wanted, while the
+    # server's limit of open files applies (the caller's comes below).
+    try:
+        extras = extrafds.move_above(request.extras)
+    except OSError as e:
+        _refuse(f"cannot hold the caller's other fds: {e.strerror}", context)
 
     # What the interpreter's start-up reads (the locale, the streams'
     # settings) comes from the caller's environment; what the
@@ -288,10 +306,20 @@ def become_caller(call, request, context):
     caller_state.restore_server_limits()
     if request.state is not None:
         _apply_caller_state(request.state, context)
+    # [extra-fds] A number the initialisation holds is the script's;
+    # told while the log is open (the messages file has no reopening).
+    held = extrafds.held_by_script(extras, context.log.fds())
+    for number in held:
+        context.log("notice", f"the caller's fd {number} is not passed: "
+                    f"the script's initialisation holds fd {number}")
     # Kept until now so that a refused call is logged (the messages
     # file has no reopening); closed before the caller's signals reach
     # the script's handlers, its first code of the call.
     context.log.close()
+    # With nothing of the server open any more, every fd of the call
+    # at its number: the script's opens get the lowest free ones, as
+    # in a standalone run.
+    extrafds.place(extras, held)
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
     callstate.enable_faulthandler(wants_faulthandler)
@@ -318,8 +346,14 @@ def _apply_caller_state(state, context):
     stderr (and in the log) and status 127: it never runs with a wrong
     value."""
     why = caller_state.apply_limits(state, context.baseline)
-    if why is None:
-        return
+    if why is not None:
+        _refuse(why, context)
+
+
+def _refuse(why, context):
+    """Ends a call that cannot run as its caller's standalone run
+    would: one line on the caller's stderr and in the log, status 127,
+    nothing of the script run."""
     line = f"prefork-interp: {context.script}: call refused: {why}\n"
     try:
         os.write(2, line.encode("utf-8", "backslashreplace"))

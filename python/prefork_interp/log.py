@@ -12,7 +12,7 @@ import syslog
 from . import logfile
 
 PRIORITIES = {"err": syslog.LOG_ERR, "warning": syslog.LOG_WARNING,
-              "info": syslog.LOG_INFO}
+              "notice": syslog.LOG_NOTICE, "info": syslog.LOG_INFO}
 
 
 def facility_value(facility):
@@ -85,6 +85,13 @@ class Log:
             except Exception:
                 pass
             self._open = False
+
+    def fds(self):
+        """The fds the log holds in an executor: the messages file's.
+        (The syslog connection, which the C library holds at a number
+        of its own, is closed in every child (forked) and opened in an
+        executor only to log a call's failure, which ends it.)"""
+        return self._file.fds() if self._file is not None else ()
 
     def close(self):
         """In an executor, last before the call's code: nothing of the

@@ -143,6 +143,10 @@ class LogFile:
         self._fd = None
         self._open()
 
+    def fds(self):
+        """The fds it holds: the file's and the directory's."""
+        return tuple(fd for fd in (self._fd, self._held) if fd is not None)
+
     def close(self):
         """In an executor: the server's log is not the call's."""
         for fd in (self._fd, self._held):

@@ -18,9 +18,10 @@ XDATA_MARKER = "xdata"
 FULL_ARGV = "full-argv"
 CALLER_STATE = "caller-state"
 SIGNALS = "signals"
+EXTRA_FDS = "extra-fds"
 # What our server offers a client that announced xdata, in this order
 # (as the Perl module does: docs/protocol.md).
-OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS)
+OUR_FEATURES = (FULL_ARGV, CALLER_STATE, SIGNALS, EXTRA_FDS)
 # The bounds of the Perl module's RequestReader and of the client
 # (PFI_REQUEST_MAX, PFI_REQUEST_MAX_STRINGS): Linux starts a program with
 # at most 6 MiB of strings, so no caller needs more, and each string
@@ -34,9 +35,11 @@ LENGTH_LEN = 4
 # only be set for an extension the greeting offered.
 USE_CALLER_STATE = 0x01
 USE_SIGNALS = 0x02
+USE_EXTRA_FDS = 0x04
 USE_BITS = {
     CALLER_STATE: USE_CALLER_STATE,
     SIGNALS: USE_SIGNALS,
+    EXTRA_FDS: USE_EXTRA_FDS,
 }
 
 
@@ -287,3 +290,55 @@ def change_word(wait_status):
     if wait_status & 0xFF == 0x7F and wait_status <= 0xFFFF:
         return struct.pack(">I", wait_status)
     return None
+
+
+# -------------------------------------------------------------- extra-fds
+# The `extra-fds` extension (docs/protocol.md): after the request and any
+# caller-state block, a 4-byte big-endian length L = 4 * N, N fd numbers
+# (big-endian, strictly ascending, each 3 .. 2^31-1), then N one-byte
+# messages carrying one fd each.  The bounds are the client's
+# (PFI_EXTRA_FDS_MAX): more fds than that and it runs the script itself.
+
+MAX_EXTRA_FDS = 64
+MAX_FD_NUMBER = 2**31 - 1
+
+
+def _extra_fds_count(length):
+    """N from the block's length L, or ProtocolError (pure)."""
+    if length % 4:
+        raise ProtocolError(f"extra-fds length {length} is not a multiple "
+                            "of 4")
+    count = length // 4
+    if count == 0:
+        raise ProtocolError("extra-fds length 0: no fd")
+    if count > MAX_EXTRA_FDS:
+        raise ProtocolError(f"extra-fds length {length}: {count} fds, more "
+                            f"than {MAX_EXTRA_FDS}")
+    return count
+
+
+def decode_extra_fds_length(data):
+    """The number of fds the block lists, from its 4-byte length: checked
+    before a byte of the block is read."""
+    if len(data) != LENGTH_LEN:
+        raise ProtocolError(f"extra-fds length is {len(data)} bytes, not 4")
+    return _extra_fds_count(struct.unpack(">I", data)[0])
+
+
+def decode_extra_fds(block):
+    """The fd numbers the block lists, in order.  Raises ProtocolError
+    naming the first fault."""
+    count = _extra_fds_count(len(block))
+    numbers = list(struct.unpack(f">{count}I", block))
+    previous = None
+    for number in numbers:
+        if number < 3:
+            raise ProtocolError(f"extra fd {number} is below 3")
+        if number > MAX_FD_NUMBER:
+            raise ProtocolError(f"extra fd {number} is above "
+                                f"{MAX_FD_NUMBER}")
+        if previous is not None and number <= previous:
+            raise ProtocolError(f"extra fd {number} follows {previous}: "
+                                "not ascending")
+        previous = number
+    return numbers

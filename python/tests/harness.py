@@ -276,6 +276,15 @@ def fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+def text(path):
+    """A file's text; empty if there is no such file (yet)."""
+    try:
+        with open(path) as f:
+            return f.read()
+    except FileNotFoundError:
+        return ""
+
+
 def wait_for(seconds, predicate, step=0.02):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:

@@ -34,7 +34,7 @@ if sys.argv[1:] == ["sleep"]:
 print("ran " + " ".join(sys.argv[1:]))
 '''
 
-XDATA = b"full-argv caller-state signals"
+XDATA = b"full-argv caller-state signals extra-fds"
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,7 @@ def server(pfi):
     return s
 
 
-def text(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except FileNotFoundError:
-        return ""
+text = harness.text
 
 
 def connect(server):
@@ -273,7 +268,7 @@ def test_a_priority_the_server_cannot_take_is_refused(pfi):
 def test_offered_only_to_xdata_clients():
     from prefork_interp import protocol
     assert protocol.features_for(True) == ("full-argv", "caller-state",
-                                           "signals")
+                                           "signals", "extra-fds")
     assert protocol.features_for(False) == ()
     assert protocol.offered_bits(protocol.features_for(False)) == 0
     with pytest.raises(protocol.ProtocolError, match="initial byte is 0x02"):

@@ -76,7 +76,7 @@ def test_an_executors_protocol_error_reaches_the_file(pfi):
     c = socket.socket(socket.AF_UNIX)
     c.settimeout(15)
     c.connect(os.path.join(pfi.sockdir(), sock))
-    greeting = b"PFI\n\0\0\0\x1efull-argv caller-state signals"
+    greeting = b"PFI\n\0\0\0\x28full-argv caller-state signals extra-fds"
     assert c.recv(len(greeting), socket.MSG_WAITALL) == greeting
     c.sendall(b"\x80garbage" * 100)
     try:    # until the server closes (a client gone first is not logged)

@@ -157,3 +157,65 @@ def test_scanner_string_bound():
     s.feed(b"A=1\0\0" + b"\0" * (p.MAX_STRINGS - 1))
     with pytest.raises(p.ProtocolError, match="more than 262144 strings"):
         s.feed(b"\0")
+
+
+# ---------------------------------------------------------------- extra-fds
+# The block after the request and any caller-state block: a 4-byte
+# length L = 4 * N (1 <= N <= 64), then N big-endian fd numbers,
+# strictly ascending, each 3 .. 2^31-1 (docs/protocol.md).
+
+def test_extra_fds_offered_with_its_bit():
+    assert p.OUR_FEATURES == ("full-argv", "caller-state", "signals",
+                              "extra-fds")
+    assert p.USE_EXTRA_FDS == 0x04
+    assert p.offered_bits(p.OUR_FEATURES) == 0x07
+    assert p.decode_use_byte(b"\x04", 0x07) == 0x04
+    assert p.decode_use_byte(b"\x07", 0x07) == 0x07
+
+
+def extra_block(*numbers):
+    return b"".join(struct.pack(">I", n) for n in numbers)
+
+
+def test_extra_fds_good():
+    assert p.decode_extra_fds_length(struct.pack(">I", 4)) == 1
+    assert p.decode_extra_fds_length(struct.pack(">I", 256)) == 64
+    assert p.decode_extra_fds(extra_block(3)) == [3]
+    assert p.decode_extra_fds(extra_block(3, 9, 63, 200)) == [3, 9, 63, 200]
+    assert p.decode_extra_fds(extra_block(2**31 - 1)) == [2**31 - 1]
+    most = list(range(3, 3 + 64))
+    assert p.decode_extra_fds(extra_block(*most)) == most
+
+
+@pytest.mark.parametrize("length,problem", [
+    (0, "extra-fds length 0: no fd"),
+    (6, "extra-fds length 6 is not a multiple of 4"),
+    (3, "extra-fds length 3 is not a multiple of 4"),
+    (260, "extra-fds length 260: 65 fds, more than 64"),
+    (2**32 - 4, "extra-fds length 4294967292: 1073741823 fds, "
+     "more than 64"),
+])
+def test_extra_fds_bad_length(length, problem):
+    with pytest.raises(p.ProtocolError, match=problem):
+        p.decode_extra_fds_length(struct.pack(">I", length))
+
+
+def test_extra_fds_length_field_is_four_bytes():
+    with pytest.raises(p.ProtocolError, match="extra-fds length is 3 bytes"):
+        p.decode_extra_fds_length(b"\0\0\4")
+
+
+@pytest.mark.parametrize("block,problem", [
+    (b"", "extra-fds length 0: no fd"),
+    (b"\0\0\0\3\0\0", "extra-fds length 6 is not a multiple of 4"),
+    (extra_block(*range(3, 3 + 65)), "length 260: 65 fds, more than 64"),
+    (extra_block(9, 3), "extra fd 3 follows 9: not ascending"),
+    (extra_block(3, 9, 9), "extra fd 9 follows 9: not ascending"),
+    (extra_block(2), "extra fd 2 is below 3"),
+    (extra_block(0, 4), "extra fd 0 is below 3"),
+    (extra_block(5, 2**31), "extra fd 2147483648 is above 2147483647"),
+    (extra_block(2**32 - 1), "extra fd 4294967295 is above 2147483647"),
+])
+def test_extra_fds_bad_block(block, problem):
+    with pytest.raises(p.ProtocolError, match=problem):
+        p.decode_extra_fds(block)

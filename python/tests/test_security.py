@@ -137,7 +137,7 @@ def req(*strings):
 
 
 # What our server offers a client that announced xdata (ours does).
-XDATA = b"full-argv caller-state signals"
+XDATA = b"full-argv caller-state signals extra-fds"
 GREETING = b"PFI\n" + struct.pack(">I", len(XDATA)) + XDATA
 
 
