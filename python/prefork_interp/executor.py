@@ -312,6 +312,9 @@ def become_caller(call, request, context):
     for number in held:
         context.log("notice", f"the caller's fd {number} is not passed: "
                     f"the script's initialisation holds fd {number}")
+    no_room = extrafds.lacks_room(extras, held)
+    if no_room:
+        _refuse(no_room, context)
     # Kept until now so that a refused call is logged (the messages
     # file has no reopening); closed before the caller's signals reach
     # the script's handlers, its first code of the call.
@@ -319,7 +322,10 @@ def become_caller(call, request, context):
     # With nothing of the server open any more, every fd of the call
     # at its number: the script's opens get the lowest free ones, as
     # in a standalone run.
-    extrafds.place(extras, held)
+    try:
+        extrafds.place(extras, held)
+    except OSError as e:
+        _refuse(f"cannot place the caller's other fds: {e.strerror}", context)
     callstate.reset_signals(context.script_signals, request.state,
                             context.c_handlers)
     callstate.enable_faulthandler(wants_faulthandler)

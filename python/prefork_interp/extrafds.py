@@ -60,6 +60,22 @@ def place(moved, held):
         close_all(moved)
 
 
+def lacks_room(moved, held):
+    """Why place() cannot put these numbers under the hard limit of
+    open files (the caller lowered it below an fd it holds), or None:
+    worded as the Perl module words it."""
+    numbers = [n for n, _copy in moved if n not in held]
+    if not numbers:
+        return None
+    top = max(numbers)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY or top < hard:
+        return None
+    return (f"the caller's fd {top} does not fit under this server's hard "
+            f"limit of {hard} open files; start a server of its own from "
+            f"this caller (-f)")
+
+
 def close_all(pairs):
     for _number, fd in pairs:
         try:

@@ -84,9 +84,11 @@ def extras_block(numbers):
 
 def caller_state_block(nofile=None):
     """This process's state, as the client sends it; nofile: a soft
-    limit of open files instead of ours."""
+    limit of open files instead of ours, or (soft, hard)."""
     limits = caller_state.get_rlimits()
-    if nofile is not None:
+    if isinstance(nofile, tuple):
+        limits[7] = nofile
+    elif nofile is not None:
         limits[7] = (nofile, limits[7][1])
     state = caller_state.CallerState(
         os.umask(os.umask(0o022)), os.getpriority(os.PRIO_PROCESS, 0),
@@ -200,6 +202,21 @@ def test_extras_at_or_above_the_callers_soft_limit(pfi, server):
     assert standard(got) == {63: [paths[63], True], 64: [paths[64], True],
                              100: [paths[100], True],
                              HELD: [server.held, False]}
+
+
+def test_an_extra_above_the_callers_hard_limit_refuses_the_call(pfi, server):
+    """A caller that lowered its hard limit below an fd it holds: the
+    call cannot hold that fd at its number, and is refused with status
+    127 (as in Perl), not left to fail in the interpreter."""
+    paths = files(pfi, (100,))
+    fd = os.open(paths[100], os.O_RDONLY)
+    try:
+        status, _output = raw_call(pfi, server, USE_CALLER_STATE
+                                   | USE_EXTRA_FDS, extras_block([100]),
+                                   [[fd]], nofile=(64, 64))
+    finally:
+        os.close(fd)
+    assert status == 127 << 8
 
 
 def test_an_extra_at_a_low_number_the_server_used(pfi, server):
