@@ -345,14 +345,16 @@ EOS
 	}
 }
 
-# The limit on open files.  An fd at or above the caller's hard limit
-# (opened before the caller lowered its limit) is usable standalone, but no server can place it (dup2 cannot reach it
+# The limit on open files.  An fd just below the caller's hard limit is
+# an ordinary fd (`ulimit -n 1024; exec 1023<file`): the call has it.
+# One at or above it (opened before the caller lowered its limit) is
+# usable standalone, but no server can place it (dup2 cannot reach it
 # without privilege): the script runs directly, with it.  bash sets both
 # limits with `ulimit -n`.
 SKIP: {
-	skip 'bash is not installed', 5 unless have_program('bash');
+	skip 'bash is not installed', 11 unless have_program('bash');
 	my $hard = (split ' ', `bash -c 'ulimit -Hn'`)[0] // '';
-	skip "the hard limit on open files ($hard) leaves no room for fd 1500", 5
+	skip "the hard limit on open files ($hard) leaves no room for fd 1500", 11
 		unless $hard eq 'unlimited' || $hard > 1600;
 	my (undef, $path) = file_with('limit', 'by the limit');
 	my $limited = sub {
@@ -360,6 +362,12 @@ SKIP: {
 		return run_call(['bash', '-c', "ulimit -Sn $hard && $shell", '_',
 				 $path, $script], dir => $dir);
 	};
+	for my $round (1 .. 3) {
+		$r = $limited->('ulimit -n 1024 && exec 1023<"$1" && exec "$2" read 1023');
+		is($r->{status}, 0, "round $round: fd 1023 under a hard limit of 1024") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served")
+			or diag $r->{err};
+	}
 	$r = $limited->('exec 1500<"$1" && ulimit -n 1024 && exec "$2" read 1500');
 	is($r->{status}, 0, 'fd 1500 above a hard limit of 1024') or diag $r->{err};
 	like($r->{out}, qr/^read 1500 by the limit$/m, '... is read by the script');
