@@ -4,7 +4,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+#include "wire.h"
 
 /* A name in /proc/self/fd as an fd number, or -1. */
 static int fd_number(const char *name)
@@ -54,6 +58,44 @@ int pfi_caller_fds_collect(struct pfi_caller_fds *out, struct problem *p)
 	if (r < 0)
 		out->n = 0;
 	return r;
+}
+
+/* Whether the kernel passes each of them on a unix socket: sent on a
+ * socket pair of our own, whose closing drops what it carries. */
+static int check_passable(const struct pfi_caller_fds *fds, struct problem *p)
+{
+	int pair[2], r = 0;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) < 0)
+		return problem_errno(p, errno, "cannot try passing the "
+				     "caller's fds");
+	for (size_t i = 0; r == 0 && i < fds->n; i++) {
+		ssize_t n;
+		do
+			n = pfi_wire_sendmsg_fd(pair[0], fds->fd[i]);
+		while (n < 0 && errno == EINTR);
+		if (n != 1)
+			r = problem_errno(p, n < 0 ? errno : EIO, "the caller's "
+					  "fd %d cannot be passed to a server",
+					  fds->fd[i]);
+	}
+	close(pair[0]);
+	close(pair[1]);
+	return r < 0 ? -EXDEV : 0;
+}
+
+int pfi_caller_fds_check(const struct pfi_caller_fds *fds,
+                         const struct pfi_caller_state *st, struct problem *p)
+{
+	uint64_t hard = st->rlimit[RLIMIT_NOFILE].hard;
+	/* (ascending: the last is the largest) */
+	if (fds->n > 0 && hard != PFI_RLIM_INF &&
+	    (uint64_t)fds->fd[fds->n - 1] >= hard)
+		return problem_fail(p, EXDEV, "the caller's fd %d is at or "
+				    "above its hard limit of %llu open files, "
+				    "where no server can place it",
+				    fds->fd[fds->n - 1],
+				    (unsigned long long)hard);
+	return fds->n > 0 ? check_passable(fds, p) : 0;
 }
 
 void pfi_caller_fds_close(struct pfi_caller_fds *fds)

@@ -22,6 +22,16 @@ struct pfi_caller_fds {
  * either way the script is to run directly, where it gets them all. */
 int pfi_caller_fds_collect(struct pfi_caller_fds *out, struct problem *p);
 
+/* 0 if a call can carry them, else -EXDEV with p saying which one cannot
+ * be (the script is then to run directly, where it has them all):
+ *   - one at or above the caller's hard limit on open files (st), which
+ *     it opened before lowering the limit: a standalone run uses it, but
+ *     no server, which has at most that hard limit, can place it there;
+ *   - one the kernel refuses to pass (an io_uring instance): tried on a
+ *     socket pair of our own, before any server is involved. */
+int pfi_caller_fds_check(const struct pfi_caller_fds *fds,
+                         const struct pfi_caller_state *st, struct problem *p);
+
 /* Closes the client's copies once they went to the call, so that the
  * call holds them alone (a reader of a pipe among them sees end of
  * file when the script closes its end, not when the client exits). */

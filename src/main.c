@@ -205,6 +205,8 @@ int main(int argc, char **argv)
 	/* Fds a call cannot carry are the script's all the same. */
 	if (extra_r < 0)
 		run_unserved(&o, &caller, &extra_problem);
+	if (pfi_caller_fds_check(&extra, &caller, &p) < 0)
+		run_unserved(&o, &caller, &p);
 	/* A -g name is used as given: nothing to read for it. */
 	if (!o.explicit_ident && pfi_confinement_collect(&conf, &p) < 0)
 		fail(&p, 127);

@@ -118,6 +118,33 @@ for my $rep (1 .. 20) {
     is $out, $want, "rep $rep: each at its number, inherited, nothing else left open";
 }
 
+# Up to the hard limit on open files: a caller's fd just below it is an
+# ordinary one (`ulimit -n 1024; exec 1023<file`), placed though no
+# number above it is free for a copy; one at the limit cannot be.
+for my $rep (1 .. 5) {
+    my $out = in_child(sub {
+        Proc::Prefork::Interp::Linux::set_rlimit(7, 64, 64) or return "setrlimit: $!\n";
+        my @fds = map { POSIX::open($_, POSIX::O_CREAT() | POSIX::O_WRONLY() | 02000000, 0600) }
+                  @files[0, 1];
+        my @pairs = ([$fds[1], $fds[0]], [63, $fds[1]]);
+        my $room = $X->can('lacks_room')->(\@pairs);
+        return "no room: $room\n" if defined $room;
+        my $why = $X->can('place')->(\@pairs);
+        return "failed: $why\n" if defined $why;
+        return join "\n", (grep { /^(?:$fds[1]|63) / } fd_table()), '';
+    });
+    like $out, qr{\A\d+ \Q$files[0]\E inherit\n63 \Q$files[1]\E inherit\n\z},
+         "rep $rep: fd 63 under a hard limit of 64 is placed, and a swap with it";
+}
+{
+    my $out = in_child(sub {
+        Proc::Prefork::Interp::Linux::set_rlimit(7, 64, 64) or return "setrlimit: $!";
+        return $X->can('lacks_room')->([[64, 0]]) // 'room';
+    });
+    like $out, qr/^the caller's fd 64 does not fit under this server's hard limit of 64 open files/,
+         'fd 64 under a hard limit of 64: no room, said so';
+}
+
 my $held = $X->can('held_by_script');
 {
     open my $mine, '<', '/dev/null' or die;

@@ -274,7 +274,7 @@ def become_caller(call, request, context):
     # [extra-fds] Out of the way of every number wanted, while the
     # server's limit of open files applies (the caller's comes below).
     try:
-        extras = extrafds.move_above(request.extras)
+        extras = extrafds.move_off(request.extras)
     except OSError as e:
         _refuse(f"cannot hold the caller's other fds: {e.strerror}", context)
 

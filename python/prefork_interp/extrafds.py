@@ -2,7 +2,7 @@
 call, as a standalone run inherits them (docs/protocol.md, "extra-fds").
 
 The executor receives them at whatever numbers are free (close-on-exec,
-as every fd it receives).  move_above() first takes them above every
+as every fd it receives).  move_off() first takes them off every
 number wanted, so that none sits where another is to go; held_by_script()
 tells which wanted numbers the script's initialisation holds itself
 (those stay the script's); place() then puts the others at their
@@ -14,26 +14,35 @@ import os
 import resource
 
 
-def move_above(extras):
+def move_off(extras):
     """extras: [(number, fd received)].  Returns [(number, copy)] with
-    every copy above the largest number, the received fds closed.  Done
-    with the server's limit of open files (its soft limit is its hard
-    one), so that a caller near its own limit still gets them.  Raises
-    OSError (every fd closed) if the copies cannot be made."""
-    if not extras:
-        return []
-    top = max(number for number, _fd in extras)
+    every copy at a number none of them takes (the lowest such free
+    ones), the received fds closed.  Raises OSError (every fd closed)
+    if the copies cannot be made."""
+    wanted = {number for number, _fd in extras}
     moved = []
     try:
         for number, fd in extras:
-            moved.append((number, fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC,
-                                               top + 1)))
+            moved.append((number, _copy_off(fd, wanted)))
     except OSError:
         close_all(moved)
         raise
     finally:
         close_all(extras)
     return moved
+
+
+def _copy_off(fd, wanted):
+    """A close-on-exec copy of fd at the lowest free number from 3 that
+    is not in wanted."""
+    lowest = 3
+    while True:
+        copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
+        if copy not in wanted:
+            return copy
+        # (at most once for each number wanted)
+        os.close(copy)
+        lowest = copy + 1
 
 
 def held_by_script(moved, server_fds):

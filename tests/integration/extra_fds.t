@@ -345,5 +345,54 @@ EOS
 	}
 }
 
+# The limit on open files.  An fd just below the caller's hard limit is
+# an ordinary fd (`ulimit -n 1024; exec 1023<file`): the call has it.
+# One at or above it (opened before the caller lowered its limit) is
+# usable standalone, but no server can place it (dup2 cannot reach it
+# without privilege): the script runs directly, with it.  bash sets both
+# limits with `ulimit -n`.
+SKIP: {
+	skip 'bash is not installed', 11 unless have_program('bash');
+	my $hard = (split ' ', `bash -c 'ulimit -Hn'`)[0] // '';
+	skip "the hard limit on open files ($hard) leaves no room for fd 1500", 11
+		unless $hard eq 'unlimited' || $hard > 1600;
+	my (undef, $path) = file_with('limit', 'by the limit');
+	my $limited = sub {
+		my ($shell) = @_;
+		return run_call(['bash', '-c', "ulimit -Sn $hard && $shell", '_',
+				 $path, $script], dir => $dir);
+	};
+	for my $round (1 .. 3) {
+		$r = $limited->('ulimit -n 1024 && exec 1023<"$1" && exec "$2" read 1023');
+		is($r->{status}, 0, "round $round: fd 1023 under a hard limit of 1024") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served")
+			or diag $r->{err};
+	}
+	$r = $limited->('exec 1500<"$1" && ulimit -n 1024 && exec "$2" read 1500');
+	is($r->{status}, 0, 'fd 1500 above a hard limit of 1024') or diag $r->{err};
+	like($r->{out}, qr/^read 1500 by the limit$/m, '... is read by the script');
+	like($r->{out}, qr/^served=0$/m, '... run directly');
+	one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller's fd 1500 is at or above its hard limit of 1024 open files/,
+			 'fd 1500');
+}
+
+# An fd the kernel refuses to pass (an io_uring instance, which a
+# caller left inheritable): the script runs directly, with it.
+SKIP: {
+	# io_uring_setup(4, params): the syscall's number on x86_64 and
+	# arm64 alike; params is 120 bytes, zeroed.
+	my $params = "\0" x 120;
+	my $ring = syscall(425, 4, $params);
+	skip "no io_uring here ($!)", 5 if $ring < 0;
+	open my $rh, '+<&=', $ring or die "io_uring fd: $!";
+	$r = call_with_fds({ 8 => $rh }, 'write', 2, 'ran');
+	is($r->{status}, 0, 'a caller with an io_uring fd') or diag $r->{err};
+	like($r->{out}, qr/^served=0$/m, '... runs the script directly');
+	like($r->{out}, qr/^fd 8 anon_inode:\[io_uring\]$/m, '... which has it');
+	one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller's fd 8 cannot be passed to a server/,
+			 'io_uring fd');
+	close $rh;
+}
+
 kill_servers($env);
 done_testing();

@@ -508,8 +508,8 @@ prefork-interp's own client uses): each at its own number, not
 close-on-exec, as a standalone run inherits them; the call's own opens
 get the lowest numbers free. A C<DATA> handle (of C<__DATA__> or
 C<__END__>, which perl keeps open on the source file, usually on fd 3)
-on such a number moves above the caller's numbers, position and layers
-kept, as a standalone perl would have opened the script on a number
+on such a number moves to the lowest number none of the caller's
+takes, position and layers kept, as a standalone perl would have opened the script on a number
 its caller left free. Any other number the script's initialisation
 holds open itself (a file it opened and kept) stays the script's, as
 it would in a standalone run that opened it: the caller's fd of that

@@ -11,8 +11,9 @@ package Proc::Prefork::Interp::DataHandles;
 use strict;
 use warnings;
 
-use Fcntl qw(F_DUPFD F_GETFD F_SETFD);
+use Fcntl qw(F_GETFD F_SETFD);
 use POSIX ();
+use Proc::Prefork::Interp::ExtraFds ();
 
 # [glob, fd, position] of each DATA handle on a regular file, noted in
 # the setup when the initialisation ends.
@@ -55,40 +56,40 @@ sub note {
 # In an executor, before the per-call code: each noted handle on an open
 # file of its own (the same file, through /proc), at the noted position.
 # @wanted: the numbers the caller's own fds are to take (extra-fds). A
-# DATA handle on one of them moves above them all, as a standalone perl
-# opens the script on a number its caller left free (the number of DATA
-# is not something a script can rely on). Returns undef, or what failed
-# (that handle then stays shared, or on its number).
+# DATA handle on one of them moves to the lowest number none of them
+# takes, as a standalone perl opens the script on a number its caller
+# left free (the number of DATA is not something a script can rely on).
+# Returns undef, or what failed (that handle then stays shared, or on
+# its number).
 sub reopen {
     my (@wanted) = @_;
     my %wanted = map { $_ => 1 } @wanted;
-    my ($top) = sort { $b <=> $a } @wanted;
     my @failed;
     for my $n (@noted) {
         my ($glob, $fd, $pos) = @$n;
-        my $why = $wanted{$fd} ? _move_one($glob, $fd, $pos, $top)
+        my $why = $wanted{$fd} ? _move_one($glob, $fd, $pos, \%wanted)
                                : _reopen_one($glob, $fd, $pos);
         push @failed, "DATA on fd $fd: $why" if defined $why;
     }
     return @failed ? join('; ', @failed) : undef;
 }
 
-# The handle re-made on a copy above $top, with its layers (:utf8 under
-# `use utf8`), flags and position; its old number is closed.
+# The handle re-made on a copy off the numbers %$wanted, with its layers
+# (:utf8 under `use utf8`), flags and position; its old number is closed.
 sub _move_one {
-    my ($glob, $fd, $pos, $top) = @_;
+    my ($glob, $fd, $pos, $wanted) = @_;
     open(my $fresh, '<', "/proc/self/fd/$fd") or return "reopen: $!";
-    my $high = fcntl($fresh, F_DUPFD, $top + 1);
+    my $high = Proc::Prefork::Interp::ExtraFds::copy_off($fresh, $wanted);
     my $err = $!;
     close $fresh;
-    return "moving it above fd $top: $err" unless defined $high;
+    return "moving it off the caller's fds: $err" unless defined $high;
     my $fd_flags = fcntl($glob, F_GETFD, 0);
     my @layers = grep { $_ ne 'unix' && $_ ne 'perlio' }
                  PerlIO::get_layers($glob);
     unless (open($glob, '<&=', $high)) {
         $err = $!;
         POSIX::close($high);
-        return "moving it above fd $top: $err";
+        return "moving it off the caller's fds: $err";
     }
     binmode($glob, join '', map { ":$_" } @layers) if @layers;
     fcntl($glob, F_SETFD, $fd_flags) if defined $fd_flags;

@@ -93,21 +93,22 @@ sub held_by_script {
 
 # [[number, fd], ...]: each fd put at its number with dup2 (not
 # close-on-exec, as inherited), every fd given closed. Each is first
-# moved above the largest number, so that none is overwritten by
-# another's dup2; the numbers themselves must be free but for the given
-# fds. Returns undef, or what failed (every fd given and made then
-# closed; the numbers already placed stay).
+# copied to a number that none of them takes, so that none is
+# overwritten by another's dup2; the numbers themselves must be free but
+# for the given fds. Returns undef, or what failed (every fd given and
+# made then closed; the numbers already placed stay).
 sub place {
     my ($pairs) = @_;
     return undef unless @$pairs;
-    my $top = (sort { $b <=> $a } map { $_->[0] } @$pairs)[0];
+    my %wanted = map { $_->[0] => 1 } @$pairs;
+    my $top = (sort { $b <=> $a } keys %wanted)[0];
     # The executor may run with a soft limit on open files below the
     # numbers (the caller's, a server's low one); the hard one is the
     # most the caller could have had.
-    my $raised = _raise_nofile($top + 1 + @$pairs);
+    my $raised = _raise_nofile($top + 1);
     my (@moved, $why);
     for my $p (@$pairs) {
-        my $to = _move_above($p->[1], $top);
+        my $to = _move_off($p->[1], \%wanted);
         $why //= "moving the caller's fd $p->[0]: $!" unless defined $to;
         push @moved, [$p->[0], $to];
     }
@@ -123,33 +124,52 @@ sub place {
     return $why;
 }
 
-# Why place() cannot fit these fds under the hard limit on open files
-# (it needs the numbers, and as many more above the largest), or undef.
+# Why place() cannot put these fds under the hard limit on open files
+# (the caller lowered it below an fd it holds: our client then runs the
+# script directly), or undef.
 sub lacks_room {
     my ($pairs) = @_;
     return undef unless @$pairs;
     my $top = (sort { $b <=> $a } map { $_->[0] } @$pairs)[0];
     my $cur = get_rlimit(NOFILE) or return undef;
-    return undef if $top + @$pairs < $cur->[1];
+    return undef if $top < $cur->[1];
     return "the caller's fd $top does not fit under this server's hard limit "
          . "of $cur->[1] open files; start a server of its own from this caller (-f)";
 }
 
-# fcntl(F_DUPFD) of $fd: its copy at the lowest free number above
-# $above, or undef with $!; $fd itself is closed either way.
-sub _move_above {
-    my ($fd, $above) = @_;
+# A copy of the handle $fh (F_DUPFD) at the lowest free number from 3
+# that is not in %$wanted (the numbers the caller's fds take): its
+# number, or undef with $!. The number a standalone process's next open
+# gets, with its caller's fds in place.
+sub copy_off {
+    my ($fh, $wanted) = @_;
+    my $from = MIN_FD;
+    for (;;) {
+        my $new = fcntl($fh, F_DUPFD, $from);
+        return undef unless defined $new;
+        $new += 0;
+        return $new unless $wanted->{$new};
+        # (at most once for each number wanted)
+        POSIX::close($new);
+        $from = $new + 1;
+    }
+}
+
+# $fd copied off the numbers wanted (copy_off): the copy's number, or
+# undef with $!; $fd itself is closed either way.
+sub _move_off {
+    my ($fd, $wanted) = @_;
     unless (open(my $fh, '<&=', $fd)) {
         my $err = $!;
         POSIX::close($fd);
         $! = $err;
         return undef;
     } else {
-        my $new = fcntl($fh, F_DUPFD, $above + 1);
+        my $new = copy_off($fh, $wanted);
         my $err = $!;
         close $fh;
         $! = $err;
-        return defined $new ? $new + 0 : undef;
+        return $new;
     }
 }
 
