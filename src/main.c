@@ -202,9 +202,6 @@ int main(int argc, char **argv)
 	/* Job control on the caller's own terminal is not a call's. */
 	if (pfi_ttyjob_check(&caller, &p) < 0)
 		run_unserved(&o, &caller, &p);
-	/* Fds a call cannot carry are the script's all the same. */
-	if (extra_r < 0)
-		run_unserved(&o, &caller, &extra_problem);
 	if (pfi_caller_fds_check(&extra, &caller, &p) < 0)
 		run_unserved(&o, &caller, &p);
 	/* A -g name is used as given: nothing to read for it. */
@@ -213,8 +210,12 @@ int main(int argc, char **argv)
 	r = pfi_ident_compute(&o, &creds, &caller, &conf, ident, &p);
 	pfi_creds_free(&creds);
 	pfi_confinement_free(&conf);
-	if (r < 0 || pfi_rundir_open(run_dir, PFI_RUNDIR_MAKE, &rd, &p) < 0)
+	if (r < 0 || pfi_rundir_open(run_dir, PFI_RUNDIR_MAKE, &rd, &p) < 0 ||
+	    pfi_rundir_reachable(&rd, &p) < 0)
 		run_unserved(&o, &caller, &p);
+	/* Fds a call cannot carry are the script's all the same. */
+	if (extra_r < 0)
+		run_unserved(&o, &caller, &extra_problem);
 	pfi_names_init(&names, ident);
 
 	r = pfi_server_reach(&o, &rd, &names, &server, &setup_status, &p);

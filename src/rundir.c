@@ -159,6 +159,15 @@ int pfi_rundir_open(const char *override, enum pfi_rundir_use use,
 	return r;
 }
 
+int pfi_rundir_reachable(const struct pfi_rundir *rd, struct problem *p)
+{
+	if (rd->fd < 0 || access(rd->via_proc, F_OK) == 0)
+		return 0;
+	return problem_errno(p, errno, "the run directory '%s' cannot be "
+			     "reached through %s (is /proc mounted?)",
+			     rd->path, rd->via_proc);
+}
+
 void pfi_rundir_close(struct pfi_rundir *rd)
 {
 	if (rd->fd >= 0)

@@ -58,6 +58,12 @@ int pfi_rundir_open(const char *override, enum pfi_rundir_use use,
                     struct pfi_rundir *rd, struct problem *p);
 void pfi_rundir_close(struct pfi_rundir *rd);
 
+/* Sockets are bound and reached through rd->via_proc, so that a swapped
+ * path cannot redirect them: without /proc no server can be made or
+ * reached (the script then runs directly).  0, or negative with p
+ * filled. */
+int pfi_rundir_reachable(const struct pfi_rundir *rd, struct problem *p);
+
 /* Builds "/proc/self/fd/N/<name>" for calls that take only a path
  * (bind, connect, inotify).  Returns -ENAMETOOLONG if it does not fit. */
 int pfi_rundir_entry_path(const struct pfi_rundir *rd, const char *name,

@@ -159,7 +159,7 @@ SKIP: {
 
 # sudo -u from a directory the target user cannot search.
 SKIP: {
-	skip 'sudo is not installed', 5 unless -x '/usr/bin/sudo';
+	skip 'sudo is not installed', 7 unless -x '/usr/bin/sudo';
 	my $private = tempdir('pfi14r-private-XXXXXX', DIR => '/root', CLEANUP => 0);
 	chmod 0700, $private;
 	my @sudo = ('sh', '-c', 'cd "$1" && shift && exec "$@"', 'sh', $private,
@@ -175,13 +175,24 @@ SKIP: {
 	# /proc either), the script still runs, directly.
 	SKIP: {
 		my $probe = system('unshare', '--mount', '--propagation', 'private', 'true');
-		skip 'unshare --mount is not permitted here', 1 if $probe;
+		skip 'unshare --mount is not permitted here', 3 if $probe;
 		my $r = run_call(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
 				  'umount -l /proc && cd "$1" && shift && exec "$@"', 'sh', $private,
 				  @{ as_user('pfi14ra', $script, 'np') }], unset => ['PREFORK_INTERP_RUN_DIR']);
 		like(join('', client_lines($r)) . "|" . field($r->{out}, 'args'),
 		     qr/cannot identify the working directory.*\|np$/s,
 		     'no /proc and an unsearchable directory: runs directly, saying why');
+		# Sockets are bound and reached through /proc/self/fd: without
+		# /proc no server can be made, and the script runs directly
+		# (it once ended with exit 127, "cannot listen on").
+		$r = run_call(['unshare', '--mount', '--propagation', 'private', 'sh', '-c',
+			       'umount -l /proc && cd / && exec "$@"', 'sh',
+			       @{ as_user('pfi14ra', $script, 'np2') }], unset => ['PREFORK_INTERP_RUN_DIR']);
+		is($r->{status}, 0, 'no /proc, a searchable directory: the script runs')
+			or diag $r->{err};
+		like(join('', client_lines($r)) . "|" . field($r->{out}, 'args'),
+		     qr/cannot be reached through \/proc\/self\/fd\/\d+ \(is \/proc mounted\?\).*\|np2$/s,
+		     'no /proc, a searchable directory: directly, saying why');
 	}
 	remove_tree($private);
 }

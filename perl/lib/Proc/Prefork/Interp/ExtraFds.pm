@@ -86,9 +86,17 @@ sub receive {
 # is the script's: its initialisation opened it (DATA, a log file).
 sub held_by_script {
     my ($numbers, $machinery) = @_;
-    # lstat of the magic link: whether the fd is open, without opening
-    # anything (which would take a number itself).
-    return grep { !$machinery->{$_} && lstat "/proc/self/fd/$_" } @$numbers;
+    return grep { !$machinery->{$_} && _is_open($_) } @$numbers;
+}
+
+# Whether $fd is open: a dup of it (the copy, on the lowest free number,
+# is closed at once) works without /proc.
+sub _is_open {
+    my ($fd) = @_;
+    my $copy = POSIX::dup($fd);
+    return 0 unless defined $copy;
+    POSIX::close($copy);
+    return 1;
 }
 
 # [[number, fd], ...]: each fd put at its number with dup2 (not
