@@ -200,7 +200,7 @@ int main(int argc, char **argv)
 		run_unserved(&o, &caller, &p);
 	}
 	/* Job control on the caller's own terminal is not a call's. */
-	if (pfi_ttyjob_check(&caller, &p) < 0)
+	if (pfi_ttyjob_check(&caller, &extra, &p) < 0)
 		run_unserved(&o, &caller, &p);
 	if (pfi_caller_fds_check(&extra, &caller, &p) < 0)
 		run_unserved(&o, &caller, &p);

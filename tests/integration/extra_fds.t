@@ -394,5 +394,71 @@ SKIP: {
 	close $rh;
 }
 
+# A caller that is a background job of its terminal, with that terminal
+# on an fd above 2: reading it stops a standalone run (SIGTTIN), and so,
+# under `stty tostop`, does writing it (SIGTTOU); an executor has no
+# controlling terminal and would read the shell's input instead, so the
+# script runs directly, as for stdin.  In the foreground it is served.
+{
+	require IO::Pty;
+	# Runs the script with the pty's slave, opened $mode ('+<', '>'),
+	# on fd 5, in a session whose controlling terminal it is; in the
+	# background (a process group of its own) or not.  stdin /dev/null.
+	my $on_tty = sub {
+		my ($mode, $background, $tostop) = @_;
+		my $pty = IO::Pty->new;
+		my %f = map { $_ => "$dir/.tty-$$-" . int(rand 1e9) . ".$_" } qw(out err);
+		my $pid = fork // die "fork: $!";
+		if (!$pid) {
+			$pty->make_slave_controlling_terminal;   # (a session of its own)
+			my $slave = $pty->slave;
+			close $pty;
+			if ($tostop) {
+				my $t = POSIX::Termios->new;
+				$t->getattr(fileno $slave) or POSIX::_exit(131);
+				$t->setlflag($t->getlflag | POSIX::TOSTOP());
+				$t->setattr(fileno $slave, POSIX::TCSANOW()) or POSIX::_exit(132);
+			}
+			open my $tty, $mode, $pty->ttyname or POSIX::_exit(133);
+			my $job = fork // POSIX::_exit(134);
+			if (!$job) {
+				POSIX::setpgid(0, 0) if $background;
+				open STDIN, '<', '/dev/null' or POSIX::_exit(120);
+				open STDOUT, '>', $f{out} or POSIX::_exit(120);
+				open STDERR, '>', $f{err} or POSIX::_exit(120);
+				defined POSIX::dup2(fileno $tty, 5) or POSIX::_exit(135);
+				exec $script or POSIX::_exit(121);
+			}
+			waitpid $job, 0;
+			POSIX::_exit($? >> 8 || ($? & 127 ? 140 : 0));
+		}
+		close $pty->slave if $pty->slave;
+		waitpid $pid, 0;
+		my %r = (status => $?, out => slurp_file($f{out}), err => slurp_file($f{err}));
+		unlink values %f;
+		return \%r;
+	};
+	for my $round (1 .. 3) {
+		$r = $on_tty->('+<', 1, 0);
+		is($r->{status}, 0, "round $round: a background job with its terminal on fd 5: runs") or diag $r->{err};
+		like($r->{out}, qr/^served=0$/m, "round $round: ... directly");
+		one_prefork_line($r, qr/background job of its terminal \(fd 5\): a read there stops a standalone run \(SIGTTIN\)/,
+				 "round $round: background, terminal read on fd 5");
+
+		$r = $on_tty->('>', 1, 1);
+		like($r->{out}, qr/^served=0$/m, "round $round: ... written under tostop: directly");
+		one_prefork_line($r, qr/background job of its terminal \(fd 5\) under 'stty tostop'/,
+				 "round $round: background, terminal written on fd 5 under tostop");
+
+		$r = $on_tty->('>', 1, 0);
+		like($r->{out}, qr/^served=1$/m, "round $round: ... written without tostop: served (a write goes through)");
+		is($r->{err}, '', "round $round: ... quietly");
+
+		$r = $on_tty->('+<', 0, 0);
+		like($r->{out}, qr/^served=1$/m, "round $round: in the foreground with its terminal on fd 5: served");
+		like($r->{out}, qr{^fd 5 /dev/pts/\d+$}m, "round $round: ... and the call has it on fd 5");
+	}
+}
+
 kill_servers($env);
 done_testing();
