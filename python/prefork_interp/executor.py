@@ -207,6 +207,10 @@ def serve(call, ctl, context):
         request = read_request(call, context.offered_bits,
                                context.options.request_timeout)
     except ClientGone:
+        # Its client went away mid-request: no status either (as
+        # Perl's executor), even if the server reaps this process before
+        # it notices the client went.
+        _shutdown(call)
         os._exit(0)
     except protocol.ProtocolError as e:
         log("err", f"protocol error: {e}")
