@@ -52,7 +52,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(r == 0 || r == -EPROTO);
 	FUZZ_CHECK(r == 0 ? (features & ~(PFI_FEATURE_FULL_ARGV |
 					  PFI_FEATURE_CALLER_STATE |
-					  PFI_FEATURE_SIGNALS)) == 0
+					  PFI_FEATURE_SIGNALS |
+					  PFI_FEATURE_EXTRA_FDS)) == 0
 			  : features == 0);
 	if (xdata_len == 0)
 		FUZZ_CHECK(r == 0 && features == 0);  /* plain v1 */
