@@ -46,17 +46,32 @@ static int flushed_or_fail(const char *what, struct problem *p)
 }
 
 /* A closed stdin, stdout or stderr would be reused by the first file we
- * open and could not be passed to the server: put /dev/null there. */
-static int ensure_stdio_open(struct problem *p)
+ * open and could not be passed to the server: put /dev/null there.
+ * Which were closed is kept in *closed (bit fd), so that printing to a
+ * closed stdout is still the mistake it is, not silence. */
+static int ensure_stdio_open(unsigned *closed, struct problem *p)
 {
+	*closed = 0;
 	for (int fd = 0; fd < 3; fd++) {
 		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
 			continue;
+		*closed |= 1u << fd;
 		int null = open("/dev/null", O_RDWR);
 		if (null != fd)
 			return problem_errno(p, errno, "cannot fill fd %d", fd);
 	}
 	return 0;
+}
+
+/* --help, --version and --list print to stdout: the caller closed it. */
+static void stdout_open_or_fail(unsigned closed, const char *what,
+                                struct problem *p)
+{
+	if (!(closed & 1u << STDOUT_FILENO))
+		return;
+	problem_fail(p, EBADF, "standard output is closed: nowhere to "
+		     "write %s", what);
+	fail(p, 127);
 }
 
 /* The option wins over the variable; the default is to warn. */
@@ -140,6 +155,7 @@ int main(int argc, char **argv)
 	struct pfi_proc_status self;
 	char ident[PFI_IDENT_BUF];
 	const char *run_dir;
+	unsigned stdio_closed;
 	int setup_status = 0, status, r;
 
 	/* First, before anything here changes any of it (or opens an fd). */
@@ -156,7 +172,7 @@ int main(int argc, char **argv)
 			     "user's server");
 		fail(&p, 126);
 	}
-	if (ensure_stdio_open(&p) < 0)
+	if (ensure_stdio_open(&stdio_closed, &p) < 0)
 		fail(&p, 127);
 
 	/* Before the options: cut short, they may not parse at all, and
@@ -166,10 +182,12 @@ int main(int argc, char **argv)
 	if (pfi_options_parse(argc, argv, &o, &p) < 0)
 		fail(&p, 127);
 	if (o.want_help) {
+		stdout_open_or_fail(stdio_closed, "the usage", &p);
 		fputs(pfi_usage, stdout);
 		return flushed_or_fail("the usage", &p);
 	}
 	if (o.want_version) {
+		stdout_open_or_fail(stdio_closed, "the version", &p);
 		printf("%s %s (sandbox %s)\n"
 		       "expects Proc::Prefork::Interp %s (protocol v1 with "
 		       "extensions; other v1 servers work too)\n",
@@ -182,6 +200,8 @@ int main(int argc, char **argv)
 	if (choose_fallback(&o, &p) < 0)
 		fail(&p, 127);
 	run_dir = o.run_dir ? o.run_dir : getenv(PFI_RUN_DIR_ENV);
+	if (o.mode == PFI_MODE_LIST)
+		stdout_open_or_fail(stdio_closed, "the list", &p);
 	if (o.mode == PFI_MODE_LIST || o.mode == PFI_MODE_KILL ||
 	    o.mode == PFI_MODE_KILL_ALL) {
 		if (manage(&o, run_dir, &p) < 0)

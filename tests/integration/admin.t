@@ -167,6 +167,17 @@ SKIP: {
 	}
 }
 
+# A closed stdout is nowhere to print to: the same one line, not the
+# silence of writing to the /dev/null put there to keep fd 1 taken.
+for my $opt ('--help', '--version', '--list') {
+	my $r = run_call(['sh', '-c', 'exec "$@" >&-', 'sh', $client, $opt], dir => $dir);
+	is(describe_status($r->{status}), 'exit 127', "$opt with stdout closed: exit 127");
+	my @ours = our_lines($r);
+	is(scalar(@ours), 1, "$opt with stdout closed: exactly one line from prefork-interp")
+		or diag "stderr: $r->{err}";
+	like($ours[0] // '', qr/standard output is closed/, "$opt with stdout closed: says so");
+}
+
 ok(wait_processes_gone($dir, 10), 'no process left behind')
 	or diag 'left: ' . join ' ', processes_matching($dir);
 done_testing;
