@@ -15,9 +15,9 @@
 #                  extrafds)
 #   CC_FUZZ        clang to build the libFuzzer binaries with (clang)
 #   FUZZ_PERL_SECONDS  time for each server decoder fuzzer (fuzz/perl/:
-#                  request and caller-state, differential; PREFORK_INTERP,
-#                  model; fuzz/python/: request and caller-state,
-#                  differential); 0 skips (30)
+#                  request, caller-state and extra-fds, differential;
+#                  PREFORK_INTERP, model; fuzz/python/: request,
+#                  caller-state and extra-fds, differential); 0 skips (30)
 #   FUZZ_CORPUS_CACHE  a directory kept between runs (a CI cache): read as
 #                  more corpus, and after a clean run the inputs that add
 #                  coverage are merged into it, so the corpus keeps
@@ -278,32 +278,44 @@ if [ "$perl_seconds" -gt 0 ]; then
 		echo "fuzz-campaign: the PREFORK_INTERP parser and its model disagree (exit $erc); log $envlog"
 		failed=1
 	fi
-	# The servers' caller-state decoders (Perl, Python) and Python's
-	# request decoder, against the same oracle.
+	# The servers' caller-state and extra-fds decoders (Perl, Python)
+	# and Python's request decoder, against the same oracle.
 	csart="$build/artifacts/perl-callerstate" cslog="$build/logs/perl-callerstate.log" csrc=0
+	efart="$build/artifacts/perl-extrafds" eflog="$build/logs/perl-extrafds.log" efrc=0
 	pyart="$build/artifacts/python-decoders" pylog="$build/logs/python-decoders.log" pyrc=0
-	rm -rf "$csart" "$pyart"
-	mkdir -p "$csart" "$pyart"
+	rm -rf "$csart" "$efart" "$pyart"
+	mkdir -p "$csart" "$efart" "$pyart"
 	echo "fuzz-campaign: Perl caller-state decoder vs C for ${perl_seconds}s"
 	perl fuzz/perl/fuzz_callerstate.pl --oracle "$build/request-oracle" \
 		--seconds "$perl_seconds" --save "$csart" \
 		fuzz/corpus/callerstate >"$cslog" 2>&1 || csrc=$?
 	tail -n 1 "$cslog"
-	echo "fuzz-campaign: Python request and caller-state decoders vs C for ${perl_seconds}s"
+	echo "fuzz-campaign: Perl extra-fds decoder vs C for ${perl_seconds}s"
+	perl fuzz/perl/fuzz_extrafds.pl --oracle "$build/request-oracle" \
+		--seconds "$perl_seconds" --save "$efart" \
+		fuzz/corpus/extrafds >"$eflog" 2>&1 || efrc=$?
+	tail -n 1 "$eflog"
+	echo "fuzz-campaign: Python request, caller-state and extra-fds decoders vs C for ${perl_seconds}s"
 	python3 fuzz/python/fuzz_decoders.py --oracle "$build/request-oracle" \
 		--seconds "$perl_seconds" --save "$pyart" \
 		--requests fuzz/corpus/request --requests fuzz/corpus/perl-request \
-		--states fuzz/corpus/callerstate >"$pylog" 2>&1 || pyrc=$?
+		--states fuzz/corpus/callerstate \
+		--extra-fds fuzz/corpus/extrafds >"$pylog" 2>&1 || pyrc=$?
 	tail -n 1 "$pylog"
 	orc="$build/request-oracle"
 	if [ "$csrc" -ne 0 ]; then
 		disagreement "the Perl and C caller-state decoders" "$csrc" "$cslog"
 		rerun_lines "$csart" "perl fuzz/perl/fuzz_callerstate.pl --oracle $orc --iterations 0" callerstate
 	fi
+	if [ "$efrc" -ne 0 ]; then
+		disagreement "the Perl and C extra-fds decoders" "$efrc" "$eflog"
+		rerun_lines "$efart" "perl fuzz/perl/fuzz_extrafds.pl --oracle $orc --iterations 0" extrafds
+	fi
 	if [ "$pyrc" -ne 0 ]; then
 		disagreement "the Python and C decoders" "$pyrc" "$pylog"
 		rerun_lines "$pyart/request" "python3 fuzz/python/fuzz_decoders.py --oracle $orc --iterations 0 --requests" perl-request
 		rerun_lines "$pyart/caller-state" "python3 fuzz/python/fuzz_decoders.py --oracle $orc --iterations 0 --states" callerstate
+		rerun_lines "$pyart/extra-fds" "python3 fuzz/python/fuzz_decoders.py --oracle $orc --iterations 0 --extra-fds" extrafds
 	fi
 	if [ "$rc" -ne 0 ]; then
 		disagreement "the Perl and C request decoders" "$rc" "$log"

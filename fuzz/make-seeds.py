@@ -167,6 +167,7 @@ SEEDS = {
         "one": be32(4) + be32(3),
         "typical": be32(12) + be32(9) + be32(63) + be32(251),
         "largest": be32(4) + be32(0x7fffffff),
+        "above-largest": be32(4) + be32(0x80000000),
         "sixty-four": be32(256) + b"".join(be32(3 + i) for i in range(64)),
         "sixty-five": be32(260) + b"".join(be32(3 + i) for i in range(65)),
         "empty": be32(0),

@@ -67,6 +67,33 @@ sub corpus {
     return @out;
 }
 
+# The bytes of a block as sent (length field first) with 1 to 3
+# mutations: a bit flipped, a byte set to or bytes inserted from
+# @$alphabet, bytes cut, the tail cut, a slice repeated, the length
+# field moved a little or set to one of @$length_edges.
+sub mutate_bytes {
+    my ($b, $alphabet, $length_edges) = @_;
+    for (1 .. 1 + int rand 3) {
+        my $len = length $b;
+        my $at = $len ? int rand $len : 0;
+        my $op = int rand 8;
+        if ($op == 0 && $len) { substr($b, $at, 1) = chr(ord(substr $b, $at, 1) ^ (1 << int rand 8)) }
+        elsif ($op == 1 && $len) { substr($b, $at, 1) = $alphabet->[rand @$alphabet] }
+        elsif ($op == 2) { substr($b, $at, 0) = $alphabet->[rand @$alphabet] x (1 + int rand 3) }
+        elsif ($op == 3 && $len) { substr($b, $at, 1 + int rand 4) = '' }
+        elsif ($op == 4) { $b = substr $b, 0, $at }
+        elsif ($op == 5 && $len) { substr($b, $at, 0) = substr $b, int(rand $len), 1 + int rand 24 }
+        elsif ($op == 6 && $len >= 4) {    # length field near the truth
+            my $n = unpack('N', $b) + int(rand 5) - 2;
+            substr($b, 0, 4) = pack 'N', $n < 0 ? 0 : $n;
+        }
+        elsif ($op == 7 && $len >= 4) {    # or at an edge
+            substr($b, 0, 4) = pack 'N', $length_edges->[rand @$length_edges];
+        }
+    }
+    return $b;
+}
+
 # Prints $what and the input in hex, saves the input to $save (if set)
 # as regress-<sha1>, and exits 1.
 sub disagreement {

@@ -140,30 +140,9 @@ sub mutate_entries {
     return join '', map { "$_\0" } @e;
 }
 
-sub mutate_bytes {
-    my ($b) = @_;
-    for (1 .. 1 + int rand 3) {
-        my $len = length $b;
-        my $at = $len ? int rand $len : 0;
-        my $op = int rand 8;
-        if ($op == 0 && $len) { substr($b, $at, 1) = chr(ord(substr $b, $at, 1) ^ (1 << int rand 8)) }
-        elsif ($op == 1 && $len) { substr($b, $at, 1) = $BYTES[rand @BYTES] }
-        elsif ($op == 2) { substr($b, $at, 0) = $BYTES[rand @BYTES] x (1 + int rand 3) }
-        elsif ($op == 3 && $len) { substr($b, $at, 1 + int rand 4) = '' }
-        elsif ($op == 4) { $b = substr $b, 0, $at }
-        elsif ($op == 5 && $len) { substr($b, $at, 0) = substr $b, int(rand $len), 1 + int rand 24 }
-        elsif ($op == 6 && $len >= 4) {    # length field near the truth
-            my $n = unpack('N', $b) + int(rand 5) - 2;
-            substr($b, 0, 4) = pack 'N', $n < 0 ? 0 : $n;
-        }
-        elsif ($op == 7 && $len >= 4) {    # or far from it
-            substr($b, 0, 4) = pack 'N', (0, 1, 8191, 8192, 8193, 0x7fffffff, 0xffffffff)[rand 7];
-        }
-    }
-    return $b;
-}
-
 sub framed { return pack('N', length $_[0]) . $_[0] }
+my @LENGTH_EDGES = (0, 1, 8191, 8192, 8193, 0x7fffffff, 0xffffffff);
+sub mutate_bytes { return OracleFuzz::mutate_bytes($_[0], \@BYTES, \@LENGTH_EDGES) }
 
 my $start = time;
 my ($states, $from_corpus) = (0, $runs);

@@ -1,7 +1,8 @@
 /* The C side of the differential fuzzers of the servers' decoders
  * (fuzz/perl/fuzz_request.pl, fuzz/perl/fuzz_callerstate.pl,
- * fuzz/python/fuzz_decoders.py): answers, one line per record, what
- * src/protocol.c makes of a request or a caller-state block.
+ * fuzz/perl/fuzz_extrafds.pl, fuzz/python/fuzz_decoders.py): answers,
+ * one line per record, what src/protocol.c makes of a request, a
+ * caller-state block or an extra-fds block.
  *
  * Records on stdin: a command byte, a 4-byte big-endian length N, then
  * N bytes.
@@ -16,6 +17,11 @@
  *       sent (length field included); answers "ERR" or "OK <hex>", where
  *       <hex> is the block that pfi_caller_state_encode makes of the
  *       decoded state (its canonical form, length field included).
+ *   'X' (extra fds): the N bytes are a whole extra-fds block as sent
+ *       (length field included); answers "ERR" or "OK <hex>", where
+ *       <hex> is the block that pfi_extra_fds_encode makes of the
+ *       decoded numbers (length field included; the encoding is
+ *       canonical, so it is the input itself).
  * Exits 0 at EOF, 2 on a malformed record. */
 #include <errno.h>
 #include <stdint.h>
@@ -160,6 +166,22 @@ static void caller_state(const uint8_t *in, size_t n)
 	answer_ok(&o);
 }
 
+static void extra_fds(const uint8_t *in, size_t n)
+{
+	int fds[PFI_EXTRA_FDS_MAX];
+	size_t count;
+	uint8_t block[PFI_EXTRA_FDS_BLOCK];
+	if (pfi_extra_fds_decode(in, n, fds, &count) < 0) {
+		puts("ERR");
+		return;
+	}
+	int len = pfi_extra_fds_encode(fds, count, block, sizeof block);
+	if (len < 0)
+		exit(3);    /* decoded numbers must encode */
+	struct out o = { block, (size_t)len, sizeof block };
+	answer_ok(&o);
+}
+
 int main(void)
 {
 	uint8_t head[5];
@@ -175,6 +197,8 @@ int main(void)
 			encode(in, n);
 		else if (head[0] == 'C')
 			caller_state(in, n);
+		else if (head[0] == 'X')
+			extra_fds(in, n);
 		else
 			return 2;
 		free(in);

@@ -5,6 +5,7 @@ against the C ones (src/protocol.c, through fuzz/perl/request-oracle).
     fuzz_decoders.py --oracle PATH [--seconds N | --iterations N]
                      [--seed N] [--save DIR]
                      [--requests DIR ...] [--states DIR ...]
+                     [--extra-fds DIR ...]
 
 What a client sends, decoded as prefork_interp.executor.read_request
 does it:
@@ -19,13 +20,21 @@ does it:
                caller_state.decode on the block.  Both must refuse, or
                accept the same state: compared as the canonical
                encoding (the C encoder's and caller_state.encode's).
+  extra-fds    the 4-byte length through protocol.decode_extra_fds_length
+               (before a number is read), then exactly 4 * N bytes
+               through protocol.decode_extra_fds.  C decodes the whole
+               block with pfi_extra_fds_decode; both must refuse, or
+               accept the same numbers (compared as their encoding).
+               Inputs: random valid lists, their numbers and length
+               field edited (extrafds_inputs.py), byte mutations.
 
-The corpus files run first (--requests: requests as sent, --states:
-blocks as sent, length fields included); then, until the time or
-iteration budget is spent, random inputs made by the encoders and
-mutations of them.  A disagreement is printed as hex, saved to --save
-DIR/<kind>/ as regress-<sha1> (kind: request or caller-state), and the
-run exits 1.
+The corpus files run first (--requests: requests as sent, --states and
+--extra-fds: blocks as sent, length fields included); then, until the
+time or iteration budget is spent, random inputs made by the encoders
+and mutations of them.  A disagreement (or a Python decoder raising
+anything but ProtocolError on an extra-fds block) is printed as hex,
+saved to --save DIR/<kind>/ as regress-<sha1> (kind: request,
+caller-state or extra-fds), and the run exits 1.
 """
 
 import argparse
@@ -41,6 +50,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "python"))
 
 from prefork_interp import caller_state, protocol  # noqa: E402
+import extrafds_inputs  # noqa: E402
 
 
 class Oracle:
@@ -125,6 +135,25 @@ def py_state(data):
     return struct.pack(">I", len(block)) + block
 
 
+def py_extra_fds(data):
+    """As executor.read_request reads the block: (the numbers
+    re-encoded, or None if refused; what is wrong with Python itself if
+    it raised anything but ProtocolError)."""
+    if len(data) < 4:
+        return None, None   # the client hung up
+    try:
+        count = protocol.decode_extra_fds_length(data[:4])
+        # reader.exact takes exactly 4 * count bytes: fewer is a
+        # hang-up, more is not this block.
+        if len(data) - 4 != 4 * count:
+            return None, None
+        return extrafds_inputs.block(protocol.decode_extra_fds(data[4:])), None
+    except protocol.ProtocolError:
+        return None, None
+    except Exception as e:  # noqa: BLE001 - any other is the finding
+        return None, f"raised {e!r}"
+
+
 class Run:
     def __init__(self, oracle, seed, save, rng):
         self.oracle, self.seed, self.save, self.rng = oracle, seed, save, rng
@@ -132,19 +161,23 @@ class Run:
 
     def check(self, kind, data, origin):
         self.runs += 1
+        fault = None
         if kind == "request":
             c, py = c_request(self.oracle, data), py_request(data, self.rng)
-        else:
+        elif kind == "caller-state":
             c, py = self.oracle.ask(b"C", data), py_state(data)
+        else:
+            c, (py, fault) = self.oracle.ask(b"X", data), py_extra_fds(data)
         if c is not None:
             self.accepted += 1
-        if c == py:
+        if c == py and fault is None:
             return
 
         def say(v):
             return "refuses" if v is None else "accepts as " + v.hex()
-        print(f"DISAGREEMENT on a {kind} ({origin}, seed {self.seed}): "
-              f"C {say(c)}, Python {say(py)}")
+        print(f"DISAGREEMENT on a {kind} ({origin}, input {self.runs}, "
+              f"seed {self.seed}): "
+              f"C {say(c)}, Python {fault or say(py)}")
         print("input:", data.hex())
         if self.save:
             where = os.path.join(self.save, kind)
@@ -322,6 +355,7 @@ def main():
     ap.add_argument("--save")
     ap.add_argument("--requests", action="append", default=[])
     ap.add_argument("--states", action="append", default=[])
+    ap.add_argument("--extra-fds", action="append", default=[])
     o = ap.parse_args()
     seed = o.seed if o.seed is not None else int(time.time()) ^ os.getpid()
     rng = random.Random(seed)
@@ -335,12 +369,15 @@ def main():
         run.check("request", data, path)
     for path, data in corpus_files(o.states):
         run.check("caller-state", data, path)
+    for path, data in corpus_files(o.extra_fds):
+        run.check("extra-fds", data, path)
     for origin, data in strings_at_the_cap():
         run.check("request", data, origin)
     from_corpus = run.runs
     req_edges = [0, 1, 0x7FFFFFFF, 0xFFFFFFFF, protocol.MAX_REQUEST,
                  protocol.MAX_REQUEST + 1]
     st_edges = [0, 1, 8191, 8192, 8193, 0x7FFFFFFF, 0xFFFFFFFF]
+    ef_edges = extrafds_inputs.LENGTH_EDGES
     start = time.monotonic()
     while run.runs - from_corpus < iterations and time.monotonic() - start < seconds:
         wire = random_request(rng, oracle)
@@ -361,6 +398,19 @@ def main():
                   "one value at an edge")
         run.check("caller-state", mutate(rng, framed(block), st_edges), "mutated")
         run.check("caller-state", mutate(rng, framed(edited), st_edges),
+                  "edited and mutated")
+        fds = extrafds_inputs.random_list(rng)
+        run.check("extra-fds", extrafds_inputs.block(fds), "valid list")
+        numbers = extrafds_inputs.edit_numbers(rng, fds)
+        if rng.random() < 0.3:
+            numbers = extrafds_inputs.edit_numbers(rng, numbers)
+        run.check("extra-fds", extrafds_inputs.block(numbers), "numbers edited")
+        for origin, data in extrafds_inputs.length_edge_blocks(rng, fds):
+            run.check("extra-fds", data, origin)
+        run.check("extra-fds", mutate(rng, extrafds_inputs.block(fds), ef_edges),
+                  "mutated")
+        run.check("extra-fds",
+                  mutate(rng, extrafds_inputs.block(numbers), ef_edges),
                   "edited and mutated")
     oracle.close()
     print(f"fuzz_decoders.py: {run.runs} inputs ({from_corpus} from the corpus, "
