@@ -105,7 +105,9 @@ for my $rep (1 .. 20) {
         # works only if every one is moved out of the way first.
         my @pairs = ([$fds[1], $fds[0]], [$fds[0], $fds[1]], [70, $fds[2]], [300, $fds[3]]);
         @pairs = sort { $a->[0] <=> $b->[0] } @pairs;
-        my $why = $X->can('place')->(\@pairs);
+        my ($moved, $why) = $X->can('move_off')->(\@pairs);
+        return "failed: $why\n" unless $moved;
+        $why = $X->can('place')->($moved);
         return "failed: $why\n" if defined $why;
         my %want = map { $_ => 1 } @before;
         return join "\n", (grep { !$want{$_} } fd_table()), "fds: @fds", '';
@@ -129,12 +131,34 @@ for my $rep (1 .. 5) {
         my @pairs = ([$fds[1], $fds[0]], [63, $fds[1]]);
         my $room = $X->can('lacks_room')->(\@pairs);
         return "no room: $room\n" if defined $room;
-        my $why = $X->can('place')->(\@pairs);
+        my ($moved, $why) = $X->can('move_off')->(\@pairs);
+        return "failed: $why\n" unless $moved;
+        $why = $X->can('place')->($moved);
         return "failed: $why\n" if defined $why;
         return join "\n", (grep { /^(?:$fds[1]|63) / } fd_table()), '';
     });
     like $out, qr{\A\d+ \Q$files[0]\E inherit\n63 \Q$files[1]\E inherit\n\z},
          "rep $rep: fd 63 under a hard limit of 64 is placed, and a swap with it";
+}
+# Fds packed up to near the caller's soft limit (`ulimit -Sn 40` with
+# fds 3 to 30): moved off under the server's limit, then placed under
+# the caller's, which leaves no room for the copies below it.
+for my $rep (1 .. 5) {
+    my $out = in_child(sub {
+        # (received on the lowest free numbers, the ones wanted)
+        my @pairs = map { my $fd = POSIX::open($files[0], POSIX::O_WRONLY() | 02000000);
+                          [$fd, $fd] } 1 .. 28;
+        my $top = $pairs[-1][0];
+        my ($moved, $why) = $X->can('move_off')->(\@pairs);
+        return "failed: $why\n" unless $moved;
+        Proc::Prefork::Interp::Linux::set_rlimit(7, $top + 10, 20000) or return "setrlimit: $!\n";
+        $why = $X->can('place')->($moved);
+        return "failed: $why\n" if defined $why;
+        my %wanted = map { $_->[0] => 1 } @pairs;
+        return join "\n", (grep { /^(\d+) / && $wanted{$1} } fd_table()), '';
+    });
+    is scalar(() = $out =~ /^\d+ \Q$files[0]\E inherit$/mg), 28,
+       "rep $rep: 28 fds up to 10 below the soft limit are placed" or diag $out;
 }
 {
     my $out = in_child(sub {

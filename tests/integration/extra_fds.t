@@ -376,6 +376,27 @@ SKIP: {
 			 'fd 1500');
 }
 
+# Fds packed up to near a low soft limit on open files (`ulimit -Sn 40`
+# with fds 3 to 30 open): a standalone run has room for its own opens
+# above them, and so must the call; the executor may not need as many
+# spare numbers again, under the caller's limit, to sort them into
+# place.  (The hard limit stays: a caller with another one starts a
+# server of its own, which is not the subject here.)
+SKIP: {
+	skip 'bash is not installed', 9 unless have_program('bash');
+	my (undef, $path) = file_with('packed', 'packed in');
+	for my $round (1 .. 3) {
+		$r = run_call(['bash', '-c', 'ulimit -Sn 40 && for n in $(seq 3 30); do eval "exec $n<\"\$1\""; done && exec "$2" read 30',
+			       '_', $path, $script], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a soft limit of 40 open files") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served");
+		# (all but the one the initialisation holds, as above)
+		my $passed = 28 - ($held <= 30 ? 1 : 0);
+		is(scalar(() = $r->{out} =~ /^fd \d+ \Q$path\E$/mg), $passed, "round $round: ... and the call has the $passed passed")
+			or diag $r->{out};
+	}
+}
+
 # An fd the kernel refuses to pass (an io_uring instance, which a
 # caller left inheritable): the script runs directly, with it.
 SKIP: {

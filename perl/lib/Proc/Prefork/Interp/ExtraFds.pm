@@ -99,29 +99,44 @@ sub _is_open {
     return 1;
 }
 
-# [[number, fd], ...]: each fd put at its number with dup2 (not
-# close-on-exec, as inherited), every fd given closed. Each is first
-# copied to a number that none of them takes, so that none is
-# overwritten by another's dup2; the numbers themselves must be free but
-# for the given fds. Returns undef, or what failed (every fd given and
-# made then closed; the numbers already placed stay).
-sub place {
+# [[number, fd], ...] to [[number, copy], ...]: each fd copied to the
+# lowest free number that none of the numbers takes, so that placing
+# one never overwrites another. Done while the server's limit on open
+# files applies (the caller's may leave too few numbers free above
+# fds it packed up to near it: a standalone run needs none of those
+# copies). Returns (\@moved, undef), or (undef, what failed) with every
+# copy made closed; every fd given is closed either way.
+sub move_off {
     my ($pairs) = @_;
-    return undef unless @$pairs;
     my %wanted = map { $_->[0] => 1 } @$pairs;
-    my $top = (sort { $b <=> $a } keys %wanted)[0];
+    my (@moved, $why);
+    for my $p (@$pairs) {
+        my $to = _move_off($p->[1], \%wanted);
+        if (defined $to) {
+            push @moved, [$p->[0], $to];
+        } else {
+            $why //= "moving the caller's fd $p->[0]: $!";
+        }
+    }
+    return (\@moved, undef) unless defined $why;
+    POSIX::close($_->[1]) for @moved;
+    return (undef, $why);
+}
+
+# [[number, copy], ...] from move_off: each copy put at its number with
+# dup2 (not close-on-exec, as inherited), every copy closed; the
+# numbers must be free. Returns undef, or what failed (the numbers
+# already placed stay).
+sub place {
+    my ($moved) = @_;
+    return undef unless @$moved;
+    my $top = (sort { $b <=> $a } map { $_->[0] } @$moved)[0];
     # The executor may run with a soft limit on open files below the
     # numbers (the caller's, a server's low one); the hard one is the
     # most the caller could have had.
     my $raised = _raise_nofile($top + 1);
-    my (@moved, $why);
-    for my $p (@$pairs) {
-        my $to = _move_off($p->[1], \%wanted);
-        $why //= "moving the caller's fd $p->[0]: $!" unless defined $to;
-        push @moved, [$p->[0], $to];
-    }
-    for my $m (@moved) {
-        next unless defined $m->[1];
+    my $why;
+    for my $m (@$moved) {
         unless (defined $why) {
             $why = "placing the caller's fd $m->[0]: $!"
                 unless defined POSIX::dup2($m->[1], $m->[0]);
