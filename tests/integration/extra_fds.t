@@ -397,6 +397,58 @@ SKIP: {
 	}
 }
 
+# Fds packed up to near a low HARD limit on open files (`ulimit -n 40`
+# with fds 3 to 30 open): a standalone run works, so the call must be
+# served, with each fd at its number: the executor, under that limit
+# too (a server of its own: see docs/protocol.md), has only the
+# numbers the caller left free to sort them into place.  Each fd names
+# a file of its own, so that one placed at another's number shows.
+# First with a server for that limit already running, then with none
+# yet (the client starts one from such a caller).
+SKIP: {
+	skip 'bash is not installed', 1 unless have_program('bash');
+	my $base = "$dir/hard";
+	for my $n (3 .. 30) {
+		open my $fh, '>', "$base-$n" or die "$base-$n: $!";
+		close $fh;
+	}
+	my $packed = 'ulimit -n 40 && for n in $(seq 3 30); do eval "exec $n<\"\$1-$n\""; done && exec "$2" read 30';
+	# The fd lines a call with fds 3 to 30 must report: each at its
+	# number, inheritable, but the one the initialisation holds.
+	my $want = sub {
+		my ($held_here) = @_;
+		return join "\n", map { $_ == $held_here ? "fd $_ $held_file cloexec" : "fd $_ $base-$_" }
+				  sort { $a <=> $b } 3 .. 30, ($held_here > 30 ? $held_here : ());
+	};
+	$r = run_call(['bash', '-c', 'ulimit -n 40 && exec "$1"', '_', $script], dir => $dir);
+	is($r->{status}, 0, 'a caller under a hard limit of 40 open files starts its server') or diag $r->{err};
+	my ($held40) = $r->{out} =~ /^held=(\d+)$/m;
+	$held40 //= -1;
+	for my $round (1 .. 5) {
+		$r = run_call(['bash', '-c', $packed, '_', $base, $script], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a hard limit of 40 open files") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served");
+		is(fd_lines($r->{out}), $want->($held40),
+		   "round $round: ... each at its number, inheritable, nothing else open")
+			or diag $r->{out};
+	}
+	for my $round (1 .. 3) {
+		# (a copy of the script, which no server serves yet)
+		my $fresh = "$dir/fresh-$round.pl";
+		open my $fh, '>', $fresh or die "$fresh: $!";
+		print $fh slurp_file($script);
+		close $fh or die "$fresh: $!";
+		chmod 0755, $fresh;
+		$r = run_call(['bash', '-c', $packed, '_', $base, $fresh], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a hard limit of 40, no server yet") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... the call starts one and is served");
+		my ($held_fresh) = $r->{out} =~ /^held=(\d+)$/m;
+		is(fd_lines($r->{out}), $want->($held_fresh // -1),
+		   "round $round: ... each fd at its number, inheritable, nothing else open")
+			or diag $r->{out};
+	}
+}
+
 # An fd the kernel refuses to pass (an io_uring instance, which a
 # caller left inheritable): the script runs directly, with it.
 SKIP: {
