@@ -82,6 +82,21 @@ static long act_rlimit_nofile(const struct hook_target *t)
 	(void)t;
 	return setrlimit(RLIMIT_NOFILE, &rl);
 }
+/* A core dump is a file the kernel writes (core_pattern "core": in the
+ * caller's working directory) holding the client's memory, which a
+ * compromised client fills as it likes: raise the soft limit to the
+ * hard one, then die of a dumping signal. */
+static long act_core_dump(const struct hook_target *t)
+{
+	struct rlimit rl;
+	(void)t;
+	if (getrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	return kill(getpid(), SIGQUIT);
+}
 static long act_write_stdout(const struct hook_target *t)
 { (void)t; return write(1, "x", 1); }
 static long act_kill_self_0(const struct hook_target *t)
@@ -169,6 +184,7 @@ static const struct {
 	{ "ptrace", act_ptrace },
 	{ "mprotect", act_mprotect },
 	{ "rlimit-nofile", act_rlimit_nofile },
+	{ "core-dump", act_core_dump },
 	{ "write-stdout", act_write_stdout },
 	{ "kill-self-0", act_kill_self_0 },
 	{ "kill-self-term", act_kill_self_term },
