@@ -199,6 +199,22 @@ survives(with_hook('mmap-anon'), 'mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANO
 	}
 }
 
+# Another ABI of the same machine: its system call numbers mean other
+# calls.  i386's mkdir (int $0x80) has the number of x86_64's getpid,
+# which the policy allows: only the filter's architecture check kills
+# it.  x32 calls (bit 30 set) die too.
+SKIP: {
+	skip 'foreign-ABI calls are tried on x86_64 only', 5
+		unless $Config{archname} =~ /^x86_64/;
+	killed_by_sigsys(with_hook('getpid-x32'), 'getpid through the x32 ABI');
+	my $made = "$env->{dir}/made-by-i386";
+	$r = with_fds('mkdir-i386', path => $made);
+	skip 'this kernel runs no i386 calls (int $0x80 faults: no IA32 emulation)', 3
+		if WIFSIGNALED($r->{status}) && WTERMSIG($r->{status}) == $signo{SEGV};
+	killed_by_sigsys($r, 'mkdir through the i386 ABI (number 39, x86_64 getpid)');
+	ok(!-e $made, 'mkdir-i386: no directory was made');
+}
+
 # kill() is allowed only at the client itself.
 $r = with_hook('kill-self-0');
 like($r->{err}, qr/survived \(call succeeded\)/, 'kill(own pid, 0) is allowed');
