@@ -17,6 +17,7 @@
 #include "direct.h"
 #include "ident.h"
 #include "list.h"
+#include "nocore.h"
 #include "options.h"
 #include "problem.h"
 #include "proctitle.h"
@@ -247,7 +248,8 @@ int main(int argc, char **argv)
 			WIFEXITED(setup_status) ? "exit status" : "signal",
 			WIFEXITED(setup_status) ? WEXITSTATUS(setup_status)
 						: WTERMSIG(setup_status));
-		pfi_status_reproduce(setup_status, &p);
+		if (pfi_no_core_dump(&p) == 0)
+			pfi_status_reproduce(setup_status, &p);
 		fail(&p, 127);
 	}
 	/* Out of numbers under the caller's limit on open files (fds packed
@@ -259,7 +261,8 @@ int main(int argc, char **argv)
 		fail(&p, 127);
 	pfi_rundir_close(&rd);
 
-	if (pfi_sandbox_enter(server.fd, &p) < 0)
+	/* Before the sandbox, which has no call to undo it. */
+	if (pfi_no_core_dump(&p) < 0 || pfi_sandbox_enter(server.fd, &p) < 0)
 		fail(&p, 127);
 	if (pfi_call_run(&o, &server, &caller, &extra, &status, &p) < 0)
 		fail(&p, 127);

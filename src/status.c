@@ -3,8 +3,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,7 +16,6 @@ int pfi_status_reproduce(int wait_status, struct problem *p)
 				    (unsigned)wait_status);
 
 	int sig = WTERMSIG(wait_status);
-	struct rlimit no_core = { 0, 0 };
 	struct sigaction dfl;
 	sigset_t just_sig;
 
@@ -26,12 +23,6 @@ int pfi_status_reproduce(int wait_status, struct problem *p)
 	dfl.sa_handler = SIG_DFL;
 	sigemptyset(&just_sig);
 	sigaddset(&just_sig, sig);
-	/* The executor's core (if any) is the crash's; the client's would
-	 * be a second, bogus one.  A core_pattern pipe (systemd-coredump,
-	 * apport) ignores RLIMIT_CORE, so the client is also made
-	 * undumpable. */
-	setrlimit(RLIMIT_CORE, &no_core);
-	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 	/* SIGKILL and SIGSTOP cannot be caught or blocked: these fail
 	 * harmlessly for them. */
 	sigaction(sig, &dfl, NULL);

@@ -82,6 +82,21 @@ static long act_rlimit_nofile(const struct hook_target *t)
 	(void)t;
 	return setrlimit(RLIMIT_NOFILE, &rl);
 }
+/* A core dump is a file the kernel writes (core_pattern "core": in the
+ * caller's working directory) holding the client's memory, which a
+ * compromised client fills as it likes: raise the soft limit to the
+ * hard one, then die of a dumping signal. */
+static long act_core_dump(const struct hook_target *t)
+{
+	struct rlimit rl;
+	(void)t;
+	if (getrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return -1;
+	return kill(getpid(), SIGQUIT);
+}
 static long act_write_stdout(const struct hook_target *t)
 { (void)t; return write(1, "x", 1); }
 static long act_kill_self_0(const struct hook_target *t)
@@ -157,6 +172,33 @@ static long act_read_fd(const struct hook_target *t)
 	return read(t->fd, &byte, 1);
 }
 
+/* Another ABI's numbers (x86_64 only): i386's mkdir is number 39, the
+ * number of x86_64's getpid, which the policy allows; only the filter's
+ * architecture check stops it.  The path must lie below 4 GiB, where a
+ * 32-bit argument can point: MAP_32BIT memory, which the policy allows
+ * (private, anonymous). */
+#if defined(__x86_64__)
+static long act_mkdir_i386(const struct hook_target *t)
+{
+	if (!t->path || strlen(t->path) >= 4096)
+		return -1;
+	char *low = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+	if (low == MAP_FAILED)
+		return -1;
+	strcpy(low, t->path);
+	long r;
+	__asm__ volatile ("int $0x80"
+			  : "=a"(r)
+			  : "a"(39L), "b"(low), "c"(0700L)
+			  : "memory", "r8", "r9", "r10", "r11");
+	return r < 0 ? -1 : 0;
+}
+/* x32's getpid: the x86_64 number with bit 30 set. */
+static long act_getpid_x32(const struct hook_target *t)
+{ (void)t; return syscall(39 | 0x40000000L); }
+#endif
+
 static const struct {
 	const char *name;
 	long (*run)(const struct hook_target *t);
@@ -169,6 +211,7 @@ static const struct {
 	{ "ptrace", act_ptrace },
 	{ "mprotect", act_mprotect },
 	{ "rlimit-nofile", act_rlimit_nofile },
+	{ "core-dump", act_core_dump },
 	{ "write-stdout", act_write_stdout },
 	{ "kill-self-0", act_kill_self_0 },
 	{ "kill-self-term", act_kill_self_term },
@@ -191,6 +234,10 @@ static const struct {
 	{ "recvfrom-sock", act_recvfrom_sock },
 	{ "read-stdin", act_read_stdin },
 	{ "read-fd", act_read_fd },
+#if defined(__x86_64__)
+	{ "mkdir-i386", act_mkdir_i386 },
+	{ "getpid-x32", act_getpid_x32 },
+#endif
 };
 
 void pfi_test_hook(const char *where, int sock)

@@ -4,7 +4,7 @@
 # filter went in:
 #   normal exit with extension data (read, poll, sendto, sendmsg, exit_group;
 #     the server offers `signals`, so also signalfd4)
-#   death by a signal, reproduced (prlimit64, prctl, rt_sigaction,
+#   death by a signal, reproduced (rt_sigaction,
 #     rt_sigprocmask, getpid, kill)
 #   error exit on a bad greeting (write)
 #   requests just below and above malloc's mmap threshold (brk, mmap, munmap)

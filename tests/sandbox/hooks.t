@@ -81,6 +81,7 @@ sub with_fds {
 		open STDOUT, '>&', $o{stdout} or POSIX::_exit(120) if $o{stdout};
 		open STDOUT, '>', '/dev/null' unless $o{stdout};
 		open STDERR, '>', $err or POSIX::_exit(120);
+		chdir $o{cwd} or POSIX::_exit(120) if $o{cwd};
 		if ($o{fd}) {
 			my $fl = fcntl($o{fd}, F_GETFD, 0) or POSIX::_exit(120);
 			fcntl($o{fd}, F_SETFD, $fl & ~FD_CLOEXEC) or POSIX::_exit(120);
@@ -88,7 +89,7 @@ sub with_fds {
 		}
 		$ENV{PFI_TEST_HOOK} = "decode-greeting:$action";
 		$ENV{PFI_TEST_HOOK_PATH} = $o{path} if $o{path};
-		exec $hooks, @cmd or POSIX::_exit(121);
+		exec @{ $o{wrap} // [] }, $hooks, @cmd or POSIX::_exit(121);
 	}
 	waitpid $pid, 0;
 	my $st = $?;
@@ -176,6 +177,43 @@ survives(with_hook('sendmsg-sock'), 'sendmsg(call socket, SCM_RIGHTS of fd 0, MS
 killed_by_sigsys(with_hook('mmap-anon-shared'), 'mmap(MAP_SHARED|MAP_ANONYMOUS)');
 killed_by_sigsys(with_hook('mmap-fixed'), 'mmap(MAP_FIXED_NOREPLACE)');
 survives(with_hook('mmap-anon'), 'mmap(PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS)');
+
+# No core dump: a file the kernel would write, of memory a compromised
+# client fills, in its caller's working directory (core_pattern "core"),
+# or over a core file already there.  The caller's soft limit is 0 and
+# its hard one unlimited, as in a usual login shell.
+{
+	my $cwd = "$env->{dir}/caller-cwd";
+	mkdir $cwd or die "mkdir $cwd: $!";
+	$r = with_fds('core-dump', cwd => $cwd,
+		      wrap => ['sh', '-c', 'ulimit -H -c unlimited && ulimit -S -c 0 && exec "$@"', 'sh']);
+	killed_by_sigsys($r, 'raising the core limit to dump core');
+	SKIP: {
+		my $pattern = slurp_file('/proc/sys/kernel/core_pattern') // '';
+		chomp $pattern;
+		skip "core_pattern '$pattern' does not write into the working directory", 1
+			if $pattern =~ m{^\||/};
+		opendir my $d, $cwd or die "$cwd: $!";
+		my @left = grep { !/^\.\.?$/ } readdir $d;
+		is("@left", '', 'core-dump: no file was written in the caller\'s working directory');
+	}
+}
+
+# Another ABI of the same machine: its system call numbers mean other
+# calls.  i386's mkdir (int $0x80) has the number of x86_64's getpid,
+# which the policy allows: only the filter's architecture check kills
+# it.  x32 calls (bit 30 set) die too.
+SKIP: {
+	skip 'foreign-ABI calls are tried on x86_64 only', 5
+		unless $Config{archname} =~ /^x86_64/;
+	killed_by_sigsys(with_hook('getpid-x32'), 'getpid through the x32 ABI');
+	my $made = "$env->{dir}/made-by-i386";
+	$r = with_fds('mkdir-i386', path => $made);
+	skip 'this kernel runs no i386 calls (int $0x80 faults: no IA32 emulation)', 3
+		if WIFSIGNALED($r->{status}) && WTERMSIG($r->{status}) == $signo{SEGV};
+	killed_by_sigsys($r, 'mkdir through the i386 ABI (number 39, x86_64 getpid)');
+	ok(!-e $made, 'mkdir-i386: no directory was made');
+}
 
 # kill() is allowed only at the client itself.
 $r = with_hook('kill-self-0');
