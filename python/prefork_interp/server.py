@@ -299,6 +299,15 @@ class Server:
                      f"again when a call ends (or in {FD_BACKOFF} s)")
         self.fd_pause = (time.monotonic() + FD_BACKOFF, self.pool.reaped)
 
+    def send_declined(self, call):
+        """Tells our client that nothing of its call ran here."""
+        if self.declined is None:
+            return
+        try:
+            call.send(self.declined, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except OSError:
+            pass
+
     def dispatch(self, call):
         """Checks the caller's credentials, greets it and hands it to a
         child."""
@@ -317,6 +326,16 @@ class Server:
             self.log("warning", f"refused a call from {why}")
             call.close()
             return
+        # Nor less privilege (capabilities, no-new-privs, seccomp):
+        # declined, so that our client (under one -g name) runs the
+        # script itself rather than take this server for a stale one and
+        # replace it.
+        why = peercreds.lacks(call)
+        if why is not None:
+            self.log("warning", f"refused a call from {why}")
+            self.send_declined(call)
+            call.close()
+            return
         # An executor first (a spare, or one forked now; in that child
         # this raises BecomeExecutor).  None can be made (the user's
         # process limit, no memory): the call is declined, so that our
@@ -324,12 +343,7 @@ class Server:
         if not self.pool.hand_over(call):
             self.log("warning", "declined a call: no process could be made "
                      "for it")
-            if self.declined is not None:
-                try:
-                    call.send(self.declined,
-                              socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
-                except OSError:
-                    pass
+            self.send_declined(call)
             call.close()
             return
         # The greeting goes out from here, at once, so that the client

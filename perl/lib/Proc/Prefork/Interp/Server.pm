@@ -216,6 +216,16 @@ sub _dispatch {
         close $call;
         return;
     }
+    # Nor less privilege (capabilities, no-new-privs, seccomp): declined,
+    # so that our client (under one -g name) runs the script itself
+    # rather than take this server for a stale one and replace it.
+    if (my $why = Proc::Prefork::Interp::PeerCreds::lacks($call)) {
+        log_msg('warning', "refused a call from $why");
+        send($call, $self->{declined}, MSG_DONTWAIT | MSG_NOSIGNAL)
+            if defined $self->{declined};
+        close $call;
+        return;
+    }
     # An executor first (a spare, or one forked now). None can be made
     # (the user's process limit, no memory): the call is declined, so
     # that our client runs the script itself, as nothing of it ran.
