@@ -83,11 +83,7 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
              const struct stat *bound, int err_pipe)
 {
 	int err = 0;
-	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	/* The script's initialisation must not read the caller's stdin
-	 * or write to its stdout: those belong to the first call. */
-	if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0 ||
-	    keep_across_exec(f->listen) < 0 || keep_across_exec(f->call) < 0 ||
+	if (keep_across_exec(f->listen) < 0 || keep_across_exec(f->call) < 0 ||
 	    keep_across_exec(f->watch_in) < 0 ||
 	    keep_across_exec(f->watch_err) < 0)
 		goto fail;
@@ -109,6 +105,14 @@ become_setup(const struct pfi_options *o, const struct setup_fds *f,
 		goto fail;
 	int keep[] = { f->listen, f->call, f->watch_in, f->watch_err, err_pipe };
 	close_other_fds(keep, sizeof keep / sizeof keep[0]);
+	/* The script's initialisation must not read the caller's stdin
+	 * or write to its stdout: those belong to the first call.  Only
+	 * now, with the caller's other fds closed: they may take every
+	 * number its limit on open files allows (ulimit -n 40, fds 3 to
+	 * 30, and the client's own). */
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(2, 1) < 0)
+		goto fail;
 
 	const char **argv = pfi_script_argv(o);
 	if (!argv)

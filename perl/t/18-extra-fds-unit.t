@@ -1,17 +1,15 @@
 # Proc::Prefork::Interp::ExtraFds on its own: the block's length and
 # numbers (pure decoders, good and bad bytes), receiving its messages,
-# which number the script holds, and placing fds at their numbers in a
-# forked child.
+# which number the script holds.
 use strict;
 use warnings;
 use Test::More;
 use Fcntl qw(F_GETFD FD_CLOEXEC);
 use POSIX ();
-use File::Temp qw(tempdir);
 use Proc::Prefork::Interp::ExtraFds ();
 use FindBin;
 use lib "$FindBin::Bin/lib";
-use FdTest qw(open_fds fd_table send_msg pair in_child);
+use FdTest qw(open_fds send_msg pair in_child);
 
 my $X = 'Proc::Prefork::Interp::ExtraFds';
 is $X->can('TOKEN')->(), 'extra-fds', 'token';
@@ -92,59 +90,9 @@ for my $case ([[1, 0, 1], qr/^message for fd 9 carried no file descriptor$/, 'no
     is open_fds(), $before, 'the fd it sent is closed again';
 }
 
-#------------------------------------------------------------- placing
+#------------------------------------------------------------- held
 
-my $dir = tempdir(CLEANUP => 1);
-my @files = map { "$dir/f$_" } 0 .. 3;
-for my $rep (1 .. 20) {
-    my $out = in_child(sub {
-        my @before = fd_table();
-        my @fds = map { POSIX::open($_, POSIX::O_CREAT() | POSIX::O_WRONLY() | 02000000, 0600) }
-                  @files;
-        # Wanted numbers where the other received fds sit: the swap
-        # works only if every one is moved out of the way first.
-        my @pairs = ([$fds[1], $fds[0]], [$fds[0], $fds[1]], [70, $fds[2]], [300, $fds[3]]);
-        @pairs = sort { $a->[0] <=> $b->[0] } @pairs;
-        my $why = $X->can('place')->(\@pairs);
-        return "failed: $why\n" if defined $why;
-        my %want = map { $_ => 1 } @before;
-        return join "\n", (grep { !$want{$_} } fd_table()), "fds: @fds", '';
-    });
-    my ($line) = $out =~ /^fds: (.*)$/m or do { fail "rep $rep: $out"; next };
-    my @fds = split / /, $line;
-    my %expect = ($fds[0] => $files[1], $fds[1] => $files[0], 70 => $files[2], 300 => $files[3]);
-    my $want = join '', map { "$_ $expect{$_} inherit\n" } sort { $a <=> $b } keys %expect;
-    $out =~ s/^fds: .*\n//m;
-    is $out, $want, "rep $rep: each at its number, inherited, nothing else left open";
-}
-
-# Up to the hard limit on open files: a caller's fd just below it is an
-# ordinary one (`ulimit -n 1024; exec 1023<file`), placed though no
-# number above it is free for a copy; one at the limit cannot be.
-for my $rep (1 .. 5) {
-    my $out = in_child(sub {
-        Proc::Prefork::Interp::Linux::set_rlimit(7, 64, 64) or return "setrlimit: $!\n";
-        my @fds = map { POSIX::open($_, POSIX::O_CREAT() | POSIX::O_WRONLY() | 02000000, 0600) }
-                  @files[0, 1];
-        my @pairs = ([$fds[1], $fds[0]], [63, $fds[1]]);
-        my $room = $X->can('lacks_room')->(\@pairs);
-        return "no room: $room\n" if defined $room;
-        my $why = $X->can('place')->(\@pairs);
-        return "failed: $why\n" if defined $why;
-        return join "\n", (grep { /^(?:$fds[1]|63) / } fd_table()), '';
-    });
-    like $out, qr{\A\d+ \Q$files[0]\E inherit\n63 \Q$files[1]\E inherit\n\z},
-         "rep $rep: fd 63 under a hard limit of 64 is placed, and a swap with it";
-}
-{
-    my $out = in_child(sub {
-        Proc::Prefork::Interp::Linux::set_rlimit(7, 64, 64) or return "setrlimit: $!";
-        return $X->can('lacks_room')->([[64, 0]]) // 'room';
-    });
-    like $out, qr/^the caller's fd 64 does not fit under this server's hard limit of 64 open files/,
-         'fd 64 under a hard limit of 64: no room, said so';
-}
-
+# (placing: 18-extra-fds-place.t)
 my $held = $X->can('held_by_script');
 {
     open my $mine, '<', '/dev/null' or die;
@@ -152,5 +100,18 @@ my $held = $X->can('held_by_script');
     my $free = 900;
     is_deeply [$held->([$n, $free], {})], [$n], 'an open number is held, a free one not';
     is_deeply [$held->([$n, $free], { $n => 1 })], [], 'unless it is the machinery\'s';
+    is_deeply [$held->([0, 1, 2], {})], [0, 1, 2], 'stdio is open';
+}
+# Told without a free number: fds packed up to the hard limit.
+{
+    my $out = in_child(sub {
+        Proc::Prefork::Interp::Linux::set_rlimit(7, 40, 40) or return "setrlimit: $!";
+        my @mine;
+        while (defined(my $fd = POSIX::open('/dev/null', POSIX::O_RDONLY()))) {
+            push @mine, $fd;
+        }
+        return join ' ', scalar(@mine), $held->([3, 39, 40], {});
+    });
+    like $out, qr/^\d+ 3 39$/, 'every number taken: 3 and 39 are held, 40 (at the limit) not';
 }
 done_testing;

@@ -275,12 +275,8 @@ def become_caller(call, request, context):
         if fd > 2:
             os.close(fd)
     call.close()
-    # [extra-fds] Out of the way of every number wanted, while the
-    # server's limit of open files applies (the caller's comes below).
-    try:
-        extras = extrafds.move_off(request.extras)
-    except OSError as e:
-        _refuse(f"cannot hold the caller's other fds: {e.strerror}", context)
+    # [extra-fds] Where they arrived until placed, below.
+    extras = request.extras
 
     # What the interpreter's start-up reads (the locale, the streams'
     # settings) comes from the caller's environment; what the

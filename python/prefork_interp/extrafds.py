@@ -2,11 +2,14 @@
 call, as a standalone run inherits them (docs/protocol.md, "extra-fds").
 
 The executor receives them at whatever numbers are free (close-on-exec,
-as every fd it receives).  move_off() first takes them off every
-number wanted, so that none sits where another is to go; held_by_script()
-tells which wanted numbers the script's initialisation holds itself
-(those stay the script's); place() then puts the others at their
-numbers, inheritable, once nothing of the server is open any more.
+as every fd it receives).  held_by_script() tells which wanted numbers
+the script's initialisation holds itself (those stay the script's);
+place() then puts the others at their numbers, inheritable, once
+nothing of the server is open any more: in place, a parallel move that
+needs at most one free number besides theirs, as a standalone run
+holding the caller's fds has (to open the script, at least).  Copying
+them all aside first would need as many again: fds packed up to near
+the caller's hard limit (`ulimit -n 40`, fds 3 to 30) leave no room.
 """
 
 import fcntl
@@ -14,66 +17,73 @@ import os
 import resource
 
 
-def move_off(extras):
-    """extras: [(number, fd received)].  Returns [(number, copy)] with
-    every copy at a number none of them takes (the lowest such free
-    ones), the received fds closed.  Raises OSError (every fd closed)
-    if the copies cannot be made."""
-    wanted = {number for number, _fd in extras}
-    moved = []
+def held_by_script(extras, server_fds):
+    """The wanted numbers open in this process, but for the received
+    fds themselves and server_fds (the server's log, closed before
+    place()): the script's initialisation opened them, and they stay
+    its own.  (A received fd never stands on one of those: it arrived
+    after them.)"""
+    machinery = set(server_fds) | {fd for _number, fd in extras}
+    return [number for number, _fd in extras
+            if number not in machinery and _is_open(number)]
+
+
+def place(extras, held):
+    """extras: [(number, fd received)].  Puts each received fd at its
+    number (inheritable, as inherited) but those of held, and closes it
+    where it stood; every number must be free or stand one of these
+    fds.  The soft limit of open files is the hard one for the while
+    (the caller's soft one may lie below its fds).  Raises OSError if
+    one cannot be placed; every fd not placed is closed either way."""
+    moves = {}
+    for number, fd in extras:
+        if number in held:
+            os.close(fd)
+        else:
+            moves[number] = fd
     try:
-        for number, fd in extras:
-            moved.append((number, _copy_off(fd, wanted)))
-    except OSError:
-        close_all(moved)
-        raise
+        if moves:
+            with _room_up_to_hard():
+                _parallel_move(moves)
     finally:
-        close_all(extras)
-    return moved
+        for fd in moves.values():
+            _close_quietly(fd)
 
 
-def _copy_off(fd, wanted):
-    """A close-on-exec copy of fd at the lowest free number from 3 that
-    is not in wanted."""
-    lowest = 3
-    while True:
-        copy = fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, lowest)
-        if copy not in wanted:
-            return copy
-        # (at most once for each number wanted)
-        os.close(copy)
-        lowest = copy + 1
+def _parallel_move(moves):
+    """moves: {number to go to: number the fd stands on}, emptied as
+    each is placed."""
+    while moves:
+        sources = set(moves.values())
+        # Onto a number no other pending fd stands on (one at its own
+        # number needs only its flag cleared).
+        ready = sorted(to for to, fd in moves.items()
+                       if fd == to or to not in sources)
+        for to in ready:
+            fd = moves.pop(to)
+            if fd == to:
+                os.set_inheritable(fd, True)
+            else:
+                try:
+                    os.dup2(fd, to, inheritable=True)
+                finally:
+                    os.close(fd)
+        if ready:
+            continue
+        # Only cycles are left (3 wants the fd on 4, 4 the one on 3):
+        # one of them copied to the lowest free number, which is none
+        # of theirs (they are all taken), frees its number.
+        to = min(moves)
+        spare = fcntl.fcntl(moves[to], fcntl.F_DUPFD_CLOEXEC, 3)
+        os.close(moves[to])
+        moves[to] = spare
 
 
-def held_by_script(moved, server_fds):
-    """The wanted numbers open in this process, but for server_fds (the
-    server's log, closed before place()): the script's initialisation
-    opened them, and they stay its own."""
-    return [number for number, _copy in moved
-            if number not in server_fds and _is_open(number)]
-
-
-def place(moved, held):
-    """Puts each copy at its number (dup2: inheritable, as inherited) but
-    those of held, and closes every copy.  A number at or above the soft
-    limit of open files (the caller's: it lowered the limit while holding
-    the fd) is placed with the soft limit raised to the hard one for the
-    while.  Raises OSError if one cannot be placed."""
-    wanted = [(n, copy) for n, copy in moved if n not in held]
-    try:
-        if wanted:
-            with _room_for(max(n for n, _copy in wanted)):
-                for number, copy in wanted:
-                    os.dup2(copy, number, inheritable=True)
-    finally:
-        close_all(moved)
-
-
-def lacks_room(moved, held):
+def lacks_room(extras, held):
     """Why place() cannot put these numbers under the hard limit of
     open files (the caller lowered it below an fd it holds), or None:
     worded as the Perl module words it."""
-    numbers = [n for n, _copy in moved if n not in held]
+    numbers = [n for n, _fd in extras if n not in held]
     if not numbers:
         return None
     top = max(numbers)
@@ -85,12 +95,11 @@ def lacks_room(moved, held):
             f"this caller (-f)")
 
 
-def close_all(pairs):
-    for _number, fd in pairs:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
+def _close_quietly(fd):
+    try:
+        os.close(fd)
+    except OSError:
+        pass
 
 
 def _is_open(fd):
@@ -101,16 +110,15 @@ def _is_open(fd):
     return True
 
 
-class _room_for:
-    """The soft limit of open files above fd while in the block."""
+class _room_up_to_hard:
+    """The soft limit of open files at the hard one while in the block."""
 
-    def __init__(self, fd):
-        self.fd = fd
+    def __init__(self):
         self.limits = None
 
     def __enter__(self):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft != resource.RLIM_INFINITY and self.fd >= soft:
+        if soft != hard:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
             self.limits = (soft, hard)
         return self

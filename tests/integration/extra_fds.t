@@ -14,6 +14,8 @@ use lib "$FindBin::Bin/../lib";
 use PFIHarness;
 use POSIX ();
 use Fcntl qw(F_GETFD FD_CLOEXEC);
+use File::Spec;
+use File::Temp qw(tempdir);
 use Time::HiRes qw(sleep time);
 use Test::More;
 
@@ -374,6 +376,117 @@ SKIP: {
 	like($r->{out}, qr/^served=0$/m, '... run directly');
 	one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller's fd 1500 is at or above its hard limit of 1024 open files/,
 			 'fd 1500');
+}
+
+# Fds packed up to near a low soft limit on open files (`ulimit -Sn 40`
+# with fds 3 to 30 open): a standalone run has room for its own opens
+# above them, and so must the call; the executor may not need as many
+# spare numbers again, under the caller's limit, to sort them into
+# place.  (The hard limit stays: a caller with another one starts a
+# server of its own, which is not the subject here.)
+SKIP: {
+	skip 'bash is not installed', 9 unless have_program('bash');
+	my (undef, $path) = file_with('packed', 'packed in');
+	for my $round (1 .. 3) {
+		$r = run_call(['bash', '-c', 'ulimit -Sn 40 && for n in $(seq 3 30); do eval "exec $n<\"\$1\""; done && exec "$2" read 30',
+			       '_', $path, $script], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a soft limit of 40 open files") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served");
+		# (all but the one the initialisation holds, as above)
+		my $passed = 28 - ($held <= 30 ? 1 : 0);
+		is(scalar(() = $r->{out} =~ /^fd \d+ \Q$path\E$/mg), $passed, "round $round: ... and the call has the $passed passed")
+			or diag $r->{out};
+	}
+}
+
+# Fds packed up to near a low HARD limit on open files (`ulimit -n 40`
+# with fds 3 to 30 open): a standalone run works, so the call must be
+# served, with each fd at its number: the executor, under that limit
+# too (a server of its own: see docs/protocol.md), has only the
+# numbers the caller left free to sort them into place.  Each fd names
+# a file of its own, so that one placed at another's number shows.
+# First with a server for that limit already running, then with none
+# yet (the client starts one from such a caller); then with more fds.
+SKIP: {
+	skip 'bash is not installed', 1 unless have_program('bash');
+	my $base = "$dir/hard";
+	for my $n (3 .. 36) {
+		open my $fh, '>', "$base-$n" or die "$base-$n: $!";
+		close $fh;
+	}
+	# fds 3 to $3 under a hard limit of 40, each on "$1-N"; the script $2
+	my $packed = 'ulimit -n 40 && for n in $(seq 3 "$3"); do eval "exec $n<\"\$1-$n\""; done && exec "$2" read "$3"';
+	# The fd lines a call with fds 3 to $top must report: each at its
+	# number, inheritable, but the one the initialisation holds.
+	my $want = sub {
+		my ($held_here, $top) = @_;
+		return join "\n", map { $_ == $held_here ? "fd $_ $held_file cloexec" : "fd $_ $base-$_" }
+				  sort { $a <=> $b } 3 .. $top, ($held_here > $top ? $held_here : ());
+	};
+	# A copy of the script, which no server serves yet.
+	my $copy_of_script = sub {
+		my ($name) = @_;
+		my $path = "$dir/$name";
+		open my $fh, '>', $path or die "$path: $!";
+		print $fh slurp_file($script);
+		close $fh or die "$path: $!";
+		chmod 0755, $path;
+		return $path;
+	};
+	$r = run_call(['bash', '-c', 'ulimit -n 40 && exec "$1"', '_', $script], dir => $dir);
+	is($r->{status}, 0, 'a caller under a hard limit of 40 open files starts its server') or diag $r->{err};
+	my ($held40) = $r->{out} =~ /^held=(\d+)$/m;
+	$held40 //= -1;
+	for my $round (1 .. 5) {
+		$r = run_call(['bash', '-c', $packed, '_', $base, $script, 30], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a hard limit of 40 open files") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served");
+		is(fd_lines($r->{out}), $want->($held40, 30),
+		   "round $round: ... each at its number, inheritable, nothing else open")
+			or diag $r->{out};
+	}
+	for my $round (1 .. 3) {
+		my $fresh = $copy_of_script->("fresh-$round.pl");
+		$r = run_call(['bash', '-c', $packed, '_', $base, $fresh, 30], dir => $dir);
+		is($r->{status}, 0, "round $round: fds 3 to 30 under a hard limit of 40, no server yet") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... the call starts one and is served");
+		my ($held_fresh) = $r->{out} =~ /^held=(\d+)$/m;
+		is(fd_lines($r->{out}), $want->($held_fresh // -1, 30),
+		   "round $round: ... each fd at its number, inheritable, nothing else open")
+			or diag $r->{out};
+	}
+	# Fds 3 to 31 and more: too few numbers left, at some point, to
+	# reach or start a server (the run directory, the server's pipes,
+	# its socket), and then to run perl or python at all.  Wherever a
+	# standalone run works, so does the call: served, or run directly
+	# saying why.  (A run directory with a short path, whose safety
+	# check holds fewer fds at once, so that the client gets as far as
+	# starting a server.)
+	my $short = tempdir('pfi-XXXXXX', DIR => File::Spec->tmpdir, CLEANUP => 1);
+	chmod 0700, $short;
+	local $ENV{PREFORK_INTERP_RUN_DIR} = $short;
+	my $ran_directly = 0;
+	for my $top (31 .. 36) {
+		my @fds_then = ('bash', '-c', 'ulimit -n 40 && for n in $(seq 3 "$2"); do eval "exec $n<\"\$1-$n\""; done && shift 2 && exec "$@"',
+				'_', $base, $top);
+		my $fresh = $copy_of_script->("fresh-to-$top.pl");
+		my $alone = run_call([@fds_then, interpreter(), $fresh, 'read', $top],
+				     dir => $dir, unset => ['PREFORK_INTERP']);
+		next unless $alone->{status} == 0;
+		$r = run_call([@fds_then, $fresh, 'read', $top], dir => $dir);
+		is($r->{status}, 0, "fds 3 to $top under a hard limit of 40, which a standalone run has room for: runs")
+			or diag $r->{err};
+		my ($held_here) = $r->{out} =~ /^held=(\d+)$/m;
+		is(fd_lines($r->{out}), $want->($held_here // -1, $top),
+		   "... with each fd at its number")
+			or diag $r->{out};
+		next unless $r->{out} =~ /^served=0$/m;
+		$ran_directly++;
+		one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): .*Too many open files/,
+				 "fds 3 to $top, run directly");
+	}
+	ok($ran_directly, 'some of those ran directly (the case is covered)');
+	kill_servers({ dir => $dir, run => run_subdir($short, $>) });
 }
 
 # An fd the kernel refuses to pass (an io_uring instance, which a

@@ -8,7 +8,7 @@ use strict;
 use warnings;
 
 use Exporter qw(import);
-our @EXPORT_OK = qw(open_fds fd_table send_msg pair in_child);
+our @EXPORT_OK = qw(open_fds fd_table send_msg pair in_child in_bare_child);
 
 use POSIX ();
 use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC SOL_SOCKET SCM_RIGHTS);
@@ -55,13 +55,38 @@ sub pair {
 # Runs $code in a child; returns what it returned (or "died: ...").
 sub in_child {
     my ($code) = @_;
+    return _in_child($code, sub { $_[0] });
+}
+
+# Runs $code in a child holding nothing above 2 but its pipe back, on
+# fd $report (an fd stays open above a limit on open files the code
+# sets); returns what it returned (or "died: ...").
+sub in_bare_child {
+    my ($code, $report) = @_;
+    return _in_child($code, sub {
+        my ($w) = @_;
+        defined POSIX::dup2(fileno $w, $report) or POSIX::_exit(1);
+        opendir my $d, '/proc/self/fd' or POSIX::_exit(2);
+        my @open = grep { /\A\d+\z/ && $_ > 2 && $_ != $report } readdir $d;
+        closedir $d;
+        POSIX::close($_) for @open;
+        open my $out, '>&=', $report or POSIX::_exit(3);
+        return $out;
+    });
+}
+
+# The child writes what $code returned to the handle $prepare makes of
+# the pipe's writing end.
+sub _in_child {
+    my ($code, $prepare) = @_;
     pipe(my $r, my $w) or die;
     my $pid = fork // die;
     unless ($pid) {
         close $r;
+        my $report = $prepare->($w);
         my $out = eval { $code->() } // "died: $@";
-        print {$w} $out;
-        close $w;
+        print {$report} $out;
+        close $report;
         POSIX::_exit(0);
     }
     close $w;

@@ -938,7 +938,8 @@ it at hooks marked C<[signals]>.
 
 The C<extra-fds> extension: the block's pure decoders, receiving its
 fds, and placing each at its number once the executor holds nothing of
-the server's (F<t/18-extra-fds-unit.t>, F<t/19-extra-fds.t>,
+the server's, where they arrived, with at most one number free besides
+theirs (F<t/18-extra-fds-unit.t>, F<t/18-extra-fds-place.t>, F<t/19-extra-fds.t>,
 F<docs/protocol.md>). Executor calls it at hooks marked C<[extra-fds]>.
 
 =item QuitSignals

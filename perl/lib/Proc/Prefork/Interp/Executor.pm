@@ -103,11 +103,12 @@ sub _refuse_call {
     POSIX::_exit(127);
 }
 
-# [extra-fds] $extra: [[number, received fd], ...]. A number open now
+# [extra-fds] $extra: [[number, fd received], ...]. A number open now
 # and not the module's (the received fds, the log) is the script's: its
 # initialisation holds it, as a standalone run's would, so the caller's
 # fd of that number is left out, logged. The log is closed before the
-# rest are placed, so its fds cannot stand where one belongs.
+# rest are placed, so its fds cannot stand where one belongs; the
+# received ones are placed where they stand (ExtraFds::place).
 sub _place_extra_fds {
     my ($self, $extra) = @_;
     my %machinery = map { $_ => 1 } Proc::Prefork::Interp::Log::own_fds(),
@@ -192,7 +193,6 @@ sub _serve_call {
         map { $_->[0] } @{ $extra // [] });
     log_msg('err', "the call shares its DATA handle: $data_failed")
         if defined $data_failed;
-
     # The locale from the caller's environment (as perl's start-up),
     # then what the script's initialisation set on top of it.
     Proc::Prefork::Interp::Environment::install($env);

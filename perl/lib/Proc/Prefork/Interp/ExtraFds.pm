@@ -83,53 +83,93 @@ sub receive {
 # Which of the @$numbers are open now, other than the fds in
 # %$machinery (the module's own: the received fds themselves, its log).
 # Once the executor has closed everything of the server's, an open one
-# is the script's: its initialisation opened it (DATA, a log file).
+# is the script's: its initialisation opened it (DATA, a log file). A
+# received fd never stands on one of those: it arrived after them.
 sub held_by_script {
     my ($numbers, $machinery) = @_;
     return grep { !$machinery->{$_} && _is_open($_) } @$numbers;
 }
 
-# Whether $fd is open: a dup of it (the copy, on the lowest free number,
-# is closed at once) works without /proc.
+# Whether $fd is open: dup2 onto itself checks it and changes nothing,
+# without /proc and without a free number (the caller's fds may take
+# every one under its limit).
 sub _is_open {
     my ($fd) = @_;
-    my $copy = POSIX::dup($fd);
-    return 0 unless defined $copy;
-    POSIX::close($copy);
-    return 1;
+    return defined POSIX::dup2($fd, $fd);
 }
 
-# [[number, fd], ...]: each fd put at its number with dup2 (not
-# close-on-exec, as inherited), every fd given closed. Each is first
-# copied to a number that none of them takes, so that none is
-# overwritten by another's dup2; the numbers themselves must be free but
-# for the given fds. Returns undef, or what failed (every fd given and
-# made then closed; the numbers already placed stay).
+# [[number, fd], ...]: each received fd (close-on-exec, at whatever
+# number it arrived) put at its number, inheritable, and closed where
+# it was; each number must be free or stand one of these fds. Done in
+# place (a parallel move), so that it needs at most one free number
+# besides theirs, as a standalone run holding the caller's fds would
+# have: fds packed up to near the caller's hard limit (`ulimit -n 40`,
+# fds 3 to 30) leave no room to copy them all aside first. Returns
+# undef, or what failed (every fd not placed then closed).
 sub place {
     my ($pairs) = @_;
     return undef unless @$pairs;
-    my %wanted = map { $_->[0] => 1 } @$pairs;
-    my $top = (sort { $b <=> $a } keys %wanted)[0];
     # The executor may run with a soft limit on open files below the
     # numbers (the caller's, a server's low one); the hard one is the
     # most the caller could have had.
-    my $raised = _raise_nofile($top + 1);
-    my (@moved, $why);
-    for my $p (@$pairs) {
-        my $to = _move_off($p->[1], \%wanted);
-        $why //= "moving the caller's fd $p->[0]: $!" unless defined $to;
-        push @moved, [$p->[0], $to];
-    }
-    for my $m (@moved) {
-        next unless defined $m->[1];
-        unless (defined $why) {
-            $why = "placing the caller's fd $m->[0]: $!"
-                unless defined POSIX::dup2($m->[1], $m->[0]);
-        }
-        POSIX::close($m->[1]);
-    }
+    my $raised = _raise_nofile();
+    my $why = _parallel_move($pairs);
     set_rlimit(NOFILE, @$raised) if $raised;
     return $why;
+}
+
+# place() under whatever limit applies.
+sub _parallel_move {
+    my ($pairs) = @_;
+    # number to go to => the number the fd for it stands on now
+    my %from = map { $_->[0] => $_->[1] } @$pairs;
+    my $why;
+    while (!defined $why && %from) {
+        my %pending_source = map { $_ => 1 } values %from;
+        # Moves onto a number no other pending fd stands on (an fd at
+        # its own number needs only its flag cleared).
+        my @ready = grep { $from{$_} == $_ || !$pending_source{$_} }
+                    sort { $a <=> $b } keys %from;
+        for my $to (@ready) {
+            $why = _move_to(delete $from{$to}, $to);
+            last if defined $why;
+        }
+        next if @ready;
+        # Only cycles are left (3 wants the fd on 4, 4 the one on 3):
+        # one of them copied to the lowest free number, which is none
+        # of theirs (they are all taken), frees its number.
+        my $to = (sort { $a <=> $b } keys %from)[0];
+        my $spare = POSIX::dup($from{$to});
+        unless (defined $spare) {
+            $why = "placing the caller's fd $to: $!";
+            last;
+        }
+        POSIX::close($from{$to});
+        $from{$to} = $spare;
+    }
+    POSIX::close($_) for values %from;
+    return $why;
+}
+
+# $fd put at $to, inheritable (dup2 clears close-on-exec), and closed
+# where it stood; one already at $to through a copy, since dup2 onto
+# itself keeps the flag. Returns undef, or what failed ($fd is closed
+# either way).
+sub _move_to {
+    my ($fd, $to) = @_;
+    if ($fd == $to) {
+        my $copy = POSIX::dup($fd);
+        unless (defined $copy) {
+            my $err = $!;
+            POSIX::close($fd);
+            return "placing the caller's fd $to: $err";
+        }
+        $fd = $copy;
+    }
+    my $ok = defined POSIX::dup2($fd, $to);
+    my $err = $!;
+    POSIX::close($fd);
+    return $ok ? undef : "placing the caller's fd $to: $err";
 }
 
 # Why place() cannot put these fds under the hard limit on open files
@@ -163,30 +203,11 @@ sub copy_off {
     }
 }
 
-# $fd copied off the numbers wanted (copy_off): the copy's number, or
-# undef with $!; $fd itself is closed either way.
-sub _move_off {
-    my ($fd, $wanted) = @_;
-    unless (open(my $fh, '<&=', $fd)) {
-        my $err = $!;
-        POSIX::close($fd);
-        $! = $err;
-        return undef;
-    } else {
-        my $new = copy_off($fh, $wanted);
-        my $err = $!;
-        close $fh;
-        $! = $err;
-        return $new;
-    }
-}
-
-# Raises the soft limit on open files to the hard one if fds up to
-# $need - 1 must fit; returns the limits to put back, or undef.
+# Raises the soft limit on open files to the hard one, so that fds up
+# to it can be placed; returns the limits to put back, or undef.
 sub _raise_nofile {
-    my ($need) = @_;
     my $cur = get_rlimit(NOFILE) or return undef;
-    return undef if $cur->[0] >= $need || $cur->[0] == $cur->[1];
+    return undef if $cur->[0] == $cur->[1];
     return set_rlimit(NOFILE, $cur->[1], $cur->[1]) ? $cur : undef;
 }
 
