@@ -50,6 +50,11 @@ class Server:
         self.errors = 0
         self.fd_pause = None    # (until, pool.reaped) when out of fds
         self.fd_logged = False
+        # An fd held while waiting for a call, let go of just before the
+        # caller's /proc status is read (dispatch): a server at its
+        # limit on open files still has that one number once accept has
+        # taken the last other one.
+        self.peer_reserve = None
         self.failed_steps = 0   # consecutive passes in which a handler failed
         self.step_failed = False
 
@@ -59,9 +64,10 @@ class Server:
         """In a freshly forked child: close everything the server holds,
         so that the per-call code has only its caller's fds and the
         script's own."""
-        for fd in (self.watche, self.watchi):
+        for fd in (self.watche, self.watchi, self.peer_reserve):
             if fd is not None:
                 os.close(fd)
+        self.peer_reserve = None
         if self.listen is not None:
             self.listen.close()
         if self.autoreload is not None:
@@ -270,7 +276,26 @@ class Server:
             # child's control socket), before accepting it: a call
             # accepted without them would be lost.
             self.pool.reserve_fds()
-            call, _addr = self.listen.accept()
+            # And one for reading the caller's privileges (dispatch).
+            # Short of it, a call that ends frees some; with none
+            # running, nothing will: the call is accepted without it,
+            # and declined if that reading finds no fd (our client then
+            # runs the script directly).
+            busy = self.pool.busy_count()
+            try:
+                self._reserve_peer_fd()
+            except OSError:
+                if busy:
+                    raise
+            try:
+                call, _addr = self.listen.accept()
+            except OSError as e:
+                if busy or e.errno not in (errno.EMFILE, errno.ENFILE) \
+                        or self.peer_reserve is None:
+                    raise
+                os.close(self.peer_reserve)
+                self.peer_reserve = None
+                call, _addr = self.listen.accept()
         except (BlockingIOError, InterruptedError, ConnectionAbortedError):
             return
         except OSError as e:
@@ -288,6 +313,13 @@ class Server:
         call.setblocking(True)
         self.dispatch(call)
 
+    def _reserve_peer_fd(self):
+        """Holds an fd (/dev/null) while the server waits for a call, let
+        go of just before the caller's /proc status is read (dispatch);
+        raises OSError if there is no room for it."""
+        if self.peer_reserve is None:
+            self.peer_reserve = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+
     def _out_of_fds(self, e):
         """No descriptor (or memory) for another call: the listener is
         not polled until a call ends or FD_BACKOFF passes, instead of
@@ -298,6 +330,15 @@ class Server:
             self.log("warning", f"accept failed: {e.strerror}; accepting "
                      f"again when a call ends (or in {FD_BACKOFF} s)")
         self.fd_pause = (time.monotonic() + FD_BACKOFF, self.pool.reaped)
+
+    def send_declined(self, call):
+        """Tells our client that nothing of its call ran here."""
+        if self.declined is None:
+            return
+        try:
+            call.send(self.declined, socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
+        except OSError:
+            pass
 
     def dispatch(self, call):
         """Checks the caller's credentials, greets it and hands it to a
@@ -317,6 +358,20 @@ class Server:
             self.log("warning", f"refused a call from {why}")
             call.close()
             return
+        # Nor less privilege (capabilities, no-new-privs, seccomp):
+        # declined, so that our client (under one -g name) runs the
+        # script itself rather than take this server for a stale one and
+        # replace it.  (The reading needs one fd: the one held for it,
+        # let go of here.)
+        if self.peer_reserve is not None:
+            os.close(self.peer_reserve)
+            self.peer_reserve = None
+        why = peercreds.lacks(call)
+        if why is not None:
+            self.log("warning", f"refused a call from {why}")
+            self.send_declined(call)
+            call.close()
+            return
         # An executor first (a spare, or one forked now; in that child
         # this raises BecomeExecutor).  None can be made (the user's
         # process limit, no memory): the call is declined, so that our
@@ -324,12 +379,7 @@ class Server:
         if not self.pool.hand_over(call):
             self.log("warning", "declined a call: no process could be made "
                      "for it")
-            if self.declined is not None:
-                try:
-                    call.send(self.declined,
-                              socket.MSG_DONTWAIT | socket.MSG_NOSIGNAL)
-                except OSError:
-                    pass
+            self.send_declined(call)
             call.close()
             return
         # The greeting goes out from here, at once, so that the client

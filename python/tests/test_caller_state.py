@@ -271,6 +271,70 @@ def test_own_socket_pair_does_not_differ():
         assert peercreds.peer_groups(a) == sorted(os.getgroups())
 
 
+def test_privileges_read_from_status():
+    status = ("Name:\tx\nCapInh:\t0000000000000000\nCapPrm:\t000001ffffffffff\n"
+              "CapEff:\t000001ffffffffff\nCapBnd:\t000001ffffffffff\n"
+              "CapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\n")
+    got = peercreds._privileges(status)
+    assert got["CapPrm"] == "000001ffffffffff" and got["NoNewPrivs"] == "0"
+    assert peercreds._privileges("CapPrm:\t0\n") is None
+
+
+def _verdict_on(drop):
+    """The server's verdict on a child that connects after drop()."""
+    import socket
+    import tempfile
+    with tempfile.TemporaryDirectory() as d, \
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        listener.bind(f"{d}/s")
+        listener.listen(1)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                drop()
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.connect(f"{d}/s")
+                c.recv(1)       # held until the parent has looked
+            finally:
+                os._exit(0)
+        call, _ = listener.accept()
+        with call:
+            why = peercreds.less_privileged(call, pid)
+        os.waitpid(pid, 0)
+        return why
+
+
+def test_as_privileged_a_caller_is_accepted():
+    assert _verdict_on(lambda: None) is None
+
+
+def test_a_no_new_privs_caller_is_named():
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop():
+        if libc.prctl(38, 1, 0, 0, 0) != 0:     # PR_SET_NO_NEW_PRIVS
+            os._exit(4)
+    assert (_verdict_on(drop)
+            == "runs with no-new-privs (this server does not)")
+
+
+def test_a_caller_without_the_bounding_set_is_named():
+    import ctypes
+    import re
+    with open("/proc/self/status") as f:
+        bnd = re.search(r"^CapBnd:\s*(\S+)", f.read(), re.M).group(1)
+    if os.geteuid() != 0 or set(bnd) == {"0"}:
+        pytest.skip("needs root with a bounding set to drop from it")
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def drop():
+        for cap in range(64):
+            libc.prctl(24, cap, 0, 0, 0)        # PR_CAPBSET_DROP
+    assert _verdict_on(drop) == (f"lacks capabilities this server has "
+                                 f"(bounding {'0' * 16}, this server has {bnd})")
+
+
 # ---------------------------------------------------------------- signals codec
 
 def test_signal_bytes():

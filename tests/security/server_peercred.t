@@ -5,7 +5,9 @@
 # leaking processes or fds.  So is one of the same uid with another gid
 # (SO_PEERCRED) or other supplementary groups (SO_PEERGROUPS): a call
 # never runs with other groups than its caller's (docs/protocol.md,
-# "Credentials").  PFI_LANG=perl or python (tests/meson.build runs both).
+# "Credentials").  One of the same uid, gid and groups with less
+# privilege (capabilities, no-new-privs, a seccomp filter) is declined.
+# PFI_LANG=perl or python (tests/meson.build runs both).
 use strict;
 use warnings;
 use FindBin;
@@ -84,24 +86,64 @@ unlike(slurp_file($marker), qr/attacker/, 'the attacker\'s request ran nothing')
 # with other supplementary groups: refused too, naming how it differs.
 my $own_gid = (split ' ', $))[0];
 my @same_uid = ('setpriv', '--reuid=0');
+
+# Three attacks run under @$wrap: each must get $bytes bytes back and be
+# logged as refused with $want.
+sub attacked_thrice {
+	my ($what, $wrap, $want, $bytes, $got_label, $log_label) = @_;
+	for my $i (1 .. 3) {
+		$r = run_call([@$wrap, 'perl', '-e', $attacker, $sock, $script],
+			      dir => $env->{dir});
+		my ($pid, $n) = $r->{out} =~ /^pid (\d+) received (\d+) bytes$/m;
+		is($n, $bytes, "$what, attack $i: $got_label")
+			or diag "out: $r->{out} err: $r->{err}";
+		my $who = $pid // 'unknown';
+		ok(wait_for(sub { slurp_file($log) =~ /refused a call from pid \Q$who\E $want/ }, 5),
+		   "$what, attack $i: $log_label")
+			or diag "log: " . slurp_file($log);
+	}
+}
 for my $case (['another gid', ['--regid=' . OTHER_UID, '--clear-groups'],
 	       qr/uid 0 gid ${\OTHER_UID}: another gid \(this server runs as gid \Q$own_gid\E\)/],
 	      ['other groups', ["--regid=$own_gid", '--groups=4242,4243'],
 	       qr/uid 0 gid \Q$own_gid\E: groups 4242,4243 \(this server has [^)]*\)/]) {
 	my ($what, $priv, $want) = @$case;
-	for my $i (1 .. 3) {
-		$r = run_call([@same_uid, @$priv, 'perl', '-e', $attacker, $sock, $script],
-			      dir => $env->{dir});
-		my ($pid, $n) = $r->{out} =~ /^pid (\d+) received (\d+) bytes$/m;
-		is($n, 0, "$what, attack $i: received nothing (no greeting)")
-			or diag "out: $r->{out} err: $r->{err}";
-		my $who = $pid // 'unknown';
-		ok(wait_for(sub { slurp_file($log) =~ /refused a call from pid \Q$who\E $want/ }, 5),
-		   "$what, attack $i: the server logged the refusal saying how the caller differs")
-			or diag "log: " . slurp_file($log);
-	}
+	attacked_thrice($what, [@same_uid, @$priv], $want, 0,
+			'received nothing (no greeting)',
+			'the server logged the refusal saying how the caller differs');
 }
 unlike(slurp_file($marker), qr/attacker/, 'no same-uid stranger\'s request ran');
+
+# The same uid, gid and groups, with less privilege than the server (a
+# root service with a reduced bounding set, a no-new-privs or seccomp
+# sandbox): its call would run with the server's capabilities, free of
+# no-new-privs or of its filter.  The name of the server is no secret
+# (the run directory lists it; -g takes it), so the server refuses it.
+my $with_state = "$FindBin::Bin/with-state.pl";
+for my $case (['no capabilities', ['setpriv', '--bounding-set=-all', '--inh-caps=-all'],
+	       qr/uid 0 gid \Q$own_gid\E: lacks capabilities this server has \(bounding [0-9a-f]{16}, this server has [0-9a-f]{16}\)/],
+	      ['one capability fewer', ['setpriv', '--bounding-set=-net_raw'],
+	       qr/uid 0 gid \Q$own_gid\E: lacks capabilities this server has \(bounding [0-9a-f]{16}, this server has [0-9a-f]{16}\)/],
+	      ['no-new-privs', ['setpriv', '--no-new-privs'],
+	       qr/uid 0 gid \Q$own_gid\E: runs with no-new-privs \(this server does not\)/],
+	      ['a seccomp filter', ['perl', $with_state, '--seccomp', '--'],
+	       qr/uid 0 gid \Q$own_gid\E: runs under a seccomp filter/]) {
+	my ($what, $wrap, $want) = @$case;
+	attacked_thrice($what, $wrap, $want, 8,
+			'received only PFI_DECLINED (8 bytes), no greeting',
+			'the server logged the refusal saying what it lacks');
+}
+unlike(slurp_file($marker), qr/attacker/, 'no less privileged caller\'s request ran');
+
+# Our client, under the server's -g name with one capability fewer: the
+# server declines, so the script runs directly (one line), and the
+# server is not taken for a stale one and replaced.
+$r = run_call(['setpriv', '--bounding-set=-net_raw', @cmd, 'less'], dir => $env->{dir});
+is($r->{status}, 0, '-g caller with less privilege: the script ran') or diag $r->{err};
+is($r->{out}, "ran less\n", '-g caller with less privilege: its output');
+one_prefork_line($r, qr/without a server \(not accelerated\)/,
+		 '-g caller with less privilege');
+is(server_pid_of($script), $server, '-g caller with less privilege: the server was kept');
 
 # The user is still served, by the same server, with nothing leaked.
 $r = run_call([@cmd, 'after'], dir => $env->{dir});

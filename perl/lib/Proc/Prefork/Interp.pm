@@ -750,7 +750,11 @@ exchange costs the server about the size of its request. A connection
 whose peer runs under a different user id, group id or set of
 supplementary groups than the server (as reported by C<SO_PEERCRED> and
 C<SO_PEERGROUPS>) is refused and logged at
-C<warning>.
+C<warning>. So is one with less privilege than the server (a capability
+of the server's bounding, permitted, ambient or inheritable set that it
+lacks, no-new-privs that the server has not, or a seccomp filter; read
+from F</proc/PID/status> while a pidfd holds the caller), which is sent
+C<PFI_DECLINED> so that our client runs the script itself.
 
 =head1 PERFORMANCE TIPS
 
@@ -886,7 +890,8 @@ initialisation set (F<t/14-callerstate.t>).
 =item PeerCreds
 
 At accept: the caller's gid and groups (C<SO_PEERCRED>,
-C<SO_PEERGROUPS>) must be the server's.
+C<SO_PEERGROUPS>) must be the server's, and it must hold every privilege
+of the server's (capability sets, no-new-privs, seccomp: C<lacks>).
 
 =item MainConstants
 

@@ -9,7 +9,7 @@ use strict;
 use warnings;
 
 use Exporter qw(import);
-our @EXPORT_OK = qw(pidfd_open have_madvise madvise inotify_open
+our @EXPORT_OK = qw(pidfd_open pidfd_alive have_madvise madvise inotify_open
                     inotify_add_watch signalfd_open signalfd_drain
                     fd_flags poll poll_in
                     get_rlimit set_rlimit getsockopt_large
@@ -167,13 +167,14 @@ my %SYSCALL_TABLE2 = (
     aarch64 => { prlimit64 => 261, getsockopt => 209 },
     i686    => { prlimit64 => 340, getsockopt => 365 },
 );
-our ($SYS_prlimit64, $SYS_getsockopt);
+our ($SYS_prlimit64, $SYS_getsockopt, $SYS_pidfd_send_signal);
 {
     no strict 'refs';
     for my $pkg (__PACKAGE__, 'main', 'Proc::Prefork::Interp') {
         next unless defined &{"${pkg}::SYS_prlimit64"};
         $SYS_prlimit64  = eval { &{"${pkg}::SYS_prlimit64"}() };
         $SYS_getsockopt = eval { &{"${pkg}::SYS_getsockopt"}() };
+        $SYS_pidfd_send_signal = eval { &{"${pkg}::SYS_pidfd_send_signal"}() };
         last;
     }
     require Config;
@@ -181,6 +182,20 @@ our ($SYS_prlimit64, $SYS_getsockopt);
     my $nums = $SYSCALL_TABLE2{$arch // ''} // {};
     $SYS_prlimit64  //= $nums->{prlimit64};
     $SYS_getsockopt //= $nums->{getsockopt};
+    # Linux 5.1 numbered its new calls alike on every architecture.
+    $SYS_pidfd_send_signal //= 424 if %$nums;
+}
+
+# Whether the process of pidfd $fd has not exited (signal 0 checks only);
+# undef with $! set where the kernel or this perl cannot tell (ENOSYS).
+sub pidfd_alive {
+    my ($fd) = @_;
+    unless (defined $SYS_pidfd_send_signal) {
+        $! = ENOSYS;
+        return undef;
+    }
+    return 1 if syscall($SYS_pidfd_send_signal, $fd + 0, 0, 0, 0) == 0;
+    return $!{ESRCH} ? 0 : undef;
 }
 
 # [soft, hard] of resource limit $res (RLIMIT_* number), or undef.

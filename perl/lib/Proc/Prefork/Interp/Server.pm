@@ -166,8 +166,20 @@ sub _listen_readable {
     # (a fresh child's control socket), before accepting it: a call
     # accepted without them would be lost.
     return $self->_out_of_fds unless $pool->reserve_fds;
+    # And one for reading the caller's privileges (_dispatch). Short of
+    # it, a call that ends frees some; with none running, nothing will:
+    # the call is accepted without it, and declined if that reading
+    # finds no fd (our client then runs the script directly).
+    my $busy = $pool->busy_count;
+    return $self->_out_of_fds unless $self->_reserve_peer_fd || !$busy;
     my $call;
-    if (accept($call, $self->{listen})) {
+    my $accepted = accept($call, $self->{listen});
+    if (!$accepted && !$busy && ($! == EMFILE || $! == ENFILE)
+        && $self->{peer_reserve}) {
+        close delete $self->{peer_reserve};
+        $accepted = accept($call, $self->{listen});
+    }
+    if ($accepted) {
         $self->{errors} = 0;
         $self->{fd_logged} = 0;
         return $self->_dispatch($call);
@@ -182,6 +194,19 @@ sub _listen_readable {
         $self->begin_quit;
     }
     return;
+}
+
+# An fd held (/dev/null) while the server waits for a call, and let go
+# of just before it reads the caller's /proc status (PeerCreds::lacks):
+# a server near its limit on open files (perl/t/16-nofile.t) still has
+# that one number when accept has taken the last other one. True if
+# held, false with $! set.
+sub _reserve_peer_fd {
+    my ($self) = @_;
+    return 1 if $self->{peer_reserve};
+    open(my $fh, '<', '/dev/null') or return 0;
+    $self->{peer_reserve} = $fh;
+    return 1;
 }
 
 # No descriptor (or memory) for another call: the listener is not
@@ -213,6 +238,18 @@ sub _dispatch {
     # [caller-state] Nor other groups (SO_PEERCRED gid, SO_PEERGROUPS).
     if (my $why = Proc::Prefork::Interp::PeerCreds::differ($call)) {
         log_msg('warning', "refused a call from $why");
+        close $call;
+        return;
+    }
+    # Nor less privilege (capabilities, no-new-privs, seccomp): declined,
+    # so that our client (under one -g name) runs the script itself
+    # rather than take this server for a stale one and replace it.
+    # (The reading needs one fd: the one held for it, let go of here.)
+    close delete $self->{peer_reserve} if $self->{peer_reserve};
+    if (my $why = Proc::Prefork::Interp::PeerCreds::lacks($call)) {
+        log_msg('warning', "refused a call from $why");
+        send($call, $self->{declined}, MSG_DONTWAIT | MSG_NOSIGNAL)
+            if defined $self->{declined};
         close $call;
         return;
     }
@@ -255,7 +292,7 @@ sub _new_executor {
     # [signals] the server keeps SIGCHLD blocked for its notification fd
     Proc::Prefork::Interp::Relay::child_unblock() if $self->{pool}->relaying;
     $self->{quit_signals}->in_child;
-    for my $role (qw(listen watche watchi)) {
+    for my $role (qw(listen watche watchi peer_reserve)) {
         close $self->{$role} if $self->{$role};
     }
     $self->{autoreload}->stop if $self->{autoreload};
