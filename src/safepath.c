@@ -27,15 +27,11 @@ static void path_pop(struct pfi_walk *w)
 		slash[slash == w->path] = '\0';
 }
 
-/* Checks the directory just opened as `fd` and pushes it. */
-static int push_dir(struct pfi_walk *w, int fd, struct problem *p)
+/* Checks the directory just opened as `fd` and moves the walk there
+ * (letting go of where it was); on a failure the walk stays. */
+static int move_to(struct pfi_walk *w, int fd, struct problem *p)
 {
 	struct stat st;
-	if (w->depth + 1 >= PFI_WALK_MAX_DEPTH) {
-		close(fd);
-		return problem_fail(p, ENAMETOOLONG, "run directory path "
-				    "'%s' is too deep", w->path);
-	}
 	if (fstat(fd, &st) < 0) {
 		int err = errno;
 		close(fd);
@@ -59,36 +55,41 @@ static int push_dir(struct pfi_walk *w, int fd, struct problem *p)
 		close(fd);
 		return r;
 	}
-	w->depth++;
-	w->fd[w->depth] = fd;
-	w->shared[w->depth] = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = fd;
+	w->shared = (st.st_mode & (S_IWGRP | S_IWOTH)) != 0;
 	return 0;
+}
+
+/* Goes to "/" (checked again: it is a directory like the others). */
+static int go_to_root(struct pfi_walk *w, struct problem *p)
+{
+	strcpy(w->path, "/");
+	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot open '/'");
+	return move_to(w, fd, p);
 }
 
 int pfi_walk_begin(struct pfi_walk *w, uid_t uid, struct problem *p)
 {
 	w->uid = uid;
-	w->depth = -1;
+	w->fd = -1;
+	w->shared = 0;
 	w->links = 0;
-	strcpy(w->path, "/");
-	int fd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return problem_errno(p, errno, "cannot open '/'");
-	return push_dir(w, fd, p);
+	return go_to_root(w, p);
 }
 
-static void go_up(struct pfi_walk *w)
+/* The kernel's "..": where a standalone lookup of the path goes (the
+ * parent of a mount's root is the mount point's, "/.." is "/"). */
+static int go_up(struct pfi_walk *w, struct problem *p)
 {
-	if (w->depth == 0)
-		return;         /* "/.." is "/" */
-	close(w->fd[w->depth--]);
 	path_pop(w);
-}
-
-static void go_to_root(struct pfi_walk *w)
-{
-	while (w->depth > 0)
-		go_up(w);
+	int fd = openat(w->fd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return problem_errno(p, errno, "cannot open '%s'", w->path);
+	return move_to(w, fd, p);
 }
 
 static int walk_components(struct pfi_walk *w, const char *path,
@@ -101,7 +102,7 @@ static int walk_components(struct pfi_walk *w, const char *path,
 static int follow(struct pfi_walk *w, const char *name,
                   const struct stat *st, struct problem *p)
 {
-	if (w->shared[w->depth] && !owner_ok(w, st->st_uid))
+	if (w->shared && !owner_ok(w, st->st_uid))
 		return problem_fail(p, EPERM, "unsafe run directory path: "
 			"'%s%s%s' is a symlink owned by uid %u in a directory "
 			"others can write to", w->path,
@@ -112,7 +113,7 @@ static int follow(struct pfi_walk *w, const char *name,
 			"too many symlinks", w->path,
 			strlen(w->path) > 1 ? "/" : "", name);
 	char target[PATH_MAX];
-	ssize_t n = readlinkat(w->fd[w->depth], name, target, sizeof target);
+	ssize_t n = readlinkat(w->fd, name, target, sizeof target);
 	if (n < 0 && (errno == EINVAL || errno == ENOENT))
 		return LOOK_AGAIN;      /* no longer a symlink */
 	if (n < 0)
@@ -122,8 +123,11 @@ static int follow(struct pfi_walk *w, const char *name,
 		return problem_fail(p, ENAMETOOLONG, "symlink '%s/%s' is too "
 				    "long", w->path, name);
 	target[n] = '\0';
-	if (target[0] == '/')
-		go_to_root(w);
+	if (target[0] == '/') {
+		int r = go_to_root(w, p);
+		if (r < 0)
+			return r;
+	}
 	return walk_components(w, target, p);
 }
 
@@ -133,20 +137,18 @@ static int step(struct pfi_walk *w, const char *name, int may_create,
 {
 	if (!strcmp(name, ".") || !*name)
 		return 0;
-	if (!strcmp(name, "..")) {
-		go_up(w);
-		return 0;
-	}
+	if (!strcmp(name, ".."))
+		return go_up(w, p);
 	/* A few rounds: the entry may change between the open and the
 	 * look (then the next round sees what it has become).  The open
 	 * comes first: a directory, the common case, costs one call. */
 	for (int attempt = 0; attempt < 4; attempt++) {
-		int dirfd = w->fd[w->depth];
+		int dirfd = w->fd;
 		int fd = openat(dirfd, name,
 				O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
 			path_push(w, name);
-			return push_dir(w, fd, p);
+			return move_to(w, fd, p);
 		}
 		int err = errno;
 		struct stat st;
@@ -210,7 +212,9 @@ int pfi_walk_path(struct pfi_walk *w, const char *path, struct problem *p)
 	if (path[0] != '/')
 		return problem_fail(p, EINVAL, "run directory '%s' is not an "
 				    "absolute path", path);
-	go_to_root(w);
+	int r = go_to_root(w, p);
+	if (r < 0)
+		return r;
 	return walk_components(w, path, p);
 }
 
@@ -222,7 +226,7 @@ int pfi_walk_create(struct pfi_walk *w, const char *name, struct problem *p)
 int pfi_walk_enter(struct pfi_walk *w, const char *name, struct problem *p)
 {
 	struct stat st;
-	if (fstatat(w->fd[w->depth], name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	if (fstatat(w->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
 	    errno == ENOENT)
 		return PFI_WALK_ABSENT;
 	return step(w, name, 0, p);
@@ -235,7 +239,7 @@ int pfi_walk_may_create(const struct pfi_walk *w, const char *name,
 	 * with the effective ids mkdirat() would use; before Linux 5.8 it
 	 * cannot (EINVAL or ENOSYS), and then the creation is assumed to
 	 * work, as it does in the usual case of a directory of one's own. */
-	if (faccessat(w->fd[w->depth], "", W_OK | X_OK,
+	if (faccessat(w->fd, "", W_OK | X_OK,
 		      AT_EACCESS | AT_EMPTY_PATH) == 0 ||
 	    errno == EINVAL || errno == ENOSYS)
 		return 0;
@@ -247,7 +251,7 @@ int pfi_walk_may_create(const struct pfi_walk *w, const char *name,
 int pfi_walk_finish(struct pfi_walk *w, struct problem *p)
 {
 	struct stat st, opened;
-	int here = w->fd[w->depth];
+	int here = w->fd;
 	if (fstat(here, &st) < 0)
 		return problem_errno(p, errno, "cannot stat '%s'", w->path);
 	if (st.st_uid != w->uid)
@@ -275,6 +279,7 @@ int pfi_walk_finish(struct pfi_walk *w, struct problem *p)
 
 void pfi_walk_end(struct pfi_walk *w)
 {
-	while (w->depth >= 0)
-		close(w->fd[w->depth--]);
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
 }

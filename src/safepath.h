@@ -1,13 +1,19 @@
 /* A walk from "/" down a directory path that checks every directory on
- * the way before going on, holding each as an fd (O_PATH), so the walk
- * ends at the very directory it checked (docs/design.md section 5):
+ * the way before going on, each opened (O_PATH) relative to the one
+ * before, so the walk ends at the very directory it checked
+ * (docs/design.md section 5):
  *   - every directory is owned by root or the user;
  *   - none is writable by group or other, unless it is sticky: then
  *     nobody else can rename or remove what the user or root owns in
  *     it, and the ownership rule holds for what the walk takes from it;
  *   - a symlink is followed when the directory holding it passed (in a
  *     sticky one the link must be owned by root or the user); its target
- *     is walked in turn, with at most PFI_WALK_MAX_LINKS links.
+ *     is walked in turn, with at most PFI_WALK_MAX_LINKS links;
+ *   - ".." is the kernel's parent of where the walk is (as in a
+ *     standalone path lookup), checked like any other directory.
+ * The walk holds one fd, two while stepping, however deep the path: a
+ * caller with all but a few of its fds in use (near a low limit on open
+ * files) still reaches its run directory.
  * Messages name the path walked so far and the problem. */
 #ifndef PFI_SAFEPATH_H
 #define PFI_SAFEPATH_H
@@ -17,14 +23,12 @@
 
 #include "problem.h"
 
-#define PFI_WALK_MAX_DEPTH 64
 #define PFI_WALK_MAX_LINKS 40
 
 struct pfi_walk {
 	uid_t uid;
-	int depth;                          /* fd[depth] is where we are */
-	int fd[PFI_WALK_MAX_DEPTH];
-	unsigned char shared[PFI_WALK_MAX_DEPTH];
+	int fd;                             /* where the walk is */
+	int shared;                         /* ... writable by others */
 	int links;
 	char path[PATH_MAX];                /* the walk so far, for messages */
 };
@@ -57,7 +61,7 @@ int pfi_walk_may_create(const struct pfi_walk *w, const char *name,
  * returns it opened O_RDONLY|O_DIRECTORY (the caller closes it). */
 int pfi_walk_finish(struct pfi_walk *w, struct problem *p);
 
-/* Closes the walk's fds. */
+/* Closes the walk's fd. */
 void pfi_walk_end(struct pfi_walk *w);
 
 #endif

@@ -459,9 +459,8 @@ SKIP: {
 	# reach or start a server (the run directory, the server's pipes,
 	# its socket), and then to run perl or python at all.  Wherever a
 	# standalone run works, so does the call: served, or run directly
-	# saying why.  (A run directory with a short path, whose safety
-	# check holds fewer fds at once, so that the client gets as far as
-	# starting a server.)
+	# saying why.  (A run directory of their own, for the servers these
+	# start, killed at the end.)
 	my $short = tempdir('pfi-XXXXXX', DIR => File::Spec->tmpdir, CLEANUP => 1);
 	chmod 0700, $short;
 	local $ENV{PREFORK_INTERP_RUN_DIR} = $short;
