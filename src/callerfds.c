@@ -95,6 +95,16 @@ int pfi_caller_fds_check(const struct pfi_caller_fds *fds,
 				    "where no server can place it",
 				    fds->fd[fds->n - 1],
 				    (unsigned long long)hard);
+	/* The executor holds them all at once, beside its own numbers,
+	 * before it can place any: short of room it could only hang up. */
+	if (fds->n > 0 && hard != PFI_RLIM_INF &&
+	    3 + fds->n + PFI_EXTRA_FDS_SERVER_ROOM > hard)
+		return problem_fail(p, EXDEV, "the caller's %zu open fds "
+				    "above 2 leave a server too few numbers "
+				    "to take them under its hard limit of "
+				    "%llu open files (it needs %d of its own)",
+				    fds->n, (unsigned long long)hard,
+				    PFI_EXTRA_FDS_SERVER_ROOM);
 	return fds->n > 0 ? check_passable(fds, p) : 0;
 }
 

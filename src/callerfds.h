@@ -27,6 +27,9 @@ int pfi_caller_fds_collect(struct pfi_caller_fds *out, struct problem *p);
  *   - one at or above the caller's hard limit on open files (st), which
  *     it opened before lowering the limit: a standalone run uses it, but
  *     no server, which has at most that hard limit, can place it there;
+ *   - so many that a server could not hold them all at once beside
+ *     the PFI_EXTRA_FDS_SERVER_ROOM numbers it needs of its own, under
+ *     the caller's hard limit on open files (which the server shares);
  *   - one the kernel refuses to pass (an io_uring instance): tried on a
  *     socket pair of our own, before any server is involved. */
 int pfi_caller_fds_check(const struct pfi_caller_fds *fds,

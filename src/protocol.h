@@ -192,6 +192,12 @@ void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN]);
 #define PFI_EXTRA_FDS_MAX   64          /* fds one call carries at most */
 #define PFI_EXTRA_FD_MIN    3
 #define PFI_EXTRA_FDS_BLOCK (4 + 4 * PFI_EXTRA_FDS_MAX)
+/* Numbers a server holds of its own while it receives a call's fds:
+ * ours hold 7 (their own stdio, run directory and log, control and
+ * call sockets), and one is left for an fd the script's initialisation
+ * keeps.  The call's 3 + N received fds must fit beside them under the
+ * caller's hard limit on open files, which the server shares. */
+#define PFI_EXTRA_FDS_SERVER_ROOM 8
 
 /* The step-2 bits that `extra-fds` contributes: only when the server
  * offered it and the caller has n > 0 such fds. */

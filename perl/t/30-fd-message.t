@@ -7,6 +7,7 @@ use Fcntl qw(F_GETFD FD_CLOEXEC);
 use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC SOL_SOCKET SCM_RIGHTS);
 use Socket::MsgHdr ();
 use Proc::Prefork::Interp::FdMessage ();
+use Proc::Prefork::Interp::Linux ();
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use FdTest qw(open_fds send_msg pair);
@@ -55,6 +56,37 @@ for my $case ([2, qr/^message for fd 1 carried 2 file descriptors, not one$/],
     close $c;
     my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 2);
     ok(!defined $fd && !defined $why, 'EOF: the client is gone, quietly');
+}
+
+# A receiver with no free fd number: the kernel drops the fd (the
+# message arrives without it), and that is said, not blamed on the
+# client. In a child, whose soft limit sits at its open fds.
+{
+    my ($c, $s) = pair();
+    send_msg($c, "\0", $pfd) or die "sendmsg: $!";
+    pipe my $r, my $w or die $!;
+    my $pid = fork // die $!;
+    if (!$pid) {
+        close $r;
+        # the soft limit just above the highest fd open; then every
+        # free number under it taken
+        my ($top) = sort { $b <=> $a } grep { /^\d+$/ } do {
+            opendir my $d, '/proc/self/fd' or POSIX::_exit(2); readdir $d };
+        my $hard = (Proc::Prefork::Interp::Linux::get_rlimit(7) or POSIX::_exit(3))->[1];
+        Proc::Prefork::Interp::Linux::set_rlimit(7, $top + 1, $hard) or POSIX::_exit(3);
+        my @fill;
+        while (defined(my $fd = POSIX::dup(0))) { push @fill, $fd }
+        POSIX::_exit(4) unless $! == POSIX::EMFILE();
+        my ($fd, $why) = Proc::Prefork::Interp::FdMessage::receive($s, 5);
+        syswrite $w, defined $fd ? "fd $fd" : ($why // 'undef');
+        POSIX::_exit(0);
+    }
+    close $w;
+    my $said = do { local $/; <$r> };
+    waitpid $pid, 0;
+    is($?, 0, 'no free number: the receiver ran');
+    is($said, "no free fd number to receive the caller's fd 5 in (Too many open files)",
+       'no free number: says so, naming the fd');
 }
 
 # The decision itself, on numbers.

@@ -7,6 +7,7 @@ client that went away ends it quietly.
 """
 
 import array
+import errno
 import locale
 import os
 import socket
@@ -83,7 +84,8 @@ class _Reader:
                 other = True
         truncated = bool(flags & socket.MSG_CTRUNC) or \
             socket.CMSG_SPACE(fds.itemsize * (len(fds) + 1)) > CONTROL_LEN
-        why = _fd_fault(len(msg), truncated, len(fds), other, which)
+        why = _no_room(len(msg), len(fds), which) or \
+            _fd_fault(len(msg), truncated, len(fds), other, which)
         if why is not None or not msg:
             for fd in fds:
                 os.close(fd)
@@ -94,6 +96,21 @@ class _Reader:
 
 
 CONTROL_LEN = 256
+
+
+def _no_room(nbytes, nfds, which):
+    """A message that came without its fd while this process has no
+    number free (the kernel then drops the fd): not the client's fault,
+    and said so.  The probe's own fd, if one was free, is closed again."""
+    if nfds or not nbytes:
+        return None
+    try:
+        os.close(os.dup(0))
+    except OSError as e:
+        if e.errno == errno.EMFILE:
+            return (f"no free fd number to receive the caller's fd {which} "
+                    "in (Too many open files)")
+    return None
 
 
 def _fd_fault(nbytes, truncated, nfds, other, which):

@@ -1,17 +1,21 @@
 """Unit tests of the pure parts outside the codec: inotify event
-parsing, options, signal dispositions, and the stdio settings compared
-with what real fresh interpreters choose."""
+parsing, options, signal dispositions, the stdio settings compared
+with what real fresh interpreters choose, and a stdio message that
+arrives without its fd for want of a free number."""
 
 import json
 import os
+import resource
 import signal
+import socket
 import struct
 import subprocess
 import sys
 
 import pytest
 
-from prefork_interp import autoreload, callstate, linux, options
+from prefork_interp import (autoreload, callstate, executor, linux, options,
+                            protocol)
 
 
 def event(wd, mask, name=b""):
@@ -183,3 +187,43 @@ def test_c_handlers_are_caught_signals_python_does_not_know():
     assert callstate.c_handlers(found, set()) == frozenset()
     assert signal.SIGINT not in callstate.caught_by_kernel() or \
         callable(signal.getsignal(signal.SIGINT))
+
+
+def test_fd_message_without_room_says_so():
+    """A receiver with no free fd number: the kernel drops the fd (the
+    message arrives without it), and that is said, not blamed on the
+    client.  In a child, whose soft limit sits at its open fds."""
+    client, server = socket.socketpair()
+    passed = os.open("/dev/null", os.O_RDONLY)
+    socket.send_fds(client, [b"\0"], [passed])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            top = max(int(n) for n in os.listdir("/proc/self/fd"))
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (top + 1, hard))
+            fill = []
+            try:
+                while True:
+                    fill.append(os.dup(0))
+            except OSError:
+                pass
+            try:
+                fd = executor._Reader(server, 0).fd(5)
+                said = f"fd {fd}"
+            except protocol.ProtocolError as e:
+                said = str(e)
+            os.write(w, said.encode())
+        finally:
+            os._exit(0)
+    os.close(w)
+    said = os.read(r, 4096).decode()
+    os.close(r)
+    os.waitpid(pid, 0)
+    os.close(passed)
+    client.close()
+    server.close()
+    assert said == ("no free fd number to receive the caller's fd 5 in "
+                    "(Too many open files)")

@@ -29,8 +29,9 @@ my $held_file = "$dir/held-by-init";
 # it acts: "read N" reads a line from fd N, "open PATH" from PATH,
 # "write N TEXT" writes one to fd N, "close-wait N FILE" closes fd N
 # and waits for FILE.
+# (POSIX is loaded only where it is used: compiled at the start, it
+# would take more fds than the script needs, near a limit on them.)
 our $script = write_script($env, 'fds.pl', { perl => logging_script_header() . <<EOS, python => logging_script_header() . <<EOS });
-use POSIX ();
 open my \$held, '>>', '$held_file' or die "held: \$!";
 my \$init_pid = \$\$;
 prefork_initialisation_complete(logger => \\&logger);
@@ -56,6 +57,7 @@ while (\@ARGV) {
 		close \$fh;
 	} elsif (\$op eq 'close-wait') {
 		my (\$n, \$file) = splice \@ARGV, 0, 2;
+		require POSIX;
 		POSIX::close(\$n);
 		my \$end = time + 20;
 		select undef, undef, undef, 0.02 until -e \$file || time > \$end;
@@ -455,6 +457,38 @@ SKIP: {
 		   "round $round: ... each fd at its number, inheritable, nothing else open")
 			or diag $r->{out};
 	}
+	# With that server running, fds 3 to 31 and more: the executor holds
+	# all the call's fds at once, beside numbers of its own, before it
+	# can place any.  Wherever a standalone run works, so does the call:
+	# served while the server has room to take them, else run directly
+	# saying so (short of room, a server could only hang up: 127).
+	my ($near_served, $near_direct) = (0, 0);
+	for my $top (31 .. 36) {
+		my @fds_then = ('bash', '-c', 'ulimit -n 40 && for n in $(seq 3 "$2"); do eval "exec $n<\"\$1-$n\""; done && shift 2 && exec "$@"',
+				'_', $base, $top);
+		my $alone = run_call([@fds_then, interpreter(), $script, 'read', $top],
+				     dir => $dir, unset => ['PREFORK_INTERP']);
+		next unless $alone->{status} == 0;
+		for my $round (1 .. 3) {
+			$r = run_call([@fds_then, $script, 'read', $top], dir => $dir);
+			is($r->{status}, 0, "round $round: fds 3 to $top under a hard limit of 40, its server running: runs")
+				or diag $r->{err};
+			my ($held_here) = $r->{out} =~ /^held=(\d+)$/m;
+			is(fd_lines($r->{out}), $want->($held_here // -1, $top),
+			   "round $round: ... with each fd at its number")
+				or diag $r->{out};
+			if ($r->{out} =~ /^served=1$/m) {
+				$near_served++;
+				unlike($r->{err}, qr/prefork-interp/, "round $round: ... served, with no line from prefork-interp");
+				next;
+			}
+			$near_direct++;
+			one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller's \d+ open fds above 2 leave a server too few numbers to take them under its hard limit of 40 open files/,
+					 "fds 3 to $top with its server running, run directly");
+		}
+	}
+	ok($near_served && $near_direct, 'near the limit, some were served and some ran directly (both cases covered)')
+		or diag "served $near_served, directly $near_direct";
 	# Fds 3 to 31 and more: too few numbers left, at some point, to
 	# reach or start a server (the run directory, the server's pipes,
 	# its socket), and then to run perl or python at all.  Wherever a
@@ -481,7 +515,7 @@ SKIP: {
 			or diag $r->{out};
 		next unless $r->{out} =~ /^served=0$/m;
 		$ran_directly++;
-		one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): .*Too many open files/,
+		one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): (?:.*Too many open files|the caller's \d+ open fds above 2 leave a server too few numbers)/,
 				 "fds 3 to $top, run directly");
 	}
 	ok($ran_directly, 'some of those ran directly (the case is covered)');

@@ -112,6 +112,9 @@ for my $round (1 .. 3) {
 	   "round $round: the server stayed");
 }
 ok(kill_all(), 'the server is stopped');
+# Its watcher and its last executors may still be ending: counted, they
+# would make the fill below one short and the setup's fork work.
+ok(wait_for(sub { nobody_count() == 0 }, 10), 'no process of uid 65534 stays');
 
 # The setup that cannot fork the server declines the first call the
 # same way, and ends: no server and no watcher stay; once processes can

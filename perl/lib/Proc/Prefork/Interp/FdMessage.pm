@@ -14,7 +14,7 @@ package Proc::Prefork::Interp::FdMessage;
 use strict;
 use warnings;
 
-use Errno qw(EINTR ECONNRESET);
+use Errno qw(EINTR ECONNRESET EMFILE);
 use POSIX ();
 use Socket qw(SOL_SOCKET SCM_RIGHTS MSG_CTRUNC);
 use Socket::MsgHdr ();
@@ -44,7 +44,8 @@ sub receive {
     $got += 0;      # Socket::MsgHdr says "0 but true" at EOF
 
     my ($fds, $other) = _fds_in($hdr);
-    my $why = _fault($got, _truncated($hdr, scalar @$fds), scalar @$fds,
+    my $why = _no_room($got, scalar @$fds, $which)
+           // _fault($got, _truncated($hdr, scalar @$fds), scalar @$fds,
                      $other, $which);
     if (defined $why || !$got) {
         POSIX::close($_) for @$fds;
@@ -67,6 +68,22 @@ sub _fds_in {
         }
     }
     return (\@fds, $other);
+}
+
+# A message that came without its fd while this process has no number
+# free (the kernel then drops the fd): not the client's fault, and said
+# so. The probe's own fd, if one was free after all, is closed again.
+sub _no_room {
+    my ($bytes, $nfds, $which) = @_;
+    return undef if $nfds || !$bytes;
+    my $probe = POSIX::dup(0);
+    if (defined $probe) {
+        POSIX::close($probe);
+        return undef;
+    }
+    return undef unless $! == EMFILE;
+    return "no free fd number to receive the caller's fd $which in "
+         . "(Too many open files)";
 }
 
 # Whether the kernel had to cut the control data short. It says so with
