@@ -61,7 +61,9 @@ int pfi_caller_fds_collect(struct pfi_caller_fds *out, struct problem *p)
 }
 
 /* Whether the kernel passes each of them on a unix socket: sent on a
- * socket pair of our own, whose closing drops what it carries. */
+ * socket pair of our own and read back at once without room for the
+ * fd, which the kernel then drops, so that the try holds at most one of
+ * the user's fds in flight (a count the kernel limits). */
 static int check_passable(const struct pfi_caller_fds *fds, struct problem *p)
 {
 	int pair[2], r = 0;
@@ -70,13 +72,17 @@ static int check_passable(const struct pfi_caller_fds *fds, struct problem *p)
 				     "caller's fds");
 	for (size_t i = 0; r == 0 && i < fds->n; i++) {
 		ssize_t n;
+		char byte;
 		do
-			n = pfi_wire_sendmsg_fd(pair[0], fds->fd[i]);
+			n = pfi_wire_sendmsg_fd_waiting(pair[0], fds->fd[i]);
 		while (n < 0 && errno == EINTR);
 		if (n != 1)
 			r = problem_errno(p, n < 0 ? errno : EIO, "the caller's "
 					  "fd %d cannot be passed to a server",
 					  fds->fd[i]);
+		else if (recv(pair[1], &byte, 1, 0) != 1)
+			r = problem_errno(p, errno, "cannot try passing the "
+					  "caller's fds");
 	}
 	close(pair[0]);
 	close(pair[1]);

@@ -255,14 +255,39 @@ ssize_t pfi_wire_sendmsg_fd(int via, int payload)
 	return sendmsg(via, &msg, MSG_NOSIGNAL);
 }
 
+/* ETOOMANYREFS: the user's fds in flight on unix sockets (sent, not yet
+ * received, by any of its processes) exceed the sender's limit on open
+ * files.  Other calls' executors receiving theirs bring the count down,
+ * so the send is tried again, waiting 1, 2, 4 ... 100 ms between tries,
+ * for PFI_WIRE_INFLIGHT_WAIT_MS at most. */
+ssize_t pfi_wire_sendmsg_fd_waiting(int via, int payload)
+{
+	int waited = 0, pause = 1;
+	for (;;) {
+		ssize_t n = pfi_wire_sendmsg_fd(via, payload);
+		if (n >= 0 || errno == EINTR ||
+		    errno != ETOOMANYREFS || waited >= PFI_WIRE_INFLIGHT_WAIT_MS)
+			return n;
+		poll(NULL, 0, pause);
+		waited += pause;
+		pause = pause * 2 > 100 ? 100 : pause * 2;
+	}
+}
+
 int pfi_wire_send_fd(int via, int payload, struct problem *p)
 {
 	for (;;) {
-		ssize_t n = pfi_wire_sendmsg_fd(via, payload);
+		ssize_t n = pfi_wire_sendmsg_fd_waiting(via, payload);
 		if (n == 1)
 			return 0;
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == ETOOMANYREFS)
+			return problem_errno(p, errno, "passing fd %d to the "
+				"server, after waiting %d s for the user's fds "
+				"in flight on unix sockets to drop below its "
+				"limit on open files", payload,
+				PFI_WIRE_INFLIGHT_WAIT_MS / 1000);
 		return problem_errno(p, n < 0 ? errno : EIO,
 				     "passing fd %d to the server", payload);
 	}

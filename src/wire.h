@@ -60,4 +60,10 @@ int pfi_wire_send_fd(int via, int payload, struct problem *p);
  * MSG_NOSIGNAL), its result as is. */
 ssize_t pfi_wire_sendmsg_fd(int via, int payload);
 
+/* The same, tried again while the kernel refuses it for the user's fds
+ * in flight (ETOOMANYREFS), for PFI_WIRE_INFLIGHT_WAIT_MS at most: a
+ * busy moment of many calls passing fds at once, which passes. */
+#define PFI_WIRE_INFLIGHT_WAIT_MS 10000
+ssize_t pfi_wire_sendmsg_fd_waiting(int via, int payload);
+
 #endif
