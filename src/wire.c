@@ -265,8 +265,8 @@ ssize_t pfi_wire_sendmsg_fd_waiting(int via, int payload)
 	int waited = 0, pause = 1;
 	for (;;) {
 		ssize_t n = pfi_wire_sendmsg_fd(via, payload);
-		if (n >= 0 || errno == EINTR ||
-		    errno != ETOOMANYREFS || waited >= PFI_WIRE_INFLIGHT_WAIT_MS)
+		if (n >= 0 || errno != ETOOMANYREFS ||
+		    waited >= PFI_WIRE_INFLIGHT_WAIT_MS)
 			return n;
 		poll(NULL, 0, pause);
 		waited += pause;
