@@ -93,6 +93,11 @@ int pfi_caller_fds_check(const struct pfi_caller_fds *fds,
                          const struct pfi_caller_state *st, struct problem *p)
 {
 	uint64_t hard = st->rlimit[RLIMIT_NOFILE].hard;
+	if (hard < PFI_SERVER_MIN_NOFILE)
+		return problem_fail(p, EXDEV, "the caller's hard limit of "
+				    "%llu open files is below the %d a server "
+				    "needs", (unsigned long long)hard,
+				    PFI_SERVER_MIN_NOFILE);
 	/* (ascending: the last is the largest) */
 	if (fds->n > 0 && hard != PFI_RLIM_INF &&
 	    (uint64_t)fds->fd[fds->n - 1] >= hard)

@@ -23,7 +23,9 @@ struct pfi_caller_fds {
 int pfi_caller_fds_collect(struct pfi_caller_fds *out, struct problem *p);
 
 /* 0 if a call can carry them, else -EXDEV with p saying which one cannot
- * be (the script is then to run directly, where it has them all):
+ * be (the script is then to run directly, where it has them all); so
+ * too for a caller whose hard limit on open files is below
+ * PFI_SERVER_MIN_NOFILE, whatever its fds:
  *   - one at or above the caller's hard limit on open files (st), which
  *     it opened before lowering the limit: a standalone run uses it, but
  *     no server, which has at most that hard limit, can place it there;

@@ -198,6 +198,11 @@ void pfi_stopped_word_encode(int sig, uint8_t out[PFI_STATUS_LEN]);
  * keeps.  The call's 3 + N received fds must fit beside them under the
  * caller's hard limit on open files, which the server shares. */
 #define PFI_EXTRA_FDS_SERVER_ROOM 8
+/* The least hard limit on open files a server works under: below it
+ * the numbers a server's setup holds while the script initialises
+ * (its socket and pipes, 4) leave the script's own loading short, or
+ * the server has none left to make a call's process with. */
+#define PFI_SERVER_MIN_NOFILE 16
 
 /* The step-2 bits that `extra-fds` contributes: only when the server
  * offered it and the caller has n > 0 such fds. */

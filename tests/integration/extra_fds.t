@@ -522,6 +522,39 @@ SKIP: {
 	kill_servers({ dir => $dir, run => run_subdir($short, $>) });
 }
 
+# A hard limit on open files too low for any server (below 16): its
+# setup's own socket and pipes would leave the script's initialisation
+# short of numbers (it died loading its modules, where a standalone run
+# works), or the server none to make a call's process with.  The script
+# runs directly, saying so; from 16 up, calls are served.
+SKIP: {
+	skip 'bash is not installed', 1 unless have_program('bash');
+	my $under = sub {
+		my ($hard, @cmd) = @_;
+		return run_call(['bash', '-c', "ulimit -n $hard && exec \"\$@\"", '_', @cmd],
+				dir => $dir, @cmd > 1 ? (unset => ['PREFORK_INTERP']) : ());
+	};
+	my $low_checked = 0;
+	for my $hard (10, 12, 15) {
+		next unless $under->($hard, interpreter(), $script)->{status} == 0;
+		$low_checked++;
+		for my $round (1 .. 2) {
+			$r = $under->($hard, $script);
+			is($r->{status}, 0, "round $round: a hard limit of $hard open files, which a standalone run works under: runs")
+				or diag $r->{err};
+			like($r->{out}, qr/^served=0$/m, "round $round: ... directly");
+			one_prefork_line($r, qr/running '.*' without a server \(not accelerated\): the caller's hard limit of $hard open files is below the 16 a server needs/,
+					 "hard limit $hard, round $round");
+		}
+	}
+	ok($low_checked, 'some low hard limit left a standalone run working (the case is covered)');
+	for my $round (1 .. 3) {
+		$r = $under->(16, $script);
+		is($r->{status}, 0, "round $round: a hard limit of 16 open files") or diag $r->{err};
+		like($r->{out}, qr/^served=1$/m, "round $round: ... is served") or diag $r->{err};
+	}
+}
+
 # An fd the kernel refuses to pass (an io_uring instance, which a
 # caller left inheritable): the script runs directly, with it.
 SKIP: {
