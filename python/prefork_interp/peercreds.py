@@ -57,13 +57,14 @@ def group_list(gid, groups):
 _own = None     # (egid, group list): the server's do not change
 
 
-def differ(sock):
+def differ(sock, creds=None):
     """None if the caller at the other end of sock has this process's
     effective uid, gid and groups; else one line saying how it differs
-    (it starts with the caller's pid, uid and gid where known)."""
+    (it starts with the caller's pid, uid and gid where known).  creds:
+    its (pid, uid, gid), if the server read them already."""
     global _own
     try:
-        pid, uid, gid = peer_credentials(sock)
+        pid, uid, gid = creds or peer_credentials(sock)
     except OSError as e:
         return f"cannot read the credentials of the caller: {e.strerror}"
     who = f"pid {pid} uid {uid} gid {gid}"
@@ -85,12 +86,12 @@ def differ(sock):
     return None
 
 
-def lacks(sock):
+def lacks(sock, creds=None):
     """None if the caller at the other end of sock holds every privilege
     of this server's (see less_privileged); else one line saying what it
-    lacks, starting with its pid, uid and gid."""
+    lacks, starting with its pid, uid and gid (creds: as for differ)."""
     try:
-        pid, uid, gid = peer_credentials(sock)
+        pid, uid, gid = creds or peer_credentials(sock)
     except OSError as e:
         return f"cannot read the credentials of the caller: {e.strerror}"
     less = less_privileged(sock, pid)

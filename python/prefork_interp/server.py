@@ -343,17 +343,19 @@ class Server:
     def dispatch(self, call):
         """Checks the caller's credentials, greets it and hands it to a
         child."""
+        # (read once: the checks below are given it)
         try:
-            peer_pid, peer_uid, _gid = linux.peer_credentials(call)
+            creds = linux.peer_credentials(call)
         except OSError:
-            peer_pid = peer_uid = None
+            creds = None
+        peer_pid, peer_uid, _gid = creds or (None, None, None)
         if peer_uid != os.geteuid():
             self.log("warning", f"refused a call from pid {peer_pid} uid "
                      f"{peer_uid} (this server runs as uid {os.geteuid()})")
             call.close()
             return
         # Nor another gid or other groups (SO_PEERCRED, SO_PEERGROUPS).
-        why = peercreds.differ(call)
+        why = peercreds.differ(call, creds)
         if why is not None:
             self.log("warning", f"refused a call from {why}")
             call.close()
@@ -366,7 +368,7 @@ class Server:
         if self.peer_reserve is not None:
             os.close(self.peer_reserve)
             self.peer_reserve = None
-        why = peercreds.lacks(call)
+        why = peercreds.lacks(call, creds)
         if why is not None:
             self.log("warning", f"refused a call from {why}")
             self.send_declined(call)

@@ -31,11 +31,14 @@ sub peer_groups {
 my $own;    # [egid, sorted groups]
 
 # ("pid P uid U gid G", P, U, G) of the caller at the other end of
-# $sock (SO_PEERCRED), or (one line saying why not).
+# $sock (SO_PEERCRED, unless the server read them already: @known is
+# then its pid, uid and gid), or (one line saying why not).
 sub _who {
-    my ($sock) = @_;
-    my $cred = getsockopt($sock, SOL_SOCKET, SO_PEERCRED);
-    my ($pid, $uid, $gid) = $cred ? unpack('iII', $cred) : ();
+    my ($sock, @known) = @_;
+    my ($pid, $uid, $gid) = @known == 3 ? @known : do {
+        my $cred = getsockopt($sock, SOL_SOCKET, SO_PEERCRED);
+        $cred ? unpack('iII', $cred) : ();
+    };
     return sprintf('cannot read the credentials of the caller: %s', $!)
         unless defined $uid;
     return ("pid $pid uid $uid gid $gid", $pid, $uid, $gid);
@@ -43,10 +46,10 @@ sub _who {
 
 # undef if the caller at the other end of $sock has this process's
 # effective uid, gid and supplementary groups; else one line saying how
-# it differs.
+# it differs. (@known: see _who.)
 sub differ {
-    my ($sock) = @_;
-    my ($who, $pid, $uid, $gid) = _who($sock);
+    my ($sock, @known) = @_;
+    my ($who, $pid, $uid, $gid) = _who($sock, @known);
     return $who unless defined $uid;
     return "$who: another uid (this server runs as uid $>)" if $uid != $>;
     # The server's own do not change once it serves.
@@ -67,10 +70,10 @@ sub differ {
 
 # undef if the caller at the other end of $sock holds every privilege of
 # this server's (see less_privileged); else one line saying what it
-# lacks, starting with its pid, uid and gid.
+# lacks, starting with its pid, uid and gid. (@known: see _who.)
 sub lacks {
-    my ($sock) = @_;
-    my ($who, $pid) = _who($sock);
+    my ($sock, @known) = @_;
+    my ($who, $pid) = _who($sock, @known);
     return $who unless defined $pid;
     my $less = less_privileged($sock, $pid);
     return defined $less ? "$who: $less" : undef;

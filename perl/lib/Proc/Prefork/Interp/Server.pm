@@ -227,7 +227,9 @@ sub _out_of_fds {
 sub _dispatch {
     my ($self, $call) = @_;
     my $cred = getsockopt($call, SOL_SOCKET, SO_PEERCRED);
-    my ($peer_pid, $peer_uid) = $cred ? unpack('iII', $cred) : ();
+    # (read once: the checks below are given it)
+    my @peer = $cred ? unpack('iII', $cred) : ();
+    my ($peer_pid, $peer_uid) = @peer;
     if (!defined $peer_uid || $peer_uid != $>) {
         log_msg('warning', sprintf(
             'refused a call from pid %s uid %s (this server runs as uid %d)',
@@ -236,7 +238,7 @@ sub _dispatch {
         return;
     }
     # [caller-state] Nor other groups (SO_PEERCRED gid, SO_PEERGROUPS).
-    if (my $why = Proc::Prefork::Interp::PeerCreds::differ($call)) {
+    if (my $why = Proc::Prefork::Interp::PeerCreds::differ($call, @peer)) {
         log_msg('warning', "refused a call from $why");
         close $call;
         return;
@@ -246,7 +248,7 @@ sub _dispatch {
     # rather than take this server for a stale one and replace it.
     # (The reading needs one fd: the one held for it, let go of here.)
     close delete $self->{peer_reserve} if $self->{peer_reserve};
-    if (my $why = Proc::Prefork::Interp::PeerCreds::lacks($call)) {
+    if (my $why = Proc::Prefork::Interp::PeerCreds::lacks($call, @peer)) {
         log_msg('warning', "refused a call from $why");
         send($call, $self->{declined}, MSG_DONTWAIT | MSG_NOSIGNAL)
             if defined $self->{declined};
