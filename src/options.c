@@ -235,6 +235,13 @@ static int short_options(struct pfi_options *o, const char *const **w,
 		case 'h':
 			o->want_help = 1;
 			break;
+		case ',':
+			/* -U,perl after another word: the combined form is
+			 * split only as the first argument, as a #! line
+			 * gives it. */
+			return problem_fail(p, EINVAL, "'%s': options joined "
+				"with ',' are split only in the first argument "
+				"(here give them as separate words)", word);
 		default:
 			return problem_fail(p, EINVAL, "unknown option '-%c'%s%s",
 				*c, c == word + 1 ? "" : " in ",

@@ -242,6 +242,14 @@ static void test_unknown_option(void **state)
 	pfi_options_free(&parsed.o);
 	PARSE("-U,--frob,perl", "s");
 	expect_failure("unknown option '--frob'");
+	pfi_options_free(&parsed.o);
+	/* The combined form is split only as the first argument. */
+	PARSE("--run-dir=/r", "-U,perl", "s");
+	expect_failure("'-U,perl': options joined with ',' are split only in "
+		       "the first argument");
+	pfi_options_free(&parsed.o);
+	PARSE("-f", "-U,perl", "s");
+	expect_failure("'-U,perl': options joined with ','");
 }
 
 static void test_missing_value(void **state)
