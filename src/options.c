@@ -330,9 +330,12 @@ static int finish(struct pfi_options *o, struct problem *p)
 			"arguments and environment) or -L (laundered: the "
 			"setup sees no arguments and a fixed environment; "
 			"for CGI)");
+	/* In the plain form, '#!prefork-interp -U' takes the script the
+	 * kernel adds for the interpreter: say how a '#!' line names one. */
 	if (!o->script)
-		return problem_fail(p, EINVAL, "no script given to run with %s",
-			o->interp);
+		return problem_fail(p, EINVAL, "no script given to run with "
+			"%s%s", o->interp, o->words ? "" : " (a '#!' line "
+			"names the interpreter after its options: -U,perl)");
 	if (!*o->script)
 		return problem_fail(p, EINVAL, "empty script name");
 	return 0;

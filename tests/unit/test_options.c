@@ -287,10 +287,17 @@ static void test_missing_interpreter(void **state)
 static void test_missing_script(void **state)
 {
 	PARSE("-U", "perl");
-	expect_failure("no script given to run with perl");
+	expect_failure("no script given to run with perl (a '#!' line names "
+		       "the interpreter after its options: -U,perl)");
+	pfi_options_free(&parsed.o);
+	/* '#!prefork-interp -U': the kernel's script is taken for the
+	 * interpreter. */
+	PARSE("-U", "./s.pl");
+	expect_failure("no script given to run with ./s.pl (a '#!' line");
 	pfi_options_free(&parsed.o);
 	PARSE("-U,perl,-w");
 	expect_failure("no script given to run with perl");
+	assert_null(strstr(parsed.p.msg, "'#!'"));
 	pfi_options_free(&parsed.o);
 	PARSE("-U", "perl", "");
 	expect_failure("empty script name");
