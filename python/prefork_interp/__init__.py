@@ -40,6 +40,44 @@ _also_check = []
 # spawned children, which import __main__ again) must not try to use
 # the server's fds, and the calls must not see it.
 _STARTUP_VALUE = os.environ.pop(protocol.ENV_NAME, None)
+
+
+# The fds PREFORK_INTERP names, while the initialisation runs.
+_INIT_FDS = ()
+
+
+def _hold_startup_fds(value):
+    """Makes the fds PREFORK_INTERP names ours alone from the import on:
+    close-on-exec, and closed in a process the initialisation forks
+    (os.fork, multiprocessing).  Such a program or process must hold
+    none of them, as it would hold nothing of ours in a standalone run:
+    one that outlived a killed server would keep its socket listening,
+    and every later call would wait on it.  A malformed value is left
+    for initialisation_complete to report."""
+    global _INIT_FDS
+    try:
+        startup = protocol.parse_startup(value)
+    except protocol.MalformedStartup:
+        return
+    _INIT_FDS = (startup.listen, startup.call) + startup.watch_fds
+    for fd in _INIT_FDS:
+        try:
+            os.set_inheritable(fd, False)
+        except OSError:
+            pass
+    os.register_at_fork(after_in_child=_close_init_fds)
+
+
+def _close_init_fds():
+    for fd in _INIT_FDS:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+
+
+if _STARTUP_VALUE:
+    _hold_startup_fds(_STARTUP_VALUE)
 # The environment at import, to tell what the initialisation set
 # (environment.py); under prefork-interp only, as what follows.
 _ENVIRONMENT_AT_IMPORT = environment.snapshot() if _STARTUP_VALUE else None
@@ -77,10 +115,11 @@ def initialisation_complete(**opts):
     Under prefork-interp: the setup process exits 0, its child becomes
     the server, and this function returns once in each call's process,
     never in the setup or the server."""
-    global _STARTUP_VALUE
+    global _STARTUP_VALUE, _INIT_FDS
     value, _STARTUP_VALUE = _STARTUP_VALUE, None
     if value is None:
         return
+    _INIT_FDS = ()      # from here, forks are the server's own
     options = _options.check(opts)
     startup = _parse_startup_or_exit(value)
     _refuse_threads(options)

@@ -38,10 +38,24 @@ use Proc::Prefork::Interp::Timers ();
 # [caller-state] What the server inherits from its first caller, before
 # the script's initialisation changes anything (only in a server's
 # setup: standalone runs skip it).
+#
+#
+# And PREFORK_INTERP and its fds are the module's from here on: a
+# program the initialisation runs (system, qx, a daemon it starts) gets
+# neither, as it would get nothing of ours in a standalone run. (With
+# the fds, one that outlived a killed server would keep its socket
+# listening, and every later call would wait on it; with the variable, a
+# Perl program using this module would try to serve on them.) A
+# malformed value is left for prefork_initialisation_complete to report.
+my $startup_value;      # PREFORK_INTERP as the module was loaded
+my $taken_at_load;      # [$parsed, \%fh] from _take_fds (close-on-exec)
 if (defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME}) {
     Proc::Prefork::Interp::CallerState::note_load_state();
     Proc::Prefork::Interp::Locale::note_load();
     Proc::Prefork::Interp::Environment::note_load();
+    $startup_value = delete $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
+    local $@;
+    $taken_at_load = eval { [_take_fds($startup_value)] };
 }
 
 my %DEFAULTS = (
@@ -70,7 +84,10 @@ sub prefork_autoreload_also_check {
 
 sub prefork_initialisation_complete {
     my %opts = @_;
-    my $env = $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
+    # As the module was loaded (or set since, as perl/t/01-env.t does);
+    # once only: a second call, in a call's process, is standalone.
+    my $env = $startup_value // $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
+    undef $startup_value;
     return unless defined $env;
     # [caller-state] Whatever changed since the module was loaded, the
     # script set: it stays in every call.
@@ -84,7 +101,8 @@ sub prefork_initialisation_complete {
     Proc::Prefork::Interp::Timers::note_and_disarm();
 
     my $o = _options(%opts);
-    my ($p, $fh) = _take_fds($env);
+    my ($p, $fh) = $taken_at_load ? @$taken_at_load : _take_fds($env);
+    undef $taken_at_load;
     delete $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
     Proc::Prefork::Interp::Log::setup(
         logger => $o->{logger}, facility => $o->{log_facility}, script => $0,
@@ -791,6 +809,19 @@ half of them would match no standalone run. Callers that may differ
 in any of these should name them with the client's C<-E> option (for
 example C<-E,PERL_UNICODE,-E,PERL5OPT,-U,perl> in the C<#!> line):
 each value then gets a server of its own, started with it.
+
+Programs the initialisation runs (C<system>, C<qx>, a daemon it
+starts) get nothing of the server's: from the module's loading on, the
+fds the client passes it are close-on-exec and C<PREFORK_INTERP> is out
+of C<%ENV>, as nothing of ours exists in a standalone run. (A helper
+holding them that outlived a killed server would keep the server's
+socket accepting, and later calls would wait on it.) Load the module
+first: a program started before it inherits them. A process the
+initialisation forks without exec is a copy of the setup and does hold
+them (Perl has no hook to close them in every child, as the Python
+module does): one that may outlive the server should close every fd
+above 2 first (C<POSIX::close> of each number in F</proc/self/fd>), or
+exec, or be started by the per-call code.
 
 Files opened by the initialisation, and their seek positions, are
 shared by all calls, as with any fork (except the C<DATA> handles, see
