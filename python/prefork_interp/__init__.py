@@ -69,11 +69,16 @@ def _hold_startup_fds(value):
 
 
 def _close_init_fds():
+    """In a child the initialisation forked: nothing of the server's
+    stays, and initialisation_complete returns at once, as standalone."""
+    global _STARTUP_VALUE, _INIT_FDS
     for fd in _INIT_FDS:
         try:
             os.close(fd)
         except OSError:
             pass
+    if _INIT_FDS:
+        _STARTUP_VALUE, _INIT_FDS = None, ()
 
 
 if _STARTUP_VALUE:

@@ -1,8 +1,8 @@
 # What the script's initialisation starts gets nothing of the server's:
 # a program it runs (system, os.system) holds the fds a standalone run's
 # program holds, not the socket and pipes that PREFORK_INTERP names, and
-# neither does a process it forks in Python (Perl: see the module's
-# LIMITATIONS). One that outlives a killed server (SIGKILL, the OOM
+# so does a process it forks (where prefork_initialisation_complete
+# returns at once, as standalone). One that outlives a killed server (SIGKILL, the OOM
 # killer) would otherwise keep the server's socket listening, and every
 # later call would wait on it for ever; here the next call starts a new
 # server. Repeated: each round kills the server its helpers outlive.
@@ -16,7 +16,6 @@ use Test::More;
 use Time::HiRes qw(time);
 
 my $env = new_env();
-my $python = script_lang() eq 'python';
 # A call the client could not hand to a server would run the script
 # directly: refuse that instead, so that each call here is served.
 $ENV{PREFORK_INTERP_FALLBACK} = 'refuse';
@@ -26,10 +25,30 @@ $ENV{PREFORK_INTERP_FALLBACK} = 'refuse';
 my $script = write_script($env, 'helpers.pl', { perl => <<'EOS', python => <<'EOS' });
 use strict;
 use warnings;
+use POSIX ();
 use Proc::Prefork::Interp;
 my $out = $ENV{PFI_T_OUT};
-system('sh', '-c', 'ls /proc/$$/fd | sort -n > "$1.exec"; sleep 60 </dev/null >/dev/null 2>&1 &
-	echo $! > "$1.exec.pid"', 'sh', $out) == 0 or die "system: $?" if $out;
+if ($out) {
+	system('sh', '-c', 'ls /proc/$$/fd | sort -n > "$1.exec"; sleep 60 </dev/null >/dev/null 2>&1 &
+		echo $! > "$1.exec.pid"', 'sh', $out) == 0 or die "system: $?";
+	my $child = fork // die "fork: $!";
+	if (!$child) {
+		# As standalone: returns at once in a forked child.
+		prefork_initialisation_complete();
+		opendir my $d, '/proc/self/fd' or die;
+		my $own = fileno $d;
+		my @fds = sort { $a <=> $b } grep { /^\d+$/ && $_ != $own } readdir $d;
+		open my $f, '>', "$out.fork" or die;
+		print $f map { "$_\n" } grep { $_ != fileno $f } @fds;
+		close $f;
+		open $f, '>', "$out.fork.pid" or die;
+		print $f "$$\n";
+		close $f;
+		sleep 60;
+		POSIX::_exit(0);
+	}
+	select undef, undef, undef, 0.01 until -s "$out.fork.pid";
+}
 prefork_initialisation_complete();
 print "called\n";
 EOS
@@ -42,6 +61,8 @@ if out:
         sys.exit("os.system failed")
     child = os.fork()
     if child == 0:
+        # As standalone: returns at once in a forked child.
+        prefork_interp.initialisation_complete()
         fds = sorted(int(f) for f in os.listdir("/proc/self/fd"))
         with open(out + ".fork", "w") as f:
             f.write("\n".join(str(fd) for fd in fds
@@ -61,7 +82,7 @@ EOS
 sub stop_helpers {
 	my ($out) = @_;
 	my @pids = grep { /\A\d+\z/ } map { my $p = slurp_file("$out.$_.pid"); chomp $p; $p }
-		('exec', $python ? 'fork' : ());
+		qw(exec fork);
 	kill 'TERM', @pids;
 	return wait_for(sub { !grep { kill 0, $_ } @pids }, 10);
 }
@@ -85,8 +106,7 @@ for my $round (1 .. 3) {
 	is(slurp_file("$out.exec"), $exec_fds,
 	   "round $round: a program the initialisation runs holds what it holds standalone");
 	is(slurp_file("$out.fork"), $fork_fds,
-	   "round $round: a process the initialisation forks holds what it holds standalone")
-		if $python;
+	   "round $round: a process the initialisation forks holds what it holds standalone");
 	my $server = wait_for(sub { server_pid_of($script) }, 10);
 	ok($server, "round $round: found the server") or last;
 	my $second = run_call([$script]);

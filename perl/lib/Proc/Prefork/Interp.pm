@@ -56,6 +56,27 @@ if (defined $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME}) {
     $startup_value = delete $ENV{+Proc::Prefork::Interp::Protocol::ENV_NAME};
     local $@;
     $taken_at_load = eval { [_take_fds($startup_value)] };
+    _forked_children_standalone() if $taken_at_load;
+}
+
+# A process the initialisation forks without exec (a helper) is a copy
+# of the setup: in it, nothing of the server's stays (the handles go,
+# closing our fds; prefork_initialisation_complete returns at once, as
+# standalone). Through perl's override of the fork built-in: in force
+# for code compiled after the module was loaded, and not installed over
+# another's. Once the initialisation is complete it only forks.
+sub _forked_children_standalone {
+    return if defined &CORE::GLOBAL::fork;
+    no warnings 'once';
+    *CORE::GLOBAL::fork = sub () {
+        my $pid = CORE::fork();
+        if (defined $pid && $pid == 0 && $taken_at_load) {
+            undef $taken_at_load;
+            undef $startup_value;
+        }
+        return $pid;
+    };
+    return;
 }
 
 my %DEFAULTS = (
@@ -121,7 +142,7 @@ sub prefork_initialisation_complete {
     # the script's handlers for them must not run in the server.
     my $quit_mask = Proc::Prefork::Interp::QuitSignals::hold();
     my $declined = Proc::Prefork::Interp::Protocol::declined($p->{client_reads_xdata});
-    my $pid = fork;
+    my $pid = CORE::fork();
     unless (defined $pid) {
         my $err = $!;
         POSIX::sigprocmask(POSIX::SIG_SETMASK(), $quit_mask);
@@ -811,17 +832,18 @@ example C<-E,PERL_UNICODE,-E,PERL5OPT,-U,perl> in the C<#!> line):
 each value then gets a server of its own, started with it.
 
 Programs the initialisation runs (C<system>, C<qx>, a daemon it
-starts) get nothing of the server's: from the module's loading on, the
+starts) and processes it forks get nothing of the server's, as nothing
+of ours exists in a standalone run: from the module's loading on, the
 fds the client passes it are close-on-exec and C<PREFORK_INTERP> is out
-of C<%ENV>, as nothing of ours exists in a standalone run. (A helper
+of C<%ENV>; in a child of C<fork> they are closed, and
+C<prefork_initialisation_complete> returns there at once. (A helper
 holding them that outlived a killed server would keep the server's
-socket accepting, and later calls would wait on it.) Load the module
-first: a program started before it inherits them. A process the
-initialisation forks without exec is a copy of the setup and does hold
-them (Perl has no hook to close them in every child, as the Python
-module does): one that may outlive the server should close every fd
-above 2 first (C<POSIX::close> of each number in F</proc/self/fd>), or
-exec, or be started by the per-call code.
+socket accepting, and later calls would wait on it.) The last is done
+through perl's override of C<fork> (C<CORE::GLOBAL::fork>, not
+installed over another's), which reaches code compiled after the
+module was loaded; not the implicit fork of C<open> with C<-|> or
+C<|->, nor one made by XS code. Load the module first: what runs before
+it inherits them.
 
 Files opened by the initialisation, and their seek positions, are
 shared by all calls, as with any fork (except the C<DATA> handles, see

@@ -139,7 +139,7 @@ sub _fork {
         log_msg('err', "socketpair: $!");
         return;
     }
-    my $pid = fork;
+    my $pid = CORE::fork();
     unless (defined $pid) {
         log_msg('err', "fork: $!");
         return;
