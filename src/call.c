@@ -160,9 +160,12 @@ int pfi_call_run(const struct pfi_options *o, const struct pfi_reached *server,
 	/* Not watching the caller here: the executor holds the caller's
 	 * own fds and meets a vanished reader itself, as a standalone
 	 * run would. */
-	if ((r = read_exact(server->fd, status, sizeof status,
-			    "reporting the exit status", 0, p)) < 0)
+	size_t got;
+	if ((r = pfi_wire_read(server->fd, status, sizeof status, &got, 0,
+			       NULL, p)) < 0)
 		return r;
+	if (got != sizeof status)
+		return pfi_status_cut_short(got, p);
 	if (pfi_status_decode(status, sizeof status, wait_status) < 0)
 		return problem_fail(p, EPROTO, "server reported an impossible "
 				    "wait status");

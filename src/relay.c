@@ -117,6 +117,20 @@ static int stop_like_the_call(struct pfi_relay *r, int fd, int sig,
 	return 0;
 }
 
+int pfi_status_cut_short(size_t have, struct problem *p)
+{
+	/* Nothing at all: the server is gone (its reaping of the call's
+	 * process with it), and the call may well run on without us. */
+	if (have == 0)
+		return problem_fail(p, EPROTO, "the server ended before "
+				    "reporting the call's exit status (killed? "
+				    "its messages may say); the call may still "
+				    "be running");
+	return problem_fail(p, EPROTO, "server hung up in the middle of "
+			    "reporting the exit status (%zu of %d bytes)",
+			    have, PFI_STATUS_LEN);
+}
+
 int pfi_relay_run(struct pfi_relay *r, int fd, int *wait_status,
                   struct problem *p)
 {
@@ -143,10 +157,7 @@ int pfi_relay_run(struct pfi_relay *r, int fd, int *wait_status,
 		if (n < 0 && errno != ECONNRESET)
 			return problem_errno(p, errno, "reading from the server");
 		if (n <= 0)
-			return problem_fail(p, EPROTO, "server hung up in the "
-					    "middle of reporting the exit "
-					    "status (%zu of %d bytes)", have,
-					    PFI_STATUS_LEN);
+			return pfi_status_cut_short(have, p);
 		have += (size_t)n;
 		if (have < sizeof buf)
 			continue;
