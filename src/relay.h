@@ -25,11 +25,11 @@ int pfi_relay_prepare(struct pfi_relay *r, struct problem *p);
 /* After the request: relays signals to the call on `fd` and follows
  * its stops and continues until the server reports the final wait
  * status, stored in *wait_status. */
+int pfi_relay_run(struct pfi_relay *r, int fd, int *wait_status,
+                  struct problem *p);
+
 /* The server's connection ended with `have` bytes of a status word:
  * -EPROTO, p saying what that means for the call. */
 int pfi_status_cut_short(size_t have, struct problem *p);
-
-int pfi_relay_run(struct pfi_relay *r, int fd, int *wait_status,
-                  struct problem *p);
 
 #endif

@@ -39,7 +39,6 @@ use Proc::Prefork::Interp::Timers ();
 # the script's initialisation changes anything (only in a server's
 # setup: standalone runs skip it).
 #
-#
 # And PREFORK_INTERP and its fds are the module's from here on: a
 # program the initialisation runs (system, qx, a daemon it starts) gets
 # neither, as it would get nothing of ours in a standalone run. (With
