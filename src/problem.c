@@ -4,17 +4,61 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The byte at `i` of a followed by b. */
+static unsigned char at(const char *a, size_t alen, const char *b, size_t i)
+{
+	return (unsigned char)(i < alen ? a[i] : b[i - alen]);
+}
+
+/* Copies a followed by b into out (cap bytes).  A text too long for it
+ * keeps its head and its tail, "..." between, cut between UTF-8
+ * characters: what went wrong is usually said last ("... is too long",
+ * ": No such file or directory"), after a path or a word that may be
+ * long. */
+static void keep_ends(char *out, size_t cap, const char *a, size_t alen,
+                      const char *b)
+{
+	size_t total = alen + strlen(b), n = 0;
+	if (total < cap) {
+		for (size_t i = 0; i < total; i++)
+			out[n++] = (char)at(a, alen, b, i);
+		out[n] = '\0';
+		return;
+	}
+	size_t head = (cap - 4) / 2, from = total - (cap - 4 - head);
+	while (head > 0 && (at(a, alen, b, head) & 0xc0) == 0x80)
+		head--;
+	while (from < total && (at(a, alen, b, from) & 0xc0) == 0x80)
+		from++;
+	for (size_t i = 0; i < head; i++)
+		out[n++] = (char)at(a, alen, b, i);
+	memcpy(out + n, "...", 3);
+	n += 3;
+	for (size_t i = from; i < total; i++)
+		out[n++] = (char)at(a, alen, b, i);
+	out[n] = '\0';
+}
+
 __attribute__((format(printf, 4, 0)))
 static int record(struct problem *p, int code, int with_errno,
                   const char *fmt, va_list ap)
 {
+	/* Room for a path of PATH_MAX and more; the client has one
+	 * thread, and a longer text is kept to its first 16 KiB. */
+	static char text[16384];
+	char cause[128] = "";
+
 	if (code <= 0)
 		code = code < 0 ? -code : 5 /* EIO: a caller passed no code */;
 	p->code = code;
-	int n = vsnprintf(p->msg, sizeof p->msg, fmt, ap);
-	if (with_errno && n >= 0 && (size_t)n < sizeof p->msg)
-		snprintf(p->msg + n, sizeof p->msg - (size_t)n, ": %s",
-			 strerror(code));
+	int n = vsnprintf(text, sizeof text, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof text)
+		n = sizeof text - 1;
+	if (with_errno)
+		snprintf(cause, sizeof cause, ": %s", strerror(code));
+	keep_ends(p->msg, sizeof p->msg, text, (size_t)n, cause);
 	return -code;
 }
 
