@@ -39,26 +39,39 @@ static void keep_ends(char *out, size_t cap, const char *a, size_t alen,
 	out[n] = '\0';
 }
 
-__attribute__((format(printf, 4, 0)))
-static int record(struct problem *p, int code, int with_errno,
-                  const char *fmt, va_list ap)
+/* Formats fmt, then `suffix`, into out as keep_ends() does. */
+__attribute__((format(printf, 3, 0)))
+static void format_ends(char *out, size_t cap, const char *fmt, va_list ap,
+                        const char *suffix)
 {
 	/* Room for a path of PATH_MAX and more; the client has one
 	 * thread, and a longer text is kept to its first 16 KiB. */
 	static char text[16384];
-	char cause[128] = "";
-
-	if (code <= 0)
-		code = code < 0 ? -code : 5 /* EIO: a caller passed no code */;
-	p->code = code;
 	int n = vsnprintf(text, sizeof text, fmt, ap);
 	if (n < 0)
 		n = 0;
 	if ((size_t)n >= sizeof text)
 		n = sizeof text - 1;
+	keep_ends(out, cap, text, (size_t)n, suffix);
+}
+
+void problem_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+{
+	format_ends(out, cap, fmt, ap, "");
+}
+
+__attribute__((format(printf, 4, 0)))
+static int record(struct problem *p, int code, int with_errno,
+                  const char *fmt, va_list ap)
+{
+	char cause[128] = "";
+
+	if (code <= 0)
+		code = code < 0 ? -code : 5 /* EIO: a caller passed no code */;
+	p->code = code;
 	if (with_errno)
 		snprintf(cause, sizeof cause, ": %s", strerror(code));
-	keep_ends(p->msg, sizeof p->msg, text, (size_t)n, cause);
+	format_ends(p->msg, sizeof p->msg, fmt, ap, cause);
 	return -code;
 }
 

@@ -4,6 +4,9 @@
 #ifndef PFI_PROBLEM_H
 #define PFI_PROBLEM_H
 
+#include <stdarg.h>
+#include <stddef.h>
+
 struct problem {
 	int code;          /* positive errno-style code, 0 = none */
 	char msg[1024];
@@ -16,5 +19,10 @@ int problem_fail(struct problem *p, int code, const char *fmt, ...)
 /* Records "<formatted text>: <strerror(err)>" and returns -err. */
 int problem_errno(struct problem *p, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* Formats into out (cap bytes, at least 8): a text too long for it
+ * keeps its head and its tail, "..." between (as the two above do). */
+void problem_vformat(char *out, size_t cap, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 #endif

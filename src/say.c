@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+#include "problem.h"
+
 void pfi_say_escape(const char *text, char *out, size_t cap)
 {
 	size_t n = 0;
@@ -36,7 +38,7 @@ void pfi_say(const char *fmt, ...)
 	char raw[2048], shown[4 * sizeof raw];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(raw, sizeof raw, fmt, ap);
+	problem_vformat(raw, sizeof raw, fmt, ap);
 	va_end(ap);
 	pfi_say_escape(raw, shown, sizeof shown);
 	fprintf(stderr, "prefork-interp: %s\n", shown);

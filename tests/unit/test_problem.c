@@ -86,12 +86,34 @@ static void test_cut_between_utf8_characters(void **state)
 	}
 }
 
+static void vformat(char *out, size_t cap, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	problem_vformat(out, cap, fmt, ap);
+	va_end(ap);
+}
+
+/* What pfi_say prints (a problem's text inside a longer line). */
+static void test_vformat_exact(void **state)
+{
+	(void)state;
+	char out[16];
+	vformat(out, sizeof out, "%s", "short");
+	assert_string_equal(out, "short");
+	vformat(out, sizeof out, "%s", "0123456789abcdef");
+	assert_string_equal(out, "012345...abcdef");
+	vformat(out, sizeof out, "%s: %s", "running 'x'", "cause");
+	assert_string_equal(out, "runnin... cause");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_short_text_is_kept_whole),
 		cmocka_unit_test(test_long_text_keeps_head_and_cause),
 		cmocka_unit_test(test_cut_between_utf8_characters),
+		cmocka_unit_test(test_vformat_exact),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
