@@ -29,9 +29,9 @@ our @EXPORT = qw(cgi_layout write_cgi REPORT_BODY BROKEN_BODY LAUNDERED_ENV
 		 release_system_run_dir STREAM_BODY stream_checks live
 		 slow_request marked_pid timeout_checks);
 
-# The environment a laundered (-L) initialisation sees (README,
-# "Laundered mode").
-use constant LAUNDERED_ENV => 'HOME,LOGNAME,PATH,PREFORK_INTERP,USER';
+# The environment a laundered (-L) initialisation sees after loading
+# the module (README, "Laundered mode": PREFORK_INTERP is the module's).
+use constant LAUNDERED_ENV => 'HOME,LOGNAME,PATH,USER';
 
 # Root-owned layout that www-data can read but not change:
 #   BASE/bin/prefork-interp, BASE/lib (the module), BASE/www (scripts),
