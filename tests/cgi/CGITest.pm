@@ -389,7 +389,10 @@ sub timeout_checks {
 			my $pid = marked_pid($mark);
 			ok($sock && $pid, "$o{name}, $what, $script: the call began") or next;
 			ok(wait_for(sub { !live($pid) }, 30),
-			   "$o{name}, $what, $script: the web server's time limit ended the call's process");
+			   "$o{name}, $what, $script: the web server's time limit ended the call's process")
+				or diag "the call's process: ", join ' ', map { s/\s+/ /gr }
+					grep { /^(?:State|PPid|Sig\w+|ShdPnd)/ }
+					split /\n/, slurp_file("/proc/$pid/status");
 			kill 'KILL', $pid if live($pid);
 		}
 	}
